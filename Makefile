@@ -1,0 +1,55 @@
+# evaluation: the two commands are `make report` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+STUDY  ?= .
+JOBS   ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help install report demo run test test-fast lab lint format benchmark clean
+
+help: ## show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name evaluation --display-name "evaluation (.venv)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv/, install the pinned package and register the `evaluation` Jupyter kernel
+
+demo: $(STAMP) ## write the deterministic demo study (config + data/raw) into STUDY (default: .)
+	$(BIN)/evaluation demo --study $(STUDY)
+
+run: $(STAMP) ## analyse STUDY: validate, score, run the notebooks, write the reports
+	$(BIN)/evaluation run --study $(STUDY) --jobs $(JOBS)
+
+report: $(STAMP) demo run ## install, generate the demo study, run every notebook, write reports/html/
+	@echo "Reports: $(STUDY)/reports/html/index.html"
+
+test: $(STAMP) ## run the test suite (unit + end-to-end)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+test-fast: $(STAMP) ## run the tests that do not execute notebooks
+	$(BIN)/python -m pytest -m "not slow"
+
+lab: $(STAMP) ## open JupyterLab on the notebooks with the evaluation kernel
+	$(BIN)/jupyter lab notebooks/
+
+lint: $(STAMP) ## ruff check + format check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP) ## apply ruff format and fixes
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+benchmark: $(STAMP) ## time the pipeline on a scaled demo study (writes benchmarks/results.md)
+	$(BIN)/python benchmarks/run_benchmarks.py
+
+clean: ## remove derived data and reports (never data/raw)
+	rm -rf data/processed/* reports/*
+	@touch data/processed/.gitkeep reports/.gitkeep

@@ -1,0 +1,46 @@
+"""One exception family for every user-facing error.
+
+The CLI turns these into a message and an exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+class EvaluationError(Exception):
+    """Base class of every error the user can fix; ``exit_code`` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class ConfigError(EvaluationError):
+    """A configuration file is missing, unreadable or inconsistent (exit code 1)."""
+
+
+class DataError(EvaluationError):
+    """Raw data breaks the data contract (exit code 1).
+
+    ``problems`` is a frame with columns ``file, row, column, value, problem``: every problem
+    found, not only the first.
+    """
+
+    def __init__(self, message: str, problems: pd.DataFrame | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class UsageError(EvaluationError):
+    """The command was called wrongly (exit code 2)."""
+
+    exit_code = 2
+
+
+class NotebookError(EvaluationError):
+    """A notebook failed; its partial output notebook is kept (exit code 3)."""
+
+    exit_code = 3
+
+
+class ReproduceError(EvaluationError):
+    """A re-run produced tables that differ from the manifest (exit code 1)."""
