@@ -1,0 +1,154 @@
+"""Reading raw exports and writing derived files. Nothing here computes statistics.
+
+Raw files are only ever opened for reading. Every file written goes through :func:`atomic_write`
+(temp file in the same folder, then ``os.replace``), so a failed run never leaves a half-written
+file that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io as _io
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from evaluation.errors import DataError
+
+log = logging.getLogger(__name__)
+
+ROW_COLUMN = "_row"  # spreadsheet row number of a record: the header is row 1
+FILE_COLUMN = "_file"
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; it replaces ``target`` only on success."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def atomic_write(target: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp_path)`` and move the result onto ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        write(tmp)
+    return target
+
+
+def write_text(target: Path, text: str) -> Path:
+    return atomic_write(target, lambda p: p.write_text(text, encoding="utf-8", newline="\n"))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if encoding != "utf-8-sig":
+            log.info("%s: not UTF-8, read as %s", path.name, encoding)
+        return text
+    raise DataError(f"{path}: cannot decode the file as UTF-8 or cp1252")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    text = _decode(path.read_bytes(), path)
+    header = text.split("\n", 1)[0]
+    sep = ";" if header.count(";") > header.count(",") else ","
+    try:
+        frame = pd.read_csv(
+            _io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=True,
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as CSV ({exc})") from None
+    return frame
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_excel(
+            path, dtype=str, engine="openpyxl", keep_default_na=False, na_values=[""]
+        )
+    except Exception as exc:  # openpyxl raises many types for broken workbooks
+        raise DataError(f"{path}: cannot be read as an Excel workbook ({exc})") from None
+    return frame
+
+
+def _read_sav(path: Path) -> pd.DataFrame:
+    import pyreadstat
+
+    try:
+        frame, _meta = pyreadstat.read_sav(str(path))
+    except Exception as exc:  # pyreadstat raises its own ReadstatError and OSError
+        raise DataError(f"{path}: cannot be read as an SPSS .sav file ({exc})") from None
+    return frame.apply(lambda s: s.map(_plain_str, na_action="ignore")).astype("string")
+
+
+def _plain_str(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+READERS = {".csv": _read_csv, ".txt": _read_csv, ".xlsx": _read_excel, ".sav": _read_sav}
+
+
+def read_table_file(path: Path, columns: dict[str, str] | None = None) -> pd.DataFrame:
+    """Read one raw file as text columns, with ``_file`` and ``_row`` for error messages.
+
+    ``columns`` maps a vendor's column names onto the contract's (``{"Kierros": "round"}``).
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (declared in config/study.yaml `data`)")
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(f"{path}: unsupported file type {path.suffix} (use .csv, .xlsx or .sav)")
+    frame = reader(path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if columns:
+        frame = frame.rename(columns=columns)
+    frame = frame.apply(lambda s: s.str.strip())
+    frame = frame.astype("string")
+    frame[FILE_COLUMN] = path.name
+    frame[ROW_COLUMN] = range(2, len(frame) + 2)
+    return frame
+
+
+def read_raw(paths: tuple[Path, ...], columns: dict[str, str] | None = None) -> pd.DataFrame:
+    """Read and stack every file of one data key (e.g. all response exports)."""
+    frames = [read_table_file(p, columns) for p in paths]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def write_parquet(frame: pd.DataFrame, target: Path) -> Path:
+    """Write a parquet file atomically and deterministically (no pandas index)."""
+    return atomic_write(target, lambda p: frame.to_parquet(p, index=False, engine="pyarrow"))

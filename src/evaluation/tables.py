@@ -1,0 +1,73 @@
+"""Tables of record: every statistic is written to ``reports/tables/<name>.csv`` first.
+
+UTF-8, ``,`` separator, ``.`` decimals, one header row, ``\\n`` line ends, written atomically.
+Floats are written with 10 significant digits so that the same inputs give byte-identical files
+on any machine, without pretending to more precision than the data carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.io import atomic_write
+from evaluation.paths import StudyPaths
+
+FLOAT_FORMAT = "%.10g"
+
+
+def write_table(frame: pd.DataFrame, name: str, paths: StudyPaths) -> Path:
+    """Write a table of record atomically and return its path."""
+    target = paths.tables / f"{name}.csv"
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == bool or str(out[col].dtype) == "boolean":
+            out[col] = out[col].map({True: "true", False: "false"}, na_action="ignore")
+    return atomic_write(
+        target,
+        lambda p: out.to_csv(
+            p, index=False, encoding="utf-8", lineterminator="\n", float_format=FLOAT_FORMAT
+        ),
+    )
+
+
+def read_table(name: str, paths: StudyPaths) -> pd.DataFrame:
+    """Read a table of record back (``suppressed`` as bool)."""
+    frame = pd.read_csv(paths.tables / f"{name}.csv", keep_default_na=True)
+    if "suppressed" in frame:
+        frame["suppressed"] = frame["suppressed"].astype(str).str.lower().eq("true")
+    return frame
+
+
+def suppress(
+    frame: pd.DataFrame,
+    *,
+    n_columns: Iterable[str],
+    keep: Iterable[str],
+    min_n: int,
+) -> pd.DataFrame:
+    """Disclosure control: rows where any of ``n_columns`` is below ``min_n`` keep only the
+    ``keep`` (identifying) columns; every other column is emptied and ``suppressed`` is true.
+
+    A missing n counts as zero. Returns a new frame; the input is not modified.
+    """
+    out = frame.copy()
+    n_columns = list(n_columns)
+    small = np.zeros(len(out), dtype=bool)
+    for col in n_columns:
+        small |= pd.to_numeric(out[col], errors="coerce").fillna(0).to_numpy() < min_n
+    keep = set(keep)
+    for col in out.columns:
+        if col not in keep and col != "suppressed":
+            if not (
+                pd.api.types.is_float_dtype(out[col]) or pd.api.types.is_object_dtype(out[col])
+            ):
+                out[col] = out[col].astype("object")
+            out.loc[small, col] = np.nan
+    out["suppressed"] = small | out.get("suppressed", pd.Series(False, index=out.index)).fillna(
+        False
+    ).astype(bool)
+    return out

@@ -1,0 +1,198 @@
+"""Validation of raw data against the contract and the study's configuration.
+
+Every problem is collected into one frame (``file, row, column, value, problem``) and raised
+once as a :class:`~evaluation.errors.DataError`. Rows are spreadsheet rows: the header is row 1.
+The checks themselves are a pandera schema built from the configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from evaluation.config import Instrument, Study
+from evaluation.errors import DataError
+from evaluation.io import FILE_COLUMN, ROW_COLUMN, read_raw
+
+log = logging.getLogger(__name__)
+
+PROBLEM_COLUMNS = ["file", "row", "column", "value", "problem"]
+ID_COLUMNS = ["round", "organisation", "unit"]
+PARTICIPANT_VALUES = ["0", "1"]
+ROLE_VALUES = ["supervisor", "staff"]
+
+
+def _problem(file: str, row: object, column: str, value: object, problem: str) -> dict:
+    return {"file": file, "row": row, "column": column, "value": value, "problem": problem}
+
+
+def _rel(study: Study, instrument: Instrument) -> str:
+    try:
+        return str(instrument.path.relative_to(study.paths.root))
+    except ValueError:
+        return f"evaluation/resources/instruments/{instrument.path.name}"
+
+
+def numeric_columns(study: Study, file_key: str = "responses") -> dict[str, Instrument]:
+    """Each numeric column of a data file, with the instrument that defines it."""
+    out: dict[str, Instrument] = {}
+    for inst in study.instruments.values():
+        if inst.file == file_key:
+            out.update(dict.fromkeys(inst.value_columns, inst))
+    return out
+
+
+def coerce_numeric(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+    """Text -> float for ``columns`` (decimal commas accepted); list every non-number."""
+    out = frame.copy()
+    problems = []
+    for col in columns:
+        if col not in out:
+            continue
+        text = out[col].str.replace(",", ".", regex=False)
+        values = pd.to_numeric(text, errors="coerce")
+        bad = values.isna() & text.notna()
+        for _, rec in out.loc[bad, [FILE_COLUMN, ROW_COLUMN, col]].iterrows():
+            problems.append(
+                _problem(rec[FILE_COLUMN], rec[ROW_COLUMN], col, rec[col], "not a number")
+            )
+        out[col] = values.astype("float64")
+    return out, problems
+
+
+def response_schema(study: Study, present: set[str]) -> pa.DataFrameSchema:
+    """The pandera schema of ``responses``, built from the study configuration."""
+    rounds = study.round_ids
+    columns: dict[str, pa.Column] = {
+        "round": pa.Column(
+            "string",
+            pa.Check.isin(rounds, error=f"round id not in config/study.yaml ({', '.join(rounds)})"),
+            nullable=False,
+        ),
+        "organisation": pa.Column("string", nullable=False),
+        "unit": pa.Column("string", nullable=False),
+        "respondent": pa.Column("string", nullable=True, required=False),
+        "participant": pa.Column(
+            "string",
+            pa.Check.isin(PARTICIPANT_VALUES, error="participant must be 1, 0 or empty"),
+            nullable=True,
+            required=False,
+        ),
+        "role": pa.Column(
+            "string",
+            pa.Check.isin(ROLE_VALUES, error="role must be supervisor, staff or empty"),
+            nullable=True,
+            required=False,
+        ),
+    }
+    for col, inst in numeric_columns(study).items():
+        lo, hi = inst.range_min, inst.range_max
+        checks = [pa.Check.in_range(lo, hi, error=f"outside {lo:g}-{hi:g} ({_rel(study, inst)})")]
+        if inst.integer:
+            checks.append(
+                pa.Check(
+                    lambda s: s % 1 == 0,
+                    element_wise=False,
+                    error=f"not a whole number ({_rel(study, inst)})",
+                )
+            )
+        # Area columns of an instrument are optional; items and vendor scores are required.
+        required = col not in inst.parts.values()
+        columns[col] = pa.Column("float64", checks, nullable=True, required=required)
+    return pa.DataFrameSchema(
+        columns,
+        strict=False,
+        unique=None,
+        name="responses",
+    )
+
+
+def _schema_problems(frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str) -> list[dict]:
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        problems = []
+        for _, fc in exc.failure_cases.iterrows():
+            col = fc["column"]
+            idx = fc["index"]
+            check = str(fc["check"])
+            if pd.isna(idx):  # schema-level: a missing column, wrong dtype
+                if "column_in_dataframe" in check:
+                    col = str(fc["failure_case"])
+                    check = "required column is missing"
+                problems.append(_problem(file, "", col, "", check))
+                continue
+            rec = frame.loc[idx]
+            if check == "not_nullable":
+                check = "must not be empty"
+            problems.append(
+                _problem(rec[FILE_COLUMN], rec[ROW_COLUMN], col, fc["failure_case"], check)
+            )
+        return problems
+    return []
+
+
+def _duplicate_codes(frame: pd.DataFrame) -> list[dict]:
+    if "respondent" not in frame:
+        return []
+    coded = frame[frame["respondent"].notna()]
+    dup = coded[coded.duplicated(["round", "respondent"], keep=False)]
+    return [
+        _problem(
+            r[FILE_COLUMN],
+            r[ROW_COLUMN],
+            "respondent",
+            r["respondent"],
+            f"respondent code appears more than once in round {r['round']}",
+        )
+        for _, r in dup.iterrows()
+    ]
+
+
+def validate_responses(frame: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check ``responses``; return (typed frame, problems frame)."""
+    files = ", ".join(sorted(frame[FILE_COLUMN].unique())) if FILE_COLUMN in frame else "responses"
+    problems: list[dict] = []
+    missing_ids = [c for c in ID_COLUMNS if c not in frame]
+    for col in missing_ids:
+        problems.append(_problem(files, "", col, "", "required column is missing"))
+    if missing_ids:
+        return frame, pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+    typed, numeric_problems = coerce_numeric(frame, list(numeric_columns(study)))
+    problems += numeric_problems
+    problems += _schema_problems(typed, response_schema(study, set(typed.columns)), files)
+    problems += _duplicate_codes(typed)
+    if study.organisations:
+        unknown = sorted(set(typed["organisation"].dropna()) - set(study.organisations))
+        for org in unknown:
+            log.warning("organisation %r is not listed under `organisations` in study.yaml", org)
+    out = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+    if not out.empty:
+        out["_order"] = pd.to_numeric(out["row"], errors="coerce").fillna(0)
+        out = out.sort_values(["file", "_order", "column"], kind="stable").drop(columns="_order")
+        out = out.reset_index(drop=True)
+    return typed, out
+
+
+def load_responses(study: Study) -> pd.DataFrame:
+    """Read and validate every response file; raise one DataError listing all problems."""
+    raw = read_raw(study.files("responses"), study.columns)
+    typed, problems = validate_responses(raw, study)
+    if not problems.empty:
+        raise DataError(problem_summary(problems), problems)
+    return typed
+
+
+def problem_summary(problems: pd.DataFrame, limit: int = 50) -> str:
+    """A readable message: one line per problem (file, row, column: value - problem)."""
+    lines = [f"{len(problems)} problem(s) in the raw data:"]
+    for _, p in problems.head(limit).iterrows():
+        where = f"{p['file']}" + (f", row {p['row']}" if p["row"] != "" else "")
+        value = "" if pd.isna(p["value"]) or p["value"] == "" else f": {p['value']!r}"
+        lines.append(f"  {where}, column {p['column']}{value} - {p['problem']}")
+    if len(problems) > limit:
+        lines.append(f"  ... and {len(problems) - limit} more (see the full list with --all)")
+    return "\n".join(lines)
