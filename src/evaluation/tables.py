@@ -7,6 +7,7 @@ on any machine, without pretending to more precision than the data carry.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,12 +27,18 @@ def write_table(frame: pd.DataFrame, name: str, paths: StudyPaths) -> Path:
     for col in out.columns:
         if out[col].dtype == bool or str(out[col].dtype) == "boolean":
             out[col] = out[col].map({True: "true", False: "false"}, na_action="ignore")
-    return atomic_write(
+    atomic_write(
         target,
         lambda p: out.to_csv(
             p, index=False, encoding="utf-8", lineterminator="\n", float_format=FLOAT_FORMAT
         ),
     )
+    # `evaluation run` sets this so it knows which tables a notebook wrote (for its cache).
+    table_log = os.environ.get("EVALUATION_TABLE_LOG")
+    if table_log:
+        with open(table_log, "a", encoding="utf-8") as fh:
+            fh.write(f"{target.name}\n")
+    return target
 
 
 def read_table(name: str, paths: StudyPaths) -> pd.DataFrame:

@@ -1,0 +1,113 @@
+"""The run manifest: what went in, with which code and packages, and what came out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from evaluation import __version__
+from evaluation.config import Study
+from evaluation.io import sha256_file, write_text
+from evaluation.paths import PACKAGE_DIR
+
+KEY_PACKAGES = (
+    "pandas", "numpy", "scipy", "statsmodels", "pingouin", "seaborn", "matplotlib", "pandera",
+    "pyarrow", "papermill", "nbconvert", "nbformat", "ipykernel", "krippendorff",
+    "snowballstemmer", "pyreadstat", "openpyxl", "pyyaml",
+)  # fmt: skip
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in KEY_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def code_version() -> dict[str, Any]:
+    """Package version, and the git commit of its source when run from a checkout."""
+    info: dict[str, Any] = {"package": "evaluation", "version": __version__}
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(PACKAGE_DIR), "rev-parse", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(PACKAGE_DIR), "status", "--porcelain", "--", "."],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+        info["git_commit"] = head
+        info["git_dirty"] = bool(dirty)
+    except (OSError, subprocess.SubprocessError):
+        info["git_commit"] = None
+    return info
+
+
+def source_hash() -> str:
+    """One sha256 over the package's Python source and shipped resources (cache key part)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = sorted(PACKAGE_DIR.rglob("*.py")) + sorted((PACKAGE_DIR / "resources").rglob("*.y*ml"))
+    for path in files:
+        h.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def input_files(study: Study) -> list[Path]:
+    """Every file that determines the results: config, instrument definitions, raw data."""
+    files = [study.paths.study_yaml]
+    files += [i.path for i in study.instruments.values()]
+    codebook = study.raw.get("codebook")
+    if codebook:
+        files.append(study.paths.resolve(codebook))
+    for paths in study.data.values():
+        files.extend(paths)
+    return [f for f in dict.fromkeys(files) if f.is_file()]
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def input_hashes(study: Study) -> dict[str, str]:
+    return {relative(p, study.paths.root): sha256_file(p) for p in input_files(study)}
+
+
+def table_hashes(study: Study) -> dict[str, str]:
+    tables = study.paths.tables
+    return {p.name: sha256_file(p) for p in sorted(tables.glob("*.csv"))} if tables.is_dir() else {}
+
+
+def write_manifest(study: Study, *, notebooks: dict[str, dict], seconds: float) -> Path:
+    manifest = {
+        "study": study.name,
+        "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "code": code_version(),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "config": study.raw,
+        "seeds": {"study": study.seed},
+        "inputs": input_hashes(study),
+        "notebooks": notebooks,
+        "tables": table_hashes(study),
+        "seconds": round(seconds, 1),
+    }
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str, sort_keys=False)
+    return write_text(study.paths.manifest, text + "\n")
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,134 @@
+"""HTML reports from executed notebooks (nbconvert, code hidden) and notebook display helpers."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+
+from evaluation.io import write_text
+
+HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*$", re.MULTILINE)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w-]+", "-", text.strip()).strip("-")
+
+
+def _toc(nb: nbformat.NotebookNode, title: str) -> str:
+    lines = [f"**{title}**", ""]
+    for source in (_cell_markdown(c) for c in nb.cells):
+        for level, text in HEADING.findall(source):
+            if len(level) == 1:
+                continue
+            indent = "  " * (len(level) - 2)
+            lines.append(f"{indent}- [{text}](#{_slug(text)})")
+    return "\n".join(lines)
+
+
+def _title_position(nb: nbformat.NotebookNode) -> int:
+    """Index of the cell that shows the report's level-1 title (the TOC goes after it)."""
+    for i, source in enumerate(_cell_markdown(c) for c in nb.cells):
+        if re.search(r"^#\s", source, re.MULTILINE):
+            return i
+    return -1
+
+
+def _cell_markdown(cell: nbformat.NotebookNode) -> str:
+    parts = [cell.source] if cell.cell_type == "markdown" else []
+    for output in cell.get("outputs", []):
+        text = output.get("data", {}).get("text/markdown")
+        if text:
+            parts.append(text if isinstance(text, str) else "".join(text))
+    return "\n".join(parts)
+
+
+def _provenance(info: Mapping[str, str], title: str) -> str:
+    rows = "\n".join(f"| {html.escape(k)} | {html.escape(str(v))} |" for k, v in info.items())
+    return f"---\n\n### {title}\n\n| | |\n|---|---|\n{rows}\n"
+
+
+def notebook_to_html(
+    executed: Path,
+    target: Path,
+    *,
+    labels: Mapping[str, str],
+    provenance: Mapping[str, str],
+) -> Path:
+    """Convert an executed notebook to HTML with code hidden, a table of contents and a
+    provenance footer. nbconvert only converts here; it never executes."""
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(executed, as_version=4)
+    toc = nbformat.v4.new_markdown_cell(_toc(nb, labels.get("contents", "Contents")))
+    nb.cells.insert(_title_position(nb) + 1, toc)
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell(_provenance(provenance, labels.get("provenance", "")))
+    )
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        anchor_link_text="",
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    return write_text(target, body)
+
+
+def index_html(target: Path, *, title: str, reports: list[tuple[str, str]], footer: str) -> Path:
+    """A small landing page linking every report (``reports`` = [(file name, title)])."""
+    items = "\n".join(
+        f'<li><a href="{html.escape(href)}">{html.escape(name)}</a></li>' for href, name in reports
+    )
+    page = (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1><ul>\n{items}\n</ul>"
+        f"<hr><p><small>{html.escape(footer)}</small></p></body></html>\n"
+    )
+    return write_text(target, page)
+
+
+def display_table(
+    frame: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    *,
+    digits: int = 2,
+    drop: tuple[str, ...] = (),
+) -> pd.io.formats.style.Styler:
+    """A table of record for display: labelled headers and values, no index, rounded numbers,
+    suppressed cells shown as an en dash."""
+    labels = labels or {}
+    shown = frame.drop(columns=[c for c in drop if c in frame])
+    for col in shown.columns:
+        if shown[col].dtype == object or pd.api.types.is_string_dtype(shown[col]):
+            shown[col] = shown[col].map(lambda v: labels.get(v, v) if isinstance(v, str) else v)
+    shown = shown.rename(columns=lambda c: labels.get(c, c))
+    styler = shown.style.hide(axis="index").format(precision=digits, na_rep="–", thousands=" ")
+    return styler
+
+
+def heading(text: str, level: int = 2) -> None:
+    """Display a heading from code (so its text can come from the label files)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"{'#' * level} {text}"))
+
+
+def note(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def show(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, **kwargs) -> None:
+    """Display a table of record with labels (see :func:`display_table`)."""
+    from IPython.display import display
+
+    display(display_table(frame, labels, **kwargs))
