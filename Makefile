@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name evaluation --display-name "evaluation (.venv)" >/dev/null
+	-@git rev-parse --git-dir >/dev/null 2>&1 && $(BIN)/nbstripout --install
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv/, install the pinned package and register the `evaluation` Jupyter kernel
