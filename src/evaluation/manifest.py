@@ -76,10 +76,13 @@ def input_files(study: Study) -> list[Path]:
 
 
 def relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root))
-    except ValueError:
-        return str(path)
+    """``path`` relative to the study folder, or to the installed package for shipped files."""
+    for base in (root, PACKAGE_DIR.parent):
+        try:
+            return str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path)
 
 
 def input_hashes(study: Study) -> dict[str, str]:

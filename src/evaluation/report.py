@@ -100,18 +100,25 @@ def display_table(
     labels: Mapping[str, str] | None = None,
     *,
     digits: int = 2,
-    drop: tuple[str, ...] = (),
+    drop: tuple[str, ...] = ("suppressed",),
 ) -> pd.io.formats.style.Styler:
-    """A table of record for display: labelled headers and values, no index, rounded numbers,
-    suppressed cells shown as an en dash."""
+    """A table of record for display: labelled headers and values, no index, rounded numbers
+    (whole-number columns without decimals), suppressed cells shown as an en dash."""
     labels = labels or {}
     shown = frame.drop(columns=[c for c in drop if c in frame])
+    whole = [
+        c
+        for c in shown.columns
+        if pd.api.types.is_numeric_dtype(shown[c])
+        and not pd.api.types.is_bool_dtype(shown[c])
+        and (shown[c].dropna() % 1 == 0).all()
+    ]
     for col in shown.columns:
         if shown[col].dtype == object or pd.api.types.is_string_dtype(shown[col]):
             shown[col] = shown[col].map(lambda v: labels.get(v, v) if isinstance(v, str) else v)
-    shown = shown.rename(columns=lambda c: labels.get(c, c))
     styler = shown.style.hide(axis="index").format(precision=digits, na_rep="–", thousands=" ")
-    return styler
+    styler = styler.format("{:.0f}", subset=whole, na_rep="–")
+    return styler.relabel_index([labels.get(c, c) for c in shown.columns], axis="columns")
 
 
 def heading(text: str, level: int = 2) -> None:
