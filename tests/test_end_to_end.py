@@ -1,0 +1,122 @@
+"""The whole path on the demo study: demo -> run -> tables, HTML, manifest -> reproduce."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evaluation.demo import write_demo
+from evaluation.io import sha256_file
+from evaluation.run import run
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("end_to_end")]
+
+CLI = [sys.executable, "-m", "evaluation.cli"]
+
+CONTRACT_COLUMNS = {
+    "reliability": [
+        "instrument", "round", "n", "k_items", "cronbach_alpha", "alpha_ci_low",
+        "alpha_ci_high", "omega",
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    study = tmp_path_factory.mktemp("demo")
+    write_demo(study, respondents=300)
+    run(study, jobs=2)
+    return study
+
+
+def test_tables_of_record_have_the_contract_columns(demo_run):
+    tables = demo_run / "reports" / "tables"
+    for name, columns in CONTRACT_COLUMNS.items():
+        frame = pd.read_csv(tables / f"{name}.csv")
+        assert list(frame.columns[: len(columns)]) == columns, name
+    rel = pd.read_csv(tables / "reliability.csv")
+    esis = rel[(rel["instrument"] == "esis") & ~rel["suppressed"]]
+    assert len(esis) == 4 and esis["cronbach_alpha"].between(0.8, 0.97).all()
+
+
+def test_html_reports_hide_code_and_carry_provenance(demo_run):
+    html_dir = demo_run / "reports" / "html"
+    page = (html_dir / "10-data-quality.html").read_text(encoding="utf-8")
+    assert "steps.data_quality" not in page  # code cells are hidden
+    assert "Cronbach" in page or "Cronbachin" in page
+    assert "data/raw/responses.csv" in page  # provenance footer names the inputs
+    index = (html_dir / "index.html").read_text(encoding="utf-8")
+    assert "10-data-quality.html" in index
+
+
+def test_manifest_records_inputs_and_table_hashes(demo_run):
+    manifest = json.loads((demo_run / "reports" / "manifest.json").read_text())
+    raw = demo_run / "data" / "raw" / "responses.csv"
+    assert manifest["inputs"]["data/raw/responses.csv"] == sha256_file(raw)
+    for name, digest in manifest["tables"].items():
+        assert sha256_file(demo_run / "reports" / "tables" / name) == digest
+    assert manifest["seeds"]["study"] == 20251015
+    assert manifest["packages"]["pandas"] == pd.__version__
+
+
+def test_second_run_skips_unchanged_notebooks_and_reproduces(demo_run):
+    before = {p.name: sha256_file(p) for p in (demo_run / "reports" / "tables").glob("*.csv")}
+    records = run(demo_run, jobs=2)
+    assert {r["status"] for r in records.values()} == {"unchanged"}
+    after = {p.name: sha256_file(p) for p in (demo_run / "reports" / "tables").glob("*.csv")}
+    assert before == after
+
+
+def test_reproduce_command_passes_then_catches_a_changed_table(demo_run, tmp_path):
+    study = tmp_path / "study"
+    shutil.copytree(demo_run, study)
+    ok = subprocess.run([*CLI, "reproduce", "--study", str(study)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    manifest_path = study / "reports" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["tables"]["reliability.csv"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest))
+    bad = subprocess.run([*CLI, "reproduce", "--study", str(study)], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "reliability.csv" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_validate_names_file_row_and_column_and_exits_1(tmp_path):
+    write_demo(tmp_path, respondents=100)
+    raw = tmp_path / "data" / "raw" / "responses.csv"
+    lines = raw.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    cells = lines[4].split(",")
+    cells[header.index("esis_4")] = "7"
+    lines[4] = ",".join(cells)
+    raw.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = subprocess.run(
+        [*CLI, "validate", "--study", str(tmp_path)], capture_output=True, text=True
+    )
+    assert res.returncode == 1
+    assert "responses.csv" in res.stderr and "esis_4" in res.stderr and "5" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = subprocess.run([*CLI, "run", "--study", str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 1 and "esis_4" in res.stderr
+    assert not (tmp_path / "reports" / "tables").exists()
+
+
+def test_failed_notebook_exits_3_and_keeps_partial_output(tmp_path):
+    write_demo(tmp_path, respondents=100)
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    shipped = Path(__file__).parents[1] / "notebooks" / "10-data-quality.ipynb"
+    nb = json.loads(shipped.read_text(encoding="utf-8"))
+    nb["cells"][-1]["source"] = "raise RuntimeError('planted failure')"
+    (nb_dir / "10-data-quality.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    res = subprocess.run([*CLI, "run", "--study", str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 3
+    partial = tmp_path / "reports" / "notebooks" / "10-data-quality.ipynb"
+    assert partial.is_file() and "planted failure" in partial.read_text(encoding="utf-8")
+    assert str(partial) in res.stderr.replace("\n", "") or "10-data-quality.ipynb" in res.stderr
