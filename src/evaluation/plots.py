@@ -1,0 +1,176 @@
+"""Figures drawn from the tables of record, and their deterministic, atomic saving.
+
+Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas, never through
+``pyplot``: no global figure state, no GUI backend, the same bytes for the same table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
+
+from evaluation.io import atomic_path
+
+#: The house style for every figure; fonts bundled with matplotlib so output is the same
+#: everywhere, and a fixed SVG hash salt so SVG ids do not change between runs.
+STYLE: dict[str, object] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 9.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100.0,
+    "savefig.dpi": 150.0,
+    "savefig.bbox": None,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "evaluation",
+    "path.simplify": True,
+}
+
+#: Metadata that would otherwise embed the date or the software version.
+_METADATA = {"svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
+
+_METHOD_NAMES = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "reml": "REML"}
+
+
+@contextlib.contextmanager
+def style_context() -> Iterator[None]:
+    """Apply :data:`STYLE` for the duration of a ``with`` block (figure creation and saving)."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A figure on the Agg canvas in the house style (call inside :func:`style_context`)."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def forest_plot(
+    meta: pd.DataFrame,
+    *,
+    measure: str,
+    round: str,
+    labels: Mapping[str, str] | None = None,
+    baseline: str | None = None,
+    methods: Sequence[str] | None = None,
+) -> Figure:
+    """Forest plot of one measure x round of ``meta.csv``.
+
+    One square per organisation (area proportional to its random-effects weight) with its CI,
+    and one diamond per pooled estimate (width = its CI). Suppressed rows and rows without an
+    effect size are omitted. The x axis is Hedges' g, round minus baseline; a dashed line marks
+    no change.
+
+    Parameters
+    ----------
+    meta : DataFrame
+        The table from :func:`evaluation.analyse.pooling.meta_table`. Not modified.
+    measure, round : str
+        Which block of the table to draw.
+    labels : mapping, optional
+        Display texts: organisation names, ``pooled_<method>`` for a pooled row, the measure id
+        for the title, ``forest_xlabel`` for the x axis, ``no_data``. Missing keys fall back to
+        the ids.
+    baseline : str, optional
+        Baseline round id, shown in the x label.
+    methods : list of str, optional
+        Pooled rows to draw (default: every pooled method in the table).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    labels = dict(labels or {})
+    block = meta[(meta["measure"] == measure) & (meta["round"] == round)]
+    shown = block[~block["suppressed"].astype(bool) & block["effect_size"].notna()]
+    studies = shown[shown["row_type"] == "study"]
+    pooled = shown[shown["row_type"] == "pooled"]
+    if methods is not None:
+        pooled = pooled[pooled["method"].isin(list(methods))]
+    n_rows = len(studies) + len(pooled)
+    xlabel = labels.get(
+        "forest_xlabel", f"Hedges' g ({round} − {baseline if baseline else 'baseline'})"
+    )
+    with style_context():
+        fig = new_figure(6.5, 1.4 + 0.32 * max(n_rows, 1) + (0.3 if len(pooled) else 0.0))
+        ax = fig.add_subplot()
+        ax.set_title(f"{labels.get(measure, measure)} · {labels.get(round, round)}", loc="left")
+        ax.set_xlabel(xlabel)
+        if n_rows == 0:
+            text = labels.get("no_data", "No data")
+            ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+            ax.set_yticks([])
+            return fig
+        # rows from the top: studies, a gap, pooled estimates
+        y_study = np.arange(n_rows + 1, n_rows + 1 - len(studies), -1, dtype=float)
+        y_pooled = np.arange(len(pooled), 0, -1, dtype=float)
+        weights = studies["weight"].fillna(0).to_numpy(dtype=float)
+        sizes = 20.0 + 180.0 * weights / max(weights.max(), 1e-12)
+        est = studies["effect_size"].to_numpy(dtype=float)
+        lo = studies["ci_low"].to_numpy(dtype=float)
+        hi = studies["ci_high"].to_numpy(dtype=float)
+        ax.hlines(y_study, lo, hi, color="#333333", linewidth=1.0)
+        ax.scatter(est, y_study, s=sizes, marker="s", color="#1f4e79", zorder=3)
+        for y, row in zip(y_pooled, pooled.itertuples(index=False), strict=True):
+            g, a, b = row.effect_size, row.ci_low, row.ci_high
+            corners = [(a, y), (g, y + 0.3), (b, y), (g, y - 0.3)]
+            ax.add_patch(Polygon(corners, closed=True, color="#b22222", zorder=3))
+        ax.axvline(0.0, color="#777777", linestyle="--", linewidth=0.8, zorder=1)
+        ticks = np.concatenate([y_study, y_pooled])
+        names = [str(labels.get(o, o)) for o in studies["organisation"]]
+        names += [
+            str(labels.get(f"pooled_{m}", f"Pooled ({_METHOD_NAMES.get(m, m)})"))
+            for m in pooled["method"]
+        ]
+        ax.set_yticks(ticks, names)
+        ax.tick_params(axis="y", length=0)
+        both = pd.concat([studies, pooled])
+        for y, (g, a, b) in zip(
+            ticks, both[["effect_size", "ci_low", "ci_high"]].to_numpy(dtype=float), strict=True
+        ):
+            text = f"{g:.2f} [{a:.2f}, {b:.2f}]"
+            ax.text(1.01, y, text, transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+        x_all = np.concatenate([lo, hi, both["ci_low"], both["ci_high"], [0.0]])
+        span = float(np.nanmax(x_all) - np.nanmin(x_all)) or 1.0
+        ax.set_xlim(np.nanmin(x_all) - 0.05 * span, np.nanmax(x_all) + 0.05 * span)
+        ax.set_ylim(0.3, n_rows + 1.7)
+        ax.spines["left"].set_visible(False)
+    return fig
+
+
+def save_figure(
+    fig: Figure, path_without_suffix: str | Path, *, formats: Sequence[str] = ("svg", "png")
+) -> list[Path]:
+    """Write ``fig`` as ``<path>.svg`` and ``<path>.png``, deterministically and atomically.
+
+    Each file is written to a temporary file in the same folder and moved into place with
+    :func:`os.replace`, so a reader never sees a half-written figure. Date and software
+    metadata are left out and the SVG hash salt is fixed, so the same figure gives the same
+    bytes on every run.
+
+    Returns
+    -------
+    list of Path
+        The files written, in ``formats`` order.
+    """
+    base = Path(path_without_suffix)
+    written = []
+    for fmt in formats:
+        if fmt not in _METADATA:
+            raise ValueError(f"format must be one of {tuple(_METADATA)}, not {fmt!r}")
+        target = base.with_name(f"{base.name}.{fmt}")
+        with style_context(), atomic_path(target) as tmp:
+            fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt])
+        written.append(target)
+    return written
