@@ -174,3 +174,93 @@ def save_figure(
             fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt])
         written.append(target)
     return written
+
+
+_GROUP_COLOURS = {"all": "#555555", "1": "#1f4e79", "0": "#c0504d"}
+
+
+def trajectory_plot(
+    means: pd.DataFrame,
+    *,
+    measure: str,
+    rounds: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """Mean per round with its CI, one line per group of ``round_means`` (all, participants,
+    others). Suppressed cells are not drawn (a line breaks there)."""
+    labels = dict(labels or {})
+    block = means[means["measure"] == measure]
+    x = {r: i for i, r in enumerate(rounds)}
+    names = {"all": labels.get("all", "All"), "1": labels.get("participants", "Participants")}
+    names["0"] = labels.get("non_participants", "Others")
+    with style_context():
+        fig = new_figure(6.0, 3.4)
+        ax = fig.add_subplot()
+        ax.set_title(labels.get(measure, measure), loc="left")
+        for offset, (group, part) in enumerate(block.groupby("group", sort=True)):
+            part = part.set_index("round").reindex(list(rounds))
+            shown = ~part["suppressed"].fillna(True).astype(bool)
+            xs = np.array([x[r] for r in part.index], dtype=float) + (offset - 1) * 0.06
+            y = part["mean"].astype(float).where(shown)
+            lo = (y - part["ci_low"].astype(float)).to_numpy()
+            hi = (part["ci_high"].astype(float) - y).to_numpy()
+            ax.errorbar(
+                xs, y, yerr=[lo, hi], marker="o", capsize=3, linewidth=1.4,
+                color=_GROUP_COLOURS.get(str(group)), label=names.get(str(group), group),
+            )  # fmt: skip
+        ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds])
+        ax.set_ylabel(labels.get("mean", "Mean") + " (95 % CI)")
+        ax.legend(frameon=False, loc="best")
+    return fig
+
+
+def band_plot(
+    bands: pd.DataFrame,
+    *,
+    measure: str,
+    band_order: Sequence[str],
+    rounds: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """Stacked shares of respondents per band and round (suppressed cells left blank)."""
+    labels = dict(labels or {})
+    block = bands[bands["measure"] == measure]
+    colours = ["#c0504d", "#f79646", "#9bbb59", "#1f4e79", "#8064a2", "#4bacc6"]
+    with style_context():
+        fig = new_figure(6.0, 3.4)
+        ax = fig.add_subplot()
+        ax.set_title(labels.get(measure, measure), loc="left")
+        bottom = np.zeros(len(rounds))
+        for i, band in enumerate(band_order):
+            part = block[block["band"] == band].set_index("round").reindex(list(rounds))
+            share = part["share"].astype(float).fillna(0.0).to_numpy() * 100
+            ax.bar(
+                range(len(rounds)), share, bottom=bottom, color=colours[i % len(colours)],
+                label=labels.get(band, band), width=0.6,
+            )  # fmt: skip
+            bottom += share
+        ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds])
+        ax.set_ylabel("%")
+        ax.set_ylim(0, 100)
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def indicator_plot(indicators: pd.DataFrame, *, labels: Mapping[str, str] | None = None) -> Figure:
+    """Achieved share of each target (``round == "all"`` rows); 100 % marks the target."""
+    labels = dict(labels or {})
+    rows = indicators[(indicators["round"] == "all") & ~indicators["suppressed"].astype(bool)]
+    rows = rows.iloc[::-1]
+    with style_context():
+        fig = new_figure(6.5, 1.0 + 0.3 * max(len(rows), 1))
+        ax = fig.add_subplot()
+        share = rows["share_of_target"].astype(float).fillna(0.0).to_numpy() * 100
+        met = rows["met"].astype(str).str.lower().eq("true").to_numpy()
+        ax.barh(range(len(rows)), share, color=np.where(met, "#1f4e79", "#c0504d"), height=0.6)
+        ax.axvline(100, color="#777777", linestyle="--", linewidth=0.8)
+        names = [
+            labels.get(k, i) for k, i in zip(rows["label_key"], rows["indicator"], strict=True)
+        ]
+        ax.set_yticks(range(len(rows)), names)
+        ax.set_xlabel(labels.get("share_of_target", "Share of target") + " (%)")
+    return fig

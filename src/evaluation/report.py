@@ -139,3 +139,13 @@ def show(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, **kwargs)
     from IPython.display import display
 
     display(display_table(frame, labels, **kwargs))
+
+
+def show_figure(fig, path_without_suffix: Path) -> None:
+    """Save a figure as SVG + PNG (reports/figures/) and embed the SVG in the report."""
+    from IPython.display import SVG, display
+
+    from evaluation.plots import save_figure
+
+    svg, _png = save_figure(fig, path_without_suffix)
+    display(SVG(filename=str(svg)))

@@ -91,3 +91,212 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
             "reliability",
         ),
     }
+
+
+def _figure_path(s: Session, name: str) -> Path:
+    return s.study.paths.figures / name
+
+
+def _banded(s: Session) -> dict[str, list[str]]:
+    return {
+        i.id: [b.id for b in i.bands]
+        for i in s.study.instruments.values()
+        if i.file == "responses" and i.bands
+    }
+
+
+def prepost(s: Session) -> dict[str, pd.DataFrame]:
+    """Each round against the baseline, overall and by every configured grouping, plus the
+    descriptive tables behind the figures.
+
+    Tables: ``prepost.csv``, ``trajectories.csv`` (means per round by participation),
+    ``distributions.csv`` (quantiles per round), ``bands.csv`` (band shares per round).
+    """
+    from evaluation.analyse.descriptives import band_shares, round_means, round_quantiles
+    from evaluation.analyse.effects import prepost_table
+
+    study = s.study
+    opts = {"rounds": study.round_ids, "min_n": study.min_n}
+    if not s.has_responses:
+        return {"prepost": s.write(prepost_from_summaries(s), "prepost")}
+    out = {
+        "prepost": prepost_table(
+            s.scores,
+            measures=study.measures,
+            baseline=study.baseline,
+            group_bys=study.group_bys,
+            design=study.design,
+            correction=study.correction,
+            ci=float(study.analysis.get("ci", 0.95)),
+            **opts,
+        ),
+        "trajectories": round_means(s.scores, measures=study.measures, by="participant", **opts),
+        "distributions": round_quantiles(s.scores, measures=study.measures, **opts),
+    }
+    bands = [
+        band_shares(s.scores, column=f"{inst}_band", bands=ids, **opts)
+        for inst, ids in _banded(s).items()
+    ]
+    if bands:
+        out["bands"] = pd.concat(bands, ignore_index=True)
+    return {name: s.write(frame, name) for name, frame in out.items()}
+
+
+def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
+    """Trajectory and band figures for the main measures, shown and saved."""
+    from evaluation.plots import band_plot, trajectory_plot
+    from evaluation.report import heading, show_figure
+
+    rounds = s.study.round_ids
+    if "trajectories" not in tables:
+        return
+    for inst in s.study.instruments.values():
+        if inst.file != "responses":
+            continue
+        heading(s.label(inst.id), 3)
+        fig = trajectory_plot(
+            tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels
+        )
+        show_figure(fig, _figure_path(s, f"trajectory_{inst.id}"))
+        if inst.bands and "bands" in tables:
+            fig = band_plot(
+                tables["bands"],
+                measure=f"{inst.id}_band",
+                band_order=[b.id for b in inst.bands],
+                rounds=rounds,
+                labels={**s.labels, f"{inst.id}_band": s.label(inst.id)},
+            )
+            show_figure(fig, _figure_path(s, f"bands_{inst.id}"))
+
+
+def prepost_from_summaries(s: Session) -> pd.DataFrame:
+    """Summary-statistics mode: Welch t and Hedges' g per measure x grouping x round from the
+    vendor's unit aggregates (organisation and unit groupings, and the whole study)."""
+    from evaluation.analyse.effects import prepost_summary_table
+
+    summaries = pd.read_parquet(s.study.paths.processed / "summaries.parquet")
+    return prepost_summary_table(
+        summaries,
+        rounds=s.study.round_ids,
+        baseline=s.study.baseline,
+        group_bys=[g for g in s.study.group_bys if g in ("all", "organisation", "unit")],
+        min_n=s.study.min_n,
+        correction=s.study.correction,
+    )
+
+
+def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
+    """Mixed model over all rounds (means, DiD, ICC), the cluster-robust OLS check with a wild
+    cluster bootstrap, and the next round's minimum detectable effects.
+
+    Tables: ``lmm.csv``, ``power.csv``.
+    """
+    from evaluation.analyse.longitudinal import cluster_robust_check, lmm_table
+    from evaluation.analyse.power import power_table
+
+    study = s.study
+    measures = [i.id for i in study.instruments.values() if i.file == "responses"]
+    covariates = list(study.analysis.get("covariates", []))
+    frames = []
+    for measure in measures:
+        frames.append(
+            lmm_table(
+                s.scores,
+                measure=measure,
+                rounds=study.round_ids,
+                baseline=study.baseline,
+                covariates=covariates,
+                min_n=study.min_n,
+            )
+        )
+        frames.append(
+            cluster_robust_check(
+                s.scores,
+                measure=measure,
+                rounds=study.round_ids,
+                baseline=study.baseline,
+                n_boot=int(study.analysis.get("bootstrap_reps", 999)),
+                seed=study.seed,
+            )
+        )
+    lmm = pd.concat(frames, ignore_index=True)
+    icc_rows = lmm[(lmm["term"] == "icc") & lmm["model"].str.startswith("mixedlm")]
+    icc = {
+        m: float(v)
+        for m, v in icc_rows.groupby("measure")["estimate"].first().items()
+        if pd.notna(v)
+    }
+    power = power_table(
+        s.scores,
+        measures=measures,
+        rounds=study.round_ids,
+        baseline=study.baseline,
+        group_bys=[g for g in study.group_bys if g in ("all", "actor", "sector", "participant")],
+        icc=icc,
+        alpha=float(study.analysis.get("alpha", 0.05)),
+        min_n=study.min_n,
+    )
+    return {"lmm": s.write(lmm, "lmm"), "power": s.write(power, "power")}
+
+
+def pooling(s: Session) -> dict[str, pd.DataFrame]:
+    """Per-organisation Hedges' g pooled by random-effects meta-analysis (DL, PM, REML), with a
+    forest plot per measure and round. Table: ``meta.csv``."""
+    from evaluation.analyse.pooling import meta_from_summaries, meta_table
+
+    study = s.study
+    opts = {
+        "measures": [i.id for i in study.instruments.values() if i.file == "responses"],
+        "rounds": study.round_ids,
+        "baseline": study.baseline,
+        "min_n": study.min_n,
+        "methods": tuple(study.analysis.get("meta_methods", ("reml", "dl", "pm"))),
+        "ci": float(study.analysis.get("ci", 0.95)),
+    }
+    if s.has_responses:
+        meta = meta_table(s.scores, **opts)
+    else:
+        summaries = pd.read_parquet(study.paths.processed / "summaries.parquet")
+        meta = meta_from_summaries(summaries, **opts)
+    return {"meta": s.write(meta, "meta")}
+
+
+def pooling_figures(s: Session, meta: pd.DataFrame) -> None:
+    from evaluation.plots import forest_plot
+    from evaluation.report import heading, show_figure
+
+    for measure in meta["measure"].unique():
+        heading(s.label(measure), 3)
+        for rnd in [r for r in s.study.round_ids if r != s.study.baseline]:
+            if not (meta["round"] == rnd).any():
+                continue
+            fig = forest_plot(
+                meta, measure=measure, round=rnd, labels=s.labels, baseline=s.study.baseline
+            )
+            show_figure(fig, _figure_path(s, f"forest_{measure}_{rnd}"))
+
+
+def indicators(s: Session) -> dict[str, pd.DataFrame]:
+    """The plan's indicators against their targets (``targets:`` in study.yaml), from the
+    activity records and the training feedback. Table: ``indicators.csv``."""
+    from evaluation.analyse.indicators import indicators_table
+    from evaluation.io import read_raw
+
+    study = s.study
+    sources = {}
+    for key in ("activities", "feedback"):
+        if study.files(key):
+            frame = read_raw(study.files(key), study.columns).drop(columns=["_file", "_row"])
+            for col in frame.columns:
+                numeric = pd.to_numeric(frame[col], errors="coerce")
+                if numeric.notna().sum() == frame[col].notna().sum() and col != "person_ids":
+                    frame[col] = numeric
+            sources[key] = frame
+    table = indicators_table(
+        list(study.targets),
+        rounds=study.round_ids,
+        organisations={name: org for name, org in study.organisations.items()},
+        min_n=study.min_n,
+        **sources,
+    )
+    return {"indicators": s.write(table, "indicators")}

@@ -108,3 +108,29 @@ def band_shares(
     out.loc[small_cell, ["n_band", "share"]] = np.nan
     out["suppressed"] = out["suppressed"] | small_cell
     return out
+
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def round_quantiles(
+    scores: pd.DataFrame,
+    *,
+    measures: list[str],
+    rounds: list[str],
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """Distribution of each measure per round as quantiles (10, 25, 50, 75, 90 %; pandas'
+    linear interpolation, Hyndman & Fan type 7). Minimum and maximum are left out on purpose:
+    they are single respondents' answers. Columns: ``measure, round, n, q10, q25, q50, q75,
+    q90, suppressed``."""
+    rows = []
+    for measure in measures:
+        for rnd in rounds:
+            values = scores.loc[scores["round"] == rnd, measure].dropna()
+            row = {"measure": measure, "round": rnd, "n": len(values)}
+            qs = values.quantile(list(QUANTILES)) if len(values) else None
+            for q in QUANTILES:
+                row[f"q{round(q * 100)}"] = float(qs[q]) if qs is not None else np.nan
+            rows.append(row)
+    return suppress(pd.DataFrame(rows), n_columns=["n"], keep=["measure", "round"], min_n=min_n)
