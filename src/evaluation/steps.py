@@ -300,3 +300,10 @@ def indicators(s: Session) -> dict[str, pd.DataFrame]:
         **sources,
     )
     return {"indicators": s.write(table, "indicators")}
+
+
+def indicator_figures(s: Session, table: pd.DataFrame) -> None:
+    from evaluation.plots import indicator_plot
+    from evaluation.report import show_figure
+
+    show_figure(indicator_plot(table, labels=s.labels), _figure_path(s, "indicators"))
