@@ -16,6 +16,60 @@ from evaluation.validate import PROBLEM_COLUMNS, load_responses, problem_summary
 log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ["round", "organisation", "unit", "measure", "n", "mean", "sd"]
+ACTIVITY_COLUMNS = ["round", "organisation", "activity"]
+ACTIVITY_COUNTS = ["participants", "creative_methods", "reach"]
+
+
+def load_records(study: Study, key: str) -> pd.DataFrame:
+    """Read activity records or training feedback, typed and checked.
+
+    ``activities``: ``round, organisation, activity`` required; ``participants``,
+    ``creative_methods``, ``reach`` must be non-negative whole numbers where given.
+    ``feedback``: the columns of every instrument read from the feedback file (e.g. the shipped
+    ``feedback`` instrument: satisfaction, competence_growth, goal_attainment 1-5).
+    Round ids, where given, must be in study.yaml.
+    """
+    raw = read_raw(study.files(key), study.columns)
+    files = ", ".join(p.name for p in study.files(key))
+    problems: list[list] = []
+    required = ACTIVITY_COLUMNS if key == "activities" else ["round", "organisation"]
+    for col in required:
+        if col not in raw:
+            problems.append([files, "", col, "", "required column is missing"])
+    if key == "activities":
+        limits = {c: (0.0, float("inf"), True) for c in ACTIVITY_COUNTS if c in raw}
+    else:
+        limits = {
+            c: (i.range_min, i.range_max, i.integer)
+            for i in study.instruments.values()
+            if i.file == key
+            for c in i.value_columns
+        }
+        for col in limits:
+            if col not in raw:
+                problems.append([files, "", col, "", "required column is missing"])
+    for col, (lo, hi, whole) in limits.items():
+        if col not in raw:
+            continue
+        text = raw[col].str.replace(",", ".", regex=False)
+        values = pd.to_numeric(text, errors="coerce")
+        bad = (values.isna() & text.notna()) | (values < lo) | (values > hi)
+        if whole:
+            bad |= values.notna() & (values % 1 != 0)
+        what = f"must be a number in {lo:g}-{hi:g}" + (" (whole)" if whole else "")
+        for _, r in raw[bad.fillna(False)].iterrows():
+            problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, r[col], what])
+        raw[col] = values.astype("float64")
+    if "round" in raw:
+        unknown = raw["round"].notna() & ~raw["round"].isin(study.round_ids)
+        for _, r in raw[unknown].iterrows():
+            problems.append(
+                [r[FILE_COLUMN], r[ROW_COLUMN], "round", r["round"], "round id not in study.yaml"]
+            )
+    if problems:
+        frame = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+        raise DataError(problem_summary(frame), frame)
+    return raw.drop(columns=[FILE_COLUMN, ROW_COLUMN])
 
 
 def load_summaries(study: Study) -> pd.DataFrame:
@@ -60,7 +114,10 @@ def validate_study(study: Study) -> dict[str, pd.DataFrame]:
         out["responses"] = load_responses(study)
     if study.files("summaries"):
         out["summaries"] = load_summaries(study)
-    for key in ("codings", "activities", "feedback", "open_answers"):
+    for key in ("activities", "feedback"):
+        if study.files(key):
+            out[key] = load_records(study, key)
+    for key in ("codings", "open_answers"):
         for path in study.files(key):
             if not path.is_file():
                 raise DataError(f"{path}: file not found (declared as data.{key} in study.yaml)")
@@ -79,6 +136,11 @@ def process(study: Study) -> dict[str, Path]:
         written["responses"] = write_parquet(clean, processed / "responses.parquet")
         scores = score_responses(responses, study)
         written["scores"] = write_parquet(scores, processed / "scores.parquet")
-    if "summaries" in data:
-        written["summaries"] = write_parquet(data["summaries"], processed / "summaries.parquet")
+    for key in ("summaries", "activities", "feedback"):
+        if key in data:
+            written[key] = write_parquet(data[key], processed / f"{key}.parquet")
+    # Derived data is rebuilt from raw every run: nothing from an earlier run may linger.
+    for stale in set(processed.glob("*.parquet")) - set(written.values()):
+        log.info("removing %s (its input is no longer declared)", stale.name)
+        stale.unlink()
     return written

@@ -280,22 +280,17 @@ def indicators(s: Session) -> dict[str, pd.DataFrame]:
     """The plan's indicators against their targets (``targets:`` in study.yaml), from the
     activity records and the training feedback. Table: ``indicators.csv``."""
     from evaluation.analyse.indicators import indicators_table
-    from evaluation.io import read_raw
 
     study = s.study
-    sources = {}
-    for key in ("activities", "feedback"):
-        if study.files(key):
-            frame = read_raw(study.files(key), study.columns).drop(columns=["_file", "_row"])
-            for col in frame.columns:
-                numeric = pd.to_numeric(frame[col], errors="coerce")
-                if numeric.notna().sum() == frame[col].notna().sum() and col != "person_ids":
-                    frame[col] = numeric
-            sources[key] = frame
+    sources = {
+        key: pd.read_parquet(study.paths.processed / f"{key}.parquet")
+        for key in ("activities", "feedback")
+        if (study.paths.processed / f"{key}.parquet").is_file()
+    }
     table = indicators_table(
         list(study.targets),
         rounds=study.round_ids,
-        organisations={name: org for name, org in study.organisations.items()},
+        organisations=dict(study.organisations),
         min_n=study.min_n,
         **sources,
     )
