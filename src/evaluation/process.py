@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.config import Study
+from evaluation.config import Study, instrument_file, load_instrument
 from evaluation.errors import DataError
 from evaluation.io import FILE_COLUMN, ROW_COLUMN, read_raw, write_parquet
 from evaluation.score import score_responses
@@ -39,12 +39,12 @@ def load_records(study: Study, key: str) -> pd.DataFrame:
     if key == "activities":
         limits = {c: (0.0, float("inf"), True) for c in ACTIVITY_COUNTS if c in raw}
     else:
-        limits = {
-            c: (i.range_min, i.range_max, i.integer)
-            for i in study.instruments.values()
-            if i.file == key
-            for c in i.value_columns
-        }
+        # The feedback form is checked against its instrument definition even when the study
+        # does not list `feedback` among its survey instruments.
+        defs = [i for i in study.instruments.values() if i.file == key] or [
+            load_instrument(instrument_file("feedback", study.paths))
+        ]
+        limits = {c: (i.range_min, i.range_max, i.integer) for i in defs for c in i.value_columns}
         for col in limits:
             if col not in raw:
                 problems.append([files, "", col, "", "required column is missing"])
