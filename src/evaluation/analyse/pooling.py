@@ -34,6 +34,8 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.stats.meta_analysis import combine_effects
 
+from evaluation.analyse.effects import hedges_g_with_variance
+
 log = logging.getLogger(__name__)
 
 Method = Literal["dl", "pm", "reml"]
@@ -322,29 +324,6 @@ def pool_effects(
 # --------------------------------------------------------------------------------------------
 
 
-def _hedges_g(
-    n_b: float, m_b: float, s_b: float, n_r: float, m_r: float, s_r: float
-) -> tuple[float, float]:
-    """Hedges' g of round minus baseline (independent groups) and its sampling variance.
-
-    ``s_p = sqrt(((n_b - 1) s_b^2 + (n_r - 1) s_r^2) / (n_b + n_r - 2))``,
-    ``g = J (m_r - m_b) / s_p``, ``J = 1 - 3 / (4 (n_b + n_r - 2) - 1)``,
-    ``var(g) = (n_b + n_r) / (n_b n_r) + g^2 / (2 (n_b + n_r))`` (Hedges & Olkin 1985;
-    Borenstein et al. 2009, ch. 4; the large-sample variance metafor's ``escalc("SMD")`` uses).
-    NaN when the pooled SD is 0 or there are fewer than 2 degrees of freedom.
-    """
-    df = n_b + n_r - 2
-    if df < 1:
-        return np.nan, np.nan
-    s_p = np.sqrt(((n_b - 1) * s_b**2 + (n_r - 1) * s_r**2) / df)
-    if not np.isfinite(s_p) or s_p <= 0:
-        return np.nan, np.nan
-    j = 1.0 - 3.0 / (4.0 * df - 1.0)
-    g = j * (m_r - m_b) / s_p
-    var = (n_b + n_r) / (n_b * n_r) + g**2 / (2.0 * (n_b + n_r))
-    return float(g), float(var)
-
-
 def _check_options(
     rounds: Sequence[str], baseline: str, methods: Sequence[str], min_n: int, ci: float
 ) -> None:
@@ -413,7 +392,7 @@ def _meta_from_org_stats(
                     continue
                 m_b, s_b = float(b["mean"][org]), float(b["sd"][org])
                 m_r, s_r = float(r["mean"][org]), float(r["sd"][org])
-                g, var = _hedges_g(n_b, m_b, s_b, n_r, m_r, s_r)
+                g, var = hedges_g_with_variance(n_b, m_b, s_b, n_r, m_r, s_r)
                 row["n"] = n_b + n_r
                 if np.isfinite(g):
                     se = np.sqrt(var)
@@ -535,9 +514,11 @@ def meta_table(
 
     For each organisation, measure and round: ``n``, mean and SD (``ddof = 1``) of the
     non-missing answers in the round and in the baseline give
-    ``g = J (m_round - m_baseline) / s_pooled`` with ``J = 1 - 3 / (4 (n_b + n_r - 2) - 1)``
-    and ``var(g) = (n_b + n_r) / (n_b n_r) + g^2 / (2 (n_b + n_r))``; the organisations' g are
-    pooled with :func:`pool_effects` once per method.
+    Hedges' g and its variance from
+    :func:`evaluation.analyse.effects.hedges_g_with_variance` (``g = J d`` with the exact
+    ``J``, ``V_g = J^2 ((n_b + n_r) / (n_b n_r) + d^2 / (2 (n_b + n_r)))``, Borenstein et al.
+    2009 eqs. 4.20-4.24); the organisations' g are pooled with :func:`pool_effects` once per
+    method.
     {meta_doc}
     Parameters
     ----------
