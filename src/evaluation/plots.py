@@ -197,7 +197,10 @@ def trajectory_plot(
         fig = new_figure(6.0, 3.4)
         ax = fig.add_subplot()
         ax.set_title(labels.get(measure, measure), loc="left")
-        for offset, (group, part) in enumerate(block.groupby("group", sort=True)):
+        present = set(block["group"].astype(str))
+        order = [g for g in ("all", "1", "0") if g in present] + sorted(present - {"all", "1", "0"})
+        for offset, group in enumerate(order):
+            part = block[block["group"].astype(str) == group]
             part = part.set_index("round").reindex(list(rounds))
             shown = ~part["suppressed"].fillna(True).astype(bool)
             xs = np.array([x[r] for r in part.index], dtype=float) + (offset - 1) * 0.06
