@@ -38,7 +38,7 @@ def main() -> None:
         warm = timed([*EVALUATION, "run", "--study", str(study), "--jobs", "2"])
         rows.append((respondents, demo, cold1, cold2, warm))
         print(
-            f"{respondents}: demo {demo:.1f}s, cold j1 {cold1:.1f}s, j2 {cold2:.1f}s, warm {warm:.1f}s"
+            f"{respondents}: demo {demo:.1f}s, cold {cold1:.1f}s / {cold2:.1f}s, warm {warm:.1f}s"
         )
     lines = [
         "# Benchmarks",
