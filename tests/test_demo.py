@@ -1,0 +1,260 @@
+"""The synthetic demo study: deterministic, loadable, and shaped like Luova suunta."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pingouin as pg
+import pytest
+import yaml
+
+from evaluation import demo
+from evaluation.config import load_study
+from evaluation.demo import PLANTED_PII, codebook_yaml, write_demo
+from evaluation.errors import UsageError
+from evaluation.process import validate_study
+
+REPO = Path(__file__).resolve().parents[1]
+FILES = [
+    "config/study.yaml",
+    "config/codebook.yaml",
+    "data/raw/responses.csv",
+    "data/raw/codings.csv",
+    "data/raw/open_answers.csv",
+    "data/raw/activities.csv",
+    "data/raw/feedback.csv",
+]
+ESIS = [f"esis_{i}" for i in range(1, 11)]
+RESPONSE_COLUMNS = [
+    "round", "organisation", "unit", "respondent", "participant", "role", "qwl",
+    "qwl_leadership", "qwl_line_management", "qwl_operating_culture", "qwl_competence",
+    "qwl_processes", *ESIS,
+]  # fmt: skip
+TOP_LEVEL_KEYS = [
+    "study", "language", "seed", "rounds", "baseline", "design", "instruments", "data",
+    "codebook", "disclosure", "analysis", "organisations", "demo",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    """The demo study at its default size."""
+    root = tmp_path_factory.mktemp("demo")
+    write_demo(root)
+    return root
+
+
+def read(root: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(root / "data" / "raw" / f"{name}.csv", keep_default_na=False, na_values=[""])
+
+
+def headcount(root: Path) -> int:
+    cfg = yaml.safe_load((root / "config" / "study.yaml").read_text(encoding="utf-8"))
+    return sum(sum(o["units"].values()) for o in cfg["organisations"].values())
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    first = write_demo(tmp_path / "a", respondents=200, seed=7)
+    second = write_demo(tmp_path / "b", respondents=200, seed=7)
+    assert [p.relative_to(tmp_path / "a").as_posix() for p in first] == FILES
+    assert [p.relative_to(tmp_path / "b").as_posix() for p in second] == FILES
+    for name in FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_different_seed_gives_different_responses(tmp_path):
+    write_demo(tmp_path / "a", respondents=200, seed=1)
+    write_demo(tmp_path / "b", respondents=200, seed=2)
+    raw = "data/raw/responses.csv"
+    assert (tmp_path / "a" / raw).read_bytes() != (tmp_path / "b" / raw).read_bytes()
+
+
+def test_study_loads_and_validates(study):
+    cfg = load_study(study)
+    assert cfg.name == "Luova suunta (demo)"
+    assert cfg.round_ids == ["T0", "T1", "T2", "T3"] and cfg.baseline == "T0"
+    assert cfg.rounds[0].label == "Lähtötaso 2025" and cfg.rounds[0].date == "2025-10-15"
+    assert set(cfg.instruments) == {"qwl", "esis"} and cfg.min_n == 5 and cfg.seed == 20251015
+    for key in ("responses", "codings", "open_answers", "activities", "feedback"):
+        assert cfg.files(key)[0].is_file(), key
+    actors = pd.Series({o.id: o.actor for o in cfg.organisations.values()}).value_counts()
+    assert actors.to_dict() == {"Lapin AMK": 8, "Xamk": 6, "Metropolia": 3}
+    sizes = pd.Series([o.size for o in cfg.organisations.values()]).value_counts().to_dict()
+    assert sizes == {"small": 8, "medium": 5, "large": 3, "micro": 1}
+    micro = [o for o in cfg.organisations.values() if o.size == "micro"]
+    assert all(h < 10 for o in micro for h in o.headcount.values())
+    raw = yaml.safe_load(cfg.paths.study_yaml.read_text(encoding="utf-8"))
+    assert list(raw) == TOP_LEVEL_KEYS
+    assert raw["demo"] == {"respondents": 600, "generator": "evaluation.demo"}
+    data = validate_study(cfg)  # raises DataError on any contract violation
+    assert len(data["responses"]) == len(read(study, "responses"))
+
+
+def test_responses_follow_the_contract(study):
+    r = read(study, "responses")
+    assert list(r.columns) == RESPONSE_COLUMNS
+    assert set(r["participant"]) == {0, 1}
+    assert set(r["role"].dropna()) == {"supervisor", "staff"} and r["role"].isna().any()
+    assert r["qwl"].dropna().between(0, 100).all() and r["qwl"].isna().any()
+    items = r[ESIS]
+    assert pd.Series(items.to_numpy().ravel()).dropna().isin([1, 2, 3, 4, 5]).all()
+    assert 0.02 < items.isna().to_numpy().mean() < 0.06
+    answered = items.notna().sum(axis=1)
+    assert (answered < 8).sum() >= 3  # the minimum-answered rule gets exercised
+    assert 0.08 < (r["role"] == "supervisor").mean() < 0.16
+    order = r["round"].map({"T0": 0, "T1": 1, "T2": 2, "T3": 3})
+    assert order.is_monotonic_increasing
+
+
+def test_response_rate_is_about_60_percent(study):
+    rate = len(read(study, "responses")) / (4 * headcount(study))
+    assert 0.5 < rate < 0.7
+
+
+def test_esis_reliability_is_high(study):
+    alpha, _ci = pg.cronbach_alpha(data=read(study, "responses")[ESIS])
+    assert 0.85 < alpha < 0.95
+
+
+def test_participants_gain_more_qwl_than_non_participants(study):
+    r = read(study, "responses")
+    means = r.groupby(["round", "participant"])["qwl"].mean().unstack()
+    gain = means.loc["T3"] - means.loc["T0"]
+    assert 8 < gain[1] < 20
+    assert 0 < gain[0] < 6
+    assert gain[1] - gain[0] > 5
+    assert 57 < r.loc[r["round"] == "T0", "qwl"].mean() < 63
+
+
+def test_respondent_codes_are_unique_per_round_and_link_rounds(study):
+    r = read(study, "responses")
+    coded = r.dropna(subset=["respondent"])
+    assert coded["respondent"].str.fullmatch(r"R-[0-9A-F]{6}").all()
+    assert not coded.duplicated(["round", "respondent"]).any()
+    assert coded["organisation"].nunique() == 3
+    orgs = r.groupby("organisation")["respondent"].apply(lambda s: s.notna().mean())
+    assert set(orgs.unique()) == {0.0, 1.0}  # an organisation is coded or anonymous throughout
+    t0 = set(coded.loc[coded["round"] == "T0", "respondent"])
+    t3 = set(coded.loc[coded["round"] == "T3", "respondent"])
+    assert len(t0 & t3) >= 20  # a panel ...
+    assert t3 - t0  # ... with newcomers
+
+
+def _identity_code_is_valid(code: str) -> bool:
+    digits, century, individual, check = code[:6], code[6], code[7:10], code[10]
+    table = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+    return century in "-+A" and table[int(digits + individual) % 31] == check
+
+
+def test_planted_personal_data_is_in_the_open_answers(study):
+    text = (study / "data" / "raw" / "open_answers.csv").read_text(encoding="utf-8")
+    for kind, values in PLANTED_PII.items():
+        for value in values:
+            assert value in text, (kind, value)
+    assert "131052-308T" in PLANTED_PII["identity_code"]
+    assert all(_identity_code_is_valid(c) for c in PLANTED_PII["identity_code"])
+
+
+def test_open_answers_carry_the_project_themes(study):
+    answers = read(study, "open_answers")
+    assert list(answers.columns) == demo.OPEN_ANSWER_COLUMNS
+    assert 250 < len(answers) < 800 and answers["answer_id"].is_unique
+    text = " ".join(answers["text"]).lower()
+    for stem in ("turvalli", "dialog", "luov", "yhteiskehit", "vertais", "kuul", "monimuotoi",
+                 "kiire", "muutos", "mentor", "johtami"):  # fmt: skip
+        assert stem in text, stem
+    ment = answers["text"].str.contains("entor") & (answers["participant"] == 1)
+    assert (
+        ment.sum() > (answers["text"].str.contains("entor") & (answers["participant"] == 0)).sum()
+    )
+
+
+def test_two_coders_disagree_realistically(study):
+    codings = read(study, "codings")
+    answers = read(study, "open_answers")
+    assert list(codings.columns) == demo.CODING_COLUMNS
+    assert set(codings["coder"]) == {"coder_a", "coder_b"}
+    assert 120 <= codings["segment"].nunique() <= 180
+    assert set(codings["segment"]) <= set(answers["answer_id"])
+    assert set(codings["code"]) <= set(demo.THEMES)
+    per = codings.groupby(["segment", "coder"]).size()
+    assert (per > 1).any()  # occasional second codes
+    first = codings.groupby(["segment", "coder"])["code"].first().unstack().dropna()
+    observed = (first["coder_a"] == first["coder_b"]).mean()
+    pa = first["coder_a"].value_counts(normalize=True)
+    pb = first["coder_b"].value_counts(normalize=True).reindex(pa.index, fill_value=0)
+    expected = float((pa * pb).sum())
+    kappa = (observed - expected) / (1 - expected)
+    assert 0.55 < kappa < 0.85
+
+
+def test_activities_and_feedback_match_the_plan(study):
+    act = read(study, "activities")
+    assert list(act.columns) == demo.ACTIVITY_COLUMNS
+    assert set(act["activity"]) == {
+        "training", "workshop", "mentoring_meeting", "seminar", "communication"
+    }  # fmt: skip
+    assert set(act["round"]) == {"T0", "T1", "T2", "T3"}
+    comm = act[act["activity"] == "communication"]
+    assert comm["person_ids"].isna().all() and comm["reach"].notna().all()
+    assert act.loc[act["activity"] != "communication", "reach"].isna().all()
+    assert act["creative_methods"].dropna().between(0, 3).all()
+    ids = act.dropna(subset=["person_ids"]).assign(p=lambda f: f["person_ids"].str.split(";"))
+    persons = ids.explode("p").groupby("actor")["p"].nunique()
+    for actor, target in {"Metropolia": 100, "Xamk": 45, "Lapin AMK": 60}.items():
+        assert 0.7 * target < persons[actor] < 1.3 * target, actor
+    meetings = act[act["activity"] == "mentoring_meeting"]
+    per_org_year = meetings.groupby(["round", "organisation"]).size()
+    assert per_org_year.min() >= 6
+    fb = read(study, "feedback")
+    assert list(fb.columns) == demo.FEEDBACK_COLUMNS
+    values = fb[list(demo.FEEDBACK_ITEMS)]
+    assert pd.Series(values.to_numpy().ravel()).dropna().isin([1, 2, 3, 4, 5]).all()
+    assert values.mean().between(3.6, 4.4).all()
+
+
+def test_respondents_scales_the_data(tmp_path):
+    write_demo(tmp_path / "small", respondents=300)
+    write_demo(tmp_path / "large", respondents=1200)
+    small, large = read(tmp_path / "small", "responses"), read(tmp_path / "large", "responses")
+    assert 250 < len(small) / 4 < 360
+    assert 1000 < len(large) / 4 < 1400
+    assert 3.3 < len(large) / len(small) < 4.7
+
+
+def test_write_demo_keeps_unrelated_files(tmp_path):
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    (tmp_path / "data" / "raw" / "extra.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    write_demo(tmp_path, respondents=100)
+    write_demo(tmp_path, respondents=100)  # overwriting its own files is fine
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert (tmp_path / "data" / "raw" / "extra.csv").read_text(encoding="utf-8") == "a,b\n1,2\n"
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert found == sorted([*FILES, "notes.txt", "data/raw/extra.csv"])  # no temp files left
+
+
+def test_targets_hook_adds_targets_before_demo(tmp_path, monkeypatch):
+    target = {"id": "trainings", "aggregate": "count", "filter": {"activity": "training"},
+              "target": 30}  # fmt: skip
+    monkeypatch.setattr(demo, "_targets", lambda: [target])
+    write_demo(tmp_path, respondents=100)
+    raw = yaml.safe_load((tmp_path / "config" / "study.yaml").read_text(encoding="utf-8"))
+    assert list(raw)[-2:] == ["targets", "demo"]
+    assert load_study(tmp_path).targets == (target,)
+
+
+def test_repository_codebook_is_the_demo_codebook(study):
+    shipped = (REPO / "config" / "codebook.yaml").read_text(encoding="utf-8")
+    assert shipped == codebook_yaml()
+    assert (study / "config" / "codebook.yaml").read_text(encoding="utf-8") == shipped
+    codes = yaml.safe_load(shipped)["codes"]
+    assert [c["id"] for c in codes] == list(demo.THEMES)
+    assert all({"id", "label_fi", "label_en", "description", "keywords"} <= set(c) for c in codes)
+
+
+def test_too_few_respondents_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError):
+        write_demo(tmp_path, respondents=5)
+    assert not any(tmp_path.iterdir())
