@@ -33,7 +33,7 @@ RESPONSE_COLUMNS = [
 ]  # fmt: skip
 TOP_LEVEL_KEYS = [
     "study", "language", "seed", "rounds", "baseline", "design", "instruments", "data",
-    "codebook", "disclosure", "analysis", "organisations", "demo",
+    "codebook", "disclosure", "analysis", "organisations", "targets", "demo",
 ]  # fmt: skip
 
 
@@ -258,3 +258,19 @@ def test_too_few_respondents_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError):
         write_demo(tmp_path, respondents=5)
     assert not any(tmp_path.iterdir())
+
+
+def test_repository_study_yaml_is_the_default_demo_config(study):
+    # The repository root is the demo study: its committed config is what `demo` writes.
+    shipped = (REPO / "config" / "study.yaml").read_text(encoding="utf-8")
+    assert shipped == (study / "config" / "study.yaml").read_text(encoding="utf-8")
+
+
+def test_every_target_has_labels_in_both_languages(study):
+    from evaluation.config import load_labels
+
+    targets = load_study(study).targets
+    assert {t["id"] for t in targets} >= {"participants_metropolia", "mentoring_adoption"}
+    for language in ("fi", "en"):
+        labels = load_labels(language)
+        assert all(t["label_key"] in labels for t in targets)

@@ -513,9 +513,46 @@ _PII_SENTENCES = (
 def _targets() -> list[dict]:
     """Indicator targets of the demo study (``targets:`` in study.yaml); empty = key omitted.
 
-    Hook for the indicator targets of the project plan (``demo_targets()``).
+    The participant targets per actor are the project plan's (MITTARIT: 100 / 45 / 60); the
+    plan names the other indicators without numbers, so their targets here are illustrative.
+    The spec is documented in :mod:`evaluation.analyse.indicators`.
     """
-    return []
+    actors = {"metropolia": ("Metropolia", 100), "xamk": ("Xamk", 45), "lapland": ("Lapin AMK", 60)}
+    targets: list[dict] = [
+        {
+            "id": f"participants_{key}",
+            "label_key": f"ind_participants_{key}",
+            "aggregate": "nunique_person",
+            "filter": {"actor": actor, "activity": ["training", "workshop", "mentoring_meeting"]},
+            "target": target,
+            "unit": "persons",
+        }
+        for key, (actor, target) in actors.items()
+    ]
+    targets += [
+        {"id": "trainings_workshops", "label_key": "ind_trainings_workshops", "aggregate": "count",
+         "filter": {"activity": ["training", "workshop"]}, "target": 150, "unit": "events"},
+        {"id": "training_participants", "label_key": "ind_training_participants",
+         "aggregate": "sum", "measure": "participants",
+         "filter": {"activity": ["training", "workshop"]}, "target": 1500, "unit": "persons"},
+        {"id": "feedback_satisfaction", "label_key": "ind_feedback_satisfaction",
+         "source": "feedback", "aggregate": "mean", "measure": "satisfaction", "target": 4.0,
+         "unit": "1-5"},
+        {"id": "feedback_competence", "label_key": "ind_feedback_competence",
+         "source": "feedback", "aggregate": "mean", "measure": "competence_growth",
+         "target": 4.0, "unit": "1-5"},
+        {"id": "feedback_goals", "label_key": "ind_feedback_goals", "source": "feedback",
+         "aggregate": "mean", "measure": "goal_attainment", "target": 4.0, "unit": "1-5"},
+        {"id": "mentoring_adoption", "label_key": "ind_mentoring_adoption",
+         "aggregate": "share_organisations", "filter": {"activity": "mentoring_meeting"},
+         "target": 0.8, "unit": "share"},
+        {"id": "creative_methods", "label_key": "ind_creative_methods", "aggregate": "sum",
+         "measure": "creative_methods", "target": 200, "unit": "uses"},
+        {"id": "communication_reach", "label_key": "ind_communication_reach", "aggregate": "sum",
+         "measure": "reach", "filter": {"activity": "communication"}, "target": 20000,
+         "unit": "persons"},
+    ]  # fmt: skip
+    return targets
 
 
 # --------------------------------------------------------------------------------------------
