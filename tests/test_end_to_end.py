@@ -120,3 +120,34 @@ def test_failed_notebook_exits_3_and_keeps_partial_output(tmp_path):
     partial = tmp_path / "reports" / "notebooks" / "10-data-quality.ipynb"
     assert partial.is_file() and "planted failure" in partial.read_text(encoding="utf-8")
     assert str(partial) in res.stderr.replace("\n", "") or "10-data-quality.ipynb" in res.stderr
+
+
+def test_summary_statistics_mode_runs_what_is_valid_and_says_what_was_skipped(tmp_path):
+    write_demo(tmp_path, respondents=200)
+    raw = pd.read_csv(tmp_path / "data" / "raw" / "responses.csv")
+    summaries = (
+        raw.groupby(["round", "organisation", "unit"])["qwl"]
+        .agg(n="count", mean="mean", sd="std")
+        .reset_index()
+        .assign(measure="qwl")
+    )
+    summaries = summaries[summaries["n"] > 0]
+    summaries.to_csv(tmp_path / "data" / "raw" / "summaries.csv", index=False)
+    (tmp_path / "data" / "raw" / "responses.csv").unlink()
+    config = tmp_path / "config" / "study.yaml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace("responses: data/raw/responses.csv", "summaries: data/raw/summaries.csv")
+    text = text.replace("instruments: [qwl, esis]", "instruments: [qwl]")
+    config.write_text(text, encoding="utf-8")
+    run(tmp_path, jobs=2)
+    tables = tmp_path / "reports" / "tables"
+    prepost = pd.read_csv(tables / "prepost.csv")
+    assert set(prepost["test"]) == {"welch_t"} and set(prepost["effect_size_type"]) == {"hedges_g"}
+    assert set(prepost["group_by"]) == {"all", "organisation", "unit"}
+    meta = pd.read_csv(tables / "meta.csv")
+    assert (meta["row_type"] == "pooled").any() and meta["effect_size"].notna().any()
+    skipped = pd.read_csv(tables / "skipped.csv")
+    assert skipped["tables"].str.contains("lmm.csv").any()
+    assert not (tables / "lmm.csv").exists() and not (tables / "reliability.csv").exists()
+    page = (tmp_path / "reports" / "html" / "30-longitudinal.html").read_text(encoding="utf-8")
+    assert "yhteenvetoja" in page  # the report says why the mixed model was skipped

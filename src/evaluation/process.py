@@ -81,16 +81,23 @@ def load_summaries(study: Study) -> pd.DataFrame:
         if col not in raw:
             problems.append([files, "", col, "", "required column is missing"])
     if not problems:
-        for col in ("n", "mean", "sd"):
-            values = pd.to_numeric(raw[col].str.replace(",", ".", regex=False), errors="coerce")
-            bad = values.isna() | (values < 0)
+        # n is required; a vendor may leave mean and sd empty (e.g. a suppressed or n = 1 cell).
+        rules = {
+            "n": "must be a non-negative whole number",
+            "mean": "must be a number or empty",
+            "sd": "must be a non-negative number or empty",
+        }
+        for col, what in rules.items():
+            text = raw[col].str.replace(",", ".", regex=False)
+            values = pd.to_numeric(text, errors="coerce")
+            bad = values.isna() & text.notna()
             if col == "n":
-                bad |= values % 1 != 0
-            for _, r in raw[bad].iterrows():
-                problems.append(
-                    [r[FILE_COLUMN], r[ROW_COLUMN], col, r[col], "must be a non-negative number"]
-                )
-            raw[col] = values
+                bad |= values.isna() | (values < 0) | (values % 1 != 0)
+            if col == "sd":
+                bad |= values < 0
+            for _, r in raw[bad.fillna(False)].iterrows():
+                problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, r[col], what])
+            raw[col] = values.astype("float64")
         unknown = ~raw["round"].isin(study.round_ids)
         for _, r in raw[unknown].iterrows():
             problems.append(

@@ -35,6 +35,10 @@ class Session:
     def responses(self) -> pd.DataFrame:
         return pd.read_parquet(self.study.paths.processed / "responses.parquet")
 
+    @cached_property
+    def summaries(self) -> pd.DataFrame:
+        return pd.read_parquet(self.study.paths.processed / "summaries.parquet")
+
     @property
     def has_responses(self) -> bool:
         return (self.study.paths.processed / "scores.parquet").is_file()
@@ -75,6 +79,16 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
     value_columns = {
         i.id: list(i.value_columns) for i in study.instruments.values() if i.file == "responses"
     }
+    if not s.has_responses:
+        # Summary-statistics mode: respondents per cell are the largest n of any measure.
+        cells = s.summaries.groupby(["round", "organisation", "unit"], as_index=False)["n"].max()
+        counts = response_counts(
+            cells, rounds=rounds, headcounts=headcounts, min_n=study.min_n, n_column="n"
+        )
+        return {
+            "respondents": s.write(counts, "respondents"),
+            "skipped": s.write(skipped_in_summary_mode(), "skipped"),
+        }
     return {
         "respondents": s.write(
             response_counts(s.scores, rounds=rounds, headcounts=headcounts, min_n=study.min_n),
@@ -91,6 +105,24 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
             "reliability",
         ),
     }
+
+
+SUMMARY_MODE_SKIPS = [
+    ("item missingness, out-of-range counts", "missingness.csv, out_of_range.csv"),
+    ("reliability (Cronbach's alpha, McDonald's omega)", "reliability.csv"),
+    ("Mann-Whitney U, paired t, Wilcoxon", "prepost.csv"),
+    ("trajectories, distributions, band shares", "trajectories.csv, bands.csv"),
+    ("mixed model, DiD, ICC, cluster-robust check", "lmm.csv"),
+    ("minimum detectable effect", "power.csv"),
+]
+
+
+def skipped_in_summary_mode() -> pd.DataFrame:
+    """What summary-statistics mode cannot compute, and why (``skipped.csv``)."""
+    reason = "needs individual answers; only unit aggregates (n, mean, sd) were delivered"
+    return pd.DataFrame(
+        [{"analysis": a, "tables": t, "reason": reason} for a, t in SUMMARY_MODE_SKIPS]
+    )
 
 
 def _figure_path(s: Session, name: str) -> Path:
@@ -174,9 +206,8 @@ def prepost_from_summaries(s: Session) -> pd.DataFrame:
     vendor's unit aggregates (organisation and unit groupings, and the whole study)."""
     from evaluation.analyse.effects import prepost_summary_table
 
-    summaries = pd.read_parquet(s.study.paths.processed / "summaries.parquet")
     return prepost_summary_table(
-        summaries,
+        s.summaries,
         rounds=s.study.round_ids,
         baseline=s.study.baseline,
         group_bys=[g for g in s.study.group_bys if g in ("all", "organisation", "unit")],
@@ -256,8 +287,7 @@ def pooling(s: Session) -> dict[str, pd.DataFrame]:
     if s.has_responses:
         meta = meta_table(s.scores, **opts)
     else:
-        summaries = pd.read_parquet(study.paths.processed / "summaries.parquet")
-        meta = meta_from_summaries(summaries, **opts)
+        meta = meta_from_summaries(s.summaries, **opts)
     return {"meta": s.write(meta, "meta")}
 
 

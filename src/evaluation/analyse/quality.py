@@ -14,19 +14,18 @@ def response_counts(
     rounds: list[str],
     headcounts: dict[str, dict[str, int]] | None = None,
     min_n: int = 5,
+    n_column: str | None = None,
 ) -> pd.DataFrame:
     """Respondents per round x organisation x unit, with the response rate where a headcount is
     configured (``n / headcount``). Cells below ``min_n`` are suppressed.
 
-    Columns: ``round, organisation, unit, n, headcount, response_rate, suppressed``.
+    ``scores`` has one row per respondent, or, with ``n_column``, one row per cell with its
+    count in that column (summary-statistics mode). Columns: ``round, organisation, unit, n,
+    headcount, response_rate, suppressed``.
     """
     headcounts = headcounts or {}
-    counts = (
-        scores.groupby(["round", "organisation", "unit"], observed=True)
-        .size()
-        .rename("n")
-        .reset_index()
-    )
+    grouped = scores.groupby(["round", "organisation", "unit"], observed=True)
+    counts = (grouped[n_column].sum() if n_column else grouped.size()).rename("n").reset_index()
     # Every configured unit appears in every round, even with no respondents at all.
     units = {(o, u) for o, us in headcounts.items() for u in us}
     units |= set(zip(counts["organisation"], counts["unit"], strict=True))
