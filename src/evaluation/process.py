@@ -20,6 +20,14 @@ ACTIVITY_COLUMNS = ["round", "organisation", "activity"]
 ACTIVITY_COUNTS = ["participants", "creative_methods", "reach"]
 
 
+def _unknown(raw: pd.DataFrame, column: str, known: list[str], what: str) -> list[list]:
+    """A problem row for every non-empty value of ``column`` that is not in ``known``."""
+    bad = raw[column].notna() & ~raw[column].isin(known)
+    return [
+        [r[FILE_COLUMN], r[ROW_COLUMN], column, r[column], what] for _, r in raw[bad].iterrows()
+    ]
+
+
 def load_records(study: Study, key: str) -> pd.DataFrame:
     """Read activity records or training feedback, typed and checked.
 
@@ -61,11 +69,7 @@ def load_records(study: Study, key: str) -> pd.DataFrame:
             problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, r[col], what])
         raw[col] = values.astype("float64")
     if "round" in raw:
-        unknown = raw["round"].notna() & ~raw["round"].isin(study.round_ids)
-        for _, r in raw[unknown].iterrows():
-            problems.append(
-                [r[FILE_COLUMN], r[ROW_COLUMN], "round", r["round"], "round id not in study.yaml"]
-            )
+        problems += _unknown(raw, "round", study.round_ids, "round id not in study.yaml")
     if problems:
         frame = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
         raise DataError(problem_summary(frame), frame)
@@ -98,16 +102,11 @@ def load_summaries(study: Study) -> pd.DataFrame:
             for _, r in raw[bad.fillna(False)].iterrows():
                 problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, r[col], what])
             raw[col] = values.astype("float64")
-        unknown = ~raw["round"].isin(study.round_ids)
-        for _, r in raw[unknown].iterrows():
-            problems.append(
-                [r[FILE_COLUMN], r[ROW_COLUMN], "round", r["round"], "round id not in study.yaml"]
-            )
-        measures = set(study.measures)
-        for _, r in raw[~raw["measure"].isin(measures)].iterrows():
-            problems.append(
-                [r[FILE_COLUMN], r[ROW_COLUMN], "measure", r["measure"], "unknown measure"]
-            )
+        problems += _unknown(raw, "round", study.round_ids, "round id not in study.yaml")
+        problems += _unknown(raw, "measure", study.measures, "unknown measure")
+        for col in ("round", "organisation", "unit", "measure"):
+            for _, r in raw[raw[col].isna()].iterrows():
+                problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, "", "must not be empty"])
     if problems:
         frame = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
         raise DataError(problem_summary(frame), frame)
