@@ -48,7 +48,7 @@ def test_tables_of_record_have_the_contract_columns(demo_run):
 def test_html_reports_hide_code_and_carry_provenance(demo_run):
     html_dir = demo_run / "reports" / "html"
     page = (html_dir / "10-data-quality.html").read_text(encoding="utf-8")
-    assert "steps.data_quality" not in page  # code cells are hidden
+    assert "open_study(" not in page and "import steps" not in page  # code cells hidden
     assert "Cronbach" in page or "Cronbachin" in page
     assert "data/raw/responses.csv" in page  # provenance footer names the inputs
     index = (html_dir / "index.html").read_text(encoding="utf-8")
