@@ -1,0 +1,1163 @@
+"""Longitudinal models: the mixed model behind ``lmm.csv`` and its cluster-robust cross-check.
+
+Respondents are nested in units nested in organisations and answer once a round. The model of
+record is a linear mixed model (LMM) with a random intercept for the organisation and a variance
+component for the unit within the organisation,
+
+    y_iujr = b0 + sum_r g_r [round = r] + d * P_i + sum_r t_r [round = r] * P_i (+ covariates)
+             + o_j + u_uj + e_iujr,
+    o_j ~ N(0, s2_org),  u_uj ~ N(0, s2_unit),  e_iujr ~ N(0, s2_resid),
+
+fitted by REML (statsmodels ``MixedLM``), where ``P`` is programme participation (0/1) and the
+baseline round is the reference. ``t_r`` is the difference-in-differences (DiD) of round ``r``:
+the participants' change from the baseline minus the non-participants' change.
+
+Functions
+---------
+``lmm_table``             the table of record ``lmm.csv`` (means, DiD, ICC) for one measure.
+``cluster_robust_check``  OLS DiD with CR1 cluster-robust SEs and, with fewer than 30 clusters, a
+                          restricted wild cluster bootstrap (p-value, CI by test inversion);
+                          rows in the ``lmm.csv`` shape so they can be appended to it.
+``icc_oneway``            model-free one-way ANOVA ICC(1) of one clustering level.
+``tidy``                  a fitted statsmodels result as one row per fixed-effect coefficient.
+
+Fallbacks are never silent: a fit that does not converge, lands on the boundary of the parameter
+space (a variance component of zero: lme4's "singular fit") or gives non-finite numbers is
+retried with other optimisers, then with a simpler model (a random intercept per unit when only
+the organisation variance is zero; no unit variance component; then OLS with CR1 standard
+errors clustered by organisation). The model actually used is named in the
+``model`` column and every step down is announced with a :class:`ModelWarning`.
+
+References
+----------
+Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects models
+using lme4. *Journal of Statistical Software*, 67(1), 1-48.
+Cameron, A. C., Gelbach, J. B., & Miller, D. L. (2008). Bootstrap-based improvements for
+inference with clustered errors. *Review of Economics and Statistics*, 90(3), 414-427.
+Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust inference.
+*Journal of Human Resources*, 50(2), 317-372.
+MacKinnon, J. G., & Webb, M. D. (2017). Wild bootstrap inference for wildly different cluster
+sizes. *Journal of Applied Econometrics*, 32(2), 233-254.
+MacKinnon, J. G., & Webb, M. D. (2018). The wild bootstrap for few (treated) clusters.
+*The Econometrics Journal*, 21(2), 114-135.
+Roodman, D., MacKinnon, J. G., Nielsen, M. O., & Webb, M. D. (2019). Fast and wild: Bootstrap
+inference in Stata using boottest. *The Stata Journal*, 19(1), 4-60.
+Webb, M. D. (2014/2023). Reworking wild bootstrap based inference for clustered errors.
+Queen's Economics Department Working Paper 1315; *Canadian Journal of Economics*, 56(3).
+Snijders, T. A. B., & Bosker, R. J. (2012). *Multilevel Analysis* (2nd ed.). Sage. (Chs. 3-4:
+intraclass correlations, including three-level models.)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from scipy import stats
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+log = logging.getLogger(__name__)
+
+LMM_COLUMNS = [
+    "measure",
+    "term",
+    "round",
+    "participant",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p",
+    "n",
+    "n_clusters",
+    "model",
+    "level",
+    "suppressed",
+]
+
+TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p", "ci_low", "ci_high"]
+
+Weights = Literal["auto", "rademacher", "webb"]
+
+# Labels of the models that can produce rows (the ``model`` column).
+MIXED = "mixedlm_reml"
+MIXED_NO_UNIT = "mixedlm_reml_no_unit_vc"
+MIXED_NO_ORG = "mixedlm_reml_no_org_re"
+OLS_CLUSTER = "ols_cluster_robust"
+OLS_CR1 = "ols_cr1"
+WILD = "ols_wild_cluster_bootstrap"
+
+# Optimisers tried in turn for one mixed model when a fit does not converge.
+OPTIMISERS: tuple[str, ...] = ("bfgs", "lbfgs", "powell", "nm")
+
+# A variance component is "on the boundary" (lme4: singular fit) when its SD relative to the
+# residual SD is below this. lme4's isSingular() uses 1e-4 on the same ratio; statsmodels'
+# optimiser stops a little short of an exact zero, hence the looser value.
+SINGULAR_TOL = 1e-3
+
+# Below this many clusters the wild cluster bootstrap is added to the CR1 rows
+# (Cameron, Gelbach & Miller 2008; Cameron & Miller 2015, section VI).
+FEW_CLUSTERS = 30
+# Below this many clusters Webb's six-point weights replace Rademacher weights under
+# ``weights="auto"`` (Webb 2014: Rademacher gives only 2^G distinct draws).
+WEBB_BELOW = 12
+
+_WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
+
+
+class ModelWarning(UserWarning):
+    """A model did not fit as specified: a fallback was used or a statistic is missing."""
+
+
+# --------------------------------------------------------------------------- data preparation
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The analysed rows with safe internal column names, and what is known about them."""
+
+    data: pd.DataFrame  # _y, _round (codes r0..), _participant, _org, _unit, _cluster, _c0..
+    codes: dict[str, str]  # round id -> internal code
+    counts: dict[tuple[str, int], int]  # (round id, participant) -> respondents
+    covariates: list[str] = field(default_factory=list)  # internal covariate names
+
+
+def _check_args(
+    scores: pd.DataFrame, measure: str, rounds: Sequence[str], baseline: str, ci: float
+) -> list[str]:
+    """Validate the common arguments; returns the rounds as strings."""
+    rounds = [str(r) for r in rounds]
+    if len(rounds) < 2:
+        raise ValueError(f"rounds needs at least the baseline and one other round, got {rounds}")
+    if len(set(rounds)) != len(rounds):
+        raise ValueError(f"rounds has duplicates: {rounds}")
+    if str(baseline) not in rounds:
+        raise ValueError(f"baseline {baseline!r} is not among rounds {rounds}")
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be in (0, 1), got {ci}")
+    missing = [
+        c for c in ("round", "organisation", "unit", "participant", measure) if c not in scores
+    ]
+    if missing:
+        raise ValueError(f"scores has no column(s) {missing}")
+    return rounds
+
+
+def _prepare(
+    scores: pd.DataFrame,
+    *,
+    measure: str,
+    rounds: list[str],
+    baseline: str,
+    covariates: Sequence[str] = (),
+    cluster: str = "organisation",
+    caller: str = "lmm_table",
+) -> _Prepared:
+    """Select the analysed rows; the input frame is only read."""
+    covariates = list(covariates)
+    absent = [c for c in covariates if c not in scores]
+    if absent:
+        raise ValueError(f"scores has no covariate column(s) {absent}")
+    reserved = {"round", "organisation", "unit", "participant", measure}
+    clash = [c for c in covariates if c in reserved]
+    if clash:
+        raise ValueError(f"covariates may not repeat the design columns: {clash}")
+    if cluster not in ("organisation", "unit"):
+        raise ValueError(f"cluster must be 'organisation' or 'unit', got {cluster!r}")
+
+    in_rounds = scores["round"].astype(str).isin(rounds).to_numpy()
+    src = scores.loc[in_rounds]
+    participant = pd.to_numeric(src["participant"], errors="coerce").astype(float)
+    bad = participant.notna() & ~participant.isin([0.0, 1.0])
+    if bad.any():
+        raise ValueError(
+            f"participant must be 0, 1 or empty; found {sorted(participant[bad].unique())[:5]}"
+        )
+    y = pd.to_numeric(src[measure], errors="coerce").astype(float)
+    org = src["organisation"]
+    unit = src["unit"]
+    data = pd.DataFrame(
+        {
+            "_y": y.to_numpy(),
+            "_round_id": src["round"].astype(str).to_numpy(dtype=object),
+            "_participant": participant.to_numpy(),
+            "_org": org.astype(str).to_numpy(dtype=object),
+            "_unit": unit.astype(str).to_numpy(dtype=object),
+        },
+        index=src.index,
+    )
+    keep = (
+        np.isfinite(data["_y"].to_numpy())
+        & data["_participant"].notna().to_numpy()
+        & org.notna().to_numpy()
+        & unit.notna().to_numpy()
+    )
+    internal = []
+    for i, cov in enumerate(covariates):
+        name = f"_c{i}"
+        col = src[cov]
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            data[name] = pd.to_numeric(col, errors="coerce").astype(float).to_numpy()
+        else:
+            data[name] = col.astype(object).where(col.notna(), None).to_numpy(dtype=object)
+        keep &= data[name].notna().to_numpy()
+        internal.append(name)
+    dropped = int((~keep).sum())
+    if dropped:
+        log.info(
+            "%s(%s): dropped %d of %d rows in rounds %s with a missing %s, participant, "
+            "organisation, unit%s",
+            caller,
+            measure,
+            dropped,
+            len(data),
+            rounds,
+            measure,
+            " or covariate" if covariates else "",
+        )
+    data = data.loc[keep].reset_index(drop=True)
+    codes = {r: f"r{i}" for i, r in enumerate(rounds)}
+    data["_round"] = data["_round_id"].map(codes).astype(object)
+    if cluster == "organisation":
+        data["_cluster"] = data["_org"]
+    else:  # a unit is only identified within its organisation
+        data["_cluster"] = data["_org"] + " / " + data["_unit"]
+    counted = data.groupby(["_round_id", "_participant"]).size()
+    counts = {(r, p): int(counted.get((r, float(p)), 0)) for r in rounds for p in (0, 1)}
+    return _Prepared(data=data, codes=codes, counts=counts, covariates=internal)
+
+
+def _estimable_rounds(prep: _Prepared, rounds: list[str], baseline: str, caller: str, measure: str):
+    """Rounds whose both participant groups have respondents (the DiD needs all four cells)."""
+    empty = [r for r in rounds if prep.counts[(r, 0)] == 0 or prep.counts[(r, 1)] == 0]
+    if baseline in empty:
+        warnings.warn(
+            f"{caller}({measure}): the baseline {baseline} lacks participants or non-participants"
+            f" (n = {prep.counts[(baseline, 1)]} / {prep.counts[(baseline, 0)]}); "
+            "no model was fitted and every statistic is empty",
+            ModelWarning,
+            stacklevel=3,
+        )
+        return []
+    if empty:
+        warnings.warn(
+            f"{caller}({measure}): round(s) {empty} lack participants or non-participants, so "
+            "their round x participant cells cannot be estimated; they are left out of the "
+            "model and their statistics are empty",
+            ModelWarning,
+            stacklevel=3,
+        )
+    return [r for r in rounds if r not in empty]
+
+
+# --------------------------------------------------------------------------- OLS + CR1
+
+
+def _cr1_constant(n: int, k: int, g: int) -> float:
+    """Stata's small-sample factor of the CR1 sandwich: G/(G-1) * (N-1)/(N-K)."""
+    return g / (g - 1) * (n - 1) / (n - k)
+
+
+def _ols_cr1(
+    x: np.ndarray, y: np.ndarray, clusters: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """OLS coefficients and their CR1 cluster-robust covariance.
+
+    V = c (X'X)^-1 [sum_g X_g' e_g e_g' X_g] (X'X)^-1, c = G/(G-1) * (N-1)/(N-K): Stata's
+    ``regress ..., vce(cluster g)`` (Cameron & Miller 2015, eq. 12). With fewer than two
+    clusters the covariance is NaN.
+
+    Returns ``(beta, cov, n_clusters)``.
+    """
+    codes, _ = pd.factorize(pd.Series(clusters), sort=True)
+    g = int(codes.max()) + 1 if len(codes) else 0
+    n, k = x.shape
+    xtx_inv = np.linalg.pinv(x.T @ x)
+    beta = xtx_inv @ (x.T @ y)
+    if g < 2 or n <= k:
+        return beta, np.full((k, k), np.nan), g
+    resid = y - x @ beta
+    scores = np.zeros((g, k))
+    np.add.at(scores, codes, x * resid[:, None])
+    meat = scores.T @ scores
+    cov = _cr1_constant(n, k, g) * xtx_inv @ meat @ xtx_inv
+    return beta, cov, g
+
+
+def _did_design(
+    data: pd.DataFrame, codes: list[str], base: str
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Design matrix of ``y ~ C(round, Treatment(baseline)) * participant`` built by hand.
+
+    Columns: intercept, one dummy per non-baseline round code, participant, and the round x
+    participant interactions; returns the matrix and the column of each round's DiD.
+    """
+    rnd = data["_round"].to_numpy()
+    part = data["_participant"].to_numpy(dtype=float)
+    others = [c for c in codes if c != base]
+    dummies = np.column_stack([(rnd == c).astype(float) for c in others])
+    x = np.column_stack([np.ones(len(data)), dummies, part, dummies * part[:, None]])
+    did_col = {c: 1 + len(others) + 1 + j for j, c in enumerate(others)}
+    return x, did_col
+
+
+# --------------------------------------------------------------------------- wild bootstrap
+
+
+def _bootstrap_weights(g: int, n_boot: int, kind: Weights, rng: np.random.Generator) -> np.ndarray:
+    """A G x B matrix of cluster weights: Rademacher (+-1) or Webb's six-point distribution."""
+    if kind == "rademacher":
+        return rng.choice(np.array([-1.0, 1.0]), size=(g, n_boot))
+    if kind == "webb":
+        return rng.choice(_WEBB, size=(g, n_boot))
+    raise ValueError(f"weights must be 'auto', 'rademacher' or 'webb', got {kind!r}")
+
+
+@dataclass(frozen=True)
+class _WildTest:
+    """Pieces of the restricted wild cluster bootstrap of one coefficient, for any null value.
+
+    Under H0: beta_k = c the restricted residuals are u(c) = u0 - c v, with u0 = M_r y and
+    v = M_r x_k (M_r the annihilator of X without column k). Every bootstrap quantity is linear
+    in u(c), so ``num`` and ``score`` are affine in c and the bootstrap t statistics for any c
+    cost O(G B) (Roodman et al. 2019, section 3).
+    """
+
+    beta: float
+    se: float
+    const: float  # CR1 factor
+    num0: np.ndarray  # (B,)  beta*_k - c = num0 - c num1
+    num1: np.ndarray
+    score0: np.ndarray  # (G, B) cluster scores of beta*_k: score0 - c score1
+    score1: np.ndarray
+
+    def t_star(self, c: float) -> np.ndarray:
+        num = self.num0 - c * self.num1
+        score = self.score0 - c * self.score1
+        var = self.const * np.einsum("gb,gb->b", score, score)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return num / np.sqrt(var)
+
+    def t_obs(self, c: float) -> float:
+        return (self.beta - c) / self.se
+
+    def p_value(self, c: float = 0.0) -> float:
+        """Symmetric bootstrap p-value of H0: beta_k = c, share of |t*| >= |t|."""
+        t_star = self.t_star(c)
+        return float(np.mean(np.abs(t_star) >= abs(self.t_obs(c)) - 1e-12 * abs(self.t_obs(c))))
+
+    def confint(
+        self, alpha: float, *, tol: float = 1e-6, max_steps: int = 200
+    ) -> tuple[float, float]:
+        """CI by test inversion: the values c whose bootstrap test has p(c) >= alpha."""
+        bounds = []
+        for direction in (-1.0, 1.0):
+            inside = self.beta
+            step = self.se
+            outside = math.nan
+            for _ in range(max_steps):
+                trial = inside + direction * step
+                if self.p_value(trial) < alpha:
+                    outside = trial
+                    break
+                inside = trial
+            if math.isnan(outside):
+                bounds.append(math.nan)
+                continue
+            while abs(outside - inside) > tol * self.se:
+                mid = 0.5 * (inside + outside)
+                if self.p_value(mid) < alpha:
+                    outside = mid
+                else:
+                    inside = mid
+            bounds.append(0.5 * (inside + outside))
+        return bounds[0], bounds[1]
+
+
+def _wild_test(
+    x: np.ndarray, y: np.ndarray, codes: np.ndarray, k: int, weights: np.ndarray
+) -> _WildTest:
+    """Set up the restricted (WCR) wild cluster bootstrap of coefficient ``k``.
+
+    ``codes`` are cluster codes 0..G-1, ``weights`` a G x B matrix. With A = (X'X)^-1 X' and
+    a = A[k], the bootstrap estimate is beta*_k - c = a'(u(c) o w) and the bootstrap residuals
+    are e* = M (u(c) o w); the cluster score of beta*_k is s_g = sum_{i in g} a_i e*_i.
+    Writing alpha_g(u) = sum_{i in g} a_i u_i, Q_h(u) = sum_{i in h} A[:, i] u_i and
+    R_g = sum_{i in g} a_i X_i, s = (diag(alpha(u)) - R Q(u)) W: G x G work per draw.
+    """
+    n, p = x.shape
+    g = weights.shape[0]
+    xtx_inv = np.linalg.pinv(x.T @ x)
+    a_mat = xtx_inv @ x.T  # p x n
+    beta = a_mat @ y
+    resid = y - x @ beta
+    a = a_mat[k]
+
+    def by_cluster(values: np.ndarray) -> np.ndarray:
+        """Sums over each cluster of the rows of ``values`` (n or n x m) -> G or G x m."""
+        if values.ndim == 1:
+            return np.bincount(codes, weights=values, minlength=g)
+        return np.stack([by_cluster(col) for col in values.T], axis=1)
+
+    const = _cr1_constant(n, p, g)
+    score_obs = by_cluster(a * resid)
+    se = math.sqrt(const * float(score_obs @ score_obs))
+
+    x_r = np.delete(x, k, axis=1)
+    proj = x_r @ np.linalg.pinv(x_r.T @ x_r)
+
+    def annihilate(z: np.ndarray) -> np.ndarray:
+        return z - proj @ (x_r.T @ z)
+
+    u0 = annihilate(y)
+    v = annihilate(x[:, k])
+    r_mat = by_cluster(a[:, None] * x)  # G x p
+
+    def pieces(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        alpha_g = by_cluster(a * u)  # G
+        q = by_cluster((a_mat * u).T).T  # p x G
+        kmat = np.diag(alpha_g) - r_mat @ q  # G x G
+        return alpha_g @ weights, kmat @ weights
+
+    num0, score0 = pieces(u0)
+    num1, score1 = pieces(v)
+    return _WildTest(
+        beta=float(beta[k]),
+        se=se,
+        const=const,
+        num0=num0,
+        num1=num1,
+        score0=score0,
+        score1=score1,
+    )
+
+
+# --------------------------------------------------------------------------- mixed model fits
+
+
+@dataclass
+class _Fit:
+    """A fitted model reduced to what the table needs."""
+
+    label: str
+    beta: np.ndarray
+    cov: np.ndarray
+    model: Any  # the statsmodels model, for design matrices of new data
+    var_org: float = math.nan
+    var_unit: float = math.nan
+    var_resid: float = math.nan
+    df: float = math.inf  # reference distribution of Wald statistics: normal when inf
+
+
+def _design_rows(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The fixed-effects design matrix of ``frame`` under a fitted formula model's coding."""
+    try:
+        from statsmodels.formula._manager import FormulaManager
+    except ImportError:  # statsmodels < 0.15: patsy only
+        import patsy
+
+        return np.asarray(patsy.dmatrix(model.data.design_info, frame, return_type="matrix"))
+    spec = getattr(model, "model_spec", None) or model.data.model_spec
+    mat = FormulaManager().get_matrices(spec, frame, pandas=True, prediction=True)
+    return np.asarray(mat, dtype=float)
+
+
+def _classify(caught: list[warnings.WarningMessage]) -> list[str]:
+    """statsmodels' warnings that disqualify a fit, as messages.
+
+    Non-convergence, a Hessian that is not positive definite and a singular random-effects
+    covariance all disqualify it (a retry with another optimiser often cures them: L-BFGS can
+    stop early at a point whose Hessian is not positive definite). statsmodels' own boundary
+    warning (an absolute 0.01 test on the variances, which depends on the measure's scale) is
+    ignored: the relative test of :data:`SINGULAR_TOL` is applied instead.
+    """
+    bad: list[str] = []
+    for w in caught:
+        msg = str(w.message)
+        if msg.startswith("The MLE may be on the boundary"):
+            continue
+        if "converge" in msg or "optimization failed" in msg:
+            short = "did not converge"
+        elif "Hessian" in msg:
+            short = "Hessian not positive definite"
+        elif "singular" in msg.lower():
+            short = "random-effects covariance singular"
+        elif issubclass(w.category, (ConvergenceWarning, RuntimeWarning)):
+            short = msg[:80]
+        else:
+            continue
+        if short not in bad:
+            bad.append(short)
+    return bad
+
+
+# The mixed models tried, in order: label -> (grouping column, unit variance component?).
+_VARIANTS: dict[str, tuple[str, bool]] = {
+    MIXED: ("_org", True),
+    MIXED_NO_ORG: ("_orgunit", False),
+    MIXED_NO_UNIT: ("_org", False),
+}
+
+
+def _fit_mixed(data: pd.DataFrame, formula: str, *, variant: str, method: str):
+    """One REML fit of a model variant; returns (fit or None, problem kind or None, reason).
+
+    Kinds: ``"retry"`` (another optimiser may help), ``"singular"`` (a converged fit with a
+    variance component on the boundary; the reason names the component(s)).
+    """
+    groups, unit_vc = _VARIANTS[variant]
+    kwargs: dict[str, Any] = {"groups": groups, "re_formula": "1"}
+    if unit_vc:
+        kwargs["vc_formula"] = {"unit": "0 + C(_unit)"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = smf.mixedlm(formula, data, **kwargs)
+            result = model.fit(reml=True, method=[method])
+        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError) as exc:
+            return None, "retry", f"{method}: {type(exc).__name__}: {exc}"
+    k_fe = model.k_fe
+    beta = np.asarray(result.fe_params, dtype=float)
+    cov = np.asarray(result.cov_params(), dtype=float)[:k_fe, :k_fe]
+    var_group = float(np.asarray(result.cov_re)[0, 0])
+    var_vc = float(np.asarray(result.vcomp)[0]) if unit_vc else math.nan
+    scale = float(result.scale)
+    if groups == "_org":
+        var_org, var_unit = var_group, var_vc
+    else:
+        var_org, var_unit = math.nan, var_group
+    comps = [var_group, scale] + ([var_vc] if unit_vc else [])
+    finite = bool(np.all(np.isfinite(comps))) and scale > 0
+    zero = [
+        name
+        for name, var in (("organisation", var_org), ("unit", var_unit))
+        if finite and not math.isnan(var) and math.sqrt(max(var, 0.0) / scale) < SINGULAR_TOL
+    ]
+    if zero and result.converged:
+        # a converged fit on the boundary is a property of the data, not of the optimiser
+        what = " and ".join(zero)
+        verb = "variances are" if len(zero) > 1 else "variance is"
+        return None, "singular", f"singular fit: the {what} {verb} estimated as zero ({method})"
+    problems = _classify(caught)
+    if problems:
+        return None, "retry", f"{method}: {', '.join(problems)}"
+    if not (finite and np.all(np.isfinite(beta)) and np.all(np.isfinite(cov))):
+        return None, "retry", f"{method}: non-finite estimates"
+    sym = (cov + cov.T) / 2
+    if np.any(np.diag(cov) <= 0) or np.min(np.linalg.eigvalsh(sym)) <= 0:
+        return None, "retry", f"{method}: fixed-effects covariance is not positive definite"
+    if zero:  # not converged and on the boundary
+        return None, "retry", f"{method}: did not converge"
+    fit = _Fit(
+        label=variant,
+        beta=beta,
+        cov=cov,
+        model=model,
+        var_org=var_org,
+        var_unit=var_unit,
+        var_resid=scale,
+    )
+    return fit, None, ""
+
+
+def _fit_chain(data: pd.DataFrame, formula: str, measure: str) -> tuple[_Fit, list[str]]:
+    """Fit the model of record, stepping down to simpler models; returns the fit and notes.
+
+    Order: the full model; if only its organisation variance is on the boundary, a random
+    intercept per unit (organisation variance taken as zero); a random intercept per
+    organisation (unit variance pooled into the residual); OLS with CR1 SEs by organisation.
+    Within each mixed model the optimisers of :data:`OPTIMISERS` are tried in turn.
+    """
+    data = data.assign(_orgunit=data["_org"] + " / " + data["_unit"])
+    notes: list[str] = []
+    n_org = data["_org"].nunique()
+    todo: list[str] = []
+    if n_org < 2:
+        notes.append(f"only {n_org} organisation: no between-organisation variance to model")
+    elif data.groupby("_org")["_unit"].nunique().max() < 2:
+        notes.append(f"{MIXED}: no organisation has two units, unit variance not identified")
+        todo = [MIXED_NO_UNIT]
+    else:
+        todo = [MIXED, MIXED_NO_UNIT]
+    while todo:
+        label = todo.pop(0)
+        reasons = []
+        for method in OPTIMISERS:
+            fit, kind, reason = _fit_mixed(data, formula, variant=label, method=method)
+            if fit is not None:
+                if notes:
+                    warnings.warn(
+                        f"lmm_table({measure}): {'; '.join(notes)}; using {label}",
+                        ModelWarning,
+                        stacklevel=3,
+                    )
+                return fit, notes
+            log.info("lmm_table(%s): %s failed: %s", measure, label, reason)
+            reasons.append(reason)
+            if kind == "singular":
+                # a property of the data, not of the optimiser: step down at once
+                if label == MIXED and "the organisation variance is" in reason:
+                    todo.insert(0, MIXED_NO_ORG)
+                break
+        notes.append(f"{label} failed ({'; '.join(reasons)})")
+
+    ols = smf.ols(formula, data).fit()
+    beta = np.asarray(ols.params, dtype=float)
+    x = np.asarray(ols.model.exog, dtype=float)
+    _, cov, g = _ols_cr1(x, data["_y"].to_numpy(float), data["_org"].to_numpy())
+    fit = _Fit(label=OLS_CLUSTER, beta=beta, cov=cov, model=ols.model, df=max(g - 1, 1))
+    reason = (
+        "; standard errors need at least two organisations, so CI and p are empty"
+        if g < 2
+        else "; CR1 standard errors clustered by organisation, t reference with G-1 df; no ICC"
+    )
+    warnings.warn(
+        f"lmm_table({measure}): {'; '.join(notes)}; using {OLS_CLUSTER}{reason}",
+        ModelWarning,
+        stacklevel=3,
+    )
+    return fit, notes
+
+
+# --------------------------------------------------------------------------- public functions
+
+
+def tidy(result: Any, *, ci: float = 0.95) -> pd.DataFrame:
+    """One row per fixed-effect coefficient of a fitted statsmodels result.
+
+    Columns ``term, estimate, std_error, statistic, p, ci_low, ci_high``. The statistic is
+    estimate / std_error, referred to the normal distribution for ``MixedLM`` (as statsmodels and
+    lme4 do) and to the result's own t or normal reference otherwise.
+
+    Parameters
+    ----------
+    result : statsmodels results object
+        A fitted ``MixedLMResults`` or regression results.
+    ci : float
+        Confidence level of the interval.
+    """
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be in (0, 1), got {ci}")
+    if hasattr(result, "fe_params"):
+        names = list(result.fe_params.index)
+        est = np.asarray(result.fe_params, dtype=float)
+        se = np.asarray(result.bse_fe, dtype=float)
+        df = math.inf
+    else:
+        names = list(result.model.exog_names)
+        est = np.asarray(result.params, dtype=float)
+        se = np.asarray(result.bse, dtype=float)
+        df = float(result.df_resid) if getattr(result, "use_t", False) else math.inf
+    ref = stats.norm if math.isinf(df) else stats.t(df)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = est / se
+    q = ref.ppf(0.5 + ci / 2)
+    return pd.DataFrame(
+        {
+            "term": names,
+            "estimate": est,
+            "std_error": se,
+            "statistic": stat,
+            "p": 2 * ref.sf(np.abs(stat)),
+            "ci_low": est - q * se,
+            "ci_high": est + q * se,
+        },
+        columns=TIDY_COLUMNS,
+    )
+
+
+def _wald(est: float, se: float, ci: float, df: float) -> tuple[float, float, float]:
+    """(ci_low, ci_high, p) of a Wald statistic est/se, normal (df = inf) or t reference."""
+    if not (math.isfinite(est) and math.isfinite(se) and se > 0):
+        return math.nan, math.nan, math.nan
+    ref = stats.norm if math.isinf(df) else stats.t(df)
+    q = float(ref.ppf(0.5 + ci / 2))
+    return est - q * se, est + q * se, float(2 * ref.sf(abs(est / se)))
+
+
+def _row(measure: str, term: str, **values: Any) -> dict[str, Any]:
+    row = dict.fromkeys(LMM_COLUMNS, math.nan)
+    row.update(measure=measure, term=term, round=None, participant=pd.NA, level=None)
+    row.update(values)
+    return row
+
+
+def _finish(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows -> frame with the lmm.csv columns; suppressed rows keep only identifying values."""
+    out = pd.DataFrame(rows, columns=LMM_COLUMNS)
+    out["suppressed"] = out["suppressed"].fillna(False).astype(bool)
+    stat_cols = ["estimate", "ci_low", "ci_high", "p", "n"]
+    out.loc[out["suppressed"], stat_cols] = np.nan
+    for col in ("estimate", "ci_low", "ci_high", "p"):
+        out[col] = out[col].astype(float)
+    for col in ("participant", "n", "n_clusters"):
+        out[col] = pd.array(
+            [pd.NA if v is None or pd.isna(v) else int(v) for v in out[col]], dtype="Int64"
+        )
+    for col in ("round", "level", "model"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out
+
+
+def lmm_table(
+    scores: pd.DataFrame,
+    *,
+    measure: str,
+    rounds: Sequence[str],
+    baseline: str,
+    covariates: Sequence[str] = (),
+    min_n: int = 5,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """The ``lmm.csv`` rows of one measure: model means, DiD per round, ICCs.
+
+    Model (REML, statsmodels ``MixedLM``; formula API)::
+
+        measure ~ C(round, Treatment(baseline)) * participant [+ covariates]
+        groups = organisation (random intercept), vc_formula = {"unit": "0 + C(unit)"}
+
+    i.e. y = X b + o_org + u_unit(org) + e with variances s2_org, s2_unit, s2_resid. Rows with a
+    missing measure, participant, organisation, unit or covariate are dropped (logged).
+
+    Rows (``term``):
+
+    ``mean``  one per round x participant (0, 1): the fixed-effects (marginal over the random
+        effects) mean mu = L b, with L the average design row of the analysed respondents when
+        their round and participation are set to the cell's (without covariates: the cell's
+        design row; with covariates: standardised to the analysed sample's covariate mix).
+        CI mu +- z sqrt(L V L'), V the fixed-effects covariance; ``p`` empty; ``n`` =
+        respondents in the cell.
+    ``did``   one per non-baseline round r: (mu_r1 - mu_b1) - (mu_r0 - mu_b0), the round x
+        participant interaction, with Wald z CI and p; ``participant`` empty; ``n`` =
+        respondents in the four cells.
+    ``icc``   two rows, told apart by ``level`` (``round`` and ``participant`` empty, CI empty):
+        ``level = organisation``: s2_org / (s2_org + s2_unit + s2_resid), the correlation of
+        two respondents of the same organisation but different units;
+        ``level = unit``: (s2_org + s2_unit) / (s2_org + s2_unit + s2_resid), the correlation
+        of two respondents of the same unit (Snijders & Bosker 2012, three-level models). Both are
+        conditional on the fixed effects. ``n`` = respondents, ``n_clusters`` = organisations
+        or units.
+
+    ``n_clusters`` is the number of organisations in the model (units for the unit ICC).
+    ``model`` names the model used, in the order tried:
+
+    ``mixedlm_reml``             the model above.
+    ``mixedlm_reml_no_org_re``   when only the organisation variance of the full model is
+                                 estimated as zero (boundary): a random intercept per unit; the
+                                 organisation ICC is then 0 and the unit ICC
+                                 s2_unit / (s2_unit + s2_resid).
+    ``mixedlm_reml_no_unit_vc``  a random intercept per organisation only (the unit variance,
+                                 if any, is pooled into s2_resid): organisation ICC
+                                 s2_org / (s2_org + s2_resid), unit ICC empty.
+    ``ols_cluster_robust``       OLS with CR1 SEs clustered by organisation, t with G - 1 df;
+                                 ICCs empty. With a single organisation only the estimates.
+
+    A fit counts as failed when statsmodels reports non-convergence, a Hessian or covariance
+    that is not positive definite, non-finite numbers, or a variance component whose SD is
+    below ``SINGULAR_TOL`` times the residual SD. Other optimisers are tried first (except for
+    a converged boundary fit, which is a property of the data). Each step down raises a
+    :class:`ModelWarning` naming the measure and the reasons. Mixed-model CIs and p-values are
+    Wald z (normal reference, as in statsmodels and lme4); no small-sample (Kenward-Roger)
+    correction: with few organisations use :func:`cluster_robust_check` as a cross-check.
+
+    Disclosure control: a ``mean`` row whose cell has fewer than ``min_n`` respondents, and a
+    ``did`` row any of whose four cells has, is ``suppressed`` with every statistic (including
+    ``n``) empty. A round where a participant group has no respondents at all cannot be
+    estimated: it is left out of the model and its rows are empty (with a warning).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One row per respondent per round: ``round, organisation, unit, participant`` and the
+        measure column (plus any covariates). Not modified.
+    measure : str
+        The measure column, e.g. ``"qwl"``.
+    rounds : sequence of str
+        Rounds to model, in time order; must contain ``baseline``.
+    baseline : str
+        The reference round.
+    covariates : sequence of str
+        Extra fixed effects; numeric columns enter linearly, others as categorical.
+    min_n : int
+        Disclosure threshold for a cell.
+    ci : float
+        Confidence level.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``measure, term, round, participant, estimate, ci_low, ci_high, p, n,
+        n_clusters, model, level, suppressed``.
+
+    References
+    ----------
+    Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects
+    models using lme4. *Journal of Statistical Software*, 67(1).
+    Snijders, T. A. B., & Bosker, R. J. (2012). *Multilevel Analysis* (2nd ed.). Sage.
+    Searle, S. R., Speed, F. M., & Milliken, G. A. (1980). Population marginal means in the
+    linear model. *The American Statistician*, 34(4), 216-221.
+
+    Examples
+    --------
+    >>> lmm_table(scores, measure="qwl", rounds=["T0", "T1"], baseline="T0")  # doctest: +SKIP
+    """
+    rounds = _check_args(scores, measure, rounds, baseline, ci)
+    baseline = str(baseline)
+    prep = _prepare(
+        scores, measure=measure, rounds=rounds, baseline=baseline, covariates=covariates
+    )
+    counts = prep.counts
+    estimable = _estimable_rounds(prep, rounds, baseline, "lmm_table", measure)
+    data = prep.data[prep.data["_round_id"].isin(estimable)].reset_index(drop=True)
+
+    fit: _Fit | None = None
+    if estimable:
+        ref = prep.codes[baseline]
+        formula = f"_y ~ C(_round, Treatment('{ref}')) * _participant"
+        if prep.covariates:
+            formula += " + " + " + ".join(prep.covariates)
+        fit, _ = _fit_chain(data, formula, measure)
+
+    n_org = int(data["_org"].nunique())
+    n_units = int(data[["_org", "_unit"]].drop_duplicates().shape[0])
+    label = fit.label if fit is not None else None
+
+    # Contrast vectors: average design row of the analysed respondents set to each cell.
+    contrasts: dict[tuple[str, int], np.ndarray] = {}
+    if fit is not None:
+        if prep.covariates:
+            mix = data.groupby(prep.covariates, dropna=False).size().reset_index(name="_w")
+        else:
+            mix = pd.DataFrame({"_w": [1]})
+        weights = mix["_w"].to_numpy(float) / mix["_w"].sum()
+        for r in estimable:
+            for p in (0, 1):
+                frame = mix.drop(columns="_w").assign(
+                    _round=prep.codes[r], _participant=float(p), _y=0.0
+                )
+                contrasts[(r, p)] = weights @ _design_rows(fit.model, frame)
+
+    def estimate(vec: np.ndarray | None) -> tuple[float, float, float, float]:
+        if fit is None or vec is None:
+            return (math.nan,) * 4
+        est = float(vec @ fit.beta)
+        var = float(vec @ fit.cov @ vec)
+        se = math.sqrt(var) if var > 0 else math.nan
+        lo, hi, p = _wald(est, se, ci, fit.df)
+        return est, lo, hi, p
+
+    rows = []
+    for r in rounds:
+        for p in (0, 1):
+            est, lo, hi, _ = estimate(contrasts.get((r, p)))
+            n = counts[(r, p)]
+            rows.append(
+                _row(
+                    measure,
+                    "mean",
+                    round=r,
+                    participant=p,
+                    estimate=est,
+                    ci_low=lo,
+                    ci_high=hi,
+                    p=math.nan,
+                    n=n,
+                    n_clusters=n_org,
+                    model=label,
+                    suppressed=n < min_n,
+                )
+            )
+    cb0, cb1 = contrasts.get((baseline, 0)), contrasts.get((baseline, 1))
+    for r in rounds:
+        if r == baseline:
+            continue
+        cells = [counts[(r, 0)], counts[(r, 1)], counts[(baseline, 0)], counts[(baseline, 1)]]
+        vec = None
+        if (r, 0) in contrasts and cb0 is not None and cb1 is not None:
+            vec = (contrasts[(r, 1)] - cb1) - (contrasts[(r, 0)] - cb0)
+        est, lo, hi, pv = estimate(vec)
+        rows.append(
+            _row(
+                measure,
+                "did",
+                round=r,
+                estimate=est,
+                ci_low=lo,
+                ci_high=hi,
+                p=pv,
+                n=sum(cells),
+                n_clusters=n_org,
+                model=label,
+                suppressed=min(cells) < min_n,
+            )
+        )
+
+    icc_org = icc_unit = math.nan
+    if fit is not None and fit.label == MIXED:
+        total = fit.var_org + fit.var_unit + fit.var_resid
+        icc_org, icc_unit = fit.var_org / total, (fit.var_org + fit.var_unit) / total
+    elif fit is not None and fit.label == MIXED_NO_UNIT:
+        icc_org = fit.var_org / (fit.var_org + fit.var_resid)
+    elif fit is not None and fit.label == MIXED_NO_ORG:
+        # the full model put the organisation variance at zero (boundary)
+        icc_org, icc_unit = 0.0, fit.var_unit / (fit.var_unit + fit.var_resid)
+    n_all = len(data)
+    for level, value, clusters in (("organisation", icc_org, n_org), ("unit", icc_unit, n_units)):
+        rows.append(
+            _row(
+                measure,
+                "icc",
+                level=level,
+                estimate=value,
+                n=n_all,
+                n_clusters=clusters,
+                model=label,
+                suppressed=n_all < min_n,
+            )
+        )
+    return _finish(rows)
+
+
+def cluster_robust_check(
+    scores: pd.DataFrame,
+    *,
+    measure: str,
+    rounds: Sequence[str],
+    baseline: str,
+    cluster: Literal["organisation", "unit"] = "organisation",
+    n_boot: int = 999,
+    seed: int,
+    ci: float = 0.95,
+    weights: Weights = "auto",
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """DiD by OLS with cluster-robust inference, as a check on the mixed model.
+
+    OLS of ``measure ~ C(round, Treatment(baseline)) * participant``; the DiD of round r is its
+    round x participant coefficient. Two kinds of rows (``term = did``), in the ``lmm.csv``
+    shape so they can be appended to it:
+
+    ``model = ols_cr1``: CR1 standard errors clustered by ``cluster``,
+        V = G/(G-1) (N-1)/(N-K) (X'X)^-1 [sum_g X_g' e_g e_g' X_g] (X'X)^-1 (Stata's
+        ``vce(cluster)``); CI and p from t with G - 1 df.
+    ``model = ols_wild_cluster_bootstrap`` (only with fewer than 30 clusters, where CR1 t tests
+        over-reject): the restricted wild cluster bootstrap (WCR; Cameron, Gelbach & Miller
+        2008) with the null imposed. For each draw b, y* = X_r g_r + u_r * w_gb (cluster
+        weights w: Rademacher, or Webb's six-point +-sqrt(1/2), +-1, +-sqrt(3/2), recommended
+        below 12 clusters), then t*_b = beta*_k / se*_CR1. The p-value is symmetric,
+        p = #{|t*_b| >= |t|} / B (0 means below 1 / B). The CI is the set of null values the
+        same bootstrap test does not reject, {c : p(c) >= 1 - ci}, found by bisection
+        (Roodman et al. 2019: boottest's interval). It is a percentile-t interval built from
+        the restricted bootstrap t distribution re-computed under each null value, rather
+        than the single t* distribution under beta_k = 0 (which belongs to that null only),
+        and it agrees with the p-value (p < 1 - ci when 0 lies outside it, p(c) being unimodal
+        in practice). The same weights serve every null value and every round (seeded: same
+        seed, same numbers). Everything is computed at the cluster level, O(G^2 B) per null
+        value.
+
+    ``n`` = respondents in the four cells; a DiD with a cell below ``min_n`` is suppressed.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        As for :func:`lmm_table`. Not modified.
+    measure, rounds, baseline : see :func:`lmm_table`.
+    cluster : {"organisation", "unit"}
+        Clustering level (a unit is identified within its organisation).
+    n_boot : int
+        Bootstrap draws B.
+    seed : int
+        Seed of the bootstrap weights.
+    ci : float
+        Confidence level.
+    weights : {"auto", "rademacher", "webb"}
+        Bootstrap weight distribution; ``auto`` = Webb below 12 clusters, else Rademacher.
+    min_n : int
+        Disclosure threshold for a cell.
+
+    Returns
+    -------
+    DataFrame
+        Columns as :data:`LMM_COLUMNS`; ``level`` holds the clustering level.
+
+    References
+    ----------
+    Cameron, A. C., Gelbach, J. B., & Miller, D. L. (2008). Bootstrap-based improvements for
+    inference with clustered errors. *Review of Economics and Statistics*, 90(3), 414-427.
+    Webb, M. D. (2014). Reworking wild bootstrap based inference for clustered errors. Queen's
+    Economics Department Working Paper 1315.
+    MacKinnon, J. G., & Webb, M. D. (2017). Wild bootstrap inference for wildly different
+    cluster sizes. *Journal of Applied Econometrics*, 32(2), 233-254.
+    Roodman, D., MacKinnon, J. G., Nielsen, M. O., & Webb, M. D. (2019). Fast and wild:
+    Bootstrap inference in Stata using boottest. *The Stata Journal*, 19(1), 4-60.
+    """
+    rounds = _check_args(scores, measure, rounds, baseline, ci)
+    baseline = str(baseline)
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be positive, got {n_boot}")
+    if weights not in ("auto", "rademacher", "webb"):
+        raise ValueError(f"weights must be 'auto', 'rademacher' or 'webb', got {weights!r}")
+    prep = _prepare(
+        scores,
+        measure=measure,
+        rounds=rounds,
+        baseline=baseline,
+        cluster=cluster,
+        caller="cluster_robust_check",
+    )
+    counts = prep.counts
+    estimable = _estimable_rounds(prep, rounds, baseline, "cluster_robust_check", measure)
+    data = prep.data[prep.data["_round_id"].isin(estimable)].reset_index(drop=True)
+    cluster_codes, _ = pd.factorize(data["_cluster"], sort=True)
+    g = int(cluster_codes.max()) + 1 if len(cluster_codes) else 0
+    alpha = 1 - ci
+
+    results: dict[str, dict[str, tuple[float, float, float, float]]] = {OLS_CR1: {}, WILD: {}}
+    do_wild = False
+    kind: Weights = weights
+    if estimable:
+        codes = [prep.codes[r] for r in estimable]
+        x, did_col = _did_design(data, codes, prep.codes[baseline])
+        y = data["_y"].to_numpy(float)
+        beta, cov, g = _ols_cr1(x, y, cluster_codes)
+        if g < 2:
+            warnings.warn(
+                f"cluster_robust_check({measure}): only {g} {cluster}: cluster-robust standard "
+                "errors need at least two clusters; CI and p are empty",
+                ModelWarning,
+                stacklevel=2,
+            )
+        do_wild = 2 <= g < FEW_CLUSTERS
+        if do_wild:
+            if kind == "auto":
+                kind = "webb" if g < WEBB_BELOW else "rademacher"
+            rng = np.random.default_rng(seed)
+            w = _bootstrap_weights(g, n_boot, kind, rng)
+            log.info(
+                "cluster_robust_check(%s): wild cluster bootstrap, %d clusters, %d draws, %s "
+                "weights, seed %s",
+                measure,
+                g,
+                n_boot,
+                kind,
+                seed,
+            )
+        for r, code in zip(estimable, codes, strict=True):
+            if r == baseline:
+                continue
+            k = did_col[code]
+            est = float(beta[k])
+            se = math.sqrt(cov[k, k]) if np.isfinite(cov[k, k]) and cov[k, k] > 0 else math.nan
+            lo, hi, p = _wald(est, se, ci, max(g - 1, 1))
+            results[OLS_CR1][r] = (est, lo, hi, p)
+            if do_wild:
+                test = _wild_test(x, y, cluster_codes, k, w)
+                lo_b, hi_b = test.confint(alpha)
+                results[WILD][r] = (est, lo_b, hi_b, test.p_value(0.0))
+
+    rows = []
+    labels = [OLS_CR1] + ([WILD] if do_wild or not estimable else [])
+    for label in labels:
+        for r in rounds:
+            if r == baseline:
+                continue
+            cells = [counts[(r, 0)], counts[(r, 1)], counts[(baseline, 0)], counts[(baseline, 1)]]
+            est, lo, hi, p = results[label].get(r, (math.nan,) * 4)
+            rows.append(
+                _row(
+                    measure,
+                    "did",
+                    round=r,
+                    estimate=est,
+                    ci_low=lo,
+                    ci_high=hi,
+                    p=p,
+                    n=sum(cells),
+                    n_clusters=g,
+                    model=label,
+                    level=cluster,
+                    suppressed=min(cells) < min_n,
+                )
+            )
+    return _finish(rows)
+
+
+def icc_oneway(
+    scores: pd.DataFrame,
+    *,
+    measure: str,
+    cluster: Literal["organisation", "unit"] = "organisation",
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """One-way ANOVA intraclass correlation ICC(1) of one clustering level (model-free check).
+
+    ICC(1) = (MSB - MSW) / (MSB + (n0 - 1) MSW), with n0 = (N - sum n_g^2 / N) / (G - 1) the
+    average cluster size adjusted for unequal sizes. CI from F = MSB / MSW with (G - 1, N - G)
+    df: F_L = F / F_{1-a/2}, F_U = F * F_{1-a/2}(N - G, G - 1), bounds (F_x - 1) / (F_x + n0 - 1)
+    (exact for equal cluster sizes, approximate otherwise). Can be negative.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Needs ``organisation`` (and ``unit`` for ``cluster="unit"``) and the measure.
+    measure : str
+        The measure column; missing values are dropped.
+    cluster : {"organisation", "unit"}
+        The clustering level (a unit is identified within its organisation).
+    ci : float
+        Confidence level.
+
+    Returns
+    -------
+    DataFrame
+        One row: ``measure, level, icc, ci_low, ci_high, n, n_clusters, n0``.
+
+    References
+    ----------
+    Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: Uses in assessing rater
+    reliability. *Psychological Bulletin*, 86(2), 420-428.
+    Donner, A. (1986). A review of inference procedures for the intraclass correlation
+    coefficient in the one-way random effects model. *International Statistical Review*, 54,
+    67-82.
+    """
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be in (0, 1), got {ci}")
+    if cluster not in ("organisation", "unit"):
+        raise ValueError(f"cluster must be 'organisation' or 'unit', got {cluster!r}")
+    need = ["organisation", measure] + (["unit"] if cluster == "unit" else [])
+    missing = [c for c in need if c not in scores]
+    if missing:
+        raise ValueError(f"scores has no column(s) {missing}")
+    y = pd.to_numeric(scores[measure], errors="coerce").astype(float)
+    key = scores["organisation"].astype(str)
+    ok = y.notna() & scores["organisation"].notna()
+    if cluster == "unit":
+        key = key + " / " + scores["unit"].astype(str)
+        ok &= scores["unit"].notna()
+    y, key = y[ok].to_numpy(), key[ok].to_numpy()
+    codes, _ = pd.factorize(pd.Series(key), sort=True)
+    n, g = len(y), (int(codes.max()) + 1 if len(codes) else 0)
+    out = {"measure": measure, "level": cluster, "icc": math.nan, "ci_low": math.nan}
+    out.update(ci_high=math.nan, n=n, n_clusters=g, n0=math.nan)
+    if g >= 2 and n > g:
+        sizes = np.bincount(codes).astype(float)
+        means = np.bincount(codes, weights=y) / sizes
+        grand = y.mean()
+        msb = float(np.sum(sizes * (means - grand) ** 2) / (g - 1))
+        msw = float(np.sum((y - means[codes]) ** 2) / (n - g))
+        n0 = (n - np.sum(sizes**2) / n) / (g - 1)
+        out["n0"] = n0
+        if msw > 0:
+            out["icc"] = (msb - msw) / (msb + (n0 - 1) * msw)
+            f = msb / msw
+            f_l = f / stats.f.ppf(0.5 + ci / 2, g - 1, n - g)
+            f_u = f * stats.f.ppf(0.5 + ci / 2, n - g, g - 1)
+            out["ci_low"] = (f_l - 1) / (f_l + n0 - 1)
+            out["ci_high"] = (f_u - 1) / (f_u + n0 - 1)
+    return pd.DataFrame([out])
