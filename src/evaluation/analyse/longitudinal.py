@@ -348,9 +348,15 @@ class _WildTest:
         return (self.beta - c) / self.se
 
     def p_value(self, c: float = 0.0) -> float:
-        """Symmetric bootstrap p-value of H0: beta_k = c, share of |t*| >= |t|."""
+        """Symmetric bootstrap p-value of H0: beta_k = c: (1 + #{|t*| >= |t|}) / (B + 1).
+
+        Counting the observed statistic as one of the draws keeps p above zero (a p of 0 would
+        claim more than B draws can show); Davison & Hinkley (1997), eq. 4.11.
+        """
         t_star = self.t_star(c)
-        return float(np.mean(np.abs(t_star) >= abs(self.t_obs(c)) - 1e-12 * abs(self.t_obs(c))))
+        t_obs = abs(self.t_obs(c))
+        hits = np.count_nonzero(np.abs(t_star) >= t_obs - 1e-12 * t_obs)
+        return float((hits + 1) / (t_star.size + 1))
 
     def confint(
         self, alpha: float, *, tol: float = 1e-6, max_steps: int = 200
@@ -951,15 +957,14 @@ def cluster_robust_check(
         2008) with the null imposed. For each draw b, y* = X_r g_r + u_r * w_gb (cluster
         weights w: Rademacher, or Webb's six-point +-sqrt(1/2), +-1, +-sqrt(3/2), recommended
         below 12 clusters), then t*_b = beta*_k / se*_CR1. The p-value is symmetric,
-        p = #{|t*_b| >= |t|} / B (0 means below 1 / B). The CI is the set of null values the
-        same bootstrap test does not reject, {c : p(c) >= 1 - ci}, found by bisection
-        (Roodman et al. 2019: boottest's interval). It is a percentile-t interval built from
-        the restricted bootstrap t distribution re-computed under each null value, rather
-        than the single t* distribution under beta_k = 0 (which belongs to that null only),
-        and it agrees with the p-value (p < 1 - ci when 0 lies outside it, p(c) being unimodal
-        in practice). The same weights serve every null value and every round (seeded: same
-        seed, same numbers). Everything is computed at the cluster level, O(G^2 B) per null
-        value.
+        p = (1 + #{|t*_b| >= |t|}) / (B + 1), never 0 (Davison & Hinkley 1997). The CI is the set of
+        null values the same bootstrap test does not reject, {c : p(c) >= 1 - ci}, found by
+        bisection (Roodman et al. 2019: boottest's interval). It is a percentile-t interval built
+        from the restricted bootstrap t distribution re-computed under each null value, rather than
+        the single t* distribution under beta_k = 0 (which belongs to that null only), and it agrees
+        with the p-value (p < 1 - ci when 0 lies outside it, p(c) being unimodal in practice). The
+        same weights serve every null value and every round (seeded: same seed, same numbers).
+        Everything is computed at the cluster level, O(G^2 B) per null value.
 
     ``n`` = respondents in the four cells; a DiD with a cell below ``min_n`` is suppressed.
 
