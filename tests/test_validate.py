@@ -133,3 +133,19 @@ def test_config_errors_name_the_problem(tiny_study, replace, message):
     path.write_text(path.read_text().replace(*replace))
     with pytest.raises(ConfigError, match=message):
         load_study(tiny_study)
+
+
+def test_sav_input(tiny_study):
+    import pyreadstat
+
+    frame = pd.read_csv(tiny_study / "data" / "raw" / "responses.csv", dtype=str)
+    numeric = ["participant", "qwl", *[f"esis_{i}" for i in range(1, 11)]]
+    frame[numeric] = frame[numeric].astype(float)
+    frame["respondent"] = ""  # SPSS stores an empty string for a missing text value
+    pyreadstat.write_sav(frame, str(tiny_study / "data" / "raw" / "responses.sav"))
+    yaml_path = tiny_study / "config" / "study.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("responses.csv", "responses.sav"))
+    data = validate_study(load_study(tiny_study))["responses"]
+    assert len(data) == 12
+    assert data["participant"].iloc[0] == "1" and data["qwl"].iloc[0] == 55.0
+    assert data["role"].notna().all() and data["respondent"].isna().all()

@@ -138,8 +138,8 @@ def read_table_file(path: Path, columns: dict[str, str] | None = None) -> pd.Dat
     frame.columns = [str(c).strip() for c in frame.columns]
     if columns:
         frame = frame.rename(columns=columns)
-    frame = frame.apply(lambda s: s.str.strip())
-    frame = frame.astype("string")
+    frame = frame.astype("string").apply(lambda s: s.str.strip())
+    frame = frame.mask(frame.eq(""))  # an empty cell is missing, whatever the file type
     frame[FILE_COLUMN] = path.name
     frame[ROW_COLUMN] = range(2, len(frame) + 2)
     return frame

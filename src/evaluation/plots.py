@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Polygon
+from matplotlib.patches import Polygon, Rectangle
 
 from evaluation.io import atomic_path
 
@@ -266,4 +266,38 @@ def indicator_plot(indicators: pd.DataFrame, *, labels: Mapping[str, str] | None
         ]
         ax.set_yticks(range(len(rows)), names)
         ax.set_xlabel(labels.get("share_of_target", "Share of target") + " (%)")
+    return fig
+
+
+def distribution_plot(
+    quantiles: pd.DataFrame,
+    *,
+    measure: str,
+    rounds: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """Distribution per round from the quantile table: box = 25-75 %, line = median, whiskers
+    = 10-90 %. Minimum, maximum and outliers are never drawn: they are single respondents."""
+    labels = dict(labels or {})
+    block = quantiles[quantiles["measure"] == measure].set_index("round").reindex(list(rounds))
+    with style_context():
+        fig = new_figure(6.0, 3.0)
+        ax = fig.add_subplot()
+        ax.set_title(labels.get(measure, measure), loc="left")
+        for i, (_, row) in enumerate(block.iterrows()):
+            if bool(row.get("suppressed", True)) or pd.isna(row["q50"]):
+                continue
+            ax.add_patch(
+                Rectangle(
+                    (i - 0.25, row["q25"]), 0.5, row["q75"] - row["q25"],
+                    facecolor="#9dc3e6", edgecolor="#1f4e79",
+                )
+            )  # fmt: skip
+            ax.hlines(row["q50"], i - 0.25, i + 0.25, color="#1f4e79", linewidth=2)
+            ax.vlines(i, row["q10"], row["q25"], color="#1f4e79")
+            ax.vlines(i, row["q75"], row["q90"], color="#1f4e79")
+        ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds])
+        ax.set_xlim(-0.6, len(rounds) - 0.4)
+        ax.autoscale(axis="y")
+        ax.set_ylabel("10 / 25 / 50 / 75 / 90 %")
     return fig

@@ -176,7 +176,7 @@ def prepost(s: Session) -> dict[str, pd.DataFrame]:
 
 def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
     """Trajectory and band figures for the main measures, shown and saved."""
-    from evaluation.plots import band_plot, trajectory_plot
+    from evaluation.plots import band_plot, distribution_plot, trajectory_plot
     from evaluation.report import heading, show_figure
 
     rounds = s.study.round_ids
@@ -190,6 +190,11 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
             tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels
         )
         show_figure(fig, _figure_path(s, f"trajectory_{inst.id}"))
+        if "distributions" in tables:
+            fig = distribution_plot(
+                tables["distributions"], measure=inst.id, rounds=rounds, labels=s.labels
+            )
+            show_figure(fig, _figure_path(s, f"distribution_{inst.id}"))
         if inst.bands and "bands" in tables:
             fig = band_plot(
                 tables["bands"],
