@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -93,3 +94,31 @@ def test_finnish_and_english_labels_have_the_same_keys():
     en = yaml.safe_load((DEFAULT_LABELS / "en.yaml").read_text(encoding="utf-8"))
     assert set(fi) == set(en)
     assert all(isinstance(v, str) and v for v in [*fi.values(), *en.values()])
+
+
+def test_reliability_uses_reverse_keyed_items(tmp_path):
+    # A study instrument with one reverse-worded item: alpha is computed after reverse-keying.
+    from evaluation import steps
+
+    rng = np.random.default_rng(5)
+    latent = rng.normal(size=60)
+    items = [np.clip(np.round(3 + latent + rng.normal(0, 0.5, 60)), 1, 5) for _ in range(3)]
+    items[2] = 6 - items[2]  # worded the other way round
+    root = tmp_path
+    (root / "config" / "instruments").mkdir(parents=True)
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "config" / "instruments" / "mini.yaml").write_text(
+        "id: mini\nitems: [m1, m2, m3]\nrange: {min: 1, max: 5}\ninteger: true\n"
+        "reverse: [m3]\nscore: {method: mean, min_answered: 2}\n",
+        encoding="utf-8",
+    )
+    text = STUDY_YAML.replace("instruments: [qwl, esis]", "instruments: [mini]")
+    (root / "config" / "study.yaml").write_text(text, encoding="utf-8")
+    frame = pd.DataFrame(
+        {"round": ["T0"] * 60, "organisation": "Org A", "unit": "Ward 1"}
+        | {f"m{i + 1}": v.astype(int) for i, v in enumerate(items)}
+    )
+    frame.to_csv(root / "data" / "raw" / "responses.csv", index=False)
+    process(load_study(root))
+    rel = steps.data_quality(steps.open_study(root))["reliability"]
+    assert rel.loc[rel["round"] == "T0", "cronbach_alpha"].item() > 0.8

@@ -50,6 +50,11 @@ class Session:
     def label(self, key: str) -> str:
         return self.labels.get(key, key)
 
+    @property
+    def ci(self) -> float:
+        """Confidence level of every interval (``analysis.ci``)."""
+        return float(self.study.analysis.get("ci", 0.95))
+
 
 def open_study(study_dir: str | Path = ".", language: str | None = None) -> Session:
     """Open a processed study (``evaluation run`` has validated and scored it)."""
@@ -64,6 +69,7 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
     """
     from evaluation.analyse.quality import missingness, out_of_range, response_counts
     from evaluation.analyse.reliability import reliability_table
+    from evaluation.score import reverse_items
 
     study = s.study
     rounds = study.round_ids
@@ -79,6 +85,10 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
     value_columns = {
         i.id: list(i.value_columns) for i in study.instruments.values() if i.file == "responses"
     }
+    keyed = s.responses.copy()
+    for inst in study.instruments.values():
+        if inst.file == "responses" and inst.reverse:
+            keyed[list(inst.items)] = reverse_items(keyed[list(inst.items)], inst)
     if not s.has_responses:
         # Summary-statistics mode: respondents per cell are the largest n of any measure.
         cells = s.summaries.groupby(["round", "organisation", "unit"], as_index=False)["n"].max()
@@ -99,9 +109,7 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
         ),
         "out_of_range": s.write(out_of_range(s.responses, limits=limits), "out_of_range"),
         "reliability": s.write(
-            reliability_table(
-                s.responses, instruments=multi_item, rounds=rounds, min_n=study.min_n
-            ),
+            reliability_table(keyed, instruments=multi_item, rounds=rounds, min_n=study.min_n),
             "reliability",
         ),
     }
@@ -111,7 +119,7 @@ SUMMARY_MODE_SKIPS = [
     ("item missingness, out-of-range counts", "missingness.csv, out_of_range.csv"),
     ("reliability (Cronbach's alpha, McDonald's omega)", "reliability.csv"),
     ("Mann-Whitney U, paired t, Wilcoxon", "prepost.csv"),
-    ("trajectories, distributions, band shares", "trajectories.csv, bands.csv"),
+    ("trajectories, distributions, band shares", "trajectories.csv, distributions.csv, bands.csv"),
     ("mixed model, DiD, ICC, cluster-robust check", "lmm.csv"),
     ("minimum detectable effect", "power.csv"),
 ]
@@ -159,10 +167,12 @@ def prepost(s: Session) -> dict[str, pd.DataFrame]:
             group_bys=study.group_bys,
             design=study.design,
             correction=study.correction,
-            ci=float(study.analysis.get("ci", 0.95)),
+            ci=s.ci,
             **opts,
         ),
-        "trajectories": round_means(s.scores, measures=study.measures, by="participant", **opts),
+        "trajectories": round_means(
+            s.scores, measures=study.measures, by="participant", ci=s.ci, **opts
+        ),
         "distributions": round_quantiles(s.scores, measures=study.measures, **opts),
     }
     bands = [
@@ -215,9 +225,14 @@ def prepost_from_summaries(s: Session) -> pd.DataFrame:
         s.summaries,
         rounds=s.study.round_ids,
         baseline=s.study.baseline,
-        group_bys=[g for g in s.study.group_bys if g in ("all", "organisation", "unit")],
+        group_bys=[
+            g
+            for g in s.study.group_bys
+            if g in ("all", "organisation", "unit") or g in s.summaries.columns
+        ],
         min_n=s.study.min_n,
         correction=s.study.correction,
+        ci=s.ci,
     )
 
 
@@ -243,6 +258,7 @@ def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
                 baseline=study.baseline,
                 covariates=covariates,
                 min_n=study.min_n,
+                ci=s.ci,
             )
         )
         frames.append(
@@ -253,6 +269,8 @@ def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
                 baseline=study.baseline,
                 n_boot=int(study.analysis.get("bootstrap_reps", 999)),
                 seed=study.seed,
+                min_n=study.min_n,
+                ci=s.ci,
             )
         )
     lmm = pd.concat(frames, ignore_index=True)
@@ -287,7 +305,7 @@ def pooling(s: Session) -> dict[str, pd.DataFrame]:
         "baseline": study.baseline,
         "min_n": study.min_n,
         "methods": tuple(study.analysis.get("meta_methods", ("reml", "dl", "pm"))),
-        "ci": float(study.analysis.get("ci", 0.95)),
+        "ci": s.ci,
     }
     if s.has_responses:
         meta = meta_table(s.scores, **opts)
@@ -325,7 +343,7 @@ def indicators(s: Session) -> dict[str, pd.DataFrame]:
     table = indicators_table(
         list(study.targets),
         rounds=study.round_ids,
-        organisations=dict(study.organisations),
+        organisations=dict(study.organisations) or None,
         min_n=study.min_n,
         **sources,
     )

@@ -200,6 +200,7 @@ def reliability_table(
     instruments: dict[str, list[str]],
     rounds: list[str],
     min_n: int = 5,
+    ci: float = 0.95,
 ) -> pd.DataFrame:
     """The reliability table of record: alpha (Feldt interval) and omega per instrument x round.
 
@@ -242,7 +243,7 @@ def reliability_table(
             raise ValueError(f"instrument {inst}: item column(s) {absent} not in data")
         for rnd in rounds:
             part = data.loc[(data["round"].astype("string") == rnd).fillna(False), items]
-            alpha = cronbach_alpha(part)
+            alpha = cronbach_alpha(part, ci=ci)
             rows.append(
                 {
                     "instrument": inst,
