@@ -70,3 +70,13 @@ def test_response_counts_rate_and_suppression():
     u2 = out[(out["round"] == "T0") & (out["unit"] == "u2")].iloc[0]
     assert u2["suppressed"] and np.isnan(u2["n"]) and u2["headcount"] == 8
     assert out[out["round"] == "T1"]["suppressed"].all()  # no answers yet: nothing to show
+
+
+def test_missingness_of_a_small_round_is_suppressed():
+    from evaluation.analyse.quality import missingness
+
+    data = pd.DataFrame({"round": ["T0"] * 6 + ["T1"] * 2, "x": [1, None, 3, 4, 5, 6, None, 2]})
+    out = missingness(data, instruments={"i": ["x"]}, rounds=["T0", "T1"], min_n=5)
+    t0, t1 = out.iloc[0], out.iloc[1]
+    assert t0["missing_share"] == pytest.approx(1 / 6) and not t0["suppressed"]
+    assert t1["suppressed"] and np.isnan(t1["n_missing"]) and np.isnan(t1["missing_share"])

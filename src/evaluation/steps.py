@@ -105,7 +105,8 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
             "respondents",
         ),
         "missingness": s.write(
-            missingness(s.responses, instruments=value_columns, rounds=rounds), "missingness"
+            missingness(s.responses, instruments=value_columns, rounds=rounds, min_n=study.min_n),
+            "missingness",
         ),
         "out_of_range": s.write(out_of_range(s.responses, limits=limits), "out_of_range"),
         "reliability": s.write(

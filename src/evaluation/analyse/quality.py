@@ -48,12 +48,16 @@ def response_counts(
 
 
 def missingness(
-    responses: pd.DataFrame, *, instruments: dict[str, list[str]], rounds: list[str]
+    responses: pd.DataFrame,
+    *,
+    instruments: dict[str, list[str]],
+    rounds: list[str],
+    min_n: int = 5,
 ) -> pd.DataFrame:
     """Share of empty answers per instrument item and round.
 
-    Columns: ``instrument, item, round, n_rows, n_missing, missing_share``. Counts of empty
-    cells disclose nothing about a person, so this table is not suppressed by group size.
+    Columns: ``instrument, item, round, n_rows, n_missing, missing_share, suppressed``. A
+    round with fewer than ``min_n`` rows is suppressed like any other small group.
     """
     rows = []
     for rnd in rounds:
@@ -73,9 +77,10 @@ def missingness(
                         "missing_share": n_missing / len(part) if len(part) else np.nan,
                     }
                 )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         rows, columns=["instrument", "item", "round", "n_rows", "n_missing", "missing_share"]
     )
+    return suppress(out, n_columns=["n_rows"], keep=["instrument", "item", "round"], min_n=min_n)
 
 
 def out_of_range(
