@@ -110,7 +110,9 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
         ),
         "out_of_range": s.write(out_of_range(s.responses, limits=limits), "out_of_range"),
         "reliability": s.write(
-            reliability_table(keyed, instruments=multi_item, rounds=rounds, min_n=study.min_n),
+            reliability_table(
+                keyed, instruments=multi_item, rounds=rounds, min_n=study.min_n, ci=s.ci
+            ),
             "reliability",
         ),
     }
