@@ -85,10 +85,6 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
     value_columns = {
         i.id: list(i.value_columns) for i in study.instruments.values() if i.file == "responses"
     }
-    keyed = s.responses.copy()
-    for inst in study.instruments.values():
-        if inst.file == "responses" and inst.reverse:
-            keyed[list(inst.items)] = reverse_items(keyed[list(inst.items)], inst)
     if not s.has_responses:
         # Summary-statistics mode: respondents per cell are the largest n of any measure.
         cells = s.summaries.groupby(["round", "organisation", "unit"], as_index=False)["n"].max()
@@ -99,6 +95,11 @@ def data_quality(s: Session) -> dict[str, pd.DataFrame]:
             "respondents": s.write(counts, "respondents"),
             "skipped": s.write(skipped_in_summary_mode(), "skipped"),
         }
+    # Reliability on reverse-keyed items, as they are scored.
+    keyed = s.responses.copy()
+    for inst in study.instruments.values():
+        if inst.file == "responses" and inst.reverse:
+            keyed[list(inst.items)] = reverse_items(keyed[list(inst.items)], inst)
     return {
         "respondents": s.write(
             response_counts(s.scores, rounds=rounds, headcounts=headcounts, min_n=study.min_n),
