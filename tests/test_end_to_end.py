@@ -139,6 +139,9 @@ def test_summary_statistics_mode_runs_what_is_valid_and_says_what_was_skipped(tm
     text = text.replace("responses: data/raw/responses.csv", "summaries: data/raw/summaries.csv")
     text = text.replace("instruments: [qwl, esis]", "instruments: [qwl]")
     config.write_text(text, encoding="utf-8")
+    stale = tmp_path / "reports" / "tables" / "lmm.csv"  # left by an earlier run on responses
+    stale.parent.mkdir(parents=True)
+    stale.write_text("measure\nqwl\n", encoding="utf-8")
     run(tmp_path, jobs=2)
     tables = tmp_path / "reports" / "tables"
     prepost = pd.read_csv(tables / "prepost.csv")

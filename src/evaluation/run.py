@@ -184,16 +184,30 @@ def run(
         jobs_todo.append(job)
         records[nb.stem] = {"status": "pending", "key": key}
     failures = _execute_all(jobs_todo, jobs, records, study)
+    current: set[str] = set()  # the tables this run stands behind
     for name, rec in records.items():
         key = rec.pop("key", None)
-        if rec.get("status") == "executed":
+        status = rec.get("status")
+        if status == "executed":
             tables = {t: sha256_file(study.paths.tables / t) for t in rec.get("tables", [])}
             cache = {"key": key, "html": str(study.paths.html / f"{name}.html"), "tables": tables}
             write_text(_cache_file(study, name), json.dumps(cache, indent=1) + "\n")
+        elif status == "unchanged":
+            tables = json.loads(_cache_file(study, name).read_text(encoding="utf-8"))["tables"]
+        else:  # failed: what it wrote before failing stays, beside its partial notebook
+            written = reports / ".cache" / f"{name}.tables"
+            tables = written.read_text(encoding="utf-8").split() if written.is_file() else []
+        current |= set(tables)
+    if not only:
+        _remove_stale_tables(study, current)
     index_html(
         study.paths.html / "index.html",
         title=f"{labels.get('report_title', 'Report')}: {study.name}",
-        reports=[(f"{nb.stem}.html", labels.get(f"nb_{nb.stem}", nb.stem)) for nb in notebooks],
+        reports=[
+            (f"{nb.stem}.html", labels.get(f"nb_{nb.stem}", nb.stem))
+            for nb in notebooks
+            if (study.paths.html / f"{nb.stem}.html").is_file()
+        ],
         footer=" · ".join(f"{k}: {v}" for k, v in provenance.items()),
     )
     write_manifest(study, notebooks=records, seconds=time.perf_counter() - t0)
@@ -206,6 +220,15 @@ def run(
         )
     log.info("reports in %s (%.1f s)", study.paths.html, time.perf_counter() - t0)
     return records
+
+
+def _remove_stale_tables(study: Study, current: set[str]) -> None:
+    """Remove tables no notebook of this run wrote (e.g. lmm.csv after a switch to summary
+    mode), so the manifest and reports/tables/ list only what this run stands behind."""
+    for path in sorted(study.paths.tables.glob("*.csv")) if study.paths.tables.is_dir() else []:
+        if path.name not in current:
+            log.info("removing %s: no notebook wrote it in this run", path.name)
+            path.unlink()
 
 
 def _execute_all(
