@@ -183,6 +183,9 @@ def run(
             continue
         jobs_todo.append(job)
         records[nb.stem] = {"status": "pending", "key": key}
+    # Longest first (by the last run's times) keeps both workers busy to the end.
+    last = _last_seconds(study)
+    jobs_todo.sort(key=lambda j: -last.get(j.source.stem, 0.0))
     failures = _execute_all(jobs_todo, jobs, records, study)
     current: set[str] = set()  # the tables this run stands behind
     for name, rec in records.items():
@@ -190,7 +193,12 @@ def run(
         status = rec.get("status")
         if status == "executed":
             tables = {t: sha256_file(study.paths.tables / t) for t in rec.get("tables", [])}
-            cache = {"key": key, "html": str(study.paths.html / f"{name}.html"), "tables": tables}
+            cache = {
+                "key": key,
+                "html": str(study.paths.html / f"{name}.html"),
+                "tables": tables,
+                "seconds": rec["seconds"],
+            }
             write_text(_cache_file(study, name), json.dumps(cache, indent=1) + "\n")
         elif status == "unchanged":
             tables = json.loads(_cache_file(study, name).read_text(encoding="utf-8"))["tables"]
@@ -220,6 +228,17 @@ def run(
         )
     log.info("reports in %s (%.1f s)", study.paths.html, time.perf_counter() - t0)
     return records
+
+
+def _last_seconds(study: Study) -> dict[str, float]:
+    """Each notebook's run time when it last executed (from its cache record)."""
+    out = {}
+    for path in (study.paths.reports / ".cache").glob("*.json"):
+        try:
+            out[path.stem] = float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
 
 
 def _remove_stale_tables(study: Study, current: set[str]) -> None:
