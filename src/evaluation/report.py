@@ -95,6 +95,14 @@ def index_html(target: Path, *, title: str, reports: list[tuple[str, str]], foot
     return write_text(target, page)
 
 
+P_COLUMNS = ("p", "p_adjusted", "p_q")
+
+
+def _format_p(value: float) -> str:
+    """p-values as in APA style: three decimals, and "< 0.001" rather than 0.000."""
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def display_table(
     frame: pd.DataFrame,
     labels: Mapping[str, str] | None = None,
@@ -118,6 +126,8 @@ def display_table(
             shown[col] = shown[col].map(lambda v: labels.get(v, v) if isinstance(v, str) else v)
     styler = shown.style.hide(axis="index").format(precision=digits, na_rep="–", thousands=" ")
     styler = styler.format("{:.0f}", subset=whole, na_rep="–")
+    p_columns = [c for c in shown.columns if c in P_COLUMNS]
+    styler = styler.format(_format_p, subset=p_columns, na_rep="–", escape="html")
     return styler.relabel_index([labels.get(c, c) for c in shown.columns], axis="columns")
 
 

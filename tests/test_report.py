@@ -1,0 +1,46 @@
+"""Report helpers: labelled, rounded tables; TOC and provenance in the HTML."""
+
+from __future__ import annotations
+
+import nbformat
+import numpy as np
+import pandas as pd
+
+from evaluation.report import display_table, notebook_to_html
+
+
+def test_display_table_labels_rounds_and_hides_suppressed_column():
+    frame = pd.DataFrame(
+        {
+            "measure": ["qwl", "qwl"],
+            "n": [12.0, np.nan],
+            "p": [0.0004, 0.2512],
+            "effect_size": [0.51234, np.nan],
+            "suppressed": [False, True],
+        }
+    )
+    html = display_table(frame, {"qwl": "Työelämän laatu", "n": "Vastaajia"}).to_html()
+    assert "Työelämän laatu" in html and "Vastaajia" in html
+    assert "&lt; 0.001" in html and "0.251" in html and "0.51" in html
+    assert ">12<" in html and "12.00" not in html  # whole numbers without decimals
+    assert "suppressed" not in html and "–" in html
+
+
+def test_html_has_toc_provenance_and_no_code(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("secret_code = 1")
+    code.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/markdown": "# Title\n"}),
+        nbformat.v4.new_output("display_data", data={"text/markdown": "## Section A\n"}),
+    ]
+    nb.cells = [code]
+    path = tmp_path / "in.ipynb"
+    nbformat.write(nb, path)
+    out = notebook_to_html(
+        path, tmp_path / "out.html", labels={"contents": "Sisällys", "provenance": "Alkuperä"},
+        provenance={"inputs": "data/raw/responses.csv (abc123)"},
+    )  # fmt: skip
+    html = out.read_text(encoding="utf-8")
+    assert "secret_code" not in html
+    assert "Sisällys" in html and "#Section-A" in html
+    assert "Alkuperä" in html and "data/raw/responses.csv (abc123)" in html
