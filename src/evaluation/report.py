@@ -99,8 +99,9 @@ P_COLUMNS = ("p", "p_adjusted", "p_q")
 
 
 def _format_p(value: float) -> str:
-    """p-values as in APA style: three decimals, and "< 0.001" rather than 0.000."""
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    """p-values as in APA style: three decimals, and "< 0.001" rather than 0.000 (as HTML: the
+    tables are shown in the HTML reports)."""
+    return "&lt; 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def display_table(
@@ -127,7 +128,7 @@ def display_table(
     styler = shown.style.hide(axis="index").format(precision=digits, na_rep="–", thousands=" ")
     styler = styler.format("{:.0f}", subset=whole, na_rep="–")
     p_columns = [c for c in shown.columns if c in P_COLUMNS]
-    styler = styler.format(_format_p, subset=p_columns, na_rep="–", escape="html")
+    styler = styler.format(_format_p, subset=p_columns, na_rep="–")
     return styler.relabel_index([labels.get(c, c) for c in shown.columns], axis="columns")
 
 
