@@ -689,6 +689,7 @@ def test_bad_arguments_raise(sim):
 @pytest.mark.filterwarnings("ignore:The inplace keyword")  # inside pingouin, pandas 3
 def test_icc_oneway_matches_pingouin_icc1():
     import pingouin as pg
+
     rng = np.random.default_rng(5)
     g, k = 12, 6
     effects = rng.normal(0, 2, g)
