@@ -59,7 +59,10 @@ class Session:
 def open_study(study_dir: str | Path = ".", language: str | None = None) -> Session:
     """Open a processed study (``evaluation run`` has validated and scored it)."""
     study = load_study(study_dir)
-    return Session(study=study, labels=load_labels(language or study.language, study.paths))
+    labels = load_labels(language or study.language, study.paths)
+    # Rounds are shown by their labels from study.yaml ("T0" -> "Lähtötaso 2025").
+    labels.update({r.id: r.label for r in study.rounds if r.label and r.label != r.id})
+    return Session(study=study, labels=labels)
 
 
 def data_quality(s: Session) -> dict[str, pd.DataFrame]:
