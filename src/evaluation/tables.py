@@ -41,14 +41,6 @@ def write_table(frame: pd.DataFrame, name: str, paths: StudyPaths) -> Path:
     return target
 
 
-def read_table(name: str, paths: StudyPaths) -> pd.DataFrame:
-    """Read a table of record back (``suppressed`` as bool)."""
-    frame = pd.read_csv(paths.tables / f"{name}.csv", keep_default_na=True)
-    if "suppressed" in frame:
-        frame["suppressed"] = frame["suppressed"].astype(str).str.lower().eq("true")
-    return frame
-
-
 def suppress(
     frame: pd.DataFrame,
     *,

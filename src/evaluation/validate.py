@@ -63,7 +63,7 @@ def coerce_numeric(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFram
     return out, problems
 
 
-def response_schema(study: Study, present: set[str]) -> pa.DataFrameSchema:
+def response_schema(study: Study) -> pa.DataFrameSchema:
     """The pandera schema of ``responses``, built from the study configuration."""
     rounds = study.round_ids
     columns: dict[str, pa.Column] = {
@@ -102,12 +102,7 @@ def response_schema(study: Study, present: set[str]) -> pa.DataFrameSchema:
         # Area columns of an instrument are optional; items and vendor scores are required.
         required = col not in inst.parts.values()
         columns[col] = pa.Column("float64", checks, nullable=True, required=required)
-    return pa.DataFrameSchema(
-        columns,
-        strict=False,
-        unique=None,
-        name="responses",
-    )
+    return pa.DataFrameSchema(columns, strict=False, name="responses")
 
 
 def _schema_problems(frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str) -> list[dict]:
@@ -163,7 +158,7 @@ def validate_responses(frame: pd.DataFrame, study: Study) -> tuple[pd.DataFrame,
         return frame, pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
     typed, numeric_problems = coerce_numeric(frame, list(numeric_columns(study)))
     problems += numeric_problems
-    problems += _schema_problems(typed, response_schema(study, set(typed.columns)), files)
+    problems += _schema_problems(typed, response_schema(study), files)
     problems += _duplicate_codes(typed)
     if study.organisations:
         unknown = sorted(set(typed["organisation"].dropna()) - set(study.organisations))
