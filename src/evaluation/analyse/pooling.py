@@ -364,27 +364,7 @@ def _meta_from_org_stats(
             for org in orgs:
                 n_b = float(b["n"].get(org, 0.0))
                 n_r = float(r["n"].get(org, 0.0))
-                row = {
-                    "measure": measure,
-                    "round": rnd,
-                    "row_type": "study",
-                    "organisation": org,
-                    "n": np.nan,
-                    "effect_size_type": "hedges_g",
-                    "effect_size": np.nan,
-                    "variance": np.nan,
-                    "ci_low": np.nan,
-                    "ci_high": np.nan,
-                    "weight": np.nan,
-                    "tau2": np.nan,
-                    "i2": np.nan,
-                    "q": np.nan,
-                    "p_q": np.nan,
-                    "method": methods[0],
-                    "k": np.nan,
-                    "note": "",
-                    "suppressed": False,
-                }
+                row = _meta_row(measure, rnd, "study", org, methods[0])
                 if n_b < min_n or n_r < min_n:
                     row["suppressed"] = True
                     row["note"] = f"n < {min_n} in {baseline} or {rnd}; not pooled"
@@ -408,27 +388,8 @@ def _meta_from_org_stats(
             v = np.array([study_rows[i]["variance"] for i in poolable], dtype="float64")
             n_total = float(sum(study_rows[i]["n"] for i in poolable))
             for j, method in enumerate(methods):
-                row = {
-                    "measure": measure,
-                    "round": rnd,
-                    "row_type": "pooled",
-                    "organisation": "pooled",
-                    "n": n_total if len(poolable) >= 2 else np.nan,
-                    "effect_size_type": "hedges_g",
-                    "effect_size": np.nan,
-                    "variance": np.nan,
-                    "ci_low": np.nan,
-                    "ci_high": np.nan,
-                    "weight": np.nan,
-                    "tau2": np.nan,
-                    "i2": np.nan,
-                    "q": np.nan,
-                    "p_q": np.nan,
-                    "method": method,
-                    "k": float(len(poolable)),
-                    "note": "",
-                    "suppressed": False,
-                }
+                row = _meta_row(measure, rnd, "pooled", "pooled", method)
+                row.update(n=n_total if len(poolable) >= 2 else np.nan, k=float(len(poolable)))
                 if len(poolable) < 2:
                     row["note"] = (
                         f"not pooled: {len(poolable)} organisation(s) with n >= {min_n} "
@@ -460,6 +421,22 @@ def _meta_from_org_stats(
         out[col] = out[col].astype(object)
     out["suppressed"] = out["suppressed"].astype(bool)
     return out
+
+
+def _meta_row(measure: str, rnd: str, row_type: str, organisation: str, method: str) -> dict:
+    """A meta.csv row with its identifiers set and every statistic empty."""
+    row: dict = dict.fromkeys(META_COLUMNS, np.nan)
+    row.update(
+        measure=measure,
+        round=rnd,
+        row_type=row_type,
+        organisation=organisation,
+        effect_size_type="hedges_g",
+        method=method,
+        note="",
+        suppressed=False,
+    )
+    return row
 
 
 _TEXT_COLUMNS = (
