@@ -94,7 +94,10 @@ def table_hashes(study: Study) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in sorted(tables.glob("*.csv"))} if tables.is_dir() else {}
 
 
-def write_manifest(study: Study, *, notebooks: dict[str, dict], seconds: float) -> Path:
+def write_manifest(
+    study: Study, *, notebooks: dict[str, dict], seconds: float, inputs: dict[str, str]
+) -> Path:
+    """Write reports/manifest.json; ``inputs`` are the input sha256s the run already computed."""
     manifest = {
         "study": study.name,
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
@@ -103,7 +106,7 @@ def write_manifest(study: Study, *, notebooks: dict[str, dict], seconds: float) 
         "packages": package_versions(),
         "config": study.raw,
         "seeds": {"study": study.seed},
-        "inputs": input_hashes(study),
+        "inputs": inputs,
         "notebooks": notebooks,
         "tables": table_hashes(study),
         "seconds": round(seconds, 1),

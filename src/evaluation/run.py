@@ -57,14 +57,12 @@ def _cache_file(study: Study, name: str) -> Path:
     return study.paths.reports / ".cache" / f"{name}.json"
 
 
-def _cache_key(job: NotebookJob, processed: dict[str, str], config: dict[str, str]) -> str:
+def _cache_key(job: NotebookJob, inputs: dict[str, object]) -> str:
     payload = {
         "notebook": sha256_file(job.source),
         "parameters": job.parameters,
         "kernel": job.kernel,
-        "processed": processed,
-        "config": config,
-        "source": source_hash(),
+        **inputs,
         "labels": job.labels,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -147,6 +145,8 @@ def run(
     _check_kernel(kernel)
     processed = {k: sha256_file(p) for k, p in sorted(written.items())}
     config = input_hashes(study)
+    # What every notebook depends on, hashed once: derived data, inputs, the package's code.
+    shared_inputs = {"processed": processed, "config": config, "source": source_hash()}
     labels = load_labels(study.language, study.paths)
     code = code_version()
     provenance = {
@@ -176,7 +176,7 @@ def run(
             labels=labels,
             provenance=provenance,
         )
-        key = _cache_key(job, processed, config)
+        key = _cache_key(job, shared_inputs)
         if use_cache and _still_valid(_cache_file(study, nb.stem), key, study):
             log.info("%s: inputs unchanged, kept from the last run", nb.stem)
             records[nb.stem] = {"status": "unchanged", "seconds": 0.0}
@@ -218,7 +218,7 @@ def run(
         ],
         footer=" · ".join(f"{k}: {v}" for k, v in provenance.items()),
     )
-    write_manifest(study, notebooks=records, seconds=time.perf_counter() - t0)
+    write_manifest(study, notebooks=records, seconds=time.perf_counter() - t0, inputs=config)
     if failures:
         raise NotebookError(
             "notebook(s) failed; partial output kept:\n"
