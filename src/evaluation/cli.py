@@ -27,6 +27,19 @@ err = Console(stderr=True)
 
 StudyOpt = Annotated[Path, typer.Option("--study", help="Study folder (config/, data/raw/).")]
 JobsOpt = Annotated[int, typer.Option("--jobs", min=1, help="Notebooks run in parallel.")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        help="inprocess: notebooks run in warm worker processes (fast); "
+        "kernel: a fresh Jupyter kernel per notebook."
+    ),
+]
+KernelOpt = Annotated[
+    str,
+    typer.Option(
+        help="Jupyter kernel recorded in (and, with --engine kernel, used to run) the notebooks."
+    ),
+]
 
 
 def _logging(verbose: bool) -> None:
@@ -77,14 +90,27 @@ def run(
     only: Annotated[
         list[str] | None, typer.Option(help="Run only notebooks starting with this.")
     ] = None,
-    kernel: Annotated[str, typer.Option(help="Jupyter kernel for papermill.")] = "evaluation",
+    language: Annotated[
+        str | None, typer.Option(help="Report language: fi, en or both (default: study.yaml).")
+    ] = None,
+    engine: EngineOpt = "inprocess",
+    kernel: KernelOpt = "evaluation",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Validate -> process -> run the notebooks (papermill) -> HTML reports (nbconvert)."""
     from evaluation.run import run as run_study
 
     _logging(verbose)
-    _guard(run_study, study, jobs=jobs, kernel=kernel, use_cache=not force, only=only)
+    _guard(
+        run_study,
+        study,
+        jobs=jobs,
+        kernel=kernel,
+        engine=engine,
+        use_cache=not force,
+        only=only,
+        language=language,
+    )
 
 
 @app.command()
@@ -122,13 +148,14 @@ def demo(
 def reproduce(
     study: StudyOpt = Path("."),
     jobs: JobsOpt = 2,
-    kernel: Annotated[str, typer.Option(help="Jupyter kernel for papermill.")] = "evaluation",
+    engine: EngineOpt = "inprocess",
+    kernel: KernelOpt = "evaluation",
 ) -> None:
     """Re-run from the inputs and compare every table with reports/manifest.json."""
     from evaluation.run import reproduce as reproduce_study
 
     _logging(False)
-    result = _guard(reproduce_study, study, jobs=jobs, kernel=kernel)
+    result = _guard(reproduce_study, study, jobs=jobs, kernel=kernel, engine=engine)
     err.print(f"[green]Reproduced[/]: {result['tables']} tables identical to the manifest.")
 
 

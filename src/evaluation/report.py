@@ -80,16 +80,29 @@ def notebook_to_html(
     return write_text(target, body)
 
 
-def index_html(target: Path, *, title: str, reports: list[tuple[str, str]], footer: str) -> Path:
-    """A small landing page linking every report (``reports`` = [(file name, title)])."""
-    items = "\n".join(
-        f'<li><a href="{html.escape(href)}">{html.escape(name)}</a></li>' for href, name in reports
-    )
+IndexSection = tuple[str, list[tuple[str, str]]]  # (heading, [(file name, title)])
+
+INDEX_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em;"
+    "line-height:1.5;color:#222}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;"
+    "border-bottom:1px solid #ddd}ul{columns:2;padding-left:1.2em}a{color:#1f4e79}"
+    "small{color:#666}"
+)
+
+
+def index_html(target: Path, *, title: str, sections: list[IndexSection], footer: str) -> Path:
+    """A landing page linking every report, in sections (audience reports, analyses)."""
+    parts = []
+    for heading_text, links in sections:
+        items = "\n".join(
+            f'<li><a href="{html.escape(href)}">{html.escape(name)}</a></li>'
+            for href, name in links
+        )
+        parts.append(f"<h2>{html.escape(heading_text)}</h2>\n<ul>\n{items}\n</ul>")
     page = (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1><ul>\n{items}\n</ul>"
+        f"<title>{html.escape(title)}</title><style>{INDEX_STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>\n" + "\n".join(parts) + "\n"
         f"<hr><p><small>{html.escape(footer)}</small></p></body></html>\n"
     )
     return write_text(target, page)
@@ -152,11 +165,21 @@ def show(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, **kwargs)
     display(display_table(frame, labels, **kwargs))
 
 
-def show_figure(fig, path_without_suffix: Path) -> None:
-    """Save a figure as SVG + PNG (reports/figures/) and embed the SVG in the report."""
-    from IPython.display import SVG, display
+def show_figure(fig, path_without_suffix: Path, *, alt: str | None = None) -> None:
+    """Save a figure as SVG + PNG (reports/figures/) and embed the SVG in the report; ``alt``
+    becomes the figure's text alternative (SVG ``<title>`` and ``aria-label``)."""
+    from IPython.display import HTML, SVG, display
 
     from evaluation.plots import save_figure
 
     svg, _png = save_figure(fig, path_without_suffix)
-    display(SVG(filename=str(svg)))
+    if alt is None:
+        display(SVG(filename=str(svg)))
+        return
+    markup = svg.read_text(encoding="utf-8")
+    markup = markup[markup.index("<svg") :]
+    text = html.escape(alt)
+    markup = markup.replace("<svg", f'<svg role="img" aria-label="{text}"', 1).replace(
+        ">", f"><title>{text}</title>", 1
+    )
+    display(HTML(f"<figure>{markup}</figure>"))

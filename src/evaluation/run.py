@@ -1,9 +1,18 @@
-"""Orchestration: validate -> process -> notebooks (papermill) -> HTML (nbconvert) -> manifest.
+"""Orchestration: validate -> process -> analysis notebooks -> audience reports -> manifest.
 
-Notebooks are independent of each other (each reads ``data/processed`` and writes its own
-tables), so they run in parallel, ``jobs`` at a time. A notebook whose inputs did not change
-since the last run (same notebook, parameters, processed data, configuration and package
-source) and whose tables and HTML are still in place is not executed again.
+Two stages, each in parallel ``jobs`` at a time over one pool of warm worker processes:
+
+1. the analysis notebooks (``notebooks/[0-8]*.ipynb``): each reads ``data/processed`` and writes
+   its own tables of record, so they are independent of each other;
+2. the audience reports (``notebooks/90-report.ipynb``), one per audience (consortium, each
+   actor, each organisation) and language: they only read the tables of stage 1.
+
+Workers import pandas, statsmodels, matplotlib and nbconvert once and run every notebook with
+the in-process papermill engine (:mod:`evaluation.engine`), so no notebook pays for a kernel
+start or for imports; ``engine="kernel"`` runs each notebook in a fresh Jupyter kernel instead.
+A notebook whose inputs did not change since the last run (same notebook, parameters, processed
+data, configuration, package source and, for reports, tables) and whose outputs are still in
+place is not executed again.
 """
 
 from __future__ import annotations
@@ -16,8 +25,9 @@ import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluation.config import Study, load_labels, load_study
@@ -32,25 +42,31 @@ from evaluation.manifest import (
     write_manifest,
 )
 from evaluation.process import process
-from evaluation.report import index_html, notebook_to_html
+from evaluation.report import IndexSection, index_html, notebook_to_html
 
 log = logging.getLogger(__name__)
 
 KERNEL = "evaluation"
+ENGINES = ("inprocess", "kernel")
 TABLE_LOG_ENV = "EVALUATION_TABLE_LOG"
+REPORT_NOTEBOOK = "90-report"
+LANGUAGES = ("fi", "en")
 
 
 @dataclass(frozen=True)
 class NotebookJob:
+    name: str  # record name: notebook stem, or "90-report.<language>.<audience slug>"
     source: Path
     executed: Path
     html: Path
     table_log: Path
     parameters: dict
     kernel: str
+    engine: str
     cwd: Path
     labels: dict
     provenance: dict
+    depends: dict = field(default_factory=dict)  # extra cache inputs (reports: table hashes)
 
 
 def _cache_file(study: Study, name: str) -> Path:
@@ -61,8 +77,10 @@ def _cache_key(job: NotebookJob, inputs: dict[str, object]) -> str:
     payload = {
         "notebook": sha256_file(job.source),
         "parameters": job.parameters,
+        # The engine does not change results; the kernel name is what the notebook records.
         "kernel": job.kernel,
         **inputs,
+        "depends": job.depends,
         "labels": job.labels,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -81,9 +99,26 @@ def _still_valid(cache: Path, key: str, study: Study) -> bool:
     return True
 
 
+def warm_worker() -> None:
+    """Worker start-up: pay for the heavy imports once, not once per notebook."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib  # noqa: F401
+    import nbconvert  # noqa: F401
+    import pandas  # noqa: F401
+    import scipy.stats  # noqa: F401
+    import statsmodels.api  # noqa: F401
+
+    from evaluation import engine, plots, report, steps  # noqa: F401
+
+    engine.register()
+    engine.shell()
+
+
 def execute_notebook(job: NotebookJob) -> dict:
     """Run one notebook with papermill and convert it to HTML (in a worker process)."""
     import papermill as pm
+
+    from evaluation.engine import ENGINE_NAME, register
 
     job.table_log.parent.mkdir(parents=True, exist_ok=True)
     job.table_log.unlink(missing_ok=True)
@@ -91,12 +126,16 @@ def execute_notebook(job: NotebookJob) -> dict:
     os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
     job.executed.parent.mkdir(parents=True, exist_ok=True)
+    if job.engine == "inprocess":
+        register()
     try:
         pm.execute_notebook(
             str(job.source),
             str(job.executed),
             parameters=job.parameters,
+            engine_name=ENGINE_NAME if job.engine == "inprocess" else None,
             kernel_name=job.kernel,
+            language="python",
             cwd=str(job.cwd),
             progress_bar=False,
             log_output=False,
@@ -106,6 +145,8 @@ def execute_notebook(job: NotebookJob) -> dict:
         return {"ok": False, "error": f"{exc.ename}: {exc.evalue}", "cell": exc.exec_count}
     except Exception as exc:  # kernel died, missing kernel, ...: report, never hide
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "cell": None}
+    finally:
+        os.environ.pop(TABLE_LOG_ENV, None)
     executed_s = time.perf_counter() - start
     notebook_to_html(job.executed, job.html, labels=job.labels, provenance=job.provenance)
     tables = []
@@ -129,105 +170,260 @@ def _check_kernel(kernel: str) -> None:
         )
 
 
+def report_languages(study: Study, language: str | None) -> list[str]:
+    """The report languages: ``language`` (fi, en or both) or else study.yaml's; the study's
+    own language comes first (the analysis notebooks are rendered in it)."""
+    wanted = language or study.language
+    if wanted == "both":
+        return [study.language, *(lang for lang in LANGUAGES if lang != study.language)]
+    if wanted not in LANGUAGES:
+        raise UsageError(f"--language must be one of fi, en, both, not '{wanted}'")
+    return [wanted]
+
+
+@dataclass
+class _Run:
+    """What one ``evaluation run`` shares between its stages."""
+
+    study: Study
+    kernel: str
+    engine: str
+    use_cache: bool
+    shared_inputs: dict
+    provenance: dict
+    records: dict[str, dict] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def job(self, nb: Path, name: str, parameters: dict, labels: dict, **paths) -> NotebookJob:
+        reports = self.study.paths.reports
+        return NotebookJob(
+            name=name,
+            source=nb,
+            executed=paths.get("executed", self.study.paths.executed_notebooks / nb.name),
+            html=paths.get("html", self.study.paths.html / f"{nb.stem}.html"),
+            table_log=reports / ".cache" / f"{name}.tables",
+            parameters={"study_dir": str(self.study.paths.root), **parameters},
+            kernel=self.kernel,
+            engine=self.engine,
+            cwd=self.study.paths.root,
+            labels=labels,
+            provenance={labels.get(k, k): v for k, v in self.provenance.items()},
+            depends=paths.get("depends", {}),
+        )
+
+    def todo(self, jobs: list[NotebookJob]) -> list[NotebookJob]:
+        """The jobs whose inputs changed (the others are recorded as unchanged)."""
+        out = []
+        for job in jobs:
+            key = _cache_key(job, self.shared_inputs)
+            if self.use_cache and _still_valid(_cache_file(self.study, job.name), key, self.study):
+                self.records[job.name] = {"status": "unchanged", "seconds": 0.0}
+                continue
+            out.append(job)
+            self.records[job.name] = {"status": "pending", "key": key}
+        kept = len(jobs) - len(out)
+        if kept:
+            log.info("%d of %d notebook(s) unchanged since the last run: kept", kept, len(jobs))
+        # Longest first (by the last run's times) keeps every worker busy to the end.
+        last = _last_seconds(self.study)
+        out.sort(key=lambda j: -last.get(j.name, 0.0))
+        return out
+
+    def execute(self, pool: Executor | None, jobs: list[NotebookJob]) -> None:
+        if not jobs:
+            return
+        assert pool is not None
+        futures = {pool.submit(execute_notebook, job): job for job in jobs}
+        for done, future in enumerate(as_completed(futures), start=1):
+            job = futures[future]
+            try:
+                result = future.result()
+            except BrokenProcessPool as exc:  # a worker died (e.g. out of memory)
+                result = {"ok": False, "error": f"worker process died: {exc}"}
+            if result.pop("ok"):
+                self.records[job.name].update(status="executed", **result)
+                log.info("[%d/%d] %s: done in %.1f s", done, len(jobs), job.name, result["seconds"])
+            else:
+                self.records[job.name].update(status="failed", error=result["error"])
+                self.failures.append((job.name, f"{job.executed}: {result['error']}"))
+                log.error("[%d/%d] %s: FAILED (%s)", done, len(jobs), job.name, result["error"])
+
+    def settle(self, names: list[str]) -> set[str]:
+        """Write the cache records of executed jobs; return the tables these jobs stand behind."""
+        current: set[str] = set()
+        for name in names:
+            rec = self.records[name]
+            key = rec.pop("key", None)
+            status = rec.get("status")
+            if status == "executed":
+                tables = {
+                    t: sha256_file(self.study.paths.tables / t) for t in rec.get("tables", [])
+                }
+                cache = {
+                    "key": key,
+                    "html": str(rec.pop("html")),
+                    "tables": tables,
+                    "seconds": rec["seconds"],
+                }
+                write_text(_cache_file(self.study, name), json.dumps(cache, indent=1) + "\n")
+            elif status == "unchanged":
+                cache = json.loads(_cache_file(self.study, name).read_text(encoding="utf-8"))
+                tables = cache["tables"]
+                rec.pop("html", None)
+            else:  # failed: what it wrote before failing stays, beside its partial notebook
+                rec.pop("html", None)
+                written = self.study.paths.reports / ".cache" / f"{name}.tables"
+                tables = written.read_text(encoding="utf-8").split() if written.is_file() else []
+            current |= set(tables)
+        return current
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=warm_worker)
+
+
 def run(
     study_dir: str | Path = ".",
     *,
     jobs: int = 2,
     kernel: str = KERNEL,
+    engine: str = "inprocess",
     use_cache: bool = True,
     only: list[str] | None = None,
+    language: str | None = None,
+    reports: bool = True,
 ) -> dict:
-    """Analyse a study end to end; return the manifest's notebook records."""
+    """Analyse a study end to end; return the manifest's notebook records.
+
+    ``only``: run only the notebooks whose names start with one of these (no audience reports
+    unless ``90`` is among them). ``language``: fi, en or both (default: study.yaml's).
+    ``reports=False`` skips the audience reports.
+    """
+    from evaluation import audience
+
     t0 = time.perf_counter()
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
     study = load_study(study_dir)
+    languages = report_languages(study, language)
     log.info("study %s: validating and scoring", study.name)
     written = process(study)
-    _check_kernel(kernel)
+    if engine == "kernel":
+        _check_kernel(kernel)
     processed = {k: sha256_file(p) for k, p in sorted(written.items())}
     config = input_hashes(study)
     # What every notebook depends on, hashed once: derived data, inputs, the package's code.
     shared_inputs = {"processed": processed, "config": config, "source": source_hash()}
-    labels = load_labels(study.language, study.paths)
+    main_labels = load_labels(languages[0], study.paths)
     code = code_version()
-    provenance = {
-        labels.get("generated_from", "inputs"): ", ".join(
-            f"{name} ({digest[:12]})" for name, digest in config.items()
-        ),
-        labels.get("code_version", "code"): f"evaluation {code['version']}"
-        + (f", git {code['git_commit'][:12]}" if code.get("git_commit") else ""),
+    provenance = {  # keys are label keys
+        "generated_from": ", ".join(f"{name} ({digest[:12]})" for name, digest in config.items()),
+        "code_version": f"evaluation {code['version']}"
+        + (f", git {code['git_commit'][:12]}" if code.get("git_commit") else "")
+        + (" (uncommitted changes)" if code.get("git_dirty") else ""),
     }
+    state = _Run(study, kernel, engine, use_cache, shared_inputs, provenance)
+
     notebooks = sorted(study.paths.notebooks.glob("[0-9]*.ipynb"))
+    analyses = [nb for nb in notebooks if nb.stem != REPORT_NOTEBOOK]
+    report_nb = next((nb for nb in notebooks if nb.stem == REPORT_NOTEBOOK), None)
     if only:
-        notebooks = [nb for nb in notebooks if any(nb.stem.startswith(o) for o in only)]
-    if not notebooks:
+        analyses = [nb for nb in analyses if any(nb.stem.startswith(o) for o in only)]
+        if not any(REPORT_NOTEBOOK.startswith(o) for o in only):
+            report_nb = None
+    if not reports:
+        report_nb = None
+    if not analyses and report_nb is None:
         raise UsageError(f"no notebooks to run in {study.paths.notebooks}")
-    reports = study.paths.reports
-    jobs_todo: list[NotebookJob] = []
-    records: dict[str, dict] = {}
-    for nb in notebooks:
-        job = NotebookJob(
-            source=nb,
-            executed=study.paths.executed_notebooks / nb.name,
-            html=study.paths.html / f"{nb.stem}.html",
-            table_log=reports / ".cache" / f"{nb.stem}.tables",
-            parameters={"study_dir": str(study.paths.root)},
-            kernel=kernel,
-            cwd=study.paths.root,
-            labels=labels,
-            provenance=provenance,
-        )
-        key = _cache_key(job, shared_inputs)
-        if use_cache and _still_valid(_cache_file(study, nb.stem), key, study):
-            log.info("%s: inputs unchanged, kept from the last run", nb.stem)
-            records[nb.stem] = {"status": "unchanged", "seconds": 0.0}
-            continue
-        jobs_todo.append(job)
-        records[nb.stem] = {"status": "pending", "key": key}
-    # Longest first (by the last run's times) keeps both workers busy to the end.
-    last = _last_seconds(study)
-    jobs_todo.sort(key=lambda j: -last.get(j.source.stem, 0.0))
-    failures = _execute_all(jobs_todo, jobs, records, study)
-    current: set[str] = set()  # the tables this run stands behind
-    for name, rec in records.items():
-        key = rec.pop("key", None)
-        status = rec.get("status")
-        if status == "executed":
-            tables = {t: sha256_file(study.paths.tables / t) for t in rec.get("tables", [])}
-            cache = {
-                "key": key,
-                "html": str(study.paths.html / f"{name}.html"),
-                "tables": tables,
-                "seconds": rec["seconds"],
-            }
-            write_text(_cache_file(study, name), json.dumps(cache, indent=1) + "\n")
-        elif status == "unchanged":
-            tables = json.loads(_cache_file(study, name).read_text(encoding="utf-8"))["tables"]
-        else:  # failed: what it wrote before failing stays, beside its partial notebook
-            written = reports / ".cache" / f"{name}.tables"
-            tables = written.read_text(encoding="utf-8").split() if written.is_file() else []
-        current |= set(tables)
-    if not only:
-        _remove_stale_tables(study, current)
-    index_html(
-        study.paths.html / "index.html",
-        title=f"{labels.get('report_title', 'Report')}: {study.name}",
-        reports=[
-            (f"{nb.stem}.html", labels.get(f"nb_{nb.stem}", nb.stem))
-            for nb in notebooks
-            if (study.paths.html / f"{nb.stem}.html").is_file()
-        ],
-        footer=" · ".join(f"{k}: {v}" for k, v in provenance.items()),
-    )
-    write_manifest(study, notebooks=records, seconds=time.perf_counter() - t0, inputs=config)
-    if failures:
+
+    stage1 = [state.job(nb, nb.stem, {"language": languages[0]}, main_labels) for nb in analyses]
+    todo1 = state.todo(stage1)
+    report_jobs: list[NotebookJob] = []
+    workers = max(1, jobs)
+    pool = _pool(workers) if todo1 or report_nb is not None else None
+    try:
+        if todo1:
+            log.info("running %d analysis notebook(s), %d at a time", len(todo1), workers)
+        state.execute(pool, todo1)
+        for job in stage1:
+            state.records[job.name]["html"] = job.html
+        current = state.settle([job.name for job in stage1])
+        if not only:
+            _remove_stale_tables(study, current)
+        if report_nb is not None:
+            tables = table_hashes(study)
+            for lang in languages:
+                labels = load_labels(lang, study.paths)
+                for aud in audience.audiences(study):
+                    name = f"{REPORT_NOTEBOOK}.{lang}.{aud.slug}"
+                    report_jobs.append(
+                        state.job(
+                            report_nb,
+                            name,
+                            {"language": lang, "audience": aud.kind, "group": aud.name},
+                            labels,
+                            executed=study.paths.executed_notebooks
+                            / REPORT_NOTEBOOK
+                            / lang
+                            / f"{aud.slug}.ipynb",
+                            html=study.paths.html / lang / f"{aud.slug}.html",
+                            depends={"tables": tables},
+                        )
+                    )
+            todo2 = state.todo(report_jobs)
+            if todo2:
+                log.info("writing %d report(s), %d at a time", len(todo2), workers)
+            state.execute(pool, todo2)
+            for job in report_jobs:
+                state.records[job.name]["html"] = job.html
+            state.settle([job.name for job in report_jobs])
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    _write_index(study, languages, analyses, report_jobs, main_labels, provenance)
+    write_manifest(study, notebooks=state.records, seconds=time.perf_counter() - t0, inputs=config)
+    if state.failures:
         raise NotebookError(
             "notebook(s) failed; partial output kept:\n"
-            + "\n".join(
-                f"  {study.paths.executed_notebooks / (n + '.ipynb')}: {e}" for n, e in failures
-            )
+            + "\n".join(f"  {error}" for _name, error in state.failures)
         )
     log.info("reports in %s (%.1f s)", study.paths.html, time.perf_counter() - t0)
-    return records
+    return state.records
+
+
+def _write_index(
+    study: Study,
+    languages: list[str],
+    analyses: list[Path],
+    report_jobs: list[NotebookJob],
+    labels: dict,
+    provenance: dict,
+) -> None:
+    html_dir = study.paths.html
+    sections: list[IndexSection] = []
+    for lang in languages:
+        lang_labels = load_labels(lang, study.paths)
+        links = [
+            (str(job.html.relative_to(html_dir)), job.parameters["group"])
+            for job in report_jobs
+            if job.parameters["language"] == lang and job.html.is_file()
+        ]
+        if links:
+            sections.append((lang_labels.get("rep_by_audience", "Reports"), links))
+    analysis_links = [
+        (f"{nb.stem}.html", labels.get(f"nb_{nb.stem}", nb.stem))
+        for nb in analyses
+        if (html_dir / f"{nb.stem}.html").is_file()
+    ]
+    if analysis_links:
+        sections.append((labels.get("rep_analyses", "Analyses"), analysis_links))
+    index_html(
+        html_dir / "index.html",
+        title=f"{labels.get('report_title', 'Report')}: {study.name}",
+        sections=sections,
+        footer=" · ".join(f"{labels.get(k, k)}: {v}" for k, v in provenance.items()),
+    )
 
 
 def _last_seconds(study: Study) -> dict[str, float]:
@@ -250,34 +446,9 @@ def _remove_stale_tables(study: Study, current: set[str]) -> None:
             path.unlink()
 
 
-def _execute_all(
-    jobs_todo: list[NotebookJob], jobs: int, records: dict[str, dict], study: Study
-) -> list[tuple[str, str]]:
-    failures: list[tuple[str, str]] = []
-    if not jobs_todo:
-        return failures
-    workers = max(1, min(jobs, len(jobs_todo)))
-    log.info("running %d notebook(s), %d at a time", len(jobs_todo), workers)
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(execute_notebook, job): job for job in jobs_todo}
-        for done, future in enumerate(as_completed(futures), start=1):
-            job = futures[future]
-            result = future.result()
-            name = job.source.stem
-            if result.pop("ok"):
-                records[name].update(status="executed", **result)
-                log.info(
-                    "[%d/%d] %s: done in %.1f s", done, len(jobs_todo), name, result["seconds"]
-                )
-            else:
-                records[name].update(status="failed", error=result["error"])
-                failures.append((name, result["error"]))
-                log.error("[%d/%d] %s: FAILED (%s)", done, len(jobs_todo), name, result["error"])
-    return failures
-
-
-def reproduce(study_dir: str | Path = ".", *, jobs: int = 2, kernel: str = KERNEL) -> dict:
+def reproduce(
+    study_dir: str | Path = ".", *, jobs: int = 2, kernel: str = KERNEL, engine: str = "inprocess"
+) -> dict:
     """Re-run the study from its inputs in a scratch copy and compare every table with the
     manifest; raise ReproduceError listing any table that differs or is missing."""
     study = load_study(study_dir)
@@ -288,7 +459,7 @@ def reproduce(study_dir: str | Path = ".", *, jobs: int = 2, kernel: str = KERNE
         copy = Path(tmp) / "study"
         ignore = shutil.ignore_patterns("reports", "processed", ".venv", ".git", "*.egg-info")
         shutil.copytree(study.paths.root, copy, ignore=ignore, symlinks=True)
-        run(copy, jobs=jobs, kernel=kernel, use_cache=False)
+        run(copy, jobs=jobs, kernel=kernel, engine=engine, use_cache=False, reports=False)
         fresh = table_hashes(load_study(copy))
     expected = recorded.get("tables", {})
     differ = sorted(n for n in expected if fresh.get(n) != expected[n])

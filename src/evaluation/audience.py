@@ -1,0 +1,310 @@
+"""Reports per audience: the consortium, each actor and each organisation.
+
+The report notebook (``notebooks/90-report.ipynb``) runs once per audience and language. It
+computes nothing: it reads the tables of record the analysis notebooks wrote, keeps the rows its
+audience may see, and shows them. An organisation's report holds its own rows next to the
+whole study's (and the pooled estimate), never another organisation's; an actor's report holds
+the rows of the actor and of its own organisations. Rows that disclosure control suppressed
+stay suppressed (shown as "–").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from evaluation.config import Study, load_labels, load_study
+from evaluation.report import heading, note, show, show_figure
+
+KINDS = ("consortium", "actor", "organisation")
+HEADLINE_MEASURES = ("qwl", "esis")
+HEADLINE_EFFECTS = ("hedges_g", "d_z")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe ASCII slug: "Hyvinvointialue A" -> "hyvinvointialue-a"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "x"
+
+
+@dataclass(frozen=True)
+class Audience:
+    kind: str  # consortium | actor | organisation
+    name: str
+
+    @property
+    def slug(self) -> str:
+        return "consortium" if self.kind == "consortium" else f"{self.kind}-{slug(self.name)}"
+
+
+def audiences(study: Study) -> list[Audience]:
+    """Every audience of a study: the consortium, each actor, each organisation (as configured
+    in study.yaml ``organisations``), in a stable order."""
+    orgs = study.organisations
+    actors = sorted({org.actor for org in orgs.values() if org.actor})
+    return [
+        Audience("consortium", study.name),
+        *(Audience("actor", a) for a in actors),
+        *(Audience("organisation", o) for o in sorted(orgs)),
+    ]
+
+
+@dataclass
+class ReportView:
+    """One audience's view of a study's tables of record."""
+
+    study: Study
+    audience: Audience
+    labels: dict[str, str]
+    _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key, key)
+
+    @property
+    def organisations(self) -> list[str]:
+        """The organisations whose own rows this audience may see."""
+        orgs = self.study.organisations
+        if self.audience.kind == "consortium":
+            return sorted(orgs)
+        if self.audience.kind == "actor":
+            return sorted(n for n, o in orgs.items() if o.actor == self.audience.name)
+        return [self.audience.name]
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """A table of record, or None when the run did not write it."""
+        if name not in self._tables:
+            path = self.study.paths.tables / f"{name}.csv"
+            self._tables[name] = (
+                pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None
+            )
+        return self._tables[name]
+
+    def visible(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a grouped table (``group_by``/``group`` or ``organisation`` columns) that
+        this audience may see: whole-study rows, and its own actor/organisations/units."""
+        if self.audience.kind == "consortium":
+            return frame
+        orgs = set(self.organisations)
+        keep = pd.Series(False, index=frame.index)
+        if "group_by" in frame:
+            by, group = frame["group_by"].astype(str), frame["group"].astype(str)
+            keep |= by.eq("all")
+            keep |= by.eq("organisation") & group.isin(orgs)
+            keep |= by.eq("unit") & group.str.split(" / ").str[0].isin(orgs)
+            if self.audience.kind == "actor":
+                keep |= by.eq("actor") & group.eq(self.audience.name)
+        elif "organisation" in frame:
+            org = frame["organisation"].astype(str)
+            keep |= org.isin(orgs) | frame["organisation"].isna() | org.eq("all")
+        else:
+            keep[:] = True  # a whole-study table
+        return frame[keep]
+
+    def figure_path(self, name: str) -> Path:
+        return self.study.paths.figures / "reports" / self.audience.slug / f"{name}"
+
+
+def open_report(study_dir: str | Path, language: str, audience: str, group: str) -> ReportView:
+    """Open the view of one audience (``audience`` = consortium / actor / organisation,
+    ``group`` = its name)."""
+    study = load_study(study_dir)
+    labels = load_labels(language or study.language, study.paths)
+    labels.update({r.id: r.label for r in study.rounds if r.label and r.label != r.id})
+    if audience not in KINDS:
+        raise ValueError(f"audience must be one of {KINDS}, not {audience!r}")
+    name = study.name if audience == "consortium" else group
+    return ReportView(study=study, audience=Audience(audience, name), labels=labels)
+
+
+# -------------------------------------------------------------------------------------------
+# Sections: each shows one part of the report (headings and texts from the label files).
+# -------------------------------------------------------------------------------------------
+
+
+def cover(v: ReportView) -> None:
+    """Title, audience, rounds with their data dates, respondents in this audience's scope."""
+    kind = v.label(f"rep_audience_{v.audience.kind}")
+    heading(f"{v.label('report_title')}: {v.audience.name}", 1)
+    note(f"**{v.study.name}** · {kind}")
+    rounds = pd.DataFrame(
+        {
+            "round": [r.id for r in v.study.rounds],
+            "label": [r.label for r in v.study.rounds],
+            "date": [str(r.date) if r.date else "" for r in v.study.rounds],
+        }
+    )
+    respondents = v.table("respondents")
+    if respondents is not None:
+        own = respondents[respondents["organisation"].isin(v.organisations)]
+        n = own.groupby("round")["n"].sum(min_count=1)
+        rounds["respondents"] = rounds["round"].map(n)
+    show(rounds.drop(columns="label"), v.labels, digits=0)
+    note(v.label("rep_intro").format(min_n=v.study.min_n, baseline=v.label(v.study.baseline)))
+
+
+def key_results(v: ReportView) -> None:
+    """Change from baseline in the headline measures: the whole study and this audience."""
+    prepost = v.table("prepost")
+    if prepost is None:
+        return
+    heading(v.label("rep_key_results"))
+    rows = v.visible(prepost)
+    rows = rows[
+        rows["measure"].isin(HEADLINE_MEASURES)
+        & rows["effect_size_type"].isin(HEADLINE_EFFECTS)
+        & rows["group_by"].isin(_headline_groupings(v))
+    ]
+    columns = [
+        "measure", "group", "round", "design", "n_baseline", "n_round", "mean_baseline",
+        "mean_round", "diff", "effect_size_type", "effect_size", "es_ci_low", "es_ci_high",
+        "p_adjusted", "suppressed",
+    ]  # fmt: skip
+    for measure in HEADLINE_MEASURES:
+        block = rows[rows["measure"] == measure]
+        if block.empty:
+            continue
+        heading(v.label(measure), 3)
+        show(block[columns].drop(columns="measure"), v.labels)
+    note(v.label("rep_effect_size_note"))
+    _trajectory_figure(v, prepost)
+
+
+def _headline_groupings(v: ReportView) -> list[str]:
+    if v.audience.kind == "consortium":
+        return ["all", "actor", "participant"]
+    if v.audience.kind == "actor":
+        return ["all", "actor", "organisation"]
+    return ["all", "organisation"]
+
+
+def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
+    """Mean per round: the whole study and this audience's own group."""
+    from evaluation.plots import new_figure, style_context
+
+    own_by = {"consortium": None, "actor": "actor", "organisation": "organisation"}[v.audience.kind]
+    base = prepost[
+        (prepost["design"] == "independent")
+        & (prepost["test"] == "welch_t")
+        & (prepost["measure"].isin(HEADLINE_MEASURES))
+    ]
+    groups = [("all", "all", v.label("all"))]
+    if own_by:
+        groups.append((own_by, v.audience.name, v.audience.name))
+    rounds = v.study.round_ids
+    with style_context():
+        fig = new_figure(7.5, 3.2)
+        axes = fig.subplots(1, len(HEADLINE_MEASURES))
+        for ax, measure in zip(axes, HEADLINE_MEASURES, strict=True):
+            for (by, group, name), colour in zip(groups, ("#555555", "#1f4e79"), strict=False):
+                block = base[
+                    (base["measure"] == measure)
+                    & (base["group_by"] == by)
+                    & (base["group"] == group)
+                ]
+                means = dict(zip(block["round"], block["mean_round"], strict=True))
+                if not block.empty:
+                    means[v.study.baseline] = block["mean_baseline"].iloc[0]
+                ys = [means.get(r, float("nan")) for r in rounds]
+                ax.plot(range(len(rounds)), ys, marker="o", color=colour, label=name)
+            ax.set_xticks(range(len(rounds)), [v.label(r) for r in rounds], rotation=20)
+            ax.set_title(v.label(measure), fontsize=10)
+        axes[0].legend(frameon=False, fontsize=8)
+    alt = v.label("rep_trajectory_alt").format(group=v.audience.name)
+    show_figure(fig, v.figure_path("trajectory"), alt=alt)
+
+
+def participation(v: ReportView) -> None:
+    """Difference in differences from the mixed model (whole study)."""
+    lmm = v.table("lmm")
+    if lmm is None or v.audience.kind == "organisation":
+        return
+    did = lmm[(lmm["term"] == "did") & lmm["measure"].isin(HEADLINE_MEASURES)]
+    if did.empty:
+        return
+    heading(v.label("lmm_did"))
+    note(v.label("rep_did_note"))
+    show(did[["measure", "round", "estimate", "ci_low", "ci_high", "p", "n", "n_clusters",
+              "suppressed"]], v.labels)  # fmt: skip
+
+
+def organisations(v: ReportView) -> None:
+    """Per-organisation effects next to the pooled estimate (own organisations only)."""
+    meta = v.table("meta")
+    if meta is None:
+        return
+    rows = meta[meta["measure"].isin(HEADLINE_MEASURES)]
+    rows = rows[(rows["row_type"] == "pooled") | rows["organisation"].isin(v.organisations)]
+    if rows.empty:
+        return
+    heading(v.label("meta_studies"))
+    note(v.label("rep_meta_note"))
+    columns = ["measure", "round", "row_type", "organisation", "n", "effect_size", "ci_low",
+               "ci_high", "method", "suppressed"]  # fmt: skip
+    show(rows[[c for c in columns if c in rows]], v.labels)
+
+
+def qualitative(v: ReportView) -> None:
+    """Theme prevalence and the joint display rows this audience may see."""
+    themes = v.table("themes")
+    joint = v.table("joint_display")
+    if themes is None and joint is None:
+        return
+    heading(v.label("rep_qualitative"))
+    if joint is not None:
+        rows = v.visible(joint)
+        if not rows.empty:
+            heading(v.label("rep_joint_display"), 3)
+            show(rows, v.labels)
+    if themes is not None:
+        rows = v.visible(themes)
+        if "group_by" in rows and v.audience.kind != "consortium":
+            rows = rows[rows["group_by"].isin(["all", "organisation", "actor"])]
+        if not rows.empty:
+            heading(v.label("rep_themes"), 3)
+            show(rows, v.labels)
+
+
+def indicators(v: ReportView) -> None:
+    """Project indicators against their targets (latest round)."""
+    table = v.table("indicators")
+    if table is None or table.empty or v.audience.kind == "organisation":
+        return
+    latest = [r for r in v.study.round_ids if r in set(table["round"])][-1:]
+    heading(v.label("nb_45-indicators"))
+    rows = table[table["round"].isin(latest)].copy()
+    rows["indicator"] = rows["label_key"].map(v.label)
+    show(rows[["indicator", "round", "target", "achieved", "share_of_target", "met", "unit",
+               "suppressed"]], v.labels)  # fmt: skip
+
+
+def technical_appendix(v: ReportView) -> None:
+    """Links to the full analyses (same study, same run)."""
+    heading(v.label("rep_analyses"))
+    links = []
+    for nb in sorted(v.study.paths.notebooks.glob("[0-8]*.ipynb")):
+        if (v.study.paths.html / f"{nb.stem}.html").is_file():
+            links.append(f"- [{v.label(f'nb_{nb.stem}')}](../{nb.stem}.html)")
+    note(v.label("rep_appendix_note") + "\n\n" + "\n".join(links))
+
+
+SECTIONS: tuple[Callable[[ReportView], None], ...] = (
+    cover,
+    key_results,
+    participation,
+    organisations,
+    qualitative,
+    indicators,
+    technical_appendix,
+)
+
+
+def render(v: ReportView) -> None:
+    """Show every section of the report in order."""
+    for section in SECTIONS:
+        section(v)
