@@ -240,6 +240,10 @@ def organisations(v: ReportView) -> None:
         return
     rows = meta[meta["measure"].isin(HEADLINE_MEASURES)]
     rows = rows[(rows["row_type"] == "pooled") | rows["organisation"].isin(v.organisations)]
+    # One pooled estimate per measure and round: the first configured method (REML by default).
+    methods = rows.loc[rows["row_type"] == "pooled", "method"].dropna().unique()
+    if len(methods):
+        rows = rows[(rows["row_type"] != "pooled") | (rows["method"] == methods[0])]
     if rows.empty:
         return
     heading(v.label("meta_studies"))
@@ -284,7 +288,10 @@ def indicators(v: ReportView) -> None:
 
 
 def technical_appendix(v: ReportView) -> None:
-    """Links to the full analyses (same study, same run)."""
+    """Links to the full analyses of the whole study (consortium report only: they show every
+    organisation)."""
+    if v.audience.kind != "consortium":
+        return
     heading(v.label("rep_analyses"))
     links = []
     for nb in sorted(v.study.paths.notebooks.glob("[0-8]*.ipynb")):
@@ -294,7 +301,6 @@ def technical_appendix(v: ReportView) -> None:
 
 
 SECTIONS: tuple[Callable[[ReportView], None], ...] = (
-    cover,
     key_results,
     participation,
     organisations,
@@ -305,6 +311,6 @@ SECTIONS: tuple[Callable[[ReportView], None], ...] = (
 
 
 def render(v: ReportView) -> None:
-    """Show every section of the report in order."""
+    """Show every section after the cover, in order."""
     for section in SECTIONS:
         section(v)

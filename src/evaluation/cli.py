@@ -93,6 +93,10 @@ def run(
     language: Annotated[
         str | None, typer.Option(help="Report language: fi, en or both (default: study.yaml).")
     ] = None,
+    reports: Annotated[
+        bool,
+        typer.Option(help="Write the reports per audience (consortium, actors, organisations)."),
+    ] = True,
     engine: EngineOpt = "inprocess",
     kernel: KernelOpt = "evaluation",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -110,6 +114,7 @@ def run(
         use_cache=not force,
         only=only,
         language=language,
+        reports=reports,
     )
 
 

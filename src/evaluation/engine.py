@@ -9,8 +9,10 @@ the order they happened, as a kernel would. Papermill still injects the paramete
 executed notebook and raises :class:`papermill.PapermillExecutionError` for a failed cell.
 
 Registered with papermill as ``evaluation`` (``papermill --engine evaluation in.ipynb out.ipynb``)
-through the ``papermill.engine`` entry point. ``evaluation run --engine kernel`` uses a real
-kernel instead (what JupyterLab does), for notebooks that need one.
+through the ``papermill.engine`` entry point, which names
+:class:`evaluation.papermill_engine.InProcessEngine` (a module of its own: papermill loads its
+entry points while it is being imported, so this module must not import papermill).
+``evaluation run --engine kernel`` uses a real kernel instead (what JupyterLab does).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import nbformat
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
-from papermill.engines import Engine
 
 ENGINE_NAME = "evaluation"
 
@@ -153,9 +154,9 @@ def run_cells(nb_man: Any) -> None:
     sh.reset(new_session=False)
     count = 0
     cwd = os.getcwd()
-    # A fresh warnings registry per notebook: each notebook shows its own warnings, whatever
-    # ran before it in this process.
-    with warnings.catch_warnings():
+    # Warnings are recorded (with a fresh "once" registry per notebook, so each notebook shows
+    # its own warnings whatever ran before it in this process) and shown on the cell's stderr.
+    with warnings.catch_warnings(record=True) as caught:
         for index, cell in enumerate(nb_man.nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -165,6 +166,10 @@ def run_cells(nb_man: Any) -> None:
             outputs = _Outputs()
             with _capture(sh, outputs, count):
                 result = sh.run_cell(cell.source, store_history=False)
+            for w in caught:
+                text = warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line)
+                outputs.stream("stderr", text)
+            caught.clear()
             failed = not result.success
             if failed:
                 ename, evalue, traceback = sh.last_error or (
@@ -183,17 +188,11 @@ def run_cells(nb_man: Any) -> None:
     sh.reset(new_session=False)
 
 
-class InProcessEngine(Engine):
-    """Papermill engine running the notebook in this process (see the module docstring)."""
-
-    @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs) -> None:
-        run_cells(nb_man)
-
-
 def register() -> None:
     """Make the engine known to papermill in this process (the entry point does it for the
     papermill command line)."""
     from papermill.engines import papermill_engines
+
+    from evaluation.papermill_engine import InProcessEngine
 
     papermill_engines.register(ENGINE_NAME, InProcessEngine)

@@ -5,7 +5,10 @@ The CLI turns these into a message and an exit code, never a traceback.
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is imported by whoever builds a problems frame; the CLI stays light
+    import pandas as pd
 
 
 class EvaluationError(Exception):

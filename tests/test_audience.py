@@ -1,0 +1,69 @@
+"""Audience reports: who sees which rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from evaluation.audience import Audience, ReportView, audiences, slug
+from evaluation.config import load_study
+from tests.conftest import STUDY_YAML, write_study
+
+THREE_ORGS = STUDY_YAML.replace(
+    "  Org A: {actor: Actor 1, sector: public, size: large, units: {Ward 1: 10, Ward 2: 8}}",
+    "  Org A: {actor: Actor 1, units: {Ward 1: 10}}\n"
+    "  Org B: {actor: Actor 1, units: {Ward 1: 10}}\n"
+    "  Org C: {actor: Actor 2, units: {Ward 1: 10}}",
+)
+
+PREPOST = pd.DataFrame(
+    {
+        "group_by": ["all", "actor", "actor", "organisation", "organisation", "organisation",
+                     "unit", "unit", "role"],
+        "group": ["all", "Actor 1", "Actor 2", "Org A", "Org B", "Org C", "Org A / Ward 1",
+                  "Org C / Ward 1", "staff"],
+    }
+)  # fmt: skip
+
+
+def _view(tmp_path, kind: str, name: str) -> ReportView:
+    study = load_study(write_study(tmp_path, [], THREE_ORGS))
+    return ReportView(study=study, audience=Audience(kind, name), labels={})
+
+
+def test_audiences_are_consortium_actors_and_organisations(tmp_path):
+    study = load_study(write_study(tmp_path, [], THREE_ORGS))
+    found = [(a.kind, a.name, a.slug) for a in audiences(study)]
+    assert found == [
+        ("consortium", "Tiny", "consortium"),
+        ("actor", "Actor 1", "actor-actor-1"),
+        ("actor", "Actor 2", "actor-actor-2"),
+        ("organisation", "Org A", "organisation-org-a"),
+        ("organisation", "Org B", "organisation-org-b"),
+        ("organisation", "Org C", "organisation-org-c"),
+    ]
+
+
+def test_slug_is_ascii_and_file_safe():
+    assert slug("Kuntoutus Jänkä Oy") == "kuntoutus-janka-oy"
+    assert slug("Sote-palvelut Routa Oy / Ö") == "sote-palvelut-routa-oy-o"
+
+
+def test_an_organisation_sees_the_whole_study_and_only_its_own_rows(tmp_path):
+    rows = _view(tmp_path, "organisation", "Org A").visible(PREPOST)
+    assert list(rows["group"]) == ["all", "Org A", "Org A / Ward 1"]
+
+
+def test_an_actor_sees_itself_and_its_own_organisations(tmp_path):
+    rows = _view(tmp_path, "actor", "Actor 1").visible(PREPOST)
+    assert list(rows["group"]) == ["all", "Actor 1", "Org A", "Org B", "Org A / Ward 1"]
+
+
+def test_the_consortium_sees_everything(tmp_path):
+    rows = _view(tmp_path, "consortium", "Tiny").visible(PREPOST)
+    assert len(rows) == len(PREPOST)
+
+
+def test_tables_keyed_by_organisation_are_filtered_too(tmp_path):
+    frame = pd.DataFrame({"organisation": ["Org A", "Org B", None, "all"], "x": [1, 2, 3, 4]})
+    rows = _view(tmp_path, "organisation", "Org A").visible(frame)
+    assert list(rows["x"]) == [1, 3, 4]
