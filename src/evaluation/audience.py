@@ -159,7 +159,15 @@ def key_results(v: ReportView) -> None:
         rows["measure"].isin(HEADLINE_MEASURES)
         & rows["effect_size_type"].isin(HEADLINE_EFFECTS)
         & rows["group_by"].isin(_headline_groupings(v))
-    ]
+        # Paired rows (linked respondents only) for the whole study; groups by independent rows.
+        & (rows["group_by"].eq("all") | rows["design"].eq("independent"))
+    ].copy()
+    participant = rows["group_by"] == "participant"
+    rows.loc[participant, "group"] = (
+        rows.loc[participant, "group"]
+        .astype(str)
+        .map({"1": v.label("participants"), "0": v.label("non_participants")})
+    )
     columns = [
         "measure", "group", "round", "design", "n_baseline", "n_round", "mean_baseline",
         "mean_round", "diff", "effect_size_type", "effect_size", "es_ci_low", "es_ci_high",

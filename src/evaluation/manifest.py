@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import platform
 import subprocess
@@ -53,7 +54,6 @@ def code_version() -> dict[str, Any]:
 
 def source_hash() -> str:
     """One sha256 over the package's Python source and shipped resources (cache key part)."""
-    import hashlib
 
     h = hashlib.sha256()
     files = sorted(PACKAGE_DIR.rglob("*.py")) + sorted((PACKAGE_DIR / "resources").rglob("*.y*ml"))
@@ -94,12 +94,26 @@ def table_hashes(study: Study) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in sorted(tables.glob("*.csv"))} if tables.is_dir() else {}
 
 
+def run_id(fingerprint: dict[str, Any]) -> str:
+    """A short id of what a run's numbers come from (inputs, processed data, code, packages):
+    shown in every report's footer and stored in the manifest, so a printed table can be traced
+    back to its manifest."""
+    payload = {**fingerprint, "packages": package_versions()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def write_manifest(
-    study: Study, *, notebooks: dict[str, dict], seconds: float, inputs: dict[str, str]
+    study: Study,
+    *,
+    notebooks: dict[str, dict],
+    seconds: float,
+    inputs: dict[str, str],
+    run_id: str | None = None,
 ) -> Path:
     """Write reports/manifest.json; ``inputs`` are the input sha256s the run already computed."""
     manifest = {
         "study": study.name,
+        "run_id": run_id,
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "code": code_version(),
         "python": platform.python_version(),

@@ -17,6 +17,7 @@ place is not executed again.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ from evaluation.manifest import (
     code_version,
     input_hashes,
     read_manifest,
+    run_id,
     source_hash,
     table_hashes,
     write_manifest,
@@ -317,7 +319,10 @@ def run(
     shared_inputs = {"processed": processed, "config": config, "source": source_hash()}
     main_labels = load_labels(languages[0], study.paths)
     code = code_version()
+    rid = run_id(shared_inputs)
     provenance = {  # keys are label keys
+        "run_id": f"{rid} (reports/manifest.json)",
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "generated_from": ", ".join(f"{name} ({digest[:12]})" for name, digest in config.items()),
         "code_version": f"evaluation {code['version']}"
         + (f", git {code['git_commit'][:12]}" if code.get("git_commit") else "")
@@ -382,7 +387,13 @@ def run(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     _write_index(study, languages, analyses, report_jobs, main_labels, provenance)
-    write_manifest(study, notebooks=state.records, seconds=time.perf_counter() - t0, inputs=config)
+    write_manifest(
+        study,
+        notebooks=state.records,
+        seconds=time.perf_counter() - t0,
+        inputs=config,
+        run_id=rid,
+    )
     if state.failures:
         raise NotebookError(
             "notebook(s) failed; partial output kept:\n"
