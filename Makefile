@@ -7,7 +7,7 @@ STUDY  ?= .
 JOBS   ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install report demo run test test-fast lab lint format benchmark clean
+.PHONY: help install report demo run test test-fast lab lint format bench clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -37,8 +37,8 @@ test: $(STAMP) ## run the test suite (unit + end-to-end)
 test-fast: $(STAMP) ## run the tests that do not execute notebooks
 	$(BIN)/python -m pytest -m "not slow"
 
-lab: $(STAMP) ## open JupyterLab on the notebooks with the evaluation kernel
-	$(BIN)/jupyter lab notebooks/
+lab: $(STAMP) ## open JupyterLab with the evaluation kernel (executed notebooks: reports/notebooks/)
+	$(BIN)/jupyter lab --ServerApp.root_dir=.
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src tests benchmarks
@@ -48,8 +48,9 @@ format: $(STAMP) ## apply ruff format and fixes
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-benchmark: $(STAMP) ## time the pipeline on a scaled demo study (writes benchmarks/results.md)
-	$(BIN)/python benchmarks/run_benchmarks.py
+bench: $(STAMP) ## benchmarks: pipeline vs a naive papermill loop, and the scale curve (docs/benchmarks.md)
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/scale.py
 
 clean: ## remove derived data and reports (never data/raw)
 	rm -rf data/processed/* reports/*

@@ -165,6 +165,7 @@ def test_failed_notebook_exits_3_and_keeps_partial_output(tmp_path):
     partial = tmp_path / "reports" / "notebooks" / "10-data-quality.ipynb"
     assert partial.is_file() and "planted failure" in partial.read_text(encoding="utf-8")
     assert "10-data-quality.ipynb" in res.stderr and "Traceback" not in res.stderr
+    assert "cell [" in res.stderr and "planted failure" in res.stderr  # names the failing cell
     # The independent notebook still ran and has its report and table.
     assert (tmp_path / "reports" / "html" / "45-indicators.html").is_file()
     assert (tmp_path / "reports" / "tables" / "indicators.csv").is_file()

@@ -599,6 +599,8 @@ def study_config(
     config: dict[str, Any] = {
         "study": STUDY_NAME,
         "language": "fi",
+        # Reports in both languages; `evaluation run --language` overrides this.
+        "reports": {"languages": ["fi", "en"]},
         "seed": int(seed),
         "rounds": [{"id": rid, "label": label, "date": date} for rid, label, date in ROUNDS],
         "baseline": BASELINE,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluation.config import Study, load_labels, load_study
-from evaluation.errors import NotebookError, ReproduceError, UsageError
+from evaluation.errors import ConfigError, NotebookError, ReproduceError, UsageError
 from evaluation.io import sha256_file, write_text
 from evaluation.manifest import (
     code_version,
@@ -144,9 +144,10 @@ def execute_notebook(job: NotebookJob) -> dict:
             request_save_on_cell_execute=False,
         )
     except pm.PapermillExecutionError as exc:
-        return {"ok": False, "error": f"{exc.ename}: {exc.evalue}", "cell": exc.exec_count}
+        where = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell #{exc.cell_index}"
+        return {"ok": False, "error": f"{where} failed with {exc.ename}: {exc.evalue}"}
     except Exception as exc:  # kernel died, missing kernel, ...: report, never hide
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "cell": None}
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     finally:
         os.environ.pop(TABLE_LOG_ENV, None)
     executed_s = time.perf_counter() - start
@@ -173,14 +174,26 @@ def _check_kernel(kernel: str) -> None:
 
 
 def report_languages(study: Study, language: str | None) -> list[str]:
-    """The report languages: ``language`` (fi, en or both) or else study.yaml's; the study's
-    own language comes first (the analysis notebooks are rendered in it)."""
-    wanted = language or study.language
-    if wanted == "both":
-        return [study.language, *(lang for lang in LANGUAGES if lang != study.language)]
-    if wanted not in LANGUAGES:
-        raise UsageError(f"--language must be one of fi, en, both, not '{wanted}'")
-    return [wanted]
+    """The report languages: ``language`` (fi, en or both), or else study.yaml's
+    ``reports: {languages: [...]}``, or else its ``language``. The study's own language comes
+    first: the analysis notebooks are rendered in it."""
+    if language is None:
+        configured = (study.raw.get("reports") or {}).get("languages") or [study.language]
+        wanted = [str(lang) for lang in configured]
+        bad = [lang for lang in wanted if lang not in LANGUAGES]
+        if bad:
+            raise ConfigError(
+                f"{study.paths.study_yaml}: reports.languages: {', '.join(bad)} is not one of "
+                f"{', '.join(LANGUAGES)}"
+            )
+    elif language == "both":
+        wanted = list(LANGUAGES)
+    elif language in LANGUAGES:
+        wanted = [language]
+    else:
+        raise UsageError(f"--language must be one of fi, en, both, not '{language}'")
+    first = study.language if study.language in wanted else wanted[0]
+    return [first, *(lang for lang in dict.fromkeys(wanted) if lang != first)]
 
 
 @dataclass
