@@ -203,3 +203,28 @@ def test_summary_statistics_mode_runs_what_is_valid_and_says_what_was_skipped(tm
     assert not (tables / "lmm.csv").exists() and not (tables / "reliability.csv").exists()
     page = (tmp_path / "reports" / "html" / "30-longitudinal.html").read_text(encoding="utf-8")
     assert "yhteenvetoja" in page  # the report says why the mixed model was skipped
+
+
+def test_reproduce_fails_after_a_raw_value_is_changed(demo_run, tmp_path):
+    study = tmp_path / "study"
+    shutil.copytree(demo_run, study)
+    raw = study / "data" / "raw" / "responses.csv"
+    frame = pd.read_csv(raw, dtype=str, keep_default_na=False)
+    first = frame.index[frame["qwl"] != ""][0]
+    frame.loc[first, "qwl"] = str(round(100 - float(frame.loc[first, "qwl"]), 1))
+    frame.to_csv(raw, index=False)
+    res = subprocess.run([*CLI, "reproduce", "--study", str(study)], capture_output=True, text=True)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "prepost.csv" in res.stderr and "differs" in res.stderr
+
+
+def test_kernel_engine_gives_the_same_tables_as_the_in_process_engine(demo_run, tmp_path):
+    study = tmp_path / "study"
+    shutil.copytree(demo_run, study)
+    run(study, jobs=1, engine="kernel", only=["45"], use_cache=False, reports=False)
+    name = "indicators.csv"
+    assert sha256_file(study / "reports" / "tables" / name) == sha256_file(
+        demo_run / "reports" / "tables" / name
+    )
+    executed = json.loads((study / "reports" / "notebooks" / "45-indicators.ipynb").read_text())
+    assert executed["metadata"]["papermill"]["parameters"]["study_dir"] == str(study)
