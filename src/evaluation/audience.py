@@ -224,7 +224,8 @@ def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
             ax.set_title(v.label(measure), fontsize=10)
         axes[0].legend(frameon=False, fontsize=8)
     alt = v.label("rep_trajectory_alt").format(group=v.audience.name)
-    show_figure(fig, v.figure_path("trajectory"), alt=alt)
+    # SVG only: the publication figures (SVG + 300 dpi PNG) are the analysis notebooks'.
+    show_figure(fig, v.figure_path("trajectory"), alt=alt, png=False)
 
 
 def participation(v: ReportView) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Mapping
@@ -52,6 +53,20 @@ def _provenance(info: Mapping[str, str], title: str) -> str:
     return f"---\n\n### {title}\n\n| | |\n|---|---|\n{rows}\n"
 
 
+@functools.cache
+def _html_exporter():
+    """One exporter per process: building it loads and compiles the templates (about 0.1 s)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        anchor_link_text="",
+    )
+
+
 def notebook_to_html(
     executed: Path,
     target: Path,
@@ -61,22 +76,13 @@ def notebook_to_html(
 ) -> Path:
     """Convert an executed notebook to HTML with code hidden, a table of contents and a
     provenance footer. nbconvert only converts here; it never executes."""
-    from nbconvert import HTMLExporter
-
     nb = nbformat.read(executed, as_version=4)
     toc = nbformat.v4.new_markdown_cell(_toc(nb, labels.get("contents", "Contents")))
     nb.cells.insert(_title_position(nb) + 1, toc)
     nb.cells.append(
         nbformat.v4.new_markdown_cell(_provenance(provenance, labels.get("provenance", "")))
     )
-    exporter = HTMLExporter(
-        template_name="lab",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        anchor_link_text="",
-    )
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = _html_exporter().from_notebook_node(nb)
     return write_text(target, body)
 
 
@@ -165,14 +171,17 @@ def show(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, **kwargs)
     display(display_table(frame, labels, **kwargs))
 
 
-def show_figure(fig, path_without_suffix: Path, *, alt: str | None = None) -> None:
-    """Save a figure as SVG + PNG (reports/figures/) and embed the SVG in the report; ``alt``
-    becomes the figure's text alternative (SVG ``<title>`` and ``aria-label``)."""
+def show_figure(
+    fig, path_without_suffix: Path, *, alt: str | None = None, png: bool = True
+) -> None:
+    """Save a figure as SVG (+ PNG unless ``png=False``) in reports/figures/ and embed the SVG
+    in the report; ``alt`` becomes the figure's text alternative (SVG ``<title>`` and
+    ``aria-label``)."""
     from IPython.display import HTML, SVG, display
 
     from evaluation.plots import save_figure
 
-    svg, _png = save_figure(fig, path_without_suffix)
+    svg = save_figure(fig, path_without_suffix, formats=("svg", "png") if png else ("svg",))[0]
     if alt is None:
         display(SVG(filename=str(svg)))
         return
