@@ -7,11 +7,14 @@ import html
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import pandas as pd
 
 from evaluation.io import write_text
+
+if TYPE_CHECKING:  # nbformat pulls in jsonschema (about 1 s): imported where it is used
+    import nbformat
 
 HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*$", re.MULTILINE)
 
@@ -76,6 +79,8 @@ def notebook_to_html(
 ) -> Path:
     """Convert an executed notebook to HTML with code hidden, a table of contents and a
     provenance footer. nbconvert only converts here; it never executes."""
+    import nbformat
+
     nb = nbformat.read(executed, as_version=4)
     toc = nbformat.v4.new_markdown_cell(_toc(nb, labels.get("contents", "Contents")))
     nb.cells.insert(_title_position(nb) + 1, toc)

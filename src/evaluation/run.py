@@ -43,7 +43,6 @@ from evaluation.manifest import (
     table_hashes,
     write_manifest,
 )
-from evaluation.process import process
 from evaluation.report import IndexSection, index_html, notebook_to_html
 
 log = logging.getLogger(__name__)
@@ -322,14 +321,13 @@ def run(
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
     study = load_study(study_dir)
     languages = report_languages(study, language)
-    log.info("study %s: validating and scoring", study.name)
-    written = process(study)
+    config = input_hashes(study)
+    source = source_hash()
+    processed = _process(study, config, source, use_cache)
     if engine == "kernel":
         _check_kernel(kernel)
-    processed = {k: sha256_file(p) for k, p in sorted(written.items())}
-    config = input_hashes(study)
     # What every notebook depends on, hashed once: derived data, inputs, the package's code.
-    shared_inputs = {"processed": processed, "config": config, "source": source_hash()}
+    shared_inputs = {"processed": processed, "config": config, "source": source}
     main_labels = load_labels(languages[0], study.paths)
     code = code_version()
     rid = run_id(shared_inputs)
@@ -414,6 +412,35 @@ def run(
         )
     log.info("reports in %s (%.1f s)", study.paths.html, time.perf_counter() - t0)
     return state.records
+
+
+def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool) -> dict:
+    """Validate and score the raw data into data/processed/, unless neither the inputs nor the
+    code changed since the parquet files there were written (then they are reused as they are).
+    Returns the processed files' sha256s."""
+    record_path = study.paths.reports / ".cache" / "processed.json"
+    key = hashlib.sha256(json.dumps([inputs, source], sort_keys=True).encode()).hexdigest()
+    if use_cache and record_path.is_file():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        files = record.get("files", {})
+        on_disk = sorted(p.name for p in study.paths.processed.glob("*.parquet"))
+        if (
+            record.get("key") == key
+            and on_disk == sorted(f"{name}.parquet" for name in files)
+            and all(
+                sha256_file(study.paths.processed / f"{name}.parquet") == digest
+                for name, digest in files.items()
+            )
+        ):
+            log.info("study %s: raw data and code unchanged, processed data kept", study.name)
+            return files
+    from evaluation.process import process
+
+    log.info("study %s: validating and scoring", study.name)
+    written = process(study)
+    files = {name: sha256_file(path) for name, path in sorted(written.items())}
+    write_text(record_path, json.dumps({"key": key, "files": files}, indent=1) + "\n")
+    return files
 
 
 def _write_index(
