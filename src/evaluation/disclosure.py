@@ -1,0 +1,225 @@
+"""Disclosure control: one mechanism for every table of record (and so every report).
+
+Two steps:
+
+1. **Primary suppression** (:func:`suppress`, called by each analysis where it knows the group
+   sizes): a group with fewer than ``min_n`` respondents keeps its row, with every statistic
+   emptied and ``suppressed = true``.
+2. **Complementary (secondary) suppression** (:func:`protect`, applied by
+   :func:`evaluation.tables.write_table` to every table before it is written): a suppressed
+   cell must not be recoverable by subtraction. Where the groups of one grouping add up to a
+   published total (organisations to the whole study, units to their organisation, bands to a
+   round), a partition with exactly one suppressed cell gets a second one: the unsuppressed cell
+   with the smallest n (ties by name). When an organisation is suppressed, all of its units are
+   too, so its total cannot be rebuilt from them. This repeats until no partition has exactly one
+   suppressed cell.
+
+Figures are drawn from these tables and quotes are only taken from groups of at least ``min_n``
+answers, so they pass through the same rules. Known limit (documented in docs/methods.md): linked
+tables across *different* groupings (e.g. sector and actor) are not audited against each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def suppress(
+    frame: pd.DataFrame,
+    *,
+    n_columns: Iterable[str],
+    keep: Iterable[str],
+    min_n: int,
+) -> pd.DataFrame:
+    """Primary suppression: rows where any of ``n_columns`` is below ``min_n`` keep only the
+    ``keep`` (identifying) columns; every other column is emptied and ``suppressed`` is true.
+
+    A missing n counts as zero. Returns a new frame; the input is not modified.
+    """
+    out = frame.copy()
+    small = np.zeros(len(out), dtype=bool)
+    for col in n_columns:
+        small |= pd.to_numeric(out[col], errors="coerce").fillna(0).to_numpy() < min_n
+    previous = out.get("suppressed", pd.Series(False, index=out.index))
+    return _blank(out, small | previous.fillna(False).astype(bool).to_numpy(), set(keep))
+
+
+def _blank(out: pd.DataFrame, rows: np.ndarray, keep: set[str]) -> pd.DataFrame:
+    """Empty every column but ``keep`` in ``rows`` and mark them suppressed (in place)."""
+    for col in out.columns:
+        if col in keep or col == "suppressed" or not rows.any():
+            continue
+        if not (pd.api.types.is_float_dtype(out[col]) or pd.api.types.is_object_dtype(out[col])):
+            out[col] = out[col].astype("object")
+        out.loc[rows, col] = np.nan
+    out["suppressed"] = rows
+    return out
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How the cells of one table partition a published total.
+
+    ``partition`` maps the frame to a label per row: rows with the same label are the cells of
+    one total; NaN = the row is not a cell of any partition (e.g. the total itself).
+    ``n_column`` orders the candidates for complementary suppression; ``keep`` are the
+    identifying columns a suppressed row keeps. ``children`` maps a suppressed row to the
+    labels of partitions whose cells must all be suppressed with it (units of an organisation).
+    """
+
+    partition: Callable[[pd.DataFrame], pd.Series]
+    n_column: str
+    keep: tuple[str, ...]
+    name_column: str
+    children: Callable[[pd.DataFrame, pd.Series], pd.Series] | None = None
+
+
+def _join(frame: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
+    parts = [frame[c].astype("string").fillna("") for c in columns]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + "\x1f" + part
+    return out
+
+
+def _grouped_partition(keys: tuple[str, ...]) -> Callable[[pd.DataFrame], pd.Series]:
+    """Tables with ``group_by``/``group``: the groups of one grouping partition the whole
+    study (``all``); units (``<organisation> / <unit>``) partition their organisation."""
+
+    def partition(frame: pd.DataFrame) -> pd.Series:
+        by = frame["group_by"].astype("string")
+        group = frame["group"].astype("string")
+        parent = pd.Series("all", index=frame.index, dtype="string")
+        is_unit = by.eq("unit")
+        parent[is_unit] = group[is_unit].str.split(" / ").str[0]
+        label = _join(frame, keys) + "\x1e" + by + "\x1e" + parent
+        return label.where(~by.eq("all"))
+
+    return partition
+
+
+def _unit_children(keys: tuple[str, ...]) -> Callable[[pd.DataFrame, pd.Series], pd.Series]:
+    """The unit partition belonging to each organisation row (so a suppressed organisation
+    takes its units with it)."""
+
+    def children(frame: pd.DataFrame, rows: pd.Series) -> pd.Series:
+        sub = frame[rows & frame["group_by"].astype("string").eq("organisation")]
+        return _join(sub, keys) + "\x1e" + "unit" + "\x1e" + sub["group"].astype("string")
+
+    return children
+
+
+PREPOST_KEYS = ("measure", "round", "design", "test", "effect_size_type")
+TRAJECTORY_KEYS = ("measure", "round")
+
+RULES: dict[str, Rule] = {
+    "prepost": Rule(
+        partition=_grouped_partition(PREPOST_KEYS),
+        n_column="n_round",
+        keep=(
+            "measure",
+            "group_by",
+            "group",
+            "round",
+            "baseline",
+            "design",
+            "test",
+            "effect_size_type",
+            "correction",
+            "family",
+        ),
+        name_column="group",
+        children=_unit_children(PREPOST_KEYS),
+    ),
+    "trajectories": Rule(
+        partition=_grouped_partition(TRAJECTORY_KEYS),
+        n_column="n",
+        keep=("measure", "round", "group_by", "group"),
+        name_column="group",
+        children=_unit_children(TRAJECTORY_KEYS),
+    ),
+    "respondents": Rule(
+        partition=lambda f: _join(f, ("round", "organisation")),
+        n_column="n",
+        keep=("round", "organisation", "unit"),
+        name_column="unit",
+    ),
+    "bands": Rule(
+        partition=lambda f: _join(f, ("measure", "round")),
+        n_column="n_band",
+        keep=("measure", "round", "band"),
+        name_column="band",
+    ),
+}
+
+# Tables with group sizes whose cells do not add up to a published total (or are already
+# protected where they are built); listed so a test can check that every table is considered.
+NO_PARTITION = frozenset(
+    {
+        "distributions",  # quantiles per round: not additive
+        "reliability",  # per instrument and round
+        "missingness",
+        "out_of_range",
+        "meta",  # per-organisation effect sizes of the same respondents as prepost.csv
+        "lmm",
+        "power",
+        "indicators",
+        "skipped",
+        "icr",
+        "disagreements",
+        "suggestions",
+        "suggestion_quality",
+        "quotes",
+        "joint_display",
+        "themes",  # theme prevalence: cells are shares of one group, protected in themes.py
+    }
+)
+
+
+def protect(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Complementary suppression for table ``name`` (see the module docstring); tables without
+    a rule or without a ``suppressed`` column pass unchanged."""
+    rule = RULES.get(name)
+    if rule is None or "suppressed" not in frame or frame.empty:
+        return frame
+    out = frame.reset_index(drop=True).copy()
+    suppressed = out["suppressed"].fillna(False).astype(bool).to_numpy().copy()
+    labels = rule.partition(out)
+    n = pd.to_numeric(out[rule.n_column], errors="coerce")
+    names = out[rule.name_column].astype("string").fillna("")
+    while True:
+        added = _complement(suppressed, labels, n, names)
+        if rule.children is not None:
+            added |= _cascade(out, suppressed, labels, rule)
+        if not added:
+            break
+    return _blank(out, suppressed, set(rule.keep))
+
+
+def _complement(suppressed: np.ndarray, labels: pd.Series, n: pd.Series, names: pd.Series) -> bool:
+    """Give every partition with exactly one suppressed cell a second one; True if any."""
+    added = False
+    frame = pd.DataFrame({"label": labels, "s": suppressed, "n": n, "name": names})
+    frame = frame[frame["label"].notna()]
+    counts = frame.groupby("label", sort=False)["s"].agg(["sum", "count"])
+    lonely = counts.index[(counts["sum"] == 1) & (counts["count"] > 1)]
+    if len(lonely):
+        candidates = frame[frame["label"].isin(lonely) & ~frame["s"]]
+        candidates = candidates.sort_values(["label", "n", "name"], na_position="first")
+        picks = candidates.groupby("label", sort=False).head(1).index
+        suppressed[picks.to_numpy()] = True
+        added = len(picks) > 0
+    return added
+
+
+def _cascade(out: pd.DataFrame, suppressed: np.ndarray, labels: pd.Series, rule: Rule) -> bool:
+    """Suppress every cell of the partitions that belong to a suppressed row."""
+    rows = pd.Series(suppressed, index=out.index)
+    child_labels = set(rule.children(out, rows))
+    hit = labels.isin(child_labels).to_numpy() & ~suppressed
+    suppressed |= hit
+    return bool(hit.any())
