@@ -367,8 +367,9 @@ def run(
         current = state.settle([job.name for job in stage1])
         if not only:
             _remove_stale_tables(study, current)
+        tables = table_hashes(study)
+        _export(study, tables, main_labels, source, use_cache)
         if report_nb is not None:
-            tables = table_hashes(study)
             for lang in languages:
                 labels = load_labels(lang, study.paths)
                 for aud in audience.audiences(study):
@@ -441,6 +442,22 @@ def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool)
     files = {name: sha256_file(path) for name, path in sorted(written.items())}
     write_text(record_path, json.dumps({"key": key, "files": files}, indent=1) + "\n")
     return files
+
+
+def _export(study: Study, tables: dict, labels: dict, source: str, use_cache: bool) -> None:
+    """LaTeX and xlsx exports of the tables of record, unless the tables did not change."""
+    from evaluation.exports import export_tables
+
+    record = study.paths.reports / ".cache" / "exports.json"
+    payload = json.dumps([tables, labels, source], sort_keys=True).encode()
+    key = hashlib.sha256(payload).hexdigest()
+    workbook = study.paths.reports / "exports" / "tables.xlsx"
+    fresh = use_cache and workbook.is_file() and record.is_file()
+    if fresh and json.loads(record.read_text(encoding="utf-8")).get("key") == key:
+        return
+    written = export_tables(study.paths, labels)
+    log.info("exports: %d file(s) in %s", len(written), study.paths.reports / "exports")
+    write_text(record, json.dumps({"key": key}) + "\n")
 
 
 def _write_index(
