@@ -41,3 +41,17 @@ def test_saved_figures_are_byte_identical(tmp_path):
     first = save_figure(trajectory_plot(means, measure="m", rounds=ROUNDS), tmp_path / "a")
     second = save_figure(trajectory_plot(means, measure="m", rounds=ROUNDS), tmp_path / "b")
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
+
+def test_png_figures_are_written_at_300_dpi(tmp_path):
+    from PIL import Image
+
+    from evaluation.plots import new_figure, save_figure, style_context
+
+    with style_context():
+        fig = new_figure(4, 3)
+        fig.subplots().plot([0, 1], [0, 1])
+    _svg, png = save_figure(fig, tmp_path / "f")
+    with Image.open(png) as image:
+        assert image.size == (1200, 900)
+        assert round(image.info["dpi"][0]) == 300

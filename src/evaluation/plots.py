@@ -29,7 +29,7 @@ STYLE: dict[str, object] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "figure.dpi": 100.0,
-    "savefig.dpi": 150.0,
+    "savefig.dpi": 300.0,  # publication PNGs
     "savefig.bbox": None,
     "svg.fonttype": "path",
     "svg.hashsalt": "evaluation",
