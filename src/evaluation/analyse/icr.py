@@ -1,0 +1,256 @@
+"""Inter-coder reliability of qualitative coding (``icr.csv``) and the list of disagreements.
+
+Input: one row per code a coder applied to a segment (``segment, coder, code``; CONTRACT.md
+``codings.csv``). A coder who applied any code to a segment has *seen* it; a segment a coder
+never coded is missing for that coder, not a "no".
+
+Two views, as in the contract:
+
+* ``code = all``: the coding as one nominal variable (the code a coder gave the segment). Only
+  meaningful where each coder gives at most one code per segment: segments where a coder gave
+  more than one are left out of this row, and the ``note`` column says how many.
+* one row per code: present (1) / absent (0) for every coder who saw the segment.
+
+Coefficients (each a function of per-segment counts, so that bootstrap replicates are weighted
+sums over segments and all replicates are computed at once):
+
+* percent agreement: mean over segments of the share of agreeing coder pairs;
+* Cohen's kappa (exactly two coders; segments both coded): (p_o − p_e) / (1 − p_e) with p_e
+  from each coder's own marginals (Cohen 1960);
+* Fleiss' kappa (segments coded by every coder): (P̄ − P̄_e) / (1 − P̄_e) (Fleiss 1971);
+* Krippendorff's alpha, nominal (any number of coders, missing allowed): 1 − D_o / D_e from
+  the coincidence matrix (Krippendorff 2011).
+
+Confidence intervals: percentile bootstrap over segments (``reps`` replicates, seeded).
+Undefined values (e.g. kappa when every coder always says the same) are NaN, never an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+METRICS = ("percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha_nominal")
+ICR_COLUMNS = ["code", "metric", "value", "ci_low", "ci_high", "n_segments", "n_coders", "note"]
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """One nominal variable: per segment (unit), how many coders chose each category, and for
+    two coders the category each chose (-1 = did not code the segment)."""
+
+    counts: np.ndarray  # (units, categories)
+    pair: np.ndarray | None  # (units, 2) category index per coder, or None if not 2 coders
+    n_coders: int
+
+    @property
+    def m(self) -> np.ndarray:
+        return self.counts.sum(axis=1)
+
+
+def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    return np.where(np.abs(den) > 1e-12, out, np.nan)
+
+
+def percent_agreement(r: Ratings, w: np.ndarray) -> np.ndarray:
+    """Mean share of agreeing coder pairs over segments with at least two coders."""
+    m = r.m
+    ok = m >= 2
+    agree = (r.counts * (r.counts - 1)).sum(axis=1)[ok] / (m * (m - 1))[ok]
+    wk = w[:, ok]
+    return _safe_divide(wk @ agree, wk.sum(axis=1))
+
+
+def cohen_kappa(r: Ratings, w: np.ndarray) -> np.ndarray:
+    """Cohen's kappa for two coders over the segments both coded."""
+    if r.pair is None:
+        return np.full(w.shape[0], np.nan)
+    a, b = r.pair[:, 0], r.pair[:, 1]
+    ok = (a >= 0) & (b >= 0)
+    a, b, wk = a[ok], b[ok], w[:, ok]
+    total = wk.sum(axis=1)
+    k = r.counts.shape[1]
+    onehot_a = np.eye(k)[a]
+    onehot_b = np.eye(k)[b]
+    p_o = _safe_divide(wk @ (a == b).astype(float), total)
+    p_a = _safe_divide(wk @ onehot_a, total[:, None])
+    p_b = _safe_divide(wk @ onehot_b, total[:, None])
+    p_e = (p_a * p_b).sum(axis=1)
+    return _safe_divide(p_o - p_e, 1 - p_e)
+
+
+def fleiss_kappa(r: Ratings, w: np.ndarray) -> np.ndarray:
+    """Fleiss' kappa over the segments coded by every coder (complete data)."""
+    n = r.n_coders
+    ok = r.m == n
+    if n < 2 or not ok.any():
+        return np.full(w.shape[0], np.nan)
+    counts, wk = r.counts[ok], w[:, ok]
+    total = wk.sum(axis=1)
+    p_i = ((counts**2).sum(axis=1) - n) / (n * (n - 1))
+    p_bar = _safe_divide(wk @ p_i, total)
+    p_j = _safe_divide(wk @ counts, (n * total)[:, None])
+    p_e = (p_j**2).sum(axis=1)
+    return _safe_divide(p_bar - p_e, 1 - p_e)
+
+
+def krippendorff_alpha_nominal(r: Ratings, w: np.ndarray) -> np.ndarray:
+    """Krippendorff's alpha for nominal data from the coincidence matrix:
+    alpha = 1 - (n - 1) (n - sum_c o_cc) / (n^2 - sum_c n_c^2)."""
+    m = r.m
+    ok = m >= 2  # pairable values only
+    counts, wk = r.counts[ok], w[:, ok]
+    diag = ((counts**2 - counts).sum(axis=1)) / (m[ok] - 1)  # sum_c o_cc per unit
+    n = wk @ m[ok].astype(float)
+    trace = wk @ diag
+    n_c = wk @ counts
+    return 1 - _safe_divide((n - 1) * (n - trace), n**2 - (n_c**2).sum(axis=1))
+
+
+COEFFICIENTS = {
+    "percent_agreement": percent_agreement,
+    "cohen_kappa": cohen_kappa,
+    "fleiss_kappa": fleiss_kappa,
+    "krippendorff_alpha_nominal": krippendorff_alpha_nominal,
+}
+
+
+def ratings_from_matrix(matrix: np.ndarray) -> Ratings:
+    """Ratings from a coders × units matrix of category values (NaN = missing), the layout of
+    Krippendorff's reliability data."""
+    data = np.asarray(matrix, dtype=float)
+    values = np.unique(data[~np.isnan(data)])
+    index = {v: i for i, v in enumerate(values)}
+    coded = np.full(data.shape, -1)
+    for (c, u), v in np.ndenumerate(data):
+        if not np.isnan(v):
+            coded[c, u] = index[v]
+    counts = np.zeros((data.shape[1], len(values)))
+    for c in range(data.shape[0]):
+        has = coded[c] >= 0
+        np.add.at(counts, (np.nonzero(has)[0], coded[c][has]), 1)
+    pair = coded.T.copy() if data.shape[0] == 2 else None
+    return Ratings(counts=counts, pair=pair, n_coders=data.shape[0])
+
+
+def coefficient(matrix: np.ndarray, metric: str) -> float:
+    """One coefficient of a coders × units matrix (NaN = missing); see the module docstring."""
+    r = ratings_from_matrix(matrix)
+    return float(COEFFICIENTS[metric](r, np.ones((1, r.counts.shape[0])))[0])
+
+
+def _human(codings: pd.DataFrame, include_suggestions: bool) -> pd.DataFrame:
+    if "source" in codings and not include_suggestions:
+        codings = codings[codings["source"].fillna("human").eq("human")]
+    return codings.drop_duplicates(["segment", "coder", "code"])
+
+
+def _views(codings: pd.DataFrame) -> list[tuple[str, np.ndarray, str]]:
+    """(code, coders × segments matrix, note) for ``all`` and for each code."""
+    coders = sorted(codings["coder"].unique())
+    segments = sorted(codings["segment"].unique())
+    seen = pd.crosstab(codings["coder"], codings["segment"]).reindex(
+        index=coders, columns=segments, fill_value=0
+    )
+    out = []
+    per_coder = codings.groupby(["segment", "coder"])["code"].nunique()
+    multi = set(per_coder[per_coder > 1].index.get_level_values("segment"))
+    single = codings[~codings["segment"].isin(multi)]
+    codes = sorted(codings["code"].unique())
+    code_index = {c: i for i, c in enumerate(codes)}
+    matrix = np.full((len(coders), len(segments)), np.nan)
+    pos_coder = {c: i for i, c in enumerate(coders)}
+    pos_seg = {s: i for i, s in enumerate(segments)}
+    for seg, coder, code in single[["segment", "coder", "code"]].itertuples(index=False):
+        matrix[pos_coder[coder], pos_seg[seg]] = code_index[code]
+    keep = [pos_seg[s] for s in segments if s not in multi]
+    note = f"{len(multi)} segment(s) with more than one code from a coder left out" if multi else ""
+    out.append(("all", matrix[:, keep], note))
+    present = seen.to_numpy() > 0
+    for code in codes:
+        applied = pd.crosstab(
+            codings.loc[codings["code"] == code, "coder"],
+            codings.loc[codings["code"] == code, "segment"],
+        ).reindex(index=coders, columns=segments, fill_value=0)
+        m = np.where(present, (applied.to_numpy() > 0).astype(float), np.nan)
+        out.append((code, m, ""))
+    return out
+
+
+def icr_table(
+    codings: pd.DataFrame,
+    *,
+    reps: int = 999,
+    seed: int = 0,
+    ci: float = 0.95,
+    include_suggestions: bool = False,
+) -> pd.DataFrame:
+    """``icr.csv``: every coefficient for ``all`` and per code, with bootstrap CIs."""
+    data = _human(codings, include_suggestions)
+    rng = np.random.default_rng(seed)
+    rows = []
+    n_coders_all = data["coder"].nunique()
+    for code, matrix, note in _views(data):
+        r = ratings_from_matrix(matrix)
+        units = r.counts.shape[0]
+        ones = np.ones((1, units))
+        boot = rng.multinomial(units, np.full(units, 1 / units), size=reps) if units else ones
+        for metric in METRICS:
+            if metric == "cohen_kappa" and n_coders_all != 2:
+                continue
+            used = _units_used(r, metric)
+            value = float(COEFFICIENTS[metric](r, ones)[0])
+            low = high = np.nan
+            if used >= 2 and not np.isnan(value):
+                draws = COEFFICIENTS[metric](r, boot.astype(float))
+                draws = draws[~np.isnan(draws)]
+                if len(draws):
+                    low, high = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
+            rows.append(
+                {
+                    "code": code,
+                    "metric": metric,
+                    "value": value,
+                    "ci_low": float(low),
+                    "ci_high": float(high),
+                    "n_segments": used,
+                    "n_coders": n_coders_all,
+                    "note": note,
+                }
+            )
+    return pd.DataFrame(rows, columns=ICR_COLUMNS)
+
+
+def _units_used(r: Ratings, metric: str) -> int:
+    m = r.m
+    if metric == "fleiss_kappa":
+        return int((m == r.n_coders).sum())
+    if metric == "cohen_kappa":
+        return int(((r.pair >= 0).all(axis=1)).sum()) if r.pair is not None else 0
+    return int((m >= 2).sum())
+
+
+DISAGREEMENT_COLUMNS = ["segment", "code", "coders_with", "coders_without", "text"]
+
+
+def disagreements(codings: pd.DataFrame, *, include_suggestions: bool = False) -> pd.DataFrame:
+    """One row per segment × code where the coders who saw the segment differ."""
+    data = _human(codings, include_suggestions)
+    context = [c for c in ("round", "organisation", "document") if c in data]
+    seen = data.groupby("segment")["coder"].agg(lambda s: sorted(set(s)))
+    applied = data.groupby(["segment", "code"])["coder"].agg(lambda s: sorted(set(s)))
+    rows = []
+    for (segment, code), with_code in applied.items():
+        without = [c for c in seen[segment] if c not in with_code]
+        if without:
+            rows.append((segment, code, "; ".join(with_code), "; ".join(without)))
+    out = pd.DataFrame(rows, columns=DISAGREEMENT_COLUMNS[:-1])
+    first = data.drop_duplicates("segment").set_index("segment")
+    out["text"] = out["segment"].map(first["text"]) if "text" in first else ""
+    for col in context:
+        out[col] = out["segment"].map(first[col])
+    return out.sort_values(["segment", "code"], kind="mergesort").reset_index(drop=True)
