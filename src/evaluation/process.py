@@ -127,6 +127,14 @@ def validate_study(study: Study) -> dict[str, pd.DataFrame]:
         for path in study.files(key):
             if not path.is_file():
                 raise DataError(f"{path}: file not found (declared as data.{key} in study.yaml)")
+    if study.files("open_answers") or study.files("codings"):
+        from evaluation.qual.codings import load_codings, load_open_answers
+
+        answers = load_open_answers(study)
+        if study.files("open_answers"):
+            out["open_answers"] = answers
+        if study.files("codings"):
+            out["codings"] = load_codings(study, answers=answers)
     return out
 
 
@@ -142,7 +150,7 @@ def process(study: Study) -> dict[str, Path]:
         written["responses"] = write_parquet(clean, processed / "responses.parquet")
         scores = score_responses(responses, study)
         written["scores"] = write_parquet(scores, processed / "scores.parquet")
-    for key in ("summaries", "activities", "feedback"):
+    for key in ("summaries", "activities", "feedback", "open_answers", "codings"):
         if key in data:
             written[key] = write_parquet(data[key], processed / f"{key}.parquet")
     # Derived data is rebuilt from raw every run: nothing from an earlier run may linger.
