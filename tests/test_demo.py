@@ -32,7 +32,7 @@ RESPONSE_COLUMNS = [
     "qwl_processes", *ESIS,
 ]  # fmt: skip
 TOP_LEVEL_KEYS = [
-    "study", "language", "seed", "rounds", "baseline", "design", "instruments", "data",
+    "study", "language", "reports", "seed", "rounds", "baseline", "design", "instruments", "data",
     "codebook", "disclosure", "analysis", "organisations", "targets", "demo",
 ]  # fmt: skip
 
@@ -164,10 +164,10 @@ def test_open_answers_carry_the_project_themes(study):
     for stem in ("turvalli", "dialog", "luov", "yhteiskehit", "vertais", "kuul", "monimuotoi",
                  "kiire", "muutos", "mentor", "johtami"):  # fmt: skip
         assert stem in text, stem
-    ment = answers["text"].str.contains("entor") & (answers["participant"] == 1)
-    assert (
-        ment.sum() > (answers["text"].str.contains("entor") & (answers["participant"] == 0)).sum()
-    )
+    # Mentoring (TP3) is planted for participants: a higher share of their answers mention it.
+    mentions = answers["text"].str.contains("entor")
+    rate = mentions.groupby(answers["participant"]).mean()
+    assert rate[1] > 2 * rate[0]
 
 
 def test_two_coders_disagree_realistically(study):

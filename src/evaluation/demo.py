@@ -229,6 +229,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Psychological safety",
         "description": "Daring to speak up, ask, disagree or admit mistakes without fear.",
         "keywords": ["turvalli", "turvassa", "uskal", "pelk", "virhe", "syyllist"],
+        "parent": "participation",
+        "tone": "resource",
     },
     {
         "id": "dialogue",
@@ -236,6 +238,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Dialogue",
         "description": "Open, two-way conversation and listening in the work community.",
         "keywords": ["dialog", "keskustel", "vuorovaikut", "kuuntel", "puhu"],
+        "parent": "participation",
+        "tone": "resource",
     },
     {
         "id": "creativity",
@@ -243,6 +247,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Creativity",
         "description": "Creative methods, new ideas and experimenting in everyday work.",
         "keywords": ["luov", "ideoi", "idea", "kokeil", "menetelm"],
+        "parent": "development",
+        "tone": "resource",
     },
     {
         "id": "co_development",
@@ -250,6 +256,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Co-development",
         "description": "Staff and management developing ways of working together.",
         "keywords": ["yhteiskehit", "kehitä", "kehittä", "kehitt", "pdca", "ehdotuk"],
+        "parent": "development",
+        "tone": "resource",
     },
     {
         "id": "peer_learning",
@@ -257,6 +265,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Peer learning",
         "description": "Learning from colleagues, sharing skills and tacit knowledge.",
         "keywords": ["vertais", "toisiltamme", "toisiltaan", "jaamme", "osaamis", "hiljai"],
+        "parent": "learning",
+        "tone": "resource",
     },
     {
         "id": "being_heard",
@@ -264,6 +274,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Being heard",
         "description": "Feeling that one's views are listened to and affect decisions.",
         "keywords": ["kuul", "mielipit", "ääne", "huomioon", "päätö"],
+        "parent": "participation",
+        "tone": "resource",
     },
     {
         "id": "diversity",
@@ -271,6 +283,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Diversity",
         "description": "Different ages, cultures, languages and backgrounds in the team.",
         "keywords": ["monimuotoi", "moninai", "kulttuuritaust", "eri-ikäi", "kieli", "ulkopuol"],
+        "parent": "participation",
+        "tone": "resource",
     },
     {
         "id": "workload",
@@ -278,6 +292,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Workload",
         "description": "Haste, heavy workload, staff shortage and coping.",
         "keywords": ["kiire", "kuormit", "työkuorm", "työmäärä", "resurssi", "jaksa", "sijai"],
+        "parent": "strain",
+        "tone": "problem",
     },
     {
         "id": "change_fatigue",
@@ -285,6 +301,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Change fatigue",
         "description": "Exhaustion and uncertainty from continuous organisational change.",
         "keywords": ["muutos", "muutoks", "muutosväs", "uudistu", "väsy", "epävarm"],
+        "parent": "strain",
+        "tone": "problem",
     },
     {
         "id": "mentoring",
@@ -292,6 +310,8 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Mentoring",
         "description": "Group and peer mentoring (work package TP3).",
         "keywords": ["mentor", "ryhmämentor", "mentorointiryhm"],
+        "parent": "learning",
+        "tone": "resource",
     },
     {
         "id": "leadership",
@@ -299,6 +319,17 @@ CODEBOOK: tuple[dict[str, Any], ...] = (
         "label_en": "Leadership",
         "description": "Supervisors' and management's way of leading; coaching leadership.",
         "keywords": ["johtami", "johto", "esihenkilö", "esimie", "lähijohta", "valmentav"],
+        "parent": "leadership",
+        "tone": "resource",
+    },
+    {
+        "id": "wellbeing",
+        "label_fi": "Työhyvinvointi",
+        "label_en": "Wellbeing at work",
+        "description": "Coping, enjoying one's work and energy at work.",
+        "keywords": ["hyvinvoin", "viihty", "työilo", "voimavar", "innostu"],
+        "parent": "wellbeing",
+        "tone": "resource",
     },
 )
 THEMES = tuple(c["id"] for c in CODEBOOK)
@@ -306,7 +337,12 @@ THEMES = tuple(c["id"] for c in CODEBOOK)
 
 def codebook() -> dict[str, Any]:
     """The codebook as written to ``config/codebook.yaml`` (a fresh copy)."""
-    return {"codes": [dict(c, keywords=list(c["keywords"])) for c in CODEBOOK]}
+    return {
+        "codes": [
+            dict(c, keywords=list(c["keywords"]), examples=[TEMPLATES[c["id"]][0][0]])
+            for c in CODEBOOK
+        ]
+    }
 
 
 def codebook_yaml() -> str:
@@ -314,7 +350,8 @@ def codebook_yaml() -> str:
     header = (
         "# Codebook of the Luova suunta project: the themes the qualitative coding looks for.\n"
         "# ids are English snake_case; labels in Finnish and English; keywords are Finnish\n"
-        "# word stems used only to *suggest* codes (never mixed with human coding).\n"
+        "# word stems used only to *suggest* codes (never mixed with human coding); parent is\n"
+        "# the wider theme, tone marks a resource or a problem theme (used by the joint display).\n"
         "# The demo generator (evaluation.demo) writes this same file into a demo study.\n"
     )
     return header + yaml.safe_dump(
@@ -462,6 +499,18 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "Johtamisessa pitäisi olla enemmän läsnäoloa ja vähemmän taulukoita.",
         ),
     ),
+    "wellbeing": (
+        (
+            "Työhyvinvointi on parantunut, ja töihin on mukava tulla.",
+            "Viihdyn työssäni paremmin kuin vuosi sitten.",
+            "Työilo on palannut, kun saamme tehdä asioita yhdessä.",
+        ),
+        (
+            "Työhyvinvointi on heikentynyt, ja moni miettii alanvaihtoa.",
+            "En viihdy enää työssäni samalla tavalla kuin ennen.",
+            "Voimavarat ovat vähissä, eikä palautumiseen jää aikaa.",
+        ),
+    ),
 }
 OPENERS = ("", "", "", "Mielestäni ", "Omasta näkökulmastani ", "Rehellisesti sanottuna ")
 CLOSERS_POSITIVE = ("", "", " Toivottavasti tämä jatkuu.", " Tähän kannattaa panostaa jatkossakin.")
@@ -480,6 +529,7 @@ NEIGHBOURS: dict[str, tuple[str, ...]] = {
     "change_fatigue": ("workload",),
     "mentoring": ("peer_learning",),
     "leadership": ("dialogue", "being_heard"),
+    "wellbeing": ("workload", "peer_learning"),
 }
 
 _HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 CODING_COLUMNS = ["segment", "coder", "code", "text", "document", "round", "organisation",
                   "start", "end", "source"]  # fmt: skip
 ANSWER_REQUIRED = ("answer_id", "round", "organisation", "text")
-CODEBOOK_COLUMNS = ["id", "label_fi", "label_en", "description", "keywords", "parent"]
+CODEBOOK_COLUMNS = ["id", "label_fi", "label_en", "description", "keywords", "parent", "tone",
+                    "examples"]  # fmt: skip
 
 
 def load_codebook(study: Study) -> pd.DataFrame:
@@ -49,6 +50,8 @@ def load_codebook(study: Study) -> pd.DataFrame:
                 "description": str(code.get("description") or ""),
                 "keywords": [str(k) for k in keywords],
                 "parent": code.get("parent"),
+                "tone": code.get("tone"),  # resource / problem: used by the joint display
+                "examples": [str(e) for e in code.get("examples") or []],
             }
         )
     return pd.DataFrame(rows, columns=CODEBOOK_COLUMNS)
