@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.config import Study, load_labels, load_study
+from evaluation.qual.codings import load_codebook
 from evaluation.report import heading, note, show, show_figure
 
 KINDS = ("consortium", "actor", "organisation")
@@ -116,6 +117,10 @@ def open_report(study_dir: str | Path, language: str, audience: str, group: str)
     study = load_study(study_dir)
     labels = load_labels(language or study.language, study.paths)
     labels.update({r.id: r.label for r in study.rounds if r.label and r.label != r.id})
+    codebook = load_codebook(study)
+    column = f"label_{language or study.language}"
+    if column in codebook:
+        labels.update(dict(zip(codebook["id"], codebook[column], strict=True)))
     if audience not in KINDS:
         raise ValueError(f"audience must be one of {KINDS}, not {audience!r}")
     name = study.name if audience == "consortium" else group
@@ -263,7 +268,11 @@ def organisations(v: ReportView) -> None:
 
 
 def qualitative(v: ReportView) -> None:
-    """Theme prevalence and the joint display rows this audience may see."""
+    """The joint display rows and theme prevalence this audience may see."""
+    from IPython.display import HTML, display
+
+    from evaluation.qual.joint import to_html
+
     themes = v.table("themes")
     joint = v.table("joint_display")
     if themes is None and joint is None:
@@ -271,16 +280,23 @@ def qualitative(v: ReportView) -> None:
     heading(v.label("rep_qualitative"))
     if joint is not None:
         rows = v.visible(joint)
+        rows = rows[~rows["suppressed"].astype(bool)]
         if not rows.empty:
             heading(v.label("rep_joint_display"), 3)
-            show(rows, v.labels)
+            display(HTML(to_html(rows, v.labels)))
+            note(v.label("joint_rule"))
     if themes is not None:
         rows = v.visible(themes)
-        if "group_by" in rows and v.audience.kind != "consortium":
-            rows = rows[rows["group_by"].isin(["all", "organisation", "actor"])]
+        rows = rows[rows["group_by"].isin(["all", "organisation", "actor"])]
+        if v.audience.kind == "consortium":
+            rows = rows[rows["group_by"] == "all"]
+        latest = v.study.round_ids[-1]
+        rows = rows[rows["round"] == latest].sort_values(
+            ["group_by", "group", "share"], ascending=[True, True, False]
+        )
         if not rows.empty:
-            heading(v.label("rep_themes"), 3)
-            show(rows, v.labels)
+            heading(f"{v.label('rep_themes')} ({v.label(latest)})", 3)
+            show(rows[["group", "code", "n_segments", "share", "change", "suppressed"]], v.labels)
 
 
 def indicators(v: ReportView) -> None:

@@ -984,15 +984,17 @@ def _neighbour(rng: np.random.Generator, theme: str) -> str:
 
 
 def _codings(rng: np.random.Generator, answers: pd.DataFrame, respondents: int) -> pd.DataFrame:
-    """Two coders code a subset of the answers; coder_b disagrees realistically."""
+    """coder_a codes every answer; coder_b double-codes a subset (for inter-coder reliability)
+    and disagrees realistically."""
     n_segments = min(len(answers), max(10, round(150 * respondents / DEFAULT_RESPONDENTS)))
-    chosen = np.sort(rng.choice(len(answers), size=n_segments, replace=False))
+    chosen = set(np.sort(rng.choice(len(answers), size=n_segments, replace=False)).tolist())
     rows = []
-    for i in chosen:
+    for i in range(len(answers)):
         rec = answers.iloc[i]
         true = THEMES[int(rec["_primary"])]
         second = THEMES[int(rec["_secondary"])] if rec["_secondary"] >= 0 else None
         codes: dict[str, list[str]] = {"coder_a": [], "coder_b": []}
+        double = i in chosen
         u = rng.random()
         codes["coder_a"].append(true if u < 0.92 else _neighbour(rng, true))
         u = rng.random()
@@ -1005,6 +1007,8 @@ def _codings(rng: np.random.Generator, answers: pd.DataFrame, respondents: int) 
                 codes["coder_a"].append(second)
             if rng.random() < 0.5:
                 codes["coder_b"].append(second)
+        if not double:
+            codes["coder_b"].clear()
         for coder, applied in codes.items():
             for code in dict.fromkeys(applied):
                 rows.append(

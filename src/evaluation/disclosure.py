@@ -142,6 +142,12 @@ RULES: dict[str, Rule] = {
         name_column="group",
         children=_unit_children(TRAJECTORY_KEYS),
     ),
+    "themes": Rule(
+        partition=_grouped_partition(("code", "round")),
+        n_column="n_segments",
+        keep=("code", "group_by", "group", "round"),
+        name_column="group",
+    ),
     "respondents": Rule(
         partition=lambda f: _join(f, ("round", "organisation")),
         n_column="n",
@@ -175,7 +181,6 @@ NO_PARTITION = frozenset(
         "suggestion_quality",
         "quotes",
         "joint_display",
-        "themes",  # theme prevalence: cells are shares of one group, protected in themes.py
     }
 )
 

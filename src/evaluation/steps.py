@@ -26,6 +26,7 @@ class Session:
 
     study: Study
     labels: dict[str, str] = field(default_factory=dict)
+    language: str = "fi"
 
     @cached_property
     def scores(self) -> pd.DataFrame:
@@ -59,10 +60,11 @@ class Session:
 def open_study(study_dir: str | Path = ".", language: str | None = None) -> Session:
     """Open a processed study (``evaluation run`` has validated and scored it)."""
     study = load_study(study_dir)
-    labels = load_labels(language or study.language, study.paths)
+    language = language or study.language
+    labels = load_labels(language, study.paths)
     # Rounds are shown by their labels from study.yaml ("T0" -> "Lähtötaso 2025").
     labels.update({r.id: r.label for r in study.rounds if r.label and r.label != r.id})
-    return Session(study=study, labels=labels)
+    return Session(study=study, labels=labels, language=language)
 
 
 def data_quality(s: Session) -> dict[str, pd.DataFrame]:
@@ -300,13 +302,9 @@ def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
     return {"lmm": s.write(lmm, "lmm"), "power": s.write(power, "power")}
 
 
-def pooling(s: Session) -> dict[str, pd.DataFrame]:
-    """Per-organisation Hedges' g pooled by random-effects meta-analysis (DL, PM, REML), with a
-    forest plot per measure and round. Table: ``meta.csv``."""
-    from evaluation.analyse.pooling import meta_from_summaries, meta_table
-
+def _meta_options(s: Session) -> dict:
     study = s.study
-    opts = {
+    return {
         "measures": [i.id for i in study.instruments.values() if i.file == "responses"],
         "rounds": study.round_ids,
         "baseline": study.baseline,
@@ -314,6 +312,14 @@ def pooling(s: Session) -> dict[str, pd.DataFrame]:
         "methods": tuple(study.analysis.get("meta_methods", ("reml", "dl", "pm"))),
         "ci": s.ci,
     }
+
+
+def pooling(s: Session) -> dict[str, pd.DataFrame]:
+    """Per-organisation Hedges' g pooled by random-effects meta-analysis (DL, PM, REML), with a
+    forest plot per measure and round. Table: ``meta.csv``."""
+    from evaluation.analyse.pooling import meta_from_summaries, meta_table
+
+    opts = _meta_options(s)
     if s.has_responses:
         meta = meta_table(s.scores, **opts)
     else:
@@ -362,3 +368,177 @@ def indicator_figures(s: Session, table: pd.DataFrame) -> None:
     from evaluation.report import show_figure
 
     show_figure(indicator_plot(table, labels=s.labels), _figure_path(s, "indicators"))
+
+
+# -------------------------------------------------------------------------------------------
+# Qualitative material (notebooks 50-qualitative and 60-joint-display)
+# -------------------------------------------------------------------------------------------
+
+
+def _processed(s: Session, name: str) -> pd.DataFrame | None:
+    path = s.study.paths.processed / f"{name}.parquet"
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+@dataclass
+class Qualitative:
+    """The qualitative inputs of a study, read once: human codings, open answers, codebook,
+    keyword suggestions and the study's redactor."""
+
+    codings: pd.DataFrame
+    answers: pd.DataFrame
+    codebook: pd.DataFrame
+    suggestions: pd.DataFrame
+    include_suggestions: bool
+    redact: object
+
+    @property
+    def used(self) -> pd.DataFrame:
+        """The codings prevalence and quotes use: human, plus suggestions only if asked."""
+        if not self.include_suggestions:
+            return self.codings
+        return pd.concat([self.codings, self.suggestions], ignore_index=True)
+
+
+def qualitative_inputs(s: Session) -> Qualitative | None:
+    """None when the study has no codings (the notebooks then say so)."""
+    from evaluation.qual.codings import load_codebook
+    from evaluation.qual.redact import study_redactor
+    from evaluation.qual.suggest import suggest_codes
+
+    codings = _processed(s, "codings")
+    if codings is None or codings.empty:
+        return None
+    answers = _processed(s, "open_answers")
+    if answers is None:
+        answers = pd.DataFrame(columns=["answer_id", "round", "organisation", "text"])
+    codebook = load_codebook(s.study)
+    # Codes are shown by their codebook labels in the report's language.
+    label_column = f"label_{s.language}"
+    if label_column in codebook:
+        s.labels.update(dict(zip(codebook["id"], codebook[label_column], strict=True)))
+    texts = answers.rename(columns={"answer_id": "segment"})[["segment", "text"]]
+    options = s.study.analysis.get("qualitative") or {}
+    return Qualitative(
+        codings=codings,
+        answers=answers,
+        codebook=codebook,
+        suggestions=suggest_codes(texts, codebook),
+        include_suggestions=bool(options.get("include_suggestions", False)),
+        redact=study_redactor(s.study, s.labels),
+    )
+
+
+def _actors(s: Session) -> dict[str, str]:
+    return {name: org.actor for name, org in s.study.organisations.items() if org.actor}
+
+
+def _themes(s: Session, q: Qualitative) -> pd.DataFrame:
+    from evaluation.qual.themes import theme_prevalence
+
+    study = s.study
+    return theme_prevalence(
+        q.used, q.answers, actors=_actors(s), rounds=study.round_ids, baseline=study.baseline,
+        min_n=study.min_n,
+    )  # fmt: skip
+
+
+def _quotes(s: Session, q: Qualitative, *, by_organisation: bool) -> pd.DataFrame:
+    from evaluation.qual.themes import quotes
+
+    study = s.study
+    return quotes(
+        q.used, q.answers, actors=_actors(s), rounds=study.round_ids, min_n=study.min_n,
+        seed=study.seed, redact=q.redact, by_organisation=by_organisation,
+    )  # fmt: skip
+
+
+def _small_group_segments(s: Session, q: Qualitative) -> set[str]:
+    """Answers from organisation × round groups below min_n: their text is never shown."""
+    a = q.answers
+    if a.empty:
+        return set()
+    size = a.groupby(["organisation", "round"])["answer_id"].transform("count")
+    return set(a.loc[size < s.study.min_n, "answer_id"])
+
+
+def qualitative(s: Session) -> dict[str, pd.DataFrame]:
+    """Inter-coder reliability, the disagreements to reconcile, keyword suggestions and their
+    quality, theme prevalence and representative quotes.
+
+    Tables: ``icr.csv``, ``disagreements.csv``, ``suggestions.csv``,
+    ``suggestion_quality.csv``, ``themes.csv``, ``quotes.csv``. Also writes
+    ``data/processed/coding-project.qdpx`` (codebook, answers, codings, suggestions) for coders
+    to open in their own tool; it holds the answers' text and so stays out of ``reports/``.
+    """
+    from evaluation.analyse.icr import disagreements, icr_table
+    from evaluation.qual.qdpx import export_qdpx
+    from evaluation.qual.suggest import suggestion_quality
+
+    q = qualitative_inputs(s)
+    if q is None:
+        return {}
+    study = s.study
+    reps = int(study.analysis.get("bootstrap_reps", 999))
+    icr = icr_table(
+        q.used, reps=reps, seed=study.seed, ci=s.ci, include_suggestions=q.include_suggestions
+    )
+    small = _small_group_segments(s, q)
+    dis = disagreements(q.used, include_suggestions=q.include_suggestions)
+    dis["text"] = [
+        "" if seg in small else q.redact(text)
+        for seg, text in zip(dis["segment"], dis["text"], strict=True)
+    ]
+    suggestions = q.suggestions.assign(evidence=q.suggestions["evidence"].map(q.redact))
+    texts = q.answers.rename(columns={"answer_id": "segment"})[["segment", "text"]]
+    export_qdpx(
+        study.paths.processed / "coding-project.qdpx",
+        q.codebook,
+        texts,
+        pd.concat([q.codings, q.suggestions], ignore_index=True),
+        language=study.language,
+        project=study.name,
+    )
+    out = {
+        "icr": icr,
+        "disagreements": dis,
+        "suggestions": suggestions,
+        "suggestion_quality": suggestion_quality(q.suggestions, q.codings),
+        "themes": _themes(s, q),
+        "quotes": _quotes(s, q, by_organisation=False),
+    }
+    return {name: s.write(frame, name) for name, frame in out.items()}
+
+
+def theme_figures(s: Session, themes: pd.DataFrame) -> None:
+    """Heatmap of theme prevalence (whole study, themes × rounds)."""
+    from evaluation.qual.themes import theme_heatmap
+    from evaluation.report import show_figure
+
+    fig = theme_heatmap(themes, rounds=s.study.round_ids, labels=s.labels)
+    show_figure(fig, _figure_path(s, "themes_heatmap"), alt=s.label("themes_heatmap_alt"))
+
+
+def joint(s: Session) -> dict[str, pd.DataFrame]:
+    """The joint display: per organisation and round, the change in the headline measures next
+    to the most prevalent themes and a quote, with a meta-inference. Table:
+    ``joint_display.csv``. Computed here from the same functions as ``meta.csv`` and
+    ``themes.csv``, so this notebook runs independently of the others."""
+    from evaluation.analyse.pooling import meta_table
+    from evaluation.disclosure import protect  # as on write: themes.csv gets the same
+    from evaluation.qual.joint import joint_display
+
+    q = qualitative_inputs(s)
+    if q is None or not s.has_responses:
+        return {}
+    study = s.study
+    opts = _meta_options(s)
+    measures = [m for m in ("qwl", "esis") if m in opts["measures"]] or opts["measures"][:2]
+    meta = meta_table(s.scores, **opts)
+    themes = protect(_themes(s, q), "themes")
+    tone = dict(zip(q.codebook["id"], q.codebook["tone"], strict=True))
+    table = joint_display(
+        meta, themes, _quotes(s, q, by_organisation=True), measures=measures,
+        rounds=study.round_ids, baseline=study.baseline, tone=tone, labels=s.labels,
+    )  # fmt: skip
+    return {"joint_display": s.write(table, "joint_display")}

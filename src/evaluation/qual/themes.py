@@ -1,0 +1,178 @@
+"""Theme prevalence (``themes.csv``) and representative quotes (``quotes.csv``).
+
+Unit: an open answer (segment) that human coders coded. An answer *has* a theme when at least
+one human coder applied the code (suggestions only if the study asks). Prevalence = answers with
+the theme / coded answers, per round, for the whole study and by organisation, actor and
+participation; ``change`` is the difference from the same group's baseline share (percentage
+points as a proportion). Disclosure: a group with fewer than ``min_n`` coded answers keeps its
+row with every statistic empty and ``suppressed = true`` (and :mod:`evaluation.disclosure` adds
+complementary suppression, as the groups' counts add up to the whole study's). Open text is
+never tabulated by small background groups: only these groupings exist, and quotes come only
+from organisation × round groups of at least ``min_n`` answers.
+
+Quotes: per theme and round, the answer whose length is closest to the median length of the
+answers with that theme (preferring answers both coders agreed on), ties broken by a hash of
+the study seed and the answer id, so the choice is deterministic; the text is redacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from evaluation.disclosure import suppress
+
+GROUPINGS = ("all", "organisation", "actor", "participant")
+THEME_COLUMNS = ["code", "group_by", "group", "round", "n_segments", "n_coded", "share",
+                 "change", "suppressed"]  # fmt: skip
+
+
+def coded_answers(codings: pd.DataFrame, answers: pd.DataFrame, actors: dict) -> pd.DataFrame:
+    """One row per coded answer and code applied (any human coder), with its background."""
+    human = codings[codings["source"].fillna("human").eq("human")]
+    seen = human.drop_duplicates("segment")[["segment"]]
+    background = answers.rename(columns={"answer_id": "segment"})
+    keep = [c for c in ("segment", "round", "organisation", "participant") if c in background]
+    base = seen.merge(background[keep], on="segment", how="left")
+    missing = base["round"].isna()
+    if missing.any():  # segments that are not answers: take round/organisation from the codings
+        extra = human.drop_duplicates("segment").set_index("segment")
+        for col in ("round", "organisation"):
+            base.loc[missing, col] = base.loc[missing, "segment"].map(extra[col])
+    base["actor"] = base["organisation"].map(actors)
+    applied = human.drop_duplicates(["segment", "code"])[["segment", "code"]]
+    agreed = human.groupby(["segment", "code"])["coder"].nunique().rename("n_coders")
+    applied = applied.merge(agreed.reset_index(), on=["segment", "code"])
+    return base, applied
+
+
+def theme_prevalence(
+    codings: pd.DataFrame,
+    answers: pd.DataFrame,
+    *,
+    actors: dict[str, str],
+    rounds: list[str],
+    baseline: str,
+    min_n: int,
+) -> pd.DataFrame:
+    """``themes.csv`` (see the module docstring)."""
+    base, applied = coded_answers(codings, answers, actors)
+    codes = sorted(applied["code"].unique())
+    rows = []
+    for group_by in GROUPINGS:
+        if group_by != "all" and group_by not in base:
+            continue
+        labels = base[group_by].astype("string") if group_by != "all" else "all"
+        frame = base.assign(group=labels)
+        frame = frame[frame["group"].notna() & frame["round"].isin(rounds)]
+        sizes = frame.groupby(["group", "round"])["segment"].nunique()
+        hits = (
+            frame.merge(applied, on="segment")
+            .groupby(["group", "round", "code"])["segment"]
+            .nunique()
+        )
+        for (group, rnd), n in sizes.items():
+            for code in codes:
+                k = int(hits.get((group, rnd, code), 0))
+                rows.append((code, group_by, str(group), rnd, int(n), k, k / n if n else np.nan))
+    out = pd.DataFrame(rows, columns=THEME_COLUMNS[:7])
+    order = {r: i for i, r in enumerate(rounds)}
+    base_share = out[out["round"] == baseline].set_index(["code", "group_by", "group"])["share"]
+    out["change"] = [
+        np.nan if rnd == baseline else share - base_share.get((code, by, group), np.nan)
+        for code, by, group, rnd, share in out[["code", "group_by", "group", "round", "share"]]
+        .itertuples(index=False)
+    ]  # fmt: skip
+    # The baseline share of a suppressed baseline must not leak through the change column.
+    small_base = out[(out["round"] == baseline) & (out["n_segments"] < min_n)]
+    hidden = set(zip(small_base["code"], small_base["group_by"], small_base["group"], strict=True))
+    keys = list(zip(out["code"], out["group_by"], out["group"], strict=True))
+    out.loc[[k in hidden for k in keys], "change"] = np.nan
+    out = suppress(
+        out, n_columns=["n_segments"], keep=["code", "group_by", "group", "round"], min_n=min_n
+    )
+    out["_r"] = out["round"].map(order)
+    out["_g"] = out["group_by"].map({g: i for i, g in enumerate(GROUPINGS)})
+    out = out.sort_values(["_g", "group", "code", "_r"], kind="mergesort")
+    return out.drop(columns=["_r", "_g"]).reset_index(drop=True)
+
+
+def _tiebreak(seed: int, segment: str) -> str:
+    return hashlib.sha256(f"{seed}:{segment}".encode()).hexdigest()
+
+
+def choose_quote(candidates: pd.DataFrame, seed: int) -> pd.Series | None:
+    """The representative answer among ``candidates`` (``segment, text, n_coders``)."""
+    if candidates.empty:
+        return None
+    pool = candidates[candidates["n_coders"] == candidates["n_coders"].max()]
+    lengths = pool["text"].str.len()
+    median = float(lengths.median())
+    ranked = pool.assign(
+        _d=(lengths - median).abs(), _h=[_tiebreak(seed, s) for s in pool["segment"]]
+    ).sort_values(["_d", "_h"], kind="mergesort")
+    return ranked.iloc[0]
+
+
+def quotes(
+    codings: pd.DataFrame,
+    answers: pd.DataFrame,
+    *,
+    actors: dict[str, str],
+    rounds: list[str],
+    min_n: int,
+    seed: int,
+    redact: Callable[[object], str],
+    by_organisation: bool = False,
+) -> pd.DataFrame:
+    """``quotes.csv``: one redacted quote per theme × round (× organisation if asked), only
+    from organisation × round groups with at least ``min_n`` coded answers."""
+    base, applied = coded_answers(codings, answers, actors)
+    text = answers.set_index("answer_id")["text"] if len(answers) else pd.Series(dtype=str)
+    fallback = codings.drop_duplicates("segment").set_index("segment")["text"]
+    base["text"] = base["segment"].map(text).fillna(base["segment"].map(fallback))
+    size = base.groupby(["organisation", "round"])["segment"].transform("nunique")
+    eligible = base[(size >= min_n) & base["text"].notna() & base["round"].isin(rounds)]
+    merged = eligible.merge(applied, on="segment")
+    keys = ["code", "round"] + (["organisation"] if by_organisation else [])
+    rows = []
+    for key, group in merged.groupby(keys, sort=True):
+        pick = choose_quote(group, seed)
+        if pick is None:
+            continue
+        record = dict(zip(keys, key, strict=True))
+        record.update(
+            segment=pick["segment"],
+            organisation=pick["organisation"],
+            quote=redact(pick["text"]),
+            n_candidates=len(group),
+        )
+        rows.append(record)
+    columns = ["code", "round", "organisation", "segment", "quote", "n_candidates"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def theme_heatmap(themes: pd.DataFrame, *, rounds: list[str], labels: dict):
+    """Themes × rounds heatmap of the whole study's shares (suppressed cells left blank)."""
+    from evaluation.plots import new_figure, style_context
+
+    whole = themes[themes["group_by"] == "all"]
+    grid = whole.pivot_table(index="code", columns="round", values="share", aggfunc="first")
+    grid = grid.reindex(columns=[r for r in rounds if r in grid.columns])
+    order = grid.mean(axis=1).sort_values(ascending=False).index
+    grid = grid.loc[order]
+    with style_context():
+        fig = new_figure(6.5, 0.35 * len(grid) + 1.2)
+        ax = fig.subplots()
+        image = ax.imshow(grid.to_numpy(dtype=float), cmap="Blues", vmin=0, aspect="auto")
+        ax.set_xticks(range(grid.shape[1]), [labels.get(r, r) for r in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [labels.get(c, c) for c in grid.index])
+        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
+            if value == value:
+                colour = "white" if value > 0.6 * np.nanmax(grid.to_numpy(dtype=float)) else "black"
+                ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=8, color=colour)
+        fig.colorbar(image, ax=ax, fraction=0.03, format=lambda v, _: f"{v:.0%}")
+    return fig
