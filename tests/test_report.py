@@ -44,3 +44,17 @@ def test_html_has_toc_provenance_and_no_code(tmp_path):
     assert "secret_code" not in html
     assert "Sisällys" in html and "#Section-A" in html
     assert "Alkuperä" in html and "data/raw/responses.csv (abc123)" in html
+
+
+def test_label_files_have_the_same_keys_and_no_duplicates():
+    import yaml
+
+    from evaluation.paths import DEFAULT_LABELS
+
+    keys = {}
+    for lang in ("fi", "en"):
+        text = (DEFAULT_LABELS / f"{lang}.yaml").read_text(encoding="utf-8")
+        lines = [ln.split(":", 1)[0] for ln in text.splitlines() if ln and ln[0].isalnum()]
+        assert len(lines) == len(set(lines)), sorted({k for k in lines if lines.count(k) > 1})
+        keys[lang] = set(yaml.safe_load(text))
+    assert keys["fi"] == keys["en"], keys["fi"] ^ keys["en"]

@@ -132,8 +132,10 @@ def quotes(
     from organisation × round groups with at least ``min_n`` coded answers."""
     base, applied = coded_answers(codings, answers, actors)
     text = answers.set_index("answer_id")["text"] if len(answers) else pd.Series(dtype=str)
-    fallback = codings.drop_duplicates("segment").set_index("segment")["text"]
-    base["text"] = base["segment"].map(text).fillna(base["segment"].map(fallback))
+    base["text"] = base["segment"].map(text)
+    if "text" in codings:  # segments that are not open answers carry their own text
+        fallback = codings.drop_duplicates("segment").set_index("segment")["text"]
+        base["text"] = base["text"].fillna(base["segment"].map(fallback))
     size = base.groupby(["organisation", "round"])["segment"].transform("nunique")
     eligible = base[(size >= min_n) & base["text"].notna() & base["round"].isin(rounds)]
     merged = eligible.merge(applied, on="segment")
