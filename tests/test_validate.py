@@ -8,7 +8,7 @@ import pytest
 from evaluation.config import load_study
 from evaluation.errors import ConfigError, DataError
 from evaluation.process import validate_study
-from tests.conftest import HEADER, row, write_study
+from tests.conftest import HEADER, STUDY_YAML, row, write_study
 
 
 def problems_of(root) -> pd.DataFrame:
@@ -81,7 +81,9 @@ def test_missing_required_column(tmp_path):
 
 
 def test_semicolon_csv_with_decimal_commas_and_cp1252(tmp_path):
-    write_study(tmp_path, [])
+    write_study(
+        tmp_path, [], STUDY_YAML.replace("  Org A:", "  Hämeen Org: {actor: Actor 1}\n  Org A:")
+    )
     lines = [
         HEADER.replace(",", ";"),
         ";".join(["T0", "Hämeen Org", "Ward 1", "", "1", "staff", "60,5"] + ["4"] * 10),

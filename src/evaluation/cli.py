@@ -54,15 +54,20 @@ def _logging(verbose: bool) -> None:
 
 
 def _problems_table(error: DataError, show_all: bool) -> None:
+    """Every problem (``--all``), or the first few of each kind with a count of the rest."""
+    from evaluation.validate import PER_RULE
+
     problems = error.problems
-    limit = None if show_all else 50
     table = Table("file", "row", "column", "value", "problem", title="Problems in the raw data")
-    for _, p in problems.head(limit).iterrows() if limit else problems.iterrows():
-        value = "" if p["value"] is None or str(p["value"]) in ("nan", "<NA>") else str(p["value"])
-        table.add_row(str(p["file"]), str(p["row"]), str(p["column"]), value, str(p["problem"]))
+    for (_column, rule), group in problems.groupby(["column", "problem"], sort=False):
+        shown = group if show_all else group.head(PER_RULE)
+        for _, p in shown.iterrows():
+            value = "" if p["value"] is None or str(p["value"]) in ("nan", "<NA>") else p["value"]
+            table.add_row(str(p["file"]), str(p["row"]), str(p["column"]), str(value), str(rule))
+        if len(group) > len(shown):
+            more = len(group) - len(shown)
+            table.add_row("", "", "", "", f"... {more} more of this kind (--all lists them)")
     err.print(table)
-    if limit and len(problems) > limit:
-        err.print(f"... {len(problems) - limit} more; use --all to list every problem")
     err.print(f"[bold red]{len(problems)} problem(s) found.[/]")
 
 

@@ -51,6 +51,10 @@ class Instrument:
     file: str
     source: str
     path: Path
+    # Text answers read as numbers ("täysin samaa mieltä" -> 5), lower case, and codes that
+    # mean "no answer" ("EOS", "en osaa sanoa", 9); both from the definition, see the docs.
+    answer_labels: dict[str, float] = field(default_factory=dict)
+    missing_codes: tuple[str, ...] = ()
 
     @property
     def value_columns(self) -> tuple[str, ...]:
@@ -193,7 +197,35 @@ def load_instrument(path: Path) -> Instrument:
         file=str(raw.get("file", "responses")),
         source=str(raw.get("source", "")),
         path=path,
+        answer_labels=_answer_labels(raw.get("answer_labels"), path),
+        missing_codes=tuple(
+            dict.fromkeys(
+                [
+                    *DEFAULT_MISSING_CODES,
+                    *(str(c).strip().lower() for c in raw.get("missing") or ()),
+                ]
+            )
+        ),
     )
+
+
+# Answers that mean "no answer" in Finnish survey exports, in every instrument.
+DEFAULT_MISSING_CODES = ("eos", "en osaa sanoa", "ei osaa sanoa", "en halua vastata")
+
+
+def _answer_labels(raw: object, path: Path) -> dict[str, float]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _fail(path, "`answer_labels` must map answer texts to numbers")
+    out = {}
+    for text, value in raw.items():
+        try:
+            out[str(text).strip().lower()] = float(value)
+        except (TypeError, ValueError):
+            message = f"answer_labels: {text!r} must map to a number, not {value!r}"
+            raise _fail(path, message) from None
+    return out
 
 
 def _rounds(raw: list[Any], path: Path) -> tuple[Round, ...]:

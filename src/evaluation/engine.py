@@ -136,7 +136,7 @@ def shell() -> _Shell:
         # cache (``_``, ``Out``): a pipeline run needs neither.
         config.HistoryManager.enabled = False
         config.InteractiveShell.cache_size = 0
-        _shell = _Shell.instance(config=config, colors="NoColor")
+        _shell = _Shell.instance(config=config, colors="nocolor")
     return _shell
 
 

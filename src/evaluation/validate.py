@@ -7,6 +7,7 @@ The checks themselves are a pandera schema built from the configuration.
 
 from __future__ import annotations
 
+import difflib
 import logging
 
 import pandas as pd
@@ -45,14 +46,28 @@ def numeric_columns(study: Study, file_key: str = "responses") -> dict[str, Inst
     return out
 
 
-def coerce_numeric(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, list[dict]]:
-    """Text -> float for ``columns`` (decimal commas accepted); list every non-number."""
+def coerce_numeric(
+    frame: pd.DataFrame,
+    columns: list[str],
+    instruments: dict[str, Instrument] | None = None,
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Text -> float for ``columns``; list every non-number.
+
+    Decimal commas are accepted; the instrument's missing codes ("EOS", "en osaa sanoa", ...)
+    become missing and its answer labels ("täysin samaa mieltä") their numbers, ignoring case.
+    """
     out = frame.copy()
     problems = []
     for col in columns:
         if col not in out:
             continue
+        inst = (instruments or {}).get(col)
         text = out[col].str.replace(",", ".", regex=False)
+        if inst is not None and (inst.answer_labels or inst.missing_codes):
+            lowered = out[col].str.lower()
+            text = text.mask(lowered.isin(inst.missing_codes))
+            labelled = lowered.map(inst.answer_labels).astype("Float64")
+            text = text.mask(labelled.notna(), labelled.astype("string"))
         values = pd.to_numeric(text, errors="coerce")
         bad = values.isna() & text.notna()
         for _, rec in out.loc[bad, [FILE_COLUMN, ROW_COLUMN, col]].iterrows():
@@ -61,6 +76,12 @@ def coerce_numeric(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFram
             )
         out[col] = values.astype("float64")
     return out, problems
+
+
+def did_you_mean(name: str, candidates: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest column name, or nothing."""
+    close = difflib.get_close_matches(name, [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def response_schema(study: Study) -> pa.DataFrameSchema:
@@ -117,7 +138,12 @@ def _schema_problems(frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str)
             if pd.isna(idx):  # schema-level: a missing column, wrong dtype
                 if "column_in_dataframe" in check:
                     col = str(fc["failure_case"])
-                    check = "required column is missing"
+                    present = [
+                        c
+                        for c in frame.columns
+                        if not str(c).startswith("_") and c not in schema.columns
+                    ]
+                    check = "required column is missing" + did_you_mean(col, present)
                 problems.append(_problem(file, "", col, "", check))
                 continue
             rec = frame.loc[idx]
@@ -151,19 +177,28 @@ def validate_responses(frame: pd.DataFrame, study: Study) -> tuple[pd.DataFrame,
     """Check ``responses``; return (typed frame, problems frame)."""
     files = ", ".join(sorted(frame[FILE_COLUMN].unique())) if FILE_COLUMN in frame else "responses"
     problems: list[dict] = []
+    instruments = numeric_columns(study)
+    expected = {*ID_COLUMNS, "respondent", "participant", "role", *instruments}
+    # "Did you mean" suggests only columns the contract does not already know.
+    present = [c for c in frame.columns if not str(c).startswith("_") and c not in expected]
     missing_ids = [c for c in ID_COLUMNS if c not in frame]
     for col in missing_ids:
-        problems.append(_problem(files, "", col, "", "required column is missing"))
+        problems.append(
+            _problem(files, "", col, "", "required column is missing" + did_you_mean(col, present))
+        )
     if missing_ids:
         return frame, pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
-    typed, numeric_problems = coerce_numeric(frame, list(numeric_columns(study)))
+    typed, numeric_problems = coerce_numeric(frame, list(instruments), instruments)
     problems += numeric_problems
     problems += _schema_problems(typed, response_schema(study), files)
     problems += _duplicate_codes(typed)
     if study.organisations:
-        unknown = sorted(set(typed["organisation"].dropna()) - set(study.organisations))
-        for org in unknown:
-            log.warning("organisation %r is not listed under `organisations` in study.yaml", org)
+        known = sorted(study.organisations)
+        unknown = typed["organisation"].notna() & ~typed["organisation"].isin(known)
+        for _, r in typed.loc[unknown, [FILE_COLUMN, ROW_COLUMN, "organisation"]].iterrows():
+            org = r["organisation"]
+            rule = "organisation not in study.yaml `organisations`" + did_you_mean(org, known)
+            problems.append(_problem(r[FILE_COLUMN], r[ROW_COLUMN], "organisation", org, rule))
     out = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
     if not out.empty:
         out["_order"] = pd.to_numeric(out["row"], errors="coerce").fillna(0)
@@ -181,13 +216,23 @@ def load_responses(study: Study) -> pd.DataFrame:
     return typed
 
 
-def problem_summary(problems: pd.DataFrame, limit: int = 50) -> str:
-    """A readable message: one line per problem (file, row, column: value - problem)."""
+PER_RULE = 5
+
+
+def problem_summary(problems: pd.DataFrame, limit: int = PER_RULE) -> str:
+    """A readable message: the count, then per rule (column and problem) its first ``limit``
+    problems (file, row, column: value - problem) and how many more of that kind there are."""
     lines = [f"{len(problems)} problem(s) in the raw data:"]
-    for _, p in problems.head(limit).iterrows():
-        where = f"{p['file']}" + (f", row {p['row']}" if p["row"] != "" else "")
-        value = "" if pd.isna(p["value"]) or p["value"] == "" else f": {p['value']!r}"
-        lines.append(f"  {where}, column {p['column']}{value} - {p['problem']}")
-    if len(problems) > limit:
-        lines.append(f"  ... and {len(problems) - limit} more (see the full list with --all)")
+    for (_column, _rule), group in _by_rule(problems):
+        for _, p in group.head(limit).iterrows():
+            where = f"{p['file']}" + (f", row {p['row']}" if p["row"] != "" else "")
+            value = "" if pd.isna(p["value"]) or p["value"] == "" else f": {p['value']!r}"
+            lines.append(f"  {where}, column {p['column']}{value} - {p['problem']}")
+        if len(group) > limit:
+            lines.append(f"  ... and {len(group) - limit} more of this kind")
     return "\n".join(lines)
+
+
+def _by_rule(problems: pd.DataFrame):
+    """Problems grouped by (column, problem), in order of first appearance."""
+    return problems.groupby(["column", "problem"], sort=False, dropna=False)
