@@ -106,7 +106,8 @@ def section(series: dict[str, list[float]], reps: int, respondents: int, noteboo
         lo, hi = rng[key]
         return f"{med[key]:.2f}{unit} ({lo:.2f}–{hi:.2f})"
 
-    reports = len(list((HERE / ".work" / "study" / "reports" / "html").rglob("*.html"))) - 1
+    html = HERE / ".work" / "study" / "reports" / "html"
+    reports = sum(1 for lang in ("fi", "en") for _ in (html / lang).glob("*.html"))
     return "\n".join(
         [
             START,
@@ -152,7 +153,7 @@ def main() -> None:
     series = measure(study, args.reps)
     notebooks = len(list((ROOT / "notebooks").glob("[0-8]*.ipynb")))
     text = section(series, args.reps, args.respondents, notebooks)
-    doc = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n\n"
+    doc = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n"
     if START in doc and END in doc:
         doc = doc[: doc.index(START)] + text + doc[doc.index(END) + len(END) :]
     else:
