@@ -230,3 +230,23 @@ def test_disagreement_list_names_segment_code_and_coders():
 def test_ratings_matrix_counts_missing_as_missing():
     r = ratings_from_matrix(np.array([[1, NAN, 2], [1, 1, NAN]]))
     assert r.counts.tolist() == [[2, 0], [1, 0], [0, 1]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([0.0, 1.0, 2.0, NAN]), min_size=30, max_size=30),
+        min_size=2,
+        max_size=3,
+    )
+)
+def test_collapsing_identical_segments_changes_no_coefficient(rows):
+    from evaluation.analyse.icr import COEFFICIENTS, compress
+
+    r = ratings_from_matrix(np.array(rows))
+    small, freq = compress(r)
+    assert freq.sum() == r.counts.shape[0]
+    for name, func in COEFFICIENTS.items():
+        full = func(r, np.ones((1, r.counts.shape[0])))[0]
+        collapsed = func(small, freq[None, :])[0]
+        assert full == pytest.approx(collapsed, nan_ok=True), name

@@ -123,12 +123,10 @@ def ratings_from_matrix(matrix: np.ndarray) -> Ratings:
     """Ratings from a coders × units matrix of category values (NaN = missing), the layout of
     Krippendorff's reliability data."""
     data = np.asarray(matrix, dtype=float)
-    values = np.unique(data[~np.isnan(data)])
-    index = {v: i for i, v in enumerate(values)}
+    present = ~np.isnan(data)
+    values = np.unique(data[present])
     coded = np.full(data.shape, -1)
-    for (c, u), v in np.ndenumerate(data):
-        if not np.isnan(v):
-            coded[c, u] = index[v]
+    coded[present] = np.searchsorted(values, data[present])
     counts = np.zeros((data.shape[1], len(values)))
     for c in range(data.shape[0]):
         has = coded[c] >= 0
@@ -195,14 +193,14 @@ def icr_table(
     rows = []
     n_coders_all = data["coder"].nunique()
     for code, matrix, note in _views(data):
-        r = ratings_from_matrix(matrix)
-        units = r.counts.shape[0]
-        ones = np.ones((1, units))
-        boot = rng.multinomial(units, np.full(units, 1 / units), size=reps) if units else ones
+        r, freq = compress(ratings_from_matrix(matrix))
+        units = int(freq.sum())
+        ones = freq[None, :].astype(float)
+        boot = rng.multinomial(units, freq / units, size=reps) if units else ones
         for metric in METRICS:
             if metric == "cohen_kappa" and n_coders_all != 2:
                 continue
-            used = _units_used(r, metric)
+            used = _units_used(r, metric, freq)
             value = float(COEFFICIENTS[metric](r, ones)[0])
             low = high = np.nan
             if used >= 2 and not np.isnan(value):
@@ -225,13 +223,29 @@ def icr_table(
     return pd.DataFrame(rows, columns=ICR_COLUMNS)
 
 
-def _units_used(r: Ratings, metric: str) -> int:
+def _units_used(r: Ratings, metric: str, freq: np.ndarray) -> int:
     m = r.m
     if metric == "fleiss_kappa":
-        return int((m == r.n_coders).sum())
+        return int(freq[m == r.n_coders].sum())
     if metric == "cohen_kappa":
-        return int(((r.pair >= 0).all(axis=1)).sum()) if r.pair is not None else 0
-    return int((m >= 2).sum())
+        return int(freq[(r.pair >= 0).all(axis=1)].sum()) if r.pair is not None else 0
+    return int(freq[m >= 2].sum())
+
+
+def compress(r: Ratings) -> tuple[Ratings, np.ndarray]:
+    """Identical segments (same category counts, and for two coders the same pair of codes)
+    collapsed into one row with its frequency. Every coefficient is a weighted sum over
+    segments, and resampling segments with replacement is a multinomial draw over these rows
+    with probabilities frequency / n, so the bootstrap is exact and its cost no longer grows
+    with the number of segments."""
+    key = r.counts if r.pair is None else np.hstack([r.counts, r.pair])
+    if len(key) == 0:
+        return r, np.zeros(0)
+    rows, inverse = np.unique(key, axis=0, return_inverse=True)
+    freq = np.bincount(inverse.ravel(), minlength=len(rows)).astype(float)
+    k = r.counts.shape[1]
+    pair = None if r.pair is None else rows[:, k:].astype(int)
+    return Ratings(counts=rows[:, :k], pair=pair, n_coders=r.n_coders), freq
 
 
 DISAGREEMENT_COLUMNS = ["segment", "code", "coders_with", "coders_without", "text"]

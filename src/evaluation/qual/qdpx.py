@@ -229,7 +229,15 @@ def export_qdpx(
         )
     sources = ET.SubElement(root, f"{Q}Sources")
     files: dict[str, str] = {}
-    by_segment = {seg: grp for seg, grp in codings.groupby("segment")} if len(codings) else {}
+    # segment -> user -> codes, built once (a national study has hundreds of thousands).
+    by_segment: dict[str, dict[str, set[str]]] = {}
+    sources_col = codings["source"] if "source" in codings else pd.Series("human", codings.index)
+    for seg, coder, code, kind in zip(
+        codings["segment"].astype(str), codings["coder"].astype(str),
+        codings["code"].astype(str), sources_col.fillna("human"), strict=True,
+    ):  # fmt: skip
+        user = SUGGESTION_USER if kind == "suggestion" else coder
+        by_segment.setdefault(seg, {}).setdefault(user, set()).add(code)
     for seg, text in sorted(zip(texts["segment"].astype(str), texts["text"].fillna("").astype(str),
                                 strict=True)):  # fmt: skip
         source_guid = guid("source", seg)
@@ -240,12 +248,7 @@ def export_qdpx(
             f"{Q}TextSource",
             {"guid": source_guid, "name": seg, "plainTextPath": f"internal://{file_name}"},
         )
-        group = by_segment.get(seg)
-        if group is None:
-            continue
-        for coder, rows in sorted(group.groupby("coder"), key=lambda kv: str(kv[0])):
-            is_suggestion = "source" in rows and rows["source"].eq("suggestion").all()
-            user = SUGGESTION_USER if is_suggestion else str(coder)
+        for user, codes in sorted(by_segment.get(seg, {}).items()):
             sel = ET.SubElement(
                 src,
                 f"{Q}PlainTextSelection",
@@ -257,7 +260,7 @@ def export_qdpx(
                     "creatingUser": guid("user", user),
                 },
             )
-            for code_id in sorted(rows["code"].astype(str).unique()):
+            for code_id in sorted(codes):
                 coding = ET.SubElement(
                     sel,
                     f"{Q}Coding",

@@ -54,6 +54,7 @@ def tokens(text: object) -> list[str]:
     return [w for w in out if w]
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
@@ -68,23 +69,34 @@ def _matches(word: str, word_stem: str, keyword: str, keyword_stem: str) -> bool
 
 def suggest_codes(texts: pd.DataFrame, codebook: pd.DataFrame) -> pd.DataFrame:
     """Suggested codes for ``texts`` (``segment, text``) from the codebook keywords:
-    ``segment, code, coder, source, evidence, score``, one row per segment and code."""
+    ``segment, code, coder, source, evidence, score``, one row per segment and code.
+
+    Each distinct word is stemmed and matched against the rules once (a study's vocabulary is
+    far smaller than its word count)."""
     rules = []
     for rec in codebook.to_dict("records"):
         for keyword in rec.get("keywords") or []:
             k = normalise(keyword).replace(" ", "")
             if k:
                 rules.append((rec["id"], k, stem(k)))
+    hits_of: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def hits(word: str) -> tuple[tuple[str, str], ...]:
+        if word not in hits_of:
+            word_stem = stem(word)
+            hits_of[word] = tuple(
+                (code, keyword)
+                for code, keyword, keyword_stem in rules
+                if _matches(word, word_stem, keyword, keyword_stem)
+            )
+        return hits_of[word]
+
     rows = []
     for segment, text in zip(texts["segment"], texts["text"], strict=True):
-        words = tokens(text)
-        stems = [stem(w) for w in words]
         found: dict[str, dict[str, set[str]]] = {}
-        for code, keyword, keyword_stem in rules:
-            hits = {w for w, s in zip(words, stems, strict=True)
-                    if _matches(w, s, keyword, keyword_stem)}  # fmt: skip
-            if hits:
-                found.setdefault(code, {})[keyword] = hits
+        for word in tokens(text):
+            for code, keyword in hits(word):
+                found.setdefault(code, {}).setdefault(keyword, set()).add(word)
         for code, by_keyword in found.items():
             evidence = sorted(set().union(*by_keyword.values()))
             rows.append((segment, code, SUGGESTION, SUGGESTION, ", ".join(evidence),
