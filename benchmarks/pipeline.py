@@ -27,9 +27,10 @@ import sys
 import time
 from pathlib import Path
 
+from _doc import replace_section  # benchmarks/ is on sys.path when run as a script
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- pipeline:start -->", "<!-- pipeline:end -->"
 BIN = Path(sys.executable).parent
 EVALUATION = [sys.executable, "-m", "evaluation.cli"]
@@ -153,12 +154,7 @@ def main() -> None:
     series = measure(study, args.reps)
     notebooks = len(list((ROOT / "notebooks").glob("[0-8]*.ipynb")))
     text = section(series, args.reps, args.respondents, notebooks)
-    doc = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n"
-    if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + text + doc[doc.index(END) + len(END) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-    DOC.write_text(doc, encoding="utf-8")
+    replace_section(START, END, text)
     print(text)
     shutil.rmtree(HERE / ".work", ignore_errors=True)
 

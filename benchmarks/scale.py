@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import psutil
+from _doc import replace_section  # benchmarks/ is on sys.path when run as a script
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DOC = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "img" / "scale.png"
 START, END = "<!-- scale:start -->", "<!-- scale:end -->"
 EVALUATION = [sys.executable, "-m", "evaluation.cli"]
@@ -131,12 +131,7 @@ def _write(rows) -> None:
         )
     lines += ["", "![Scale curve](img/scale.png)", END]
     text = "\n".join(lines)
-    doc = DOC.read_text(encoding="utf-8") if DOC.is_file() else "# Benchmarks\n"
-    if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + text + doc[doc.index(END) + len(END) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-    DOC.write_text(doc, encoding="utf-8")
+    replace_section(START, END, text)
     print(text)
 
 
