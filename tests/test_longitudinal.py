@@ -586,7 +586,7 @@ def test_one_unit_per_organisation_drops_unit_component(sim):
 def test_optimiser_retries_then_steps_down(sim, monkeypatch):
     calls = []
 
-    def failing(data, formula, *, variant, method):
+    def failing(data, formula, *, variant, method, model=None):
         calls.append((variant, method))
         return None, "retry", f"{method}: did not converge"
 
@@ -604,10 +604,10 @@ def test_optimiser_retries_then_steps_down(sim, monkeypatch):
 def test_first_optimiser_failure_is_retried_silently(sim, monkeypatch):
     real = lg._fit_mixed
 
-    def flaky(data, formula, *, variant, method):
+    def flaky(data, formula, *, variant, method, model=None):
         if method == lg.OPTIMISERS[0]:
             return None, "retry", "did not converge"
-        return real(data, formula, variant=variant, method=method)
+        return real(data, formula, variant=variant, method=method, model=model)
 
     monkeypatch.setattr(lg, "_fit_mixed", flaky)
     out, msgs = quiet_lmm(sim)

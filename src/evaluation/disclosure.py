@@ -114,24 +114,17 @@ def _unit_children(keys: tuple[str, ...]) -> Callable[[pd.DataFrame, pd.Series],
 
 
 PREPOST_KEYS = ("measure", "round", "design", "test", "effect_size_type")
+# Columns that identify a row of prepost.csv and survive suppression (also used by
+# analyse.effects for primary suppression).
+PREPOST_IDENTIFYING = ("measure", "group_by", "group", "round", "baseline", "design", "test",
+                       "effect_size_type", "correction", "family")  # fmt: skip
 TRAJECTORY_KEYS = ("measure", "round")
 
 RULES: dict[str, Rule] = {
     "prepost": Rule(
         partition=_grouped_partition(PREPOST_KEYS),
         n_column="n_round",
-        keep=(
-            "measure",
-            "group_by",
-            "group",
-            "round",
-            "baseline",
-            "design",
-            "test",
-            "effect_size_type",
-            "correction",
-            "family",
-        ),
+        keep=PREPOST_IDENTIFYING,
         name_column="group",
         children=_unit_children(PREPOST_KEYS),
     ),

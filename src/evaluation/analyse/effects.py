@@ -38,6 +38,7 @@ from scipy import optimize, stats
 from scipy.special import gammaln, nctdtr
 from statsmodels.stats.multitest import multipletests
 
+from evaluation.disclosure import PREPOST_IDENTIFYING
 from evaluation.tables import suppress
 
 log = logging.getLogger(__name__)
@@ -86,18 +87,7 @@ PREPOST_COLUMNS = [
 ]
 
 # Columns that identify a row of prepost.csv and survive disclosure control.
-IDENTIFYING = [
-    "measure",
-    "group_by",
-    "group",
-    "round",
-    "baseline",
-    "design",
-    "test",
-    "effect_size_type",
-    "correction",
-    "family",
-]
+IDENTIFYING = list(PREPOST_IDENTIFYING)
 
 # R's wilcox.test computes exact p-values below this sample size when there are no ties.
 _EXACT_BELOW = 50

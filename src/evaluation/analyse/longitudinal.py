@@ -511,20 +511,29 @@ _VARIANTS: dict[str, tuple[str, bool]] = {
 }
 
 
-def _fit_mixed(data: pd.DataFrame, formula: str, *, variant: str, method: str):
-    """One REML fit of a model variant; returns (fit or None, problem kind or None, reason).
-
-    Kinds: ``"retry"`` (another optimiser may help), ``"singular"`` (a converged fit with a
-    variance component on the boundary; the reason names the component(s)).
-    """
+def _mixed_model(data: pd.DataFrame, formula: str, variant: str):
+    """The statsmodels model of a variant (its design matrices), built once per variant: on a
+    national-size study building them costs as much as a fit."""
     groups, unit_vc = _VARIANTS[variant]
     kwargs: dict[str, Any] = {"groups": groups, "re_formula": "1"}
     if unit_vc:
         kwargs["vc_formula"] = {"unit": "0 + C(_unit)"}
+    return smf.mixedlm(formula, data, **kwargs)
+
+
+def _fit_mixed(data: pd.DataFrame, formula: str, *, variant: str, method: str, model: Any = None):
+    """One REML fit of a model variant; returns (fit or None, problem kind or None, reason).
+
+    Kinds: ``"retry"`` (another optimiser may help), ``"singular"`` (a converged fit with a
+    variance component on the boundary; the reason names the component(s)). ``model``: the
+    variant's model from :func:`_mixed_model`, if already built.
+    """
+    groups, unit_vc = _VARIANTS[variant]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = smf.mixedlm(formula, data, **kwargs)
+            if model is None:
+                model = _mixed_model(data, formula, variant)
             result = model.fit(reml=True, method=[method])
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError) as exc:
             return None, "retry", f"{method}: {type(exc).__name__}: {exc}"
@@ -594,8 +603,15 @@ def _fit_chain(data: pd.DataFrame, formula: str, measure: str) -> tuple[_Fit, li
     while todo:
         label = todo.pop(0)
         reasons = []
+        model = None
         for method in OPTIMISERS:
-            fit, kind, reason = _fit_mixed(data, formula, variant=label, method=method)
+            if model is None:
+                try:
+                    model = _mixed_model(data, formula, label)
+                except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
+                    reasons.append(f"model: {type(exc).__name__}: {exc}")
+                    break
+            fit, kind, reason = _fit_mixed(data, formula, variant=label, method=method, model=model)
             if fit is not None:
                 if notes:
                     warnings.warn(
