@@ -63,13 +63,13 @@ def coerce_numeric(
             continue
         inst = (instruments or {}).get(col)
         text = out[col].str.replace(",", ".", regex=False)
-        if inst is not None and (inst.answer_labels or inst.missing_codes):
-            lowered = out[col].str.lower()
-            text = text.mask(lowered.isin(inst.missing_codes))
-            labelled = lowered.map(inst.answer_labels).astype("Float64")
-            text = text.mask(labelled.notna(), labelled.astype("string"))
-        values = pd.to_numeric(text, errors="coerce")
+        values = pd.to_numeric(text, errors="coerce").astype("float64")
         bad = values.isna() & text.notna()
+        if inst is not None and bad.any():  # only the cells that are not numbers are looked up
+            lowered = out.loc[bad, col].str.lower()
+            labelled = lowered.map(inst.answer_labels).astype("float64")
+            values.loc[labelled.index] = labelled
+            bad.loc[lowered.index] = ~(lowered.isin(inst.missing_codes) | labelled.notna())
         for _, rec in out.loc[bad, [FILE_COLUMN, ROW_COLUMN, col]].iterrows():
             problems.append(
                 _problem(rec[FILE_COLUMN], rec[ROW_COLUMN], col, rec[col], "not a number")
