@@ -8,6 +8,7 @@ for display. Notebooks call these and show the result; they hold no logic of the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -390,7 +391,7 @@ class Qualitative:
     codebook: pd.DataFrame
     suggestions: pd.DataFrame
     include_suggestions: bool
-    redact: object
+    redact: Callable[[object], str]
 
     @property
     def used(self) -> pd.DataFrame:

@@ -30,8 +30,11 @@ THEME_COLUMNS = ["code", "group_by", "group", "round", "n_segments", "n_coded", 
                  "change", "suppressed"]  # fmt: skip
 
 
-def coded_answers(codings: pd.DataFrame, answers: pd.DataFrame, actors: dict) -> pd.DataFrame:
-    """One row per coded answer and code applied (any human coder), with its background."""
+def coded_answers(
+    codings: pd.DataFrame, answers: pd.DataFrame, actors: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per coded answer with its background: segment, round, organisation,
+    participant, actor; one row per answer and code applied, with how many coders applied it)."""
     human = codings[codings["source"].fillna("human").eq("human")]
     seen = human.drop_duplicates("segment")[["segment"]]
     background = answers.rename(columns={"answer_id": "segment"})
