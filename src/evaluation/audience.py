@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.config import Study, load_labels, load_study
-from evaluation.qual.codings import load_codebook
+from evaluation.qual.codings import codebook_labels, load_codebook
 from evaluation.report import heading, note, show, show_figure
 
 KINDS = ("consortium", "actor", "organisation")
@@ -117,10 +117,7 @@ def open_report(study_dir: str | Path, language: str, audience: str, group: str)
     study = load_study(study_dir)
     labels = load_labels(language or study.language, study.paths)
     labels.update({r.id: r.label for r in study.rounds if r.label and r.label != r.id})
-    codebook = load_codebook(study)
-    column = f"label_{language or study.language}"
-    if column in codebook:
-        labels.update(dict(zip(codebook["id"], codebook[column], strict=True)))
+    labels.update(codebook_labels(load_codebook(study), language or study.language))
     if audience not in KINDS:
         raise ValueError(f"audience must be one of {KINDS}, not {audience!r}")
     name = study.name if audience == "consortium" else group

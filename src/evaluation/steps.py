@@ -403,7 +403,7 @@ class Qualitative:
 
 def qualitative_inputs(s: Session) -> Qualitative | None:
     """None when the study has no codings (the notebooks then say so)."""
-    from evaluation.qual.codings import load_codebook
+    from evaluation.qual.codings import codebook_labels, load_codebook
     from evaluation.qual.redact import study_redactor
     from evaluation.qual.suggest import suggest_codes
 
@@ -414,10 +414,7 @@ def qualitative_inputs(s: Session) -> Qualitative | None:
     if answers is None:
         answers = pd.DataFrame(columns=["answer_id", "round", "organisation", "text"])
     codebook = load_codebook(s.study)
-    # Codes are shown by their codebook labels in the report's language.
-    label_column = f"label_{s.language}"
-    if label_column in codebook:
-        s.labels.update(dict(zip(codebook["id"], codebook[label_column], strict=True)))
+    s.labels.update(codebook_labels(codebook, s.language))
     texts = answers.rename(columns={"answer_id": "segment"})[["segment", "text"]]
     options = s.study.analysis.get("qualitative") or {}
     return Qualitative(

@@ -57,6 +57,14 @@ def load_codebook(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CODEBOOK_COLUMNS)
 
 
+def codebook_labels(codebook: pd.DataFrame, language: str) -> dict[str, str]:
+    """Code id -> its codebook label in ``language`` (reports show codes by these)."""
+    column = f"label_{language}"
+    if column not in codebook:
+        return {}
+    return dict(zip(codebook["id"], codebook[column], strict=True))
+
+
 def _problems(rows: list[list]) -> DataError:
     frame = pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
     return DataError(problem_summary(frame), frame)
