@@ -228,3 +228,24 @@ def test_kernel_engine_gives_the_same_tables_as_the_in_process_engine(demo_run, 
     )
     executed = json.loads((study / "reports" / "notebooks" / "45-indicators.ipynb").read_text())
     assert executed["metadata"]["papermill"]["parameters"]["study_dir"] == str(study)
+
+
+def test_a_notebook_that_kills_its_worker_fails_cleanly(tmp_path):
+    """A worker process that dies (here: os._exit, as after running out of memory) fails its
+    notebook and the ones that could not run; the run exits 3 without a traceback."""
+    write_demo(tmp_path, respondents=100)
+    nb_dir = tmp_path / "notebooks"
+    shipped = Path(__file__).parents[1] / "notebooks"
+    nb_dir.mkdir()
+    for name in ("10-data-quality.ipynb", "90-report.ipynb"):
+        shutil.copy(shipped / name, nb_dir)
+    nb = json.loads((nb_dir / "10-data-quality.ipynb").read_text(encoding="utf-8"))
+    nb["cells"][-1]["source"] = "import os\nos._exit(1)"
+    (nb_dir / "10-data-quality.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    res = subprocess.run(
+        [*CLI, "run", "--study", str(tmp_path), "--jobs", "1", "--language", "fi"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 3, res.stderr
+    assert "Traceback" not in res.stderr and "worker process died" in res.stderr
+    assert "not run" in res.stderr  # the reports after it are reported, not crashed on

@@ -247,7 +247,13 @@ class _Run:
         if not jobs:
             return
         assert pool is not None
-        futures = {pool.submit(execute_notebook, job): job for job in jobs}
+        try:
+            futures = {pool.submit(execute_notebook, job): job for job in jobs}
+        except BrokenProcessPool as exc:  # a worker died in an earlier stage
+            for job in jobs:
+                self.records[job.name].update(status="failed", error=f"not run: {exc}")
+                self.failures.append((job.name, f"{job.executed}: not run ({exc})"))
+            return
         for done, future in enumerate(as_completed(futures), start=1):
             job = futures[future]
             try:
