@@ -47,3 +47,8 @@ class NotebookError(EvaluationError):
 
 class ReproduceError(EvaluationError):
     """A re-run produced tables that differ from the manifest (exit code 1)."""
+
+
+class OutputPathError(EvaluationError):
+    """An output would land outside the study's ``reports/`` or ``data/processed/``, or be
+    written through a symbolic link (exit code 1). Nothing is written."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.errors import DataError
+from evaluation.safety import check_output_path
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,12 @@ FILE_COLUMN = "_file"
 
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; it replaces ``target`` only on success."""
+    """Yield a temporary path beside ``target``; it replaces ``target`` only on success.
+
+    A target in a study's ``reports/`` or ``data/processed/`` is written only there, never
+    through a symbolic link, and no target may climb with ``..``
+    (:func:`evaluation.safety.check_output_path` raises ``OutputPathError``)."""
+    target = check_output_path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)

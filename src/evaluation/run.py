@@ -44,6 +44,7 @@ from evaluation.manifest import (
     write_manifest,
 )
 from evaluation.report import IndexSection, index_html, notebook_to_html
+from evaluation.safety import check_output_folders, is_plain_folder
 
 log = logging.getLogger(__name__)
 
@@ -326,6 +327,8 @@ def run(
     if engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
     study = load_study(study_dir)
+    # Before anything is written or removed: no output folder may be a link out of the study.
+    check_output_folders(study.paths)
     languages = report_languages(study, language)
     config = input_hashes(study)
     source = source_hash()
@@ -514,7 +517,8 @@ def _last_seconds(study: Study) -> dict[str, float]:
 def _remove_stale_tables(study: Study, current: set[str]) -> None:
     """Remove tables no notebook of this run wrote (e.g. lmm.csv after a switch to summary
     mode), so the manifest and reports/tables/ list only what this run stands behind."""
-    for path in sorted(study.paths.tables.glob("*.csv")) if study.paths.tables.is_dir() else []:
+    tables = study.paths.tables
+    for path in sorted(tables.glob("*.csv")) if is_plain_folder(tables) else []:
         if path.name not in current:
             log.info("removing %s: no notebook wrote it in this run", path.name)
             path.unlink()
