@@ -15,6 +15,7 @@ import yaml
 
 from evaluation.errors import ConfigError
 from evaluation.paths import DEFAULT_INSTRUMENTS, DEFAULT_LABELS, StudyPaths
+from evaluation.safety import unsafe_id_reason
 
 DATA_KEYS = ("responses", "summaries", "codings", "activities", "feedback", "open_answers")
 GROUP_BYS = ("all", "actor", "organisation", "unit", "sector", "size", "role", "participant")
@@ -162,6 +163,7 @@ def instrument_file(instrument_id: str, paths: StudyPaths) -> Path:
 def load_instrument(path: Path) -> Instrument:
     raw = read_yaml(path)
     iid = raw.get("id") or path.stem
+    _check_id(str(iid), path, "id")
     score = raw.get("score") or {}
     method = score.get("method", "mean")
     if method not in ("mean", "sum", "column"):
@@ -240,12 +242,22 @@ def _rounds(raw: list[Any], path: Path) -> tuple[Round, ...]:
         date = r.get("date")
         if isinstance(date, dt.date):
             date = date.isoformat()
+        _check_id(str(r["id"]), path, f"rounds entry {i} `id`")
         out.append(Round(str(r["id"]), str(r.get("label", r["id"])), date))
     ids = [r.id for r in out]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise _fail(path, f"round ids appear twice: {', '.join(dupes)}")
     return tuple(out)
+
+
+def _check_id(value: str, path: Path, key: str) -> None:
+    """Ids name files (figures, reports): no path separators, ``..`` or control characters."""
+    reason = unsafe_id_reason(value)
+    if reason:
+        raise _fail(
+            path, f"{key}: {value!r} {reason}; an id names files, so use a plain name such as T1"
+        )
 
 
 def _organisations(raw: dict[str, Any] | None, path: Path) -> dict[str, Organisation]:
@@ -290,6 +302,7 @@ def load_study(study_dir: str | Path = ".") -> Study:
         raise _fail(path, f"language '{language}' is not one of fi, en")
     instruments = {}
     for iid in raw["instruments"] or []:
+        _check_id(str(iid), path, "instruments")
         inst = load_instrument(instrument_file(str(iid), paths))
         instruments[inst.id] = inst
     data_raw = raw["data"] or {}

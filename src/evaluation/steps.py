@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.config import Study, load_labels, load_study
+from evaluation.safety import safe_name
 from evaluation.tables import write_table
 
 log = logging.getLogger(__name__)
@@ -143,8 +144,10 @@ def skipped_in_summary_mode() -> pd.DataFrame:
     )
 
 
-def _figure_path(s: Session, name: str) -> Path:
-    return s.study.paths.figures / name
+def _figure_path(s: Session, *parts: str) -> Path:
+    """``reports/figures/<part>_<part>...`` (without suffix); each part (a measure, a round
+    id) made a safe file name, so no id from the configuration becomes a path."""
+    return s.study.paths.figures / "_".join(safe_name(p) for p in parts)
 
 
 def _banded(s: Session) -> dict[str, list[str]]:
@@ -209,12 +212,12 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
         fig = trajectory_plot(
             tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels
         )
-        show_figure(fig, _figure_path(s, f"trajectory_{inst.id}"))
+        show_figure(fig, _figure_path(s, "trajectory", inst.id))
         if "distributions" in tables:
             fig = distribution_plot(
                 tables["distributions"], measure=inst.id, rounds=rounds, labels=s.labels
             )
-            show_figure(fig, _figure_path(s, f"distribution_{inst.id}"))
+            show_figure(fig, _figure_path(s, "distribution", inst.id))
         if inst.bands and "bands" in tables:
             fig = band_plot(
                 tables["bands"],
@@ -223,7 +226,7 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
                 rounds=rounds,
                 labels={**s.labels, f"{inst.id}_band": s.label(inst.id)},
             )
-            show_figure(fig, _figure_path(s, f"bands_{inst.id}"))
+            show_figure(fig, _figure_path(s, "bands", inst.id))
 
 
 def prepost_from_summaries(s: Session) -> pd.DataFrame:
@@ -340,7 +343,7 @@ def pooling_figures(s: Session, meta: pd.DataFrame) -> None:
             fig = forest_plot(
                 meta, measure=measure, round=rnd, labels=s.labels, baseline=s.study.baseline
             )
-            show_figure(fig, _figure_path(s, f"forest_{measure}_{rnd}"))
+            show_figure(fig, _figure_path(s, "forest", measure, rnd))
 
 
 def indicators(s: Session) -> dict[str, pd.DataFrame]:
@@ -514,7 +517,7 @@ def theme_figures(s: Session, themes: pd.DataFrame) -> None:
     from evaluation.report import show_figure
 
     fig = theme_heatmap(themes, rounds=s.study.round_ids, labels=s.labels)
-    show_figure(fig, _figure_path(s, "themes_heatmap"), alt=s.label("themes_heatmap_alt"))
+    show_figure(fig, _figure_path(s, "themes", "heatmap"), alt=s.label("themes_heatmap_alt"))
 
 
 def joint(s: Session) -> dict[str, pd.DataFrame]:
