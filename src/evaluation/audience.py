@@ -10,8 +10,6 @@ stay suppressed (shown as "–").
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +18,9 @@ import pandas as pd
 
 from evaluation.config import Study, load_labels, load_study
 from evaluation.qual.codings import codebook_labels, load_codebook
-from evaluation.report import heading, note, show, show_figure
+from evaluation.report import heading, link, markdown, note, show, show_figure
+from evaluation.safety import escape_markdown, short_hash, unique_slugs
+from evaluation.safety import slug as _safe_slug
 
 KINDS = ("consortium", "actor", "organisation")
 HEADLINE_MEASURES = ("qwl", "esis")
@@ -28,30 +28,38 @@ HEADLINE_EFFECTS = ("hedges_g", "d_z")
 
 
 def slug(text: str) -> str:
-    """A file-name-safe ASCII slug: "Hyvinvointialue A" -> "hyvinvointialue-a"."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "x"
+    """A file-name-safe ASCII slug: "Hyvinvointialue A" -> "hyvinvointialue-a" (a short hash
+    when nothing readable is left)."""
+    return _safe_slug(text) or short_hash(text)
 
 
 @dataclass(frozen=True)
 class Audience:
     kind: str  # consortium | actor | organisation
     name: str
+    file: str = ""  # file-name part, unique among the audiences of its kind (see audiences())
 
     @property
     def slug(self) -> str:
-        return "consortium" if self.kind == "consortium" else f"{self.kind}-{slug(self.name)}"
+        """The report's file name (without .html): ``organisation-hoiva-aapa-oy``. Only ASCII
+        letters, digits and ``-``: a name never becomes a path."""
+        if self.kind == "consortium":
+            return "consortium"
+        return f"{self.kind}-{self.file or slug(self.name)}"
 
 
 def audiences(study: Study) -> list[Audience]:
     """Every audience of a study: the consortium, each actor, each organisation (as configured
-    in study.yaml ``organisations``), in a stable order."""
+    in study.yaml ``organisations``), in a stable order. Two names with the same slug ("Org A",
+    "org-a") get a short hash each, so no report overwrites another's."""
     orgs = study.organisations
     actors = sorted({org.actor for org in orgs.values() if org.actor})
+    actor_files = unique_slugs(str(a) for a in actors)
+    org_files = unique_slugs(str(o) for o in sorted(orgs))
     return [
         Audience("consortium", study.name),
-        *(Audience("actor", a) for a in actors),
-        *(Audience("organisation", o) for o in sorted(orgs)),
+        *(Audience("actor", a, actor_files[str(a)]) for a in actors),
+        *(Audience("organisation", o, org_files[str(o)]) for o in sorted(orgs)),
     ]
 
 
@@ -121,7 +129,8 @@ def open_report(study_dir: str | Path, language: str, audience: str, group: str)
     if audience not in KINDS:
         raise ValueError(f"audience must be one of {KINDS}, not {audience!r}")
     name = study.name if audience == "consortium" else group
-    return ReportView(study=study, audience=Audience(audience, name), labels=labels)
+    known = (a for a in audiences(study) if a.kind == audience and a.name == name)
+    return ReportView(study=study, audience=next(known, Audience(audience, name)), labels=labels)
 
 
 # -------------------------------------------------------------------------------------------
@@ -133,7 +142,7 @@ def cover(v: ReportView) -> None:
     """Title, audience, rounds with their data dates, respondents in this audience's scope."""
     kind = v.label(f"rep_audience_{v.audience.kind}")
     heading(f"{v.label('report_title')}: {v.audience.name}", 1)
-    note(f"**{v.study.name}** · {kind}")
+    markdown("**{name}** · {kind}", name=v.study.name, kind=kind)
     rounds = pd.DataFrame(
         {
             "round": [r.id for r in v.study.rounds],
@@ -318,8 +327,8 @@ def technical_appendix(v: ReportView) -> None:
     links = []
     for nb in sorted(v.study.paths.notebooks.glob("[0-8]*.ipynb")):
         if (v.study.paths.html / f"{nb.stem}.html").is_file():
-            links.append(f"- [{v.label(f'nb_{nb.stem}')}](../{nb.stem}.html)")
-    note(v.label("rep_appendix_note") + "\n\n" + "\n".join(links))
+            links.append(f"- {link(v.label(f'nb_{nb.stem}'), f'../{nb.stem}.html')}")
+    markdown(escape_markdown(v.label("rep_appendix_note")) + "\n\n" + "\n".join(links))
 
 
 SECTIONS: tuple[Callable[[ReportView], None], ...] = (

@@ -34,6 +34,8 @@ STYLE: dict[str, object] = {
     "svg.fonttype": "path",
     "svg.hashsalt": "evaluation",
     "path.simplify": True,
+    # Names and labels are drawn as typed: "$" in a name never starts mathtext.
+    "text.parse_math": False,
 }
 
 #: Metadata that would otherwise embed the date or the software version.

@@ -1,4 +1,11 @@
-"""HTML reports from executed notebooks (nbconvert, code hidden) and notebook display helpers."""
+"""HTML reports from executed notebooks (nbconvert, code hidden) and notebook display helpers.
+
+Text from the data or the configuration (study, organisation, unit, actor and round names,
+codes, coder names, open answers, labels) is only ever shown as text: headings and notes are
+escaped for Markdown (:func:`evaluation.safety.escape_markdown`), tables by the pandas Styler
+(``escape="html"``), the table of contents, provenance footer and index page with
+:func:`html.escape`. Markup comes only from this package's own templates (:func:`markdown`).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pandas as pd
 
 from evaluation.io import write_text
+from evaluation.safety import escape_markdown, unescape_markdown
 
 if TYPE_CHECKING:  # nbformat pulls in jsonschema (about 1 s): imported where it is used
     import nbformat
@@ -19,19 +28,30 @@ if TYPE_CHECKING:  # nbformat pulls in jsonschema (about 1 s): imported where it
 HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*$", re.MULTILINE)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^\w-]+", "-", text.strip()).strip("-")
+def _anchor(text: str) -> str:
+    """The id nbconvert gives a heading with this (plain) text
+    (``nbconvert.filters.strings._convert_header_id``)."""
+    return quote(text.replace(" ", "-"), safe="?/:@!$&'()*+,;=")
 
 
 def _toc(nb: nbformat.NotebookNode, title: str) -> str:
-    lines = [f"**{title}**", ""]
+    """The table of contents as one HTML block (every text escaped): level-2 and level-3
+    headings of markdown cells and of the notebook's Markdown outputs."""
+    items = []
     for source in (_cell_markdown(c) for c in nb.cells):
         for level, text in HEADING.findall(source):
             if len(level) == 1:
                 continue
-            indent = "  " * (len(level) - 2)
-            lines.append(f"{indent}- [{text}](#{_slug(text)})")
-    return "\n".join(lines)
+            plain = unescape_markdown(text)
+            indent = 1.2 * (len(level) - 2)
+            items.append(
+                f'<li style="margin-left:{indent:g}em"><a href="#{html.escape(_anchor(plain))}">'
+                f"{html.escape(plain)}</a></li>"
+            )
+    return (
+        f'<nav class="toc"><p><strong>{html.escape(title)}</strong></p>'
+        f'<ul style="list-style:none;padding-left:0">{"".join(items)}</ul></nav>'
+    )
 
 
 def _title_position(nb: nbformat.NotebookNode) -> int:
@@ -52,8 +72,12 @@ def _cell_markdown(cell: nbformat.NotebookNode) -> str:
 
 
 def _provenance(info: Mapping[str, str], title: str) -> str:
-    rows = "\n".join(f"| {html.escape(k)} | {html.escape(str(v))} |" for k, v in info.items())
-    return f"---\n\n### {title}\n\n| | |\n|---|---|\n{rows}\n"
+    rows = "".join(
+        f'<tr><th style="text-align:left">{html.escape(str(k))}</th>'
+        f"<td>{html.escape(str(v))}</td></tr>"
+        for k, v in info.items()
+    )
+    return f'---\n\n### {escape_markdown(title)}\n\n<table class="provenance">{rows}</table>\n'
 
 
 @functools.cache
@@ -136,7 +160,8 @@ def display_table(
     drop: tuple[str, ...] = ("suppressed",),
 ) -> pd.io.formats.style.Styler:
     """A table of record for display: labelled headers and values, no index, rounded numbers
-    (whole-number columns without decimals), suppressed cells shown as an en dash."""
+    (whole-number columns without decimals), suppressed cells shown as an en dash. Every text
+    (values and headers) is HTML-escaped: a name or answer is shown, never run."""
     labels = labels or {}
     shown = frame.drop(columns=[c for c in drop if c in frame])
     whole = [
@@ -149,24 +174,52 @@ def display_table(
     for col in shown.columns:
         if shown[col].dtype == object or pd.api.types.is_string_dtype(shown[col]):
             shown[col] = shown[col].map(lambda v: labels.get(v, v) if isinstance(v, str) else v)
-    styler = shown.style.hide(axis="index").format(precision=digits, na_rep="–", thousands=" ")
+    styler = shown.style.hide(axis="index").format(
+        precision=digits, na_rep="–", thousands=" ", escape="html"
+    )
     styler = styler.format("{:.0f}", subset=whole, na_rep="–")
     p_columns = [c for c in shown.columns if c in P_COLUMNS]
     styler = styler.format(_format_p, subset=p_columns, na_rep="–")
-    return styler.relabel_index([labels.get(c, c) for c in shown.columns], axis="columns")
+    headers = [html.escape(str(labels.get(c, c))) for c in shown.columns]
+    return styler.relabel_index(headers, axis="columns")
 
 
 def heading(text: str, level: int = 2) -> None:
-    """Display a heading from code (so its text can come from the label files)."""
+    """Display a heading from code (so its text can come from the label files). The text is
+    shown as typed: Markdown and HTML in it are escaped."""
     from IPython.display import Markdown, display
 
-    display(Markdown(f"{'#' * level} {text}"))
+    display(Markdown(f"{'#' * level} {escape_markdown(text)}"))
 
 
 def note(text: str) -> None:
+    """Display a paragraph of plain text (from the label files or the data), shown as typed:
+    Markdown and HTML in it are escaped. Line breaks separate paragraphs."""
     from IPython.display import Markdown, display
 
+    display(Markdown(escape_markdown(text, inline=False)))
+
+
+def markdown(template: str, **values: object) -> None:
+    """Display Markdown written in this package (``template``, e.g. ``"**{name}** · {kind}"``)
+    with ``values`` from the data or the configuration escaped into it. Without ``values`` the
+    template is shown as it is: escape (:func:`evaluation.safety.escape_markdown`) or
+    :func:`link` whatever you put into it."""
+    from IPython.display import Markdown, display
+
+    text = (
+        template.format(**{k: escape_markdown(v) for k, v in values.items()})
+        if values
+        else template
+    )
     display(Markdown(text))
+
+
+def link(text: str, href: str) -> str:
+    """A Markdown link to a file of the report folder for :func:`markdown` templates: the text
+    escaped, the file name percent-encoded (no scheme can be smuggled in)."""
+    target = "/".join(quote(part, safe="") for part in href.split("/"))
+    return f"[{escape_markdown(text)}]({target})"
 
 
 def show(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, **kwargs) -> None:
