@@ -3,7 +3,8 @@
 ``reports/exports/latex/<table>.tex`` and ``reports/exports/tables.xlsx`` are made from
 ``reports/tables/*.csv`` after every run. The CSV files stay the record; the exports only
 round and label (p-values as "< .001", suppressed cells as "–", headers and category values
-from the label files; the workbook keeps the values as they are, for re-analysis).
+from the label files; the workbook keeps the values as they are, for re-analysis, except
+that a text a spreadsheet would read as a formula gets a leading ``'``: no cell is a formula).
 Both are deterministic: the same tables give byte-identical files.
 """
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from evaluation.io import atomic_path, write_text
 from evaluation.paths import StudyPaths
+from evaluation.safety import defuse_formula, is_plain_folder
 
 P_COLUMNS = ("p", "p_adjusted", "p_q", "p_value")
 DASH = "–"
@@ -94,6 +96,19 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return out
 
 
+def _xlsx_value(value: object) -> object:
+    """A cell value for openpyxl: missing as an empty cell, a text always a text (a leading
+    ``=``, ``+``, ``-``, ``@``, tab or CR gets a ``'``, so no cell becomes a formula; characters
+    XML cannot hold are replaced by U+FFFD)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", defuse_formula(value))
+    return value
+
+
 def to_xlsx(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> bytes:
     """One sheet per table: labelled bold header, frozen header row, filter, widths, formats."""
     from openpyxl import Workbook
@@ -105,11 +120,11 @@ def to_xlsx(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> by
     used: set[str] = set()
     for name, frame in tables.items():
         ws = wb.create_sheet(_sheet_name(name, used))
-        ws.append([labels.get(c, c) for c in frame.columns])
+        ws.append([_xlsx_value(labels.get(c, c)) for c in frame.columns])
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in frame.itertuples(index=False, name=None):
-            ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
+            ws.append([_xlsx_value(v) for v in row])
         for j, column in enumerate(frame.columns, start=1):
             letter = get_column_letter(j)
             if pd.api.types.is_float_dtype(frame[column]):
@@ -157,7 +172,7 @@ def export_tables(paths: StudyPaths, labels: Mapping[str, str]) -> list[Path]:
         tex = to_latex(frame, labels, caption=caption, label=path.stem)
         written.append(write_text(latex_dir / f"{path.stem}.tex", tex))
     current = {p.name for p in written}
-    for stale in latex_dir.glob("*.tex") if latex_dir.is_dir() else []:
+    for stale in latex_dir.glob("*.tex") if is_plain_folder(latex_dir) else []:
         if stale.name not in current:
             stale.unlink()
     if tables:
