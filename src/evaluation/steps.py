@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -384,29 +385,37 @@ def _processed(s: Session, name: str) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.is_file() else None
 
 
+if TYPE_CHECKING:
+    from evaluation.qual.pseudonyms import Pseudonyms
+
+
 @dataclass
 class Qualitative:
     """The qualitative inputs of a study, read once: human codings, open answers, codebook,
     keyword suggestions and the study's redactor."""
 
-    codings: pd.DataFrame
+    codings: pd.DataFrame  # real coder and document names: data/processed/ only
     answers: pd.DataFrame
     codebook: pd.DataFrame
     suggestions: pd.DataFrame
     include_suggestions: bool
     redact: Callable[[object], str]
+    pseudonyms: Pseudonyms
+    public: pd.DataFrame  # the codings with coders and documents pseudonymised
 
     @property
     def used(self) -> pd.DataFrame:
-        """The codings prevalence and quotes use: human, plus suggestions only if asked."""
+        """The codings prevalence and quotes use: human, plus suggestions only if asked
+        (coders and documents pseudonymised: everything computed from them is published)."""
         if not self.include_suggestions:
-            return self.codings
-        return pd.concat([self.codings, self.suggestions], ignore_index=True)
+            return self.public
+        return pd.concat([self.public, self.suggestions], ignore_index=True)
 
 
 def qualitative_inputs(s: Session) -> Qualitative | None:
     """None when the study has no codings (the notebooks then say so)."""
     from evaluation.qual.codings import codebook_labels, load_codebook
+    from evaluation.qual.pseudonyms import pseudonyms
     from evaluation.qual.redact import study_redactor
     from evaluation.qual.suggest import suggest_codes
 
@@ -420,13 +429,18 @@ def qualitative_inputs(s: Session) -> Qualitative | None:
     s.labels.update(codebook_labels(codebook, s.language))
     texts = answers.rename(columns={"answer_id": "segment"})[["segment", "text"]]
     options = s.study.analysis.get("qualitative") or {}
+    redactor = study_redactor(s.study, s.labels)
+    names = pseudonyms(codings, answers["answer_id"], labels=s.labels)
     return Qualitative(
         codings=codings,
         answers=answers,
         codebook=codebook,
-        suggestions=suggest_codes(texts, codebook),
+        # redacted in the original letter case before words are lower-cased (evidence)
+        suggestions=suggest_codes(texts, codebook, redact=redactor.words_only),
         include_suggestions=bool(options.get("include_suggestions", False)),
-        redact=study_redactor(s.study, s.labels),
+        redact=redactor,
+        pseudonyms=names,
+        public=names.apply(codings),
     )
 
 
@@ -473,6 +487,7 @@ def qualitative(s: Session) -> dict[str, pd.DataFrame]:
     to open in their own tool; it holds the answers' text and so stays out of ``reports/``.
     """
     from evaluation.analyse.icr import disagreements, icr_table
+    from evaluation.io import atomic_path
     from evaluation.qual.qdpx import export_qdpx
     from evaluation.qual.suggest import suggestion_quality
 
@@ -492,6 +507,10 @@ def qualitative(s: Session) -> dict[str, pd.DataFrame]:
     ]
     suggestions = q.suggestions.assign(evidence=q.suggestions["evidence"].map(q.redact))
     texts = q.answers.rename(columns={"answer_id": "segment"})[["segment", "text"]]
+    # the key of the pseudonyms, for the team: beside the processed data, never in reports/
+    key = q.pseudonyms.key()
+    with atomic_path(study.paths.processed / "pseudonyms.csv") as tmp:
+        key.to_csv(tmp, index=False, lineterminator="\n")
     export_qdpx(
         study.paths.processed / "coding-project.qdpx",
         q.codebook,
@@ -504,7 +523,7 @@ def qualitative(s: Session) -> dict[str, pd.DataFrame]:
         "icr": icr,
         "disagreements": dis,
         "suggestions": suggestions,
-        "suggestion_quality": suggestion_quality(q.suggestions, q.codings),
+        "suggestion_quality": suggestion_quality(q.suggestions, q.public),
         "themes": _themes(s, q),
         "quotes": _quotes(s, q, by_organisation=False),
     }

@@ -14,12 +14,15 @@ prefix such as ``turvalli`` or ``keskustel``) matches a word when
   part last ("työkuormitus" contains "kuormit").
 
 Each code gets a score (how many of its keywords matched) and the matched words as evidence.
+Texts are redacted (``redact``, in their original letter case) before they are normalised, so
+no name, e-mail address, phone number or identity code can become an evidence word.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 import pandas as pd
@@ -67,9 +70,17 @@ def _matches(word: str, word_stem: str, keyword: str, keyword_stem: str) -> bool
     )
 
 
-def suggest_codes(texts: pd.DataFrame, codebook: pd.DataFrame) -> pd.DataFrame:
+def suggest_codes(
+    texts: pd.DataFrame,
+    codebook: pd.DataFrame,
+    *,
+    redact: Callable[[object], str] | None = None,
+) -> pd.DataFrame:
     """Suggested codes for ``texts`` (``segment, text``) from the codebook keywords:
     ``segment, code, coder, source, evidence, score``, one row per segment and code.
+
+    ``redact`` (e.g. :meth:`evaluation.qual.redact.Redactor.words_only`) is applied to each
+    text before it is lower-cased and split into words.
 
     Each distinct word is stemmed and matched against the rules once (a study's vocabulary is
     far smaller than its word count)."""
@@ -93,6 +104,8 @@ def suggest_codes(texts: pd.DataFrame, codebook: pd.DataFrame) -> pd.DataFrame:
 
     rows = []
     for segment, text in zip(texts["segment"], texts["text"], strict=True):
+        if redact is not None:
+            text = redact(text)
         found: dict[str, dict[str, set[str]]] = {}
         for word in tokens(text):
             for code, keyword in hits(word):
