@@ -15,7 +15,7 @@ import logging
 import pandas as pd
 
 from evaluation.config import Study, read_yaml
-from evaluation.errors import DataError
+from evaluation.errors import ConfigError, DataError
 from evaluation.io import FILE_COLUMN, ROW_COLUMN, read_table_file
 from evaluation.validate import PROBLEM_COLUMNS, problem_summary
 
@@ -101,6 +101,29 @@ def load_open_answers(study: Study) -> pd.DataFrame:
     return raw.drop(columns=[FILE_COLUMN, ROW_COLUMN])
 
 
+def qdpx_limits(study: Study) -> dict[str, int]:
+    """``max_bytes`` and ``max_depth`` for .qdpx imports (``study.yaml: limits:
+    {qdpx_max_bytes: ..., qdpx_max_depth: ...}``; defaults 200 MiB and 50 levels)."""
+    from evaluation.qual.qdpx import MAX_BYTES, MAX_DEPTH
+
+    limits = study.raw.get("limits") or {}
+    if not isinstance(limits, dict):
+        raise ConfigError(f"{study.paths.study_yaml}: limits must be a mapping")
+    out = {}
+    for key, arg, default in (
+        ("qdpx_max_bytes", "max_bytes", MAX_BYTES),
+        ("qdpx_max_depth", "max_depth", MAX_DEPTH),
+    ):
+        value = limits.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(
+                f"{study.paths.study_yaml}: limits.{key} must be a positive whole number, "
+                f"not {value!r}"
+            )
+        out[arg] = value
+    return out
+
+
 def load_codings(
     study: Study,
     *,
@@ -114,9 +137,10 @@ def load_codings(
     codebook = load_codebook(study) if codebook is None else codebook
     answers = load_open_answers(study) if answers is None else answers
     frames, problems = [], []
+    limits = qdpx_limits(study)
     for path in study.files("codings"):
         if path.suffix.lower() == ".qdpx":
-            frames.append(import_qdpx(path, codebook))
+            frames.append(import_qdpx(path, codebook, **limits))
             continue
         raw = read_table_file(path)
         missing = [c for c in ("segment", "coder", "code") if c not in raw]

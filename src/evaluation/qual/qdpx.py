@@ -19,19 +19,31 @@ Export writes our codebook (labels, descriptions, keywords), each open answer as
 and optionally existing codings and suggestions (under the user "suggestion"), so coders start
 in their own tool. Same inputs give a byte-identical file (GUIDs derived from ids, fixed zip
 timestamps).
+
+A project is untrusted input, so the import is bounded: the members' declared sizes must add up
+to at most ``max_bytes`` (``study.yaml: limits: {qdpx_max_bytes: ...}``, default 200 MiB)
+before anything is extracted, and each member is read with a reader that stops at the bytes
+left (a header that lies about its size cannot blow the memory); codes nested deeper than
+``max_depth`` (``limits: {qdpx_max_depth: ...}``, default 50) are refused, and the code tree is
+walked without recursion; the XML is parsed with defusedxml (no entities, no external
+references). Each gives a :class:`DataError` naming the file.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse as safe_iterparse
 
 from evaluation.errors import DataError
 from evaluation.io import atomic_path
@@ -43,6 +55,9 @@ Q = f"{{{NS}}}"
 _GUID_NS = uuid.UUID("8c1f4d8e-5b0a-4d8f-9a57-2f6c0b0e7a11")
 SUGGESTION_USER = "suggestion"
 _ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+MAX_BYTES = 200 * 2**20  # default limits: limits.qdpx_max_bytes / qdpx_max_depth in study.yaml
+MAX_DEPTH = 50
+_LIMITS_HINT = "limits: {%s: ...} in config/study.yaml"
 
 
 def guid(kind: str, key: str) -> str:
@@ -70,29 +85,95 @@ def _code_lookup(codebook: pd.DataFrame | None) -> dict[str, str]:
     return lookup
 
 
-def _walk_codes(parent: ET.Element, out: dict[str, tuple[str, str]]) -> None:
-    for code in parent.findall(f"{Q}Code"):
+def _walk_codes(book: ET.Element, out: dict[str, tuple[str, str]]) -> None:
+    """Every code under ``book`` in document order, without recursion."""
+    stack = list(reversed(book.findall(f"{Q}Code")))
+    while stack:
+        code = stack.pop()
         desc = code.findtext(f"{Q}Description") or ""
         out[code.get("guid", "")] = (code.get("name", ""), desc)
-        _walk_codes(code, out)
+        stack.extend(reversed(code.findall(f"{Q}Code")))
 
 
-def import_qdpx(path: Path, codebook: pd.DataFrame | None = None) -> pd.DataFrame:
+class _Budget:
+    """The bytes an archive may still expand to; reads stop as soon as it is spent."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path, self.max_bytes, self.left = path, max_bytes, max_bytes
+
+    def read(self, archive: zipfile.ZipFile, member: str) -> bytes:
+        try:
+            with archive.open(member) as f:
+                data = f.read(self.left + 1)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+            raise DataError(f"{self.path}: member {member} cannot be read ({exc})") from None
+        if len(data) > self.left:
+            raise self.too_big(f"{member} expands past")
+        self.left -= len(data)
+        return data
+
+    def too_big(self, what: str) -> DataError:
+        return DataError(
+            f"{self.path}: {what} the limit of {self.max_bytes:,} bytes for a .qdpx project "
+            f"({_LIMITS_HINT % 'qdpx_max_bytes'})"
+        )
+
+
+def _parse_project(data: bytes, path: Path, max_depth: int) -> ET.Element:
+    """project.qde as a tree, refusing entities, external references and codes nested deeper
+    than ``max_depth`` (checked while parsing, before the tree is complete)."""
+    root = None
+    code_depth = depth = 0
+    try:
+        for event, elem in safe_iterparse(io.BytesIO(data), events=("start", "end")):
+            is_code = elem.tag == f"{Q}Code"
+            if event == "start":
+                root = elem if root is None else root
+                depth += 1
+                code_depth += is_code
+                if code_depth > max_depth or depth > max_depth + 16:
+                    raise DataError(
+                        f"{path}: project.qde nests codes (or elements) deeper than "
+                        f"{max_depth} levels ({_LIMITS_HINT % 'qdpx_max_depth'})"
+                    )
+            else:
+                depth -= 1
+                code_depth -= is_code
+    except ET.ParseError as exc:
+        line, col = exc.position
+        raise DataError(f"{path}: project.qde line {line}, column {col}: {exc}") from None
+    except DefusedXmlException as exc:
+        raise DataError(
+            f"{path}: project.qde uses XML entities or external references, which are not "
+            f"allowed ({type(exc).__name__})"
+        ) from None
+    if root is None:
+        raise DataError(f"{path}: project.qde is empty")
+    return root
+
+
+def import_qdpx(
+    path: Path,
+    codebook: pd.DataFrame | None = None,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> pd.DataFrame:
     """Read the coded text selections of a REFI-QDA project (see the module docstring)."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DataError(f"{path}: not a REFI-QDA project (.qdpx is a zip file): {exc}") from None
     with archive:
+        budget = _Budget(path, max_bytes)
+        declared = sum(info.file_size for info in archive.infolist())
+        if declared > max_bytes:
+            raise budget.too_big(f"its members declare {declared:,} bytes, more than")
         names = archive.namelist()
         qde = next((n for n in names if n.lower().endswith("project.qde")), None)
         if qde is None:
             raise DataError(f"{path}: no project.qde inside; is this a REFI-QDA export?")
-        try:
-            root = ET.fromstring(archive.read(qde))
-        except ET.ParseError as exc:
-            line, col = exc.position
-            raise DataError(f"{path}: project.qde line {line}, column {col}: {exc}") from None
+        root = _parse_project(budget.read(archive, qde), path, max_depth)
         if root.tag != f"{Q}Project":
             raise DataError(f"{path}: project.qde is not a REFI-QDA project ({root.tag})")
         users = {u.get("guid"): u.get("name", "") for u in root.iter(f"{Q}User")}
@@ -103,8 +184,9 @@ def import_qdpx(path: Path, codebook: pd.DataFrame | None = None) -> pd.DataFram
         lookup = _code_lookup(codebook)
         code_ids = {g: _map_code(name, desc, lookup) for g, (name, desc) in codes.items()}
         rows = []
+        read: dict[str, str] = {}  # a member several sources share is read (and counted) once
         for src in root.iter(f"{Q}TextSource"):
-            text = _source_text(archive, src, path)
+            text = _source_text(archive, src, path, budget, read)
             name = src.get("name") or src.get("guid", "")
             for sel in src.findall(f"{Q}PlainTextSelection"):
                 rows += _selection_rows(sel, name, text, users, code_ids, path)
@@ -127,7 +209,13 @@ def _map_code(name: str, description: str, lookup: Mapping[str, str]) -> str:
     return _slug(name)
 
 
-def _source_text(archive: zipfile.ZipFile, src: ET.Element, path: Path) -> str:
+def _source_text(
+    archive: zipfile.ZipFile,
+    src: ET.Element,
+    path: Path,
+    budget: _Budget,
+    read: dict[str, str],
+) -> str:
     content = src.find(f"{Q}PlainTextContent")
     if content is not None and content.text is not None:
         return content.text
@@ -135,8 +223,16 @@ def _source_text(archive: zipfile.ZipFile, src: ET.Element, path: Path) -> str:
     member = ref.removeprefix("internal://")
     candidates = [member, f"sources/{member}", f"Sources/{member}"]
     for candidate in candidates:
-        if candidate in archive.namelist():
-            return archive.read(candidate).decode("utf-8-sig")
+        if candidate in archive.NameToInfo:
+            if candidate not in read:
+                data = budget.read(archive, candidate)
+                try:
+                    read[candidate] = data.decode("utf-8-sig")
+                except UnicodeDecodeError as exc:
+                    raise DataError(
+                        f"{path}: {candidate} is not UTF-8 text (byte {exc.start})"
+                    ) from None
+            return read[candidate]
     raise DataError(
         f"{path}: text source '{src.get('name')}' refers to '{ref}', which is not in the file"
     )
