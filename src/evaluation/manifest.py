@@ -15,6 +15,7 @@ from evaluation import __version__
 from evaluation.config import Study
 from evaluation.io import sha256_file, write_text
 from evaluation.paths import PACKAGE_DIR
+from evaluation.qual.redact import public_config
 
 KEY_PACKAGES = (
     "pandas", "numpy", "scipy", "statsmodels", "pingouin", "seaborn", "matplotlib", "pandera",
@@ -118,7 +119,7 @@ def write_manifest(
         "code": code_version(),
         "python": platform.python_version(),
         "packages": package_versions(),
-        "config": study.raw,
+        "config": public_config(study.raw),  # redaction.names as a count and sha256 only
         "seeds": {"study": study.seed},
         "inputs": inputs,
         "notebooks": notebooks,

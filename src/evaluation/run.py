@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -144,10 +145,18 @@ def execute_notebook(job: NotebookJob) -> dict:
             request_save_on_cell_execute=False,
         )
     except pm.PapermillExecutionError as exc:
+        # An error message may quote a raw value (an open answer with an identity code): what
+        # reaches reports/ (the record, the partial notebook) names the cell and the exception
+        # type, never the value.
+        scrub = _error_scrubber(job)
+        _scrub_notebook(job.executed, scrub)
         where = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell #{exc.cell_index}"
-        return {"ok": False, "error": f"{where} failed with {exc.ename}: {exc.evalue}"}
+        return {"ok": False, "error": f"{where} failed with {exc.ename}: {scrub(exc.evalue)}"}
     except Exception as exc:  # kernel died, missing kernel, ...: report, never hide
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        scrub = _error_scrubber(job)
+        if job.executed.is_file():
+            _scrub_notebook(job.executed, scrub)
+        return {"ok": False, "error": f"{type(exc).__name__}: {scrub(str(exc))}"}
     finally:
         os.environ.pop(TABLE_LOG_ENV, None)
     executed_s = time.perf_counter() - start
@@ -161,6 +170,40 @@ def execute_notebook(job: NotebookJob) -> dict:
         "execute_seconds": round(executed_s, 1),
         "tables": tables,
     }
+
+
+def _error_scrubber(job: NotebookJob) -> Callable[[object], str]:
+    """:func:`evaluation.qual.redact.scrub_error` with the study's redactor (or, if the study
+    cannot be read, the redactor without configured names)."""
+    from evaluation.qual.redact import Redactor, scrub_error, study_redactor
+
+    try:
+        redactor = study_redactor(load_study(job.cwd), job.labels)
+    except Exception:  # the error text must be scrubbed whatever else went wrong
+        redactor = Redactor()
+    return lambda text: scrub_error(text, redactor)
+
+
+def _scrub_notebook(path: Path, scrub: Callable[[object], str]) -> None:
+    """Scrub a failed notebook's error outputs (value and traceback) and the streams of the cell
+    that failed; the rest of its partial output stays as it was. If that fails, the notebook is
+    removed rather than kept with the raw error."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            failed = cell.get("metadata", {}).get("papermill", {}).get("exception") is True
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    out["evalue"] = scrub(out.get("evalue", ""))
+                    out["traceback"] = [scrub(line) for line in out.get("traceback", [])]
+                elif failed and out.get("output_type") == "stream":
+                    out["text"] = scrub(out.get("text", ""))
+        write_text(path, nbformat.writes(nb))
+    except Exception:
+        log.error("%s: the error output could not be scrubbed; notebook removed", path.name)
+        path.unlink(missing_ok=True)
 
 
 def _check_kernel(kernel: str) -> None:
