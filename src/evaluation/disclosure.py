@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -178,11 +179,104 @@ NO_PARTITION = frozenset(
 )
 
 
-def protect(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Complementary suppression for table ``name`` (see the module docstring); tables without
-    a rule or without a ``suppressed`` column pass unchanged."""
+def protect(frame: pd.DataFrame, name: str, processed: Path | None = None) -> pd.DataFrame:
+    """Secondary suppression for table ``name``, then multiplicity adjustment over what is
+    published. With the study's plan (``processed`` = its ``data/processed``; see
+    :mod:`evaluation.published`), tables in the linked model hide every row that shows a hidden
+    cell; ``themes.csv`` is protected over all its counts at once; other tables with a
+    :data:`RULES` entry get per-partition complementary suppression. Tables without a
+    ``suppressed`` column pass unchanged."""
+    if "suppressed" not in frame or frame.empty:
+        return frame
+    from evaluation.published import hide_rows, load_plan, load_record
+
+    if name == "themes":
+        return _protect_themes(frame, load_record(processed) if processed is not None else {})
+
+    plan = load_plan(processed) if processed is not None else None
+    hide = hide_rows(frame, name, plan) if plan is not None else None
+    if hide is not None:
+        out = frame.reset_index(drop=True).copy()
+        suppressed = out["suppressed"].fillna(False).astype(bool).to_numpy() | hide
+        keep = set(RULES[name].keep) if name in RULES else set(_IDENTIFYING.get(name, ()))
+        out = _blank(out, suppressed, keep)
+        if name == "meta":
+            out = _blank_pooled_n(out)
+    else:
+        out = _protect_by_rule(frame, name)
+    if name == "prepost" and "p" in out and "correction" in out:
+        out = _readjust(out)
+    return out
+
+
+# Identifying columns of the model's tables that have no RULES entry.
+_IDENTIFYING = {
+    "distributions": ("measure", "round"),
+    "meta": ("measure", "round", "row_type", "organisation", "effect_size_type", "method"),
+    "lmm": ("measure", "term", "round", "participant", "model", "level"),
+    "power": ("measure", "group_by", "group", "design", "baseline", "latest_round", "alpha",
+              "power", "effect_size_type"),
+}  # fmt: skip
+
+
+def _blank_pooled_n(out: pd.DataFrame) -> pd.DataFrame:
+    """A pooled row's n adds up its organisations: empty it when one of them is hidden."""
+    study = out["row_type"].eq("study")
+    hidden = out[study & out["suppressed"]].groupby(["measure", "round"]).size()
+    pooled = ~study & pd.Series(
+        [(m, r) in hidden.index for m, r in zip(out["measure"], out["round"], strict=True)]
+    )
+    out.loc[pooled.to_numpy(), "n"] = np.nan
+    return out
+
+
+def _readjust(out: pd.DataFrame) -> pd.DataFrame:
+    """``p_adjusted`` over the published rows of each family only, so a reader can reproduce
+    it from the table and no hidden row's p shapes a visible one."""
+    from evaluation.analyse.effects import _adjust_families
+
+    out = out.copy()
+    method = out["correction"].dropna()
+    if method.empty:
+        return out
+    out["p_adjusted"] = _adjust_families(out, method.iloc[0])
+    return out
+
+
+def _protect_themes(frame: pd.DataFrame, record: dict) -> pd.DataFrame:
+    """themes.csv: the counts of answers and of coded answers, with their partitions, in one
+    model; rows showing a hidden count are hidden, and ``change`` where the baseline is."""
+    from evaluation.errors import DisclosureError
+    from evaluation.published import describe_theme_cell, theme_model
+    from evaluation.sdc import audit, secondary_suppression
+
+    out = frame.reset_index(drop=True).copy()
+    min_n = int(out.attrs.get("min_n", record.get("min_n", 5)))
+    actors = out.attrs.get("actors", record.get("actors", {}))
+    baseline = out.attrs.get("baseline_round", record.get("baseline"))
+    model, rows = theme_model(out, actors)
+    hidden = secondary_suppression(model, min_n)
+    result = audit(model, hidden, min_n)
+    exposed = result[~result["protected"]]
+    if len(exposed):
+        raise DisclosureError(
+            f"disclosure audit: themes.csv: {len(exposed)} count(s) below min_n = {min_n} could "
+            f"be recovered ({', '.join(describe_theme_cell(c) for c in exposed['cell'].head(5))})"
+        )
+    hide = np.array([any(hidden[c] for c in row) for row in rows], dtype=bool)
+    suppressed = out["suppressed"].fillna(False).astype(bool).to_numpy() | hide
+    if "change" in out:
+        keys = list(zip(out["code"], out["group_by"], out["group"], strict=True))
+        at_base = out["round"].eq(baseline).to_numpy()
+        gone = {k for k, s, b in zip(keys, suppressed, at_base, strict=True) if s and b}
+        out.loc[[k in gone for k in keys], "change"] = np.nan
+    return _blank(out, suppressed, {"code", "group_by", "group", "round"})
+
+
+def _protect_by_rule(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Per-partition complementary suppression (see the module docstring)."""
     rule = RULES.get(name)
-    if rule is None or "suppressed" not in frame or frame.empty:
+    if rule is None:
         return frame
     out = frame.reset_index(drop=True).copy()
     suppressed = out["suppressed"].fillna(False).astype(bool).to_numpy().copy()

@@ -52,3 +52,8 @@ class ReproduceError(EvaluationError):
 class OutputPathError(EvaluationError):
     """An output would land outside the study's ``reports/`` or ``data/processed/``, or be
     written through a symbolic link (exit code 1). Nothing is written."""
+
+
+class DisclosureError(EvaluationError):
+    """The disclosure audit found a group below ``min_n`` that the published tables would give
+    away; nothing is published (exit code 1)."""

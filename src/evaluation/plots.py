@@ -118,7 +118,7 @@ def forest_plot(
         y_study = np.arange(n_rows + 1, n_rows + 1 - len(studies), -1, dtype=float)
         y_pooled = np.arange(len(pooled), 0, -1, dtype=float)
         weights = studies["weight"].fillna(0).to_numpy(dtype=float)
-        sizes = 20.0 + 180.0 * weights / max(weights.max(), 1e-12)
+        sizes = 20.0 + 180.0 * weights / max(weights.max(initial=0.0), 1e-12)
         est = studies["effect_size"].to_numpy(dtype=float)
         lo = studies["ci_low"].to_numpy(dtype=float)
         hi = studies["ci_high"].to_numpy(dtype=float)

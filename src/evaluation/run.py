@@ -488,9 +488,14 @@ def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool)
             log.info("study %s: raw data and code unchanged, processed data kept", study.name)
             return files
     from evaluation.process import process
+    from evaluation.published import PLAN_FILE, make_plan
 
     log.info("study %s: validating and scoring", study.name)
     written = process(study)
+    # Disclosure control over every published table at once, audited before anything is
+    # published: a DisclosureError here leaves reports/ as it was.
+    make_plan(study)
+    written["disclosure"] = study.paths.processed / PLAN_FILE
     files = {name: sha256_file(path) for name, path in sorted(written.items())}
     write_text(record_path, json.dumps({"key": key, "files": files}, indent=1) + "\n")
     return files

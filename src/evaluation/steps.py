@@ -48,8 +48,9 @@ class Session:
         return (self.study.paths.processed / "scores.parquet").is_file()
 
     def write(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
-        write_table(frame, name, self.study.paths)
-        return frame
+        """Write a table of record and return it as written (disclosure control applied), so
+        a notebook never shows a cell the table hides."""
+        return write_table(frame, name, self.study.paths)[1]
 
     def label(self, key: str) -> str:
         return self.labels.get(key, key)
@@ -555,7 +556,7 @@ def joint(s: Session) -> dict[str, pd.DataFrame]:
     opts = _meta_options(s)
     measures = [m for m in ("qwl", "esis") if m in opts["measures"]] or opts["measures"][:2]
     meta = meta_table(s.scores, **opts)
-    themes = protect(_themes(s, q), "themes")
+    themes = protect(_themes(s, q), "themes", study.paths.processed)
     tone = dict(zip(q.codebook["id"], q.codebook["tone"], strict=True))
     table = joint_display(
         meta, themes, _quotes(s, q, by_organisation=True), measures=measures,

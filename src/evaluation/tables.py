@@ -16,18 +16,21 @@ import pandas as pd
 from evaluation.disclosure import protect, suppress
 from evaluation.io import atomic_write
 from evaluation.paths import StudyPaths
+from evaluation.safety import defuse_formulas
 
 FLOAT_FORMAT = "%.10g"
 
 
-def write_table(frame: pd.DataFrame, name: str, paths: StudyPaths) -> Path:
-    """Write a table of record atomically and return its path.
+def write_table(frame: pd.DataFrame, name: str, paths: StudyPaths) -> tuple[Path, pd.DataFrame]:
+    """Write a table of record atomically; return its path and the frame as written.
 
     Every table passes through :func:`evaluation.disclosure.protect` first (complementary
     suppression), so no suppressed cell can be recovered from what is written.
     """
     target = paths.tables / f"{name}.csv"
-    out = protect(frame, name).copy()
+    protected = protect(frame, name, paths.processed)
+    # A text that a spreadsheet would run as a formula gets a leading ' (OWASP, CSV injection).
+    out = defuse_formulas(protected)
     for col in out.columns:
         if out[col].dtype == bool or str(out[col].dtype) == "boolean":
             out[col] = out[col].map({True: "true", False: "false"}, na_action="ignore")
@@ -42,7 +45,7 @@ def write_table(frame: pd.DataFrame, name: str, paths: StudyPaths) -> Path:
     if table_log:
         with open(table_log, "a", encoding="utf-8") as fh:
             fh.write(f"{target.name}\n")
-    return target
+    return target, protected
 
 
 __all__ = ["FLOAT_FORMAT", "suppress", "write_table"]

@@ -4,9 +4,10 @@ Unit: an open answer (segment) that human coders coded. An answer *has* a theme 
 one human coder applied the code (suggestions only if the study asks). Prevalence = answers with
 the theme / coded answers, per round, for the whole study and by organisation, actor and
 participation; ``change`` is the difference from the same group's baseline share (percentage
-points as a proportion). Disclosure: a group with fewer than ``min_n`` coded answers keeps its
-row with every statistic empty and ``suppressed = true`` (and :mod:`evaluation.disclosure` adds
-complementary suppression, as the groups' counts add up to the whole study's). Open text is
+points as a proportion). Disclosure: a group with fewer than ``min_n`` coded answers, and a
+code applied to fewer than ``min_n`` of them, are primary cells; :mod:`evaluation.disclosure` chooses secondary cells over
+all the table's counts and their partitions at once and empties every hidden row when the
+table is written. Open text is
 never tabulated by small background groups: only these groupings exist, and quotes come only
 from organisation × round groups of at least ``min_n`` answers.
 
@@ -22,8 +23,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-
-from evaluation.disclosure import suppress
 
 GROUPINGS = ("all", "organisation", "actor", "participant")
 THEME_COLUMNS = ["code", "group_by", "group", "round", "n_segments", "n_coded", "share",
@@ -89,14 +88,13 @@ def theme_prevalence(
         for code, by, group, rnd, share in out[["code", "group_by", "group", "round", "share"]]
         .itertuples(index=False)
     ]  # fmt: skip
-    # The baseline share of a suppressed baseline must not leak through the change column.
-    small_base = out[(out["round"] == baseline) & (out["n_segments"] < min_n)]
-    hidden = set(zip(small_base["code"], small_base["group_by"], small_base["group"], strict=True))
-    keys = list(zip(out["code"], out["group_by"], out["group"], strict=True))
-    out.loc[[k in hidden for k in keys], "change"] = np.nan
-    out = suppress(
-        out, n_columns=["n_segments"], keep=["code", "group_by", "group", "round"], min_n=min_n
-    )
+    # Primary cells only: a group with fewer than min_n coded answers, or a code applied to
+    # 1 .. min_n - 1 of them. The rows keep their counts here; evaluation.disclosure.protect
+    # chooses the secondary cells over the whole table, empties every hidden row (and the
+    # change of a row whose baseline is hidden) when the table is written.
+    k = out["n_coded"]
+    out["suppressed"] = (out["n_segments"] < min_n) | ((k > 0) & (k < min_n))
+    out.attrs.update(min_n=min_n, baseline_round=baseline, actors=dict(actors))
     out["_r"] = out["round"].map(order)
     out["_g"] = out["group_by"].map({g: i for i, g in enumerate(GROUPINGS)})
     out = out.sort_values(["_g", "group", "code", "_r"], kind="mergesort")
