@@ -5,9 +5,9 @@ one human coder applied the code (suggestions only if the study asks). Prevalenc
 the theme / coded answers, per round, for the whole study and by organisation, actor and
 participation; ``change`` is the difference from the same group's baseline share (percentage
 points as a proportion). Disclosure: a group with fewer than ``min_n`` coded answers, and a
-code applied to fewer than ``min_n`` of them, are primary cells; :mod:`evaluation.disclosure` chooses secondary cells over
-all the table's counts and their partitions at once and empties every hidden row when the
-table is written. Open text is
+code applied to fewer than ``min_n`` of them, are primary cells; :mod:`evaluation.disclosure`
+chooses secondary cells over all the table's counts and their partitions at once and empties
+every hidden row when the table is written. Open text is
 never tabulated by small background groups: only these groupings exist, and quotes come only
 from organisation × round groups of at least ``min_n`` answers.
 
