@@ -5,18 +5,20 @@ Two steps:
 1. **Primary suppression** (:func:`suppress`, called by each analysis where it knows the group
    sizes): a group with fewer than ``min_n`` respondents keeps its row, with every statistic
    emptied and ``suppressed = true``.
-2. **Complementary (secondary) suppression** (:func:`protect`, applied by
-   :func:`evaluation.tables.write_table` to every table before it is written): a suppressed
-   cell must not be recoverable by subtraction. Where the groups of one grouping add up to a
-   published total (organisations to the whole study, units to their organisation, bands to a
-   round), a partition with exactly one suppressed cell gets a second one: the unsuppressed cell
-   with the smallest n (ties by name). When an organisation is suppressed, all of its units are
-   too, so its total cannot be rebuilt from them. This repeats until no partition has exactly one
-   suppressed cell.
+2. **Secondary suppression** (:func:`protect`, applied by
+   :func:`evaluation.tables.write_table` to every table before it is written): no hidden cell
+   may be recoverable from everything published. The respondent tables follow the study's
+   plan (:mod:`evaluation.published`: one model of every published count and its relations,
+   secondary cells chosen over all of it and audited by linear programming before the run
+   publishes anything); ``themes.csv`` is protected over all its counts at once
+   (:mod:`evaluation.sdc`); ``bands.csv`` (and any table when there is no plan, e.g. a table
+   written outside ``evaluation run``) gets the per-partition rule: a partition with exactly
+   one suppressed cell gets a second one, the smallest, and an organisation's units go with it.
+   ``p_adjusted`` of ``prepost.csv`` is then computed over the published rows only.
 
 Figures are drawn from these tables and quotes are only taken from groups of at least ``min_n``
-answers, so they pass through the same rules. Known limit (documented in docs/methods.md): linked
-tables across *different* groupings (e.g. sector and actor) are not audited against each other.
+answers, so they pass through the same rules. The model, the audit and its limits:
+docs/disclosure.md.
 """
 
 from __future__ import annotations

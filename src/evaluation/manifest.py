@@ -124,10 +124,20 @@ def write_manifest(
         "inputs": inputs,
         "notebooks": notebooks,
         "tables": table_hashes(study),
+        # The disclosure audit of this run's plan: cells, primary and secondary cells, and
+        # how far the attacker's best upper bound stays above the smallest group.
+        "disclosure": _disclosure_summary(study),
         "seconds": round(seconds, 1),
     }
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str, sort_keys=False)
     return write_text(study.paths.manifest, text + "\n")
+
+
+def _disclosure_summary(study: Study) -> dict[str, Any] | None:
+    path = study.paths.processed / "disclosure-audit.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("summary")
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -258,10 +258,7 @@ def build_model(study, scores: pd.DataFrame) -> sdc.Model:
         if m not in scores:
             continue
         values = pd.to_numeric(scores[m], errors="coerce").astype("float64")
-        lo, hi = ranges.get(m, (np.nan, np.nan))
-        if values.notna().any():
-            lo = min(lo, float(values.min())) if np.isfinite(lo) else float(values.min())
-            hi = max(hi, float(values.max())) if np.isfinite(hi) else float(values.max())
+        lo, hi = _bounds(ranges, m, values)
         _add_totals(b, m, scores, values, labels, rounds, (lo, hi))
         if study.design != "independent":
             _add_links(b, m, scores, values, labels, rounds, study.baseline, study.design, (lo, hi))
@@ -275,13 +272,29 @@ def build_summary_model(study, summaries: pd.DataFrame) -> sdc.Model:
     frame["n"] = pd.to_numeric(frame["n"], errors="coerce").fillna(0)
     frame["s"] = frame["n"] * pd.to_numeric(frame["mean"], errors="coerce")
     rounds = study.round_ids
+    ranges = _measure_ranges(study)
+    attributes = {a: {n: getattr(o, a) for n, o in study.organisations.items()} for a in NESTED}
     for m, part in frame.groupby("measure", sort=True):
+        # One row per respondent, each with the unit's mean: the same n and sums per group.
         rows = part.loc[part.index.repeat(part["n"].astype(int))].reset_index(drop=True)
         rows["v"] = (rows["s"] / rows["n"]).astype("float64")
+        for attr, mapping in attributes.items():
+            if attr not in rows:
+                rows[attr] = rows["organisation"].map(mapping).astype("string")
         groupings = _groupings(rows, study.group_bys)
         labels = {g: _labels(rows, g) for g in groupings}
-        _add_totals(b, str(m), rows, rows["v"], labels, rounds, (np.nan, np.nan))
+        _add_totals(b, str(m), rows, rows["v"], labels, rounds, _bounds(ranges, str(m), rows["v"]))
     return b.model()
+
+
+def _bounds(ranges: dict, measure: str, values: pd.Series) -> tuple[float, float]:
+    """The range of one value that the attacker knows: the instrument's scale, widened to the
+    values seen (so the relations can never contradict the bounds)."""
+    lo, hi = ranges.get(measure, (np.nan, np.nan))
+    if values.notna().any():
+        lo = min(lo, float(values.min())) if np.isfinite(lo) else float(values.min())
+        hi = max(hi, float(values.max())) if np.isfinite(hi) else float(values.max())
+    return lo, hi
 
 
 def _measure_ranges(study) -> dict[str, tuple[float, float]]:
@@ -307,10 +320,12 @@ def make_plan(study) -> dict:
     from evaluation.io import atomic_write, write_text
 
     processed = study.paths.processed
+    design = study.design
     if (processed / "scores.parquet").is_file():
         model = build_model(study, pd.read_parquet(processed / "scores.parquet"))
     elif (processed / "summaries.parquet").is_file():
         model = build_summary_model(study, pd.read_parquet(processed / "summaries.parquet"))
+        design = "independent"  # Welch rows of whole groups: their cells are totals
     else:
         model = None
     if model is None or model.cells.empty:
@@ -337,7 +352,7 @@ def make_plan(study) -> dict:
         )
     atomic_write(processed / PLAN_FILE, lambda p: plan.to_parquet(p, index=False))
     actors = {name: o.actor for name, o in sorted(study.organisations.items()) if o.actor}
-    record = {"summary": summary, "design": study.design, "baseline": study.baseline,
+    record = {"summary": summary, "design": design, "baseline": study.baseline,
               "min_n": study.min_n, "actors": actors}  # fmt: skip
     write_text(processed / AUDIT_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
     log.info(

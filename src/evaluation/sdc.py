@@ -234,7 +234,8 @@ class _Audit:
 def _protected(frame: pd.DataFrame, min_n: int) -> pd.Series:
     n_ok = frame["n_high"] >= min_n - TOLERANCE
     s_width = frame["s_high"] - frame["s_low"]
-    s_ok = frame["s_low"].isna() | (s_width > TOLERANCE * np.maximum(1.0, frame["s_high"].abs()))
+    scale = np.maximum(1.0, frame["s_high"].abs().where(np.isfinite(frame["s_high"]), 1.0))
+    s_ok = frame["s_low"].isna() | np.isinf(s_width) | (s_width > TOLERANCE * scale)
     return n_ok & s_ok
 
 
