@@ -48,9 +48,10 @@ format: $(STAMP) ## apply ruff format and fixes
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-bench: $(STAMP) ## benchmarks: pipeline vs a naive papermill loop, and the scale curve (docs/benchmarks.md)
+bench: $(STAMP) ## benchmarks: pipeline vs a naive papermill loop, the scale curve, the disclosure audit (docs/benchmarks.md)
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/disclosure.py
 
 clean: ## remove derived data and reports (never data/raw)
 	rm -rf data/processed/* reports/*

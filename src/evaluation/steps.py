@@ -555,7 +555,8 @@ def joint(s: Session) -> dict[str, pd.DataFrame]:
     study = s.study
     opts = _meta_options(s)
     measures = [m for m in ("qwl", "esis") if m in opts["measures"]] or opts["measures"][:2]
-    meta = meta_table(s.scores, **opts)
+    # As meta.csv and themes.csv are written: the same plan hides the same cells here.
+    meta = protect(meta_table(s.scores, **opts), "meta", study.paths.processed)
     themes = protect(_themes(s, q), "themes", study.paths.processed)
     tone = dict(zip(q.codebook["id"], q.codebook["tone"], strict=True))
     table = joint_display(

@@ -17,7 +17,8 @@ One row per organisation and non-baseline round:
   - ``confirms``: both directions agree; ``diverges``: they are opposite; ``expands``: one side
     is unclear, so the other adds what it cannot show; ``inconclusive``: both are unclear;
     ``insufficient``: either side is suppressed or missing (fewer than ``min_n`` respondents or
-    coded answers); then the whole row is suppressed, as every table's small groups are.
+    coded answers); then the whole row is suppressed, as every table's small groups are. Theme
+    rows hidden in ``themes.csv`` are left out of the themes and of the direction.
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ def _row(org, rnd, study, orgs, quotes, measures, tone, labels) -> dict:
     row["quant_direction"] = quant or ""
     block = orgs[(orgs["group"] == org) & (orgs["round"] == rnd)]
     qual = None
-    if not block.empty and not bool(block["suppressed"].fillna(False).any()):
+    # Only the themes' published rows: a code hidden in themes.csv stays hidden here.
+    block = block[~block["suppressed"].fillna(False).astype(bool)]
+    if not block.empty:
         row["n_coded"] = int(block["n_segments"].iloc[0])
         top = block[block["n_coded"] > 0].sort_values(["share", "code"], ascending=[False, True])
         top = top.head(TOP)
