@@ -6,16 +6,15 @@ import datetime as dt
 import hashlib
 import json
 import platform
-import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from evaluation import __version__
 from evaluation.config import Study
 from evaluation.io import sha256_file, write_text
 from evaluation.paths import PACKAGE_DIR
 from evaluation.qual.redact import public_config
+from evaluation.version import code_version
 
 KEY_PACKAGES = (
     "pandas", "numpy", "scipy", "statsmodels", "pingouin", "seaborn", "matplotlib", "pandera",
@@ -32,25 +31,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def code_version() -> dict[str, Any]:
-    """Package version, and the git commit of its source when run from a checkout."""
-    info: dict[str, Any] = {"package": "evaluation", "version": __version__}
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(PACKAGE_DIR), "rev-parse", "HEAD"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(PACKAGE_DIR), "status", "--porcelain", "--", "."],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
-        info["git_commit"] = head
-        info["git_dirty"] = bool(dirty)
-    except (OSError, subprocess.SubprocessError):
-        info["git_commit"] = None
-    return info
 
 
 def source_hash() -> str:
