@@ -9,7 +9,9 @@ import pytest
 from evaluation import steps
 from evaluation.config import load_study
 from evaluation.demo import PLANTED_PII, write_demo
+from evaluation.disclosure import protect
 from evaluation.process import process
+from evaluation.published import make_plan
 from evaluation.qual.joint import meta_inference, qual_direction, quant_direction
 from evaluation.qual.redact import redact
 from evaluation.qual.themes import choose_quote, quotes, theme_prevalence
@@ -35,19 +37,24 @@ def _data(sizes: dict[tuple[str, str], int], theme_share: float = 0.5):
 def test_prevalence_by_hand_with_change_and_suppression():
     codings, answers = _data({("A", "T0"): 10, ("A", "T1"): 10, ("C", "T0"): 3, ("C", "T1"): 8})
     codings.loc[codings["segment"].str.startswith("AT1") & (codings["code"] == "d"), "code"] = "w"
-    out = theme_prevalence(
+    raw = theme_prevalence(
         codings, answers, actors=ACTORS, rounds=["T0", "T1"], baseline="T0", min_n=5
-    ).set_index(["code", "group_by", "group", "round"])
+    )
+    out = raw.set_index(["code", "group_by", "group", "round"])
     assert out.loc[("w", "organisation", "A", "T0"), "share"] == 0.5
     assert out.loc[("w", "organisation", "A", "T1"), "share"] == 1.0
     assert out.loc[("w", "organisation", "A", "T1"), "change"] == pytest.approx(0.5)
-    # C has 3 coded answers at baseline: suppressed, and its baseline share cannot leak
-    # through the change column of T1.
-    assert out.loc[("w", "organisation", "C", "T0"), "suppressed"]
-    assert np.isnan(out.loc[("w", "organisation", "C", "T0"), "share"])
-    assert np.isnan(out.loc[("w", "organisation", "C", "T1"), "change"])
     whole = out.loc[("w", "all", "all", "T0")]
     assert whole["n_segments"] == 13 and whole["n_coded"] == 5 + 2
+    # C has 3 coded answers at baseline: a primary cell, marked here and emptied as the table
+    # is written; its baseline share cannot leak through the change column of T1.
+    assert out.loc[("w", "organisation", "C", "T0"), "suppressed"]
+    written = protect(raw, "themes").set_index(["code", "group_by", "group", "round"])
+    assert np.isnan(written.loc[("w", "organisation", "C", "T0"), "share"])
+    assert np.isnan(written.loc[("w", "organisation", "C", "T1"), "change"])
+    # A code applied to 1..4 answers is primary too: no published count below min_n.
+    shown = written[~written["suppressed"]]
+    assert not ((shown["n_coded"] > 0) & (shown["n_coded"] < 5)).any()
 
 
 def test_suggestions_do_not_count_unless_included():
@@ -113,6 +120,7 @@ def demo_session(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     write_demo(root, respondents=600)
     process(load_study(root))
+    make_plan(load_study(root))  # as `evaluation run` does: one disclosure plan for all
     s = steps.open_study(root)
     return s, steps.qualitative(s), steps.joint(s)["joint_display"], steps.pooling(s)["meta"]
 

@@ -190,10 +190,10 @@ def protect(frame: pd.DataFrame, name: str, processed: Path | None = None) -> pd
     ``suppressed`` column pass unchanged."""
     if "suppressed" not in frame or frame.empty:
         return frame
-    from evaluation.published import hide_rows, load_plan, load_record
+    from evaluation.published import hide_rows, load_plan
 
     if name == "themes":
-        return _protect_themes(frame, load_record(processed) if processed is not None else {})
+        return _protect_themes(frame, processed)
 
     plan = load_plan(processed) if processed is not None else None
     hide = hide_rows(frame, name, plan) if plan is not None else None
@@ -245,29 +245,37 @@ def _readjust(out: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _protect_themes(frame: pd.DataFrame, record: dict) -> pd.DataFrame:
+def _protect_themes(frame: pd.DataFrame, processed: Path | None) -> pd.DataFrame:
     """themes.csv: the counts of answers and of coded answers, with their partitions, in one
-    model; rows showing a hidden count are hidden, and ``change`` where the baseline is."""
-    from evaluation.errors import DisclosureError
-    from evaluation.published import describe_theme_cell, theme_model
-    from evaluation.sdc import audit, secondary_suppression
+    model (:func:`evaluation.published.theme_model`). The study's plan holds its hidden cells
+    (chosen and audited before the run publishes anything); without a plan they are chosen
+    and audited here. Rows showing a hidden count are hidden, and ``change`` where the
+    baseline is."""
+    from evaluation.published import (
+        _refuse,
+        describe_theme_cell,
+        load_plan,
+        load_record,
+        theme_cells,
+        theme_model,
+    )
+    from evaluation.sdc import solve
 
     out = frame.reset_index(drop=True).copy()
-    min_n = int(out.attrs.get("min_n", record.get("min_n", 5)))
-    actors = out.attrs.get("actors", record.get("actors", {}))
-    baseline = out.attrs.get("baseline_round", record.get("baseline"))
-    model, rows = theme_model(out, actors)
-    hidden = secondary_suppression(model, min_n)
-    result = audit(model, hidden, min_n)
-    exposed = result[~result["protected"]]
-    if len(exposed):
-        raise DisclosureError(
-            f"disclosure audit: themes.csv: {len(exposed)} count(s) below min_n = {min_n} could "
-            f"be recovered ({', '.join(describe_theme_cell(c) for c in exposed['cell'].head(5))})"
-        )
-    hide = np.array([any(hidden[c] for c in row) for row in rows], dtype=bool)
+    record = load_record(processed) if processed is not None else {}
+    plan = load_plan(processed) if processed is not None and "themes" in record else None
+    rows = theme_cells(out)
+    if plan is not None:
+        hide = np.array([any(c in plan.hidden for c in row) for row in rows], dtype=bool)
+    else:
+        min_n = int(out.attrs.get("min_n", record.get("min_n", 5)))
+        model, _ = theme_model(out, out.attrs.get("actors", record.get("actors", {})))
+        hidden, result, _summary = solve(model, min_n)
+        _refuse(result, min_n, describe_theme_cell, "themes.csv")
+        hide = np.array([any(hidden[c] for c in row) for row in rows], dtype=bool)
     suppressed = out["suppressed"].fillna(False).astype(bool).to_numpy() | hide
     if "change" in out:
+        baseline = out.attrs.get("baseline_round", record.get("baseline"))
         keys = list(zip(out["code"], out["group_by"], out["group"], strict=True))
         at_base = out["round"].eq(baseline).to_numpy()
         gone = {k for k, s, b in zip(keys, suppressed, at_base, strict=True) if s and b}

@@ -315,8 +315,9 @@ def make_plan(study) -> dict:
     """Choose the hidden cells for ``study`` (processed data must exist), audit them, and
     write ``data/processed/disclosure.parquet`` and ``disclosure-audit.json``. Returns the
     audit summary; raises :class:`~evaluation.errors.DisclosureError` when a primary cell
-    stays exposed (nothing else is written then)."""
-    from evaluation.errors import DisclosureError
+    stays exposed (nothing else is written then). The themes' counts are planned here too
+    (their own model, :func:`theme_model`), so ``themes.csv`` and the joint display follow one
+    plan and a refusal comes before anything is published."""
     from evaluation.io import atomic_write, write_text
 
     processed = study.paths.processed
@@ -328,32 +329,27 @@ def make_plan(study) -> dict:
         design = "independent"  # Welch rows of whole groups: their cells are totals
     else:
         model = None
-    if model is None or model.cells.empty:
-        plan = pd.DataFrame({"cell": pd.Series(dtype="string"), "hidden": pd.Series(dtype=bool)})
-        summary = {"cells": 0, "primary": 0, "secondary": 0, "exposed": 0}
+    frames, record = [], {}
+    if model is not None and not model.cells.empty:
+        hidden, audit, summary = sdc.solve(model, study.min_n)
+        _refuse(audit, study.min_n, describe, "the published tables")
+        frames.append(_plan_frame(model, hidden, study.min_n))
     else:
-        hidden = sdc.secondary_suppression(model, study.min_n)
-        audit = sdc.audit(model, hidden, study.min_n)
-        summary = sdc.summary(model, hidden, audit, study.min_n)
-        exposed = audit[~audit["protected"]]
-        if len(exposed):
-            names = ", ".join(describe(c) for c in exposed["cell"].head(5))
-            raise DisclosureError(
-                f"disclosure audit: {len(exposed)} group(s) below min_n = {study.min_n} could be "
-                f"recovered from the published tables ({names}); nothing was published"
-            )
-        plan = pd.DataFrame(
-            {
-                "cell": model.cells.index.astype("string"),
-                "hidden": hidden.to_numpy(),
-                "primary": model.primary(study.min_n).to_numpy(),
-                "shown": model.cells["shown"].to_numpy(dtype=bool),
-            }
-        )
+        summary = {"cells": 0, "primary": 0, "secondary": 0, "exposed": 0}
+    themes = _study_themes(study)
+    if themes is not None and not themes.empty:
+        theme_model_, _rows = theme_model(themes, _actors(study))
+        hidden, audit, record["themes"] = sdc.solve(theme_model_, study.min_n)
+        _refuse(audit, study.min_n, describe_theme_cell, "themes.csv")
+        frames.append(_plan_frame(theme_model_, hidden, study.min_n))
+    plan = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame({"cell": pd.Series(dtype="string"), "hidden": pd.Series(dtype=bool)})
+    )
     atomic_write(processed / PLAN_FILE, lambda p: plan.to_parquet(p, index=False))
-    actors = {name: o.actor for name, o in sorted(study.organisations.items()) if o.actor}
-    record = {"summary": summary, "design": design, "baseline": study.baseline,
-              "min_n": study.min_n, "actors": actors}  # fmt: skip
+    record.update(summary=summary, design=design, baseline=study.baseline,
+                  min_n=study.min_n, actors=_actors(study))  # fmt: skip
     write_text(processed / AUDIT_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
     log.info(
         "disclosure: %s primary and %s secondary cell(s) hidden; audit: %s exposed",
@@ -362,6 +358,45 @@ def make_plan(study) -> dict:
         summary.get("exposed"),
     )
     return summary
+
+
+def _refuse(audit: pd.DataFrame, min_n: int, name, where: str) -> None:
+    from evaluation.errors import DisclosureError
+
+    exposed = audit[~audit["protected"]]
+    if len(exposed):
+        names = ", ".join(name(c) for c in exposed["cell"].head(5))
+        raise DisclosureError(
+            f"disclosure audit: {len(exposed)} count(s) below min_n = {min_n} could be "
+            f"recovered from {where} ({names}); nothing was published"
+        )
+
+
+def _plan_frame(model: sdc.Model, hidden: pd.Series, min_n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "cell": model.cells.index.astype("string"),
+            "hidden": hidden.to_numpy(),
+            "primary": model.primary(min_n).to_numpy(),
+            "shown": model.cells["shown"].to_numpy(dtype=bool),
+        }
+    )
+
+
+def _actors(study) -> dict[str, str]:
+    return {name: o.actor for name, o in sorted(study.organisations.items()) if o.actor}
+
+
+def _study_themes(study) -> pd.DataFrame | None:
+    """themes.csv before suppression, as the qualitative notebook computes it (None without
+    codings)."""
+    from evaluation.steps import _themes, open_study, qualitative_inputs
+
+    if not (study.paths.processed / "codings.parquet").is_file():
+        return None
+    s = open_study(study.paths.root)
+    q = qualitative_inputs(s)
+    return None if q is None else _themes(s, q)
 
 
 def describe(cell: str) -> str:
@@ -500,6 +535,17 @@ def hide_rows(frame: pd.DataFrame, name: str, plan: Plan) -> np.ndarray | None:
 
 
 # --------------------------------------------------------------------------- themes
+
+
+def theme_cells(themes: pd.DataFrame) -> list[list[str]]:
+    """The cells each row of ``themes.csv`` shows: its group's answers and its coded answers."""
+    return [
+        [
+            cell_id("A", r.round, r.group_by, r.group),
+            cell_id("C", r.code, r.round, r.group_by, r.group),
+        ]
+        for r in themes.itertuples(index=False)
+    ]
 
 
 def theme_model(themes: pd.DataFrame, actors: dict[str, str]) -> tuple[sdc.Model, list[list[str]]]:

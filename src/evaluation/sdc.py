@@ -209,19 +209,28 @@ class _Audit:
             out[c] = self._optimum(systems[comp], pos[c], +1.0)
         return out
 
-    def bounds(self, cells: np.ndarray, full: bool = False) -> pd.DataFrame:
+    def bounds(
+        self, cells: np.ndarray, full: bool = False, known: dict[str, float] | None = None
+    ) -> pd.DataFrame:
         """Upper bound of ``n`` (and lower, when ``full``) and both bounds of ``s`` for each
         cell (counts and sums jointly)."""
         records = []
         systems: dict[int, tuple] = {}
+        known = known or {}
+        ids = self.model.cells.index
         for c in cells:
+            if ids[c] in known and not full and not self.has_s[c]:
+                records.append((ids[c], math.nan, known[ids[c]], math.nan, math.nan))
+                continue
             comp = self.component[c]
             if comp not in systems:
                 systems[comp] = self._system(comp, with_s=True)
             system = systems[comp]
             pos, s_pos = system[0], system[1]
             n_low = self._optimum(system, pos[c], -1.0) if full else math.nan
-            n_high = self._optimum(system, pos[c], +1.0)
+            n_high = known.get(ids[c]) if ids[c] in known and not full else None
+            if n_high is None:
+                n_high = self._optimum(system, pos[c], +1.0)
             if c in s_pos:
                 s_low = self._optimum(system, s_pos[c], -1.0)
                 s_high = self._optimum(system, s_pos[c], +1.0)
@@ -239,15 +248,24 @@ def _protected(frame: pd.DataFrame, min_n: int) -> pd.Series:
     return n_ok & s_ok
 
 
-def audit(model: Model, hidden: pd.Series, min_n: int, *, full: bool = False) -> pd.DataFrame:
+def audit(
+    model: Model,
+    hidden: pd.Series,
+    min_n: int,
+    *,
+    full: bool = False,
+    n_high: dict[str, float] | None = None,
+) -> pd.DataFrame:
     """The attacker's bounds for every primary cell given the ``hidden`` cells (a bool Series
-    on the model's cells): ``cell, n_low, n_high, s_low, s_high, protected``."""
+    on the model's cells): ``cell, n_low, n_high, s_low, s_high, protected``. ``n_high``: upper
+    bounds already proven for this hidden set (from :func:`secondary_suppression`); those
+    programs are not solved again."""
     h = hidden.reindex(model.cells.index, fill_value=False).to_numpy(dtype=bool).copy()
     h |= ~model.cells["shown"].to_numpy(dtype=bool)
     primary = np.flatnonzero(model.primary(min_n).to_numpy() & h)
     shown_primary = np.flatnonzero(model.primary(min_n).to_numpy() & ~h)
     frame = (
-        _Audit(model, h).bounds(primary, full)
+        _Audit(model, h).bounds(primary, full, n_high or {})
         if len(primary)
         else pd.DataFrame(columns=AUDIT_COLUMNS[:-1])
     )
@@ -269,11 +287,15 @@ def audit(model: Model, hidden: pd.Series, min_n: int, *, full: bool = False) ->
     return frame.sort_values("cell", kind="mergesort").reset_index(drop=True)
 
 
-def secondary_suppression(model: Model, min_n: int, *, max_rounds: int = 1000) -> pd.Series:
+def secondary_suppression(
+    model: Model, min_n: int, *, max_rounds: int = 1000, n_high: dict[str, float] | None = None
+) -> pd.Series:
     """Hide every primary cell and enough other cells that no primary cell is exposed to the
     attacker's counts LP (see the module docstring). Returns ``hidden`` (bool Series on the
     model's cells; unshown cells are hidden too). Cells with the same ``together`` value are
-    shown in one row, so they are hidden together."""
+    shown in one row, so they are hidden together. ``n_high``, when given, receives each
+    primary cell's last audited upper bound (still valid at the end: hiding more only widens
+    it), so :func:`audit` need not solve those programs again."""
     cells = model.cells
     primary = model.primary(min_n).to_numpy()
     hidden = (primary | ~cells["shown"].astype(bool).to_numpy()).copy()
@@ -305,6 +327,8 @@ def secondary_suppression(model: Model, min_n: int, *, max_rounds: int = 1000) -
         attack = _Audit(model, hidden)
         rest = np.array([c for c in todo.tolist() if c not in lonely], dtype=int)
         high = attack.n_high(rest) if len(rest) else {}
+        if n_high is not None:
+            n_high.update({cells.index[c]: v for c, v in high.items()})
         exposed = sorted(lonely | {c for c in rest.tolist() if high[c] < min_n - TOLERANCE})
         if not exposed:
             break
@@ -397,3 +421,11 @@ def summary(model: Model, hidden: pd.Series, audit_frame: pd.DataFrame, min_n: i
         "smallest_protection": float(width.min()) if len(width) else None,
         "smallest_n_high": float(audit_frame["n_high"].min()) if len(audit_frame) else None,
     }
+
+
+def solve(model: Model, min_n: int) -> tuple[pd.Series, pd.DataFrame, dict]:
+    """Secondary suppression, then the audit of its result: ``(hidden, audit, summary)``."""
+    n_high: dict[str, float] = {}
+    hidden = secondary_suppression(model, min_n, n_high=n_high)
+    result = audit(model, hidden, min_n, n_high=n_high)
+    return hidden, result, summary(model, hidden, result, min_n)

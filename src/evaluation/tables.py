@@ -30,7 +30,7 @@ def write_table(frame: pd.DataFrame, name: str, paths: StudyPaths) -> tuple[Path
     target = paths.tables / f"{name}.csv"
     protected = protect(frame, name, paths.processed)
     # A text that a spreadsheet would run as a formula gets a leading ' (OWASP, CSV injection).
-    out = defuse_formulas(protected)
+    out = defuse_formulas(protected).copy()  # the caller gets ``protected`` as it is
     for col in out.columns:
         if out[col].dtype == bool or str(out[col].dtype) == "boolean":
             out[col] = out[col].map({True: "true", False: "false"}, na_action="ignore")
