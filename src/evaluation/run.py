@@ -27,11 +27,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evaluation import progress
 from evaluation.config import Study, load_labels, load_study
 from evaluation.errors import ConfigError, NotebookError, ReproduceError, UsageError
 from evaluation.io import sha256_file, write_text
@@ -298,7 +299,8 @@ class _Run:
                 self.records[job.name].update(status="failed", error=f"not run: {exc}")
                 self.failures.append((job.name, f"{job.executed}: not run ({exc})"))
             return
-        for done, future in enumerate(as_completed(futures), start=1):
+        # A live display on a terminal, else a line every few seconds while notebooks run.
+        for done, future in enumerate(progress.as_completed(futures), start=1):
             job = futures[future]
             try:
                 result = future.result()
@@ -494,6 +496,7 @@ def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool)
     written = process(study)
     # Disclosure control over every published table at once, audited before anything is
     # published: a DisclosureError here leaves reports/ as it was.
+    log.info("study %s: disclosure plan (suppressed cells chosen and audited)", study.name)
     make_plan(study)
     written["disclosure"] = study.paths.processed / PLAN_FILE
     files = {name: sha256_file(path) for name, path in sorted(written.items())}

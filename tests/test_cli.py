@@ -1,0 +1,109 @@
+"""The command line: --version, help that describes every option and shows examples, a light
+import (no pandas at start-up), and log lines that are never wrapped when not on a terminal."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import subprocess
+import sys
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from evaluation import __version__
+from evaluation.cli import app
+
+runner = CliRunner()
+COMMAND = get_command(app)
+SUBCOMMANDS = sorted(COMMAND.commands)  # type: ignore[attr-defined]
+
+
+def test_version_names_package_commit_and_python():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert f"evaluation {__version__}" in result.output
+    assert f"Python {platform.python_version()}" in result.output
+    # from a git checkout (this repository) the commit is named too
+    if subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True).returncode == 0:
+        assert "(git " in result.output
+
+
+@pytest.mark.parametrize("name", ["", *SUBCOMMANDS])
+def test_help_describes_every_option_in_a_sentence_and_shows_examples(name):
+    command = COMMAND if not name else COMMAND.commands[name]  # type: ignore[attr-defined]
+    for param in command.params:
+        if param.param_type_name != "option" or param.name == "help":
+            continue
+        text = (param.help or "").strip()
+        assert text[:1].isupper() and text.endswith("."), (name, param.name, text)
+        assert len(text.split()) >= 5, (name, param.name, text)  # a sentence, not a label
+    args = [name, "--help"] if name else ["--help"]
+    result = runner.invoke(app, args, env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    assert "Examples:" in result.output
+    assert f"evaluation {name}".strip() in result.output.split("Examples:")[1]
+
+
+def test_verbose_is_described():
+    result = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "100"})
+    line = next(ln for ln in result.output.splitlines() if "--verbose" in ln)
+    assert "-v" in line and "debug" in result.output
+
+
+def test_importing_the_cli_does_not_import_the_pipeline():
+    """`evaluation --help` stays fast: no pandas, numpy, YAML, papermill or rich at start-up."""
+    code = (
+        "import sys, evaluation, evaluation.cli; "
+        "heavy = ('pandas', 'numpy', 'scipy', 'yaml', 'papermill', 'nbformat', 'rich'); "
+        "print(' '.join(sorted(m for m in heavy if m in sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_help_runs_without_importing_rich_or_pandas():
+    code = (
+        "import sys; sys.argv = ['evaluation', '--help']\n"
+        "from evaluation.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', ' '.join(m for m in ('pandas', 'rich') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Usage: evaluation" in done.stdout
+    assert done.stdout.strip().endswith("LOADED")
+
+
+def test_log_lines_are_plain_and_unwrapped_when_not_a_terminal(tmp_path):
+    """CI and log files get one line per message, whatever its length (no rich wrapping)."""
+    long = "done in " + "x" * 300 + " 4.7 s"
+    code = (
+        "import logging\n"
+        "from evaluation.cli import _logging\n"
+        "_logging(False)\n"
+        f"logging.getLogger('evaluation.run').info({long!r})\n"
+        "logging.getLogger('evaluation.run').debug('hidden')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].endswith(long) and " INFO " in lines[0]
+    assert "hidden" not in done.stderr
+
+
+def test_verbose_logging_shows_debug(capsys):
+    from evaluation.cli import _logging
+
+    try:
+        _logging(True)
+        logging.getLogger("evaluation.run").debug("a debug line")
+        assert "a debug line" in capsys.readouterr().err
+    finally:
+        logging.basicConfig(handlers=[logging.NullHandler()], force=True, level=logging.WARNING)
