@@ -7,12 +7,13 @@ STUDY  ?= .
 JOBS   ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install report demo run test test-fast lab lint format bench clean
+.PHONY: help install report demo run test test-fast lab lint format bench env clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
+	@echo "Creating $(VENV)/ and installing the pinned packages of requirements.lock (a few minutes on a fresh clone)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
@@ -41,17 +42,21 @@ lab: $(STAMP) ## open JupyterLab with the evaluation kernel (executed notebooks:
 	$(BIN)/jupyter lab --ServerApp.root_dir=.
 
 lint: $(STAMP) ## ruff check + format check
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 format: $(STAMP) ## apply ruff format and fixes
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks tools
+	$(BIN)/ruff format src tests benchmarks tools
 
-bench: $(STAMP) ## benchmarks: pipeline vs a naive papermill loop, the scale curve, the disclosure audit (docs/benchmarks.md)
+bench: $(STAMP) ## benchmarks: --help start-up, pipeline vs a naive papermill loop, the scale curve, the disclosure audit (docs/benchmarks.md)
+	$(BIN)/python benchmarks/cli_start.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/disclosure.py
+
+env: ## regenerate environment.yml (conda) from requirements.lock: every package pinned the same
+	$(PYTHON) tools/conda_env.py
 
 clean: ## remove derived data and reports (never data/raw)
 	rm -rf data/processed/* reports/*
