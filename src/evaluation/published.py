@@ -218,7 +218,9 @@ def _add_links(
             linked = counts[(counts[False] == 1) & (counts[True] == 1)].index
             key = pd.MultiIndex.from_arrays([sub["g"], sub["code"].fillna("\x00")])
             sub["linked"] = key.isin(linked) & sub["code"].notna().to_numpy()
-            agg = sub.groupby(["g", "side", "linked"])["v"].agg(["count", "sum"])
+            grouped = sub.groupby(["g", "side", "linked"])["v"].agg(["count", "sum"])
+            agg = dict(zip(grouped.index, zip(grouped["count"], grouped["sum"], strict=True),
+                           strict=True))  # fmt: skip
             for value in sorted(sub["g"].unique()):
                 for side, tag in ((False, "b"), (True, "r")):
                     total = cell_id("T", measure, baseline if tag == "b" else x, g, value)
@@ -226,11 +228,7 @@ def _add_links(
                         continue
                     parts = []
                     for kind, is_linked in (("P", True), ("I", False)):
-                        n, s = (
-                            agg.loc[(value, side, is_linked)]
-                            if (value, side, is_linked) in agg.index
-                            else (0.0, 0.0)
-                        )
+                        n, s = agg.get((value, side, is_linked), (0.0, 0.0))
                         shown = not (kind == "I" and design == "paired")
                         parts.append(
                             b.cell(
