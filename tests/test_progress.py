@@ -4,8 +4,8 @@ writes), a "still ..." line when nothing was logged for a while, and the live di
 from __future__ import annotations
 
 import io
+import json
 import logging
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,68 +13,99 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from evaluation import progress
-from evaluation.progress import as_completed, heartbeat, notebook_state
+from evaluation.progress import as_completed, heartbeat
 
 
-def _notebook(path: Path, statuses: list[str], descriptions: dict[int, str] | None = None) -> None:
-    """A notebook as papermill writes it during execution: code cells with a status each."""
+def _notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_markdown_cell("# Title"))
-    for i, status in enumerate(statuses):
-        source = (
-            f"# papermill_description={descriptions[i]}\nx = 1"
-            if descriptions and i in (descriptions)
-            else "x = 1"
-        )
-        cell = nbformat.v4.new_code_cell(source)
-        cell.metadata["papermill"] = {"status": status}
-        nb.cells.append(cell)
-    nb.metadata["papermill"] = {"start_time": "2026-01-01T10:00:00+00:00"}
-    path.write_text(nbformat.writes(nb), encoding="utf-8")
-
-
-def test_state_names_the_section_and_cell_of_a_running_notebook(tmp_path):
-    path = tmp_path / "20-prepost.ipynb"
-    _notebook(path, ["completed", "completed", "running", "pending"], {1: "prepost"})
-    state = notebook_state(path, since=0)
-    assert (state.section, state.cell, state.cells, state.finished) == ("prepost", 3, 4, False)
-    assert str(state) == "prepost, cell 3/4"
-    assert state.started == pytest.approx(1767261600.0)
-
-
-def test_state_when_every_cell_ran_is_writing_the_html(tmp_path):
-    path = tmp_path / "nb.ipynb"
-    _notebook(path, ["completed", "completed"])
-    assert str(notebook_state(path, since=0)) == "writing the HTML"
-
-
-def test_state_of_a_notebook_from_an_earlier_run_or_half_written_is_none(tmp_path):
-    path = tmp_path / "nb.ipynb"
-    _notebook(path, ["completed"])
-    os.utime(path, (time.time() - 3600, time.time() - 3600))
-    assert notebook_state(path, since=time.time() - 60) is None  # last run's copy
-    path.write_text('{"cells": [', encoding="utf-8")
-    assert notebook_state(path, since=0) is None  # being written right now
-    assert notebook_state(tmp_path / "missing.ipynb", since=0) is None
+    nb.cells.append(nbformat.v4.new_code_cell("study_dir = '.'"))
+    nb.cells.append(nbformat.v4.new_code_cell("# papermill_description=mixed-models\nx = 1"))
+    nb.cells.append(nbformat.v4.new_code_cell("x"))
+    nb.metadata["papermill"] = {}
+    for cell in nb.cells:
+        cell.metadata["papermill"] = {}
+    return nb
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
-    executed: Path
+    table_log: Path
 
 
-def _slow_job(job: Job, release: threading.Event) -> str:
-    _notebook(job.executed, ["completed", "running", "pending"], {1: "mixed-models"})
-    release.wait(10)
+def _job(tmp_path: Path, name: str) -> Job:
+    return Job(name, tmp_path / ".cache" / f"{name}.tables")
+
+
+def _run_cells(job: Job, upto: int, release: threading.Event | None = None) -> str:
+    """What papermill does in a worker: notebook start, then a start per cell (the hooks of
+    :func:`progress.tracked` record each), optionally stopping at cell ``upto`` until released."""
+    from papermill.engines import NotebookExecutionManager
+
+    nb_man = NotebookExecutionManager(_notebook(), progress_bar=False)
+    nb_man.notebook_start()
+    for index, cell in enumerate(nb_man.nb.cells):
+        if cell.cell_type != "code":
+            continue
+        nb_man.cell_start(cell, index)
+        if index == upto and release is not None:
+            release.wait(10)
+        nb_man.cell_complete(cell, index)
+    nb_man.notebook_complete()
     return job.name
 
 
+def test_the_worker_records_section_and_cell_and_removes_the_record(tmp_path):
+    job = _job(tmp_path, "30-longitudinal")
+    seen = []
+
+    def run(job):
+        from papermill.engines import NotebookExecutionManager
+
+        nb_man = NotebookExecutionManager(_notebook(), progress_bar=False)
+        nb_man.notebook_start()
+        seen.append(str(progress.read_status(progress.status_file(job), since=0)))
+        for index, cell in enumerate(nb_man.nb.cells):
+            if cell.cell_type == "code":
+                nb_man.cell_start(cell, index)
+                seen.append(str(progress.read_status(progress.status_file(job), since=0)))
+                nb_man.cell_complete(cell, index)
+        nb_man.notebook_complete()
+        seen.append(str(progress.read_status(progress.status_file(job), since=0)))
+        return "ok"
+
+    assert progress.tracked(run, job) == "ok"
+    assert seen == [
+        "starting",
+        "cell 1/3",
+        "mixed-models, cell 2/3",
+        "mixed-models, cell 3/3",
+        "writing the HTML",
+    ]
+    assert not progress.status_file(job).exists()  # removed when the job ends
+    assert progress._STATUS is None
+
+
+def test_status_left_from_an_earlier_run_or_half_written_is_ignored(tmp_path):
+    path = tmp_path / "nb.progress"
+    record = {"section": None, "cell": 1, "cells": 2, "finished": False, "started": 100.0}
+    path.write_text(json.dumps(record), encoding="utf-8")
+    assert progress.read_status(path, since=50.0).cell == 1
+    assert progress.read_status(path, since=time.time()) is None  # an earlier run's
+    path.write_text('{"cell": ', encoding="utf-8")
+    assert progress.read_status(path, since=0) is None  # being written
+    assert progress.read_status(tmp_path / "missing.progress", since=0) is None
+
+
+def _slow_job(job: Job, release: threading.Event) -> str:
+    return progress.tracked(lambda j: _run_cells(j, upto=2, release=release), job)
+
+
 def test_as_completed_yields_every_future_once(tmp_path):
-    jobs = [Job(f"{i}0-nb", tmp_path / f"{i}0-nb.ipynb") for i in range(1, 6)]
+    jobs = [_job(tmp_path, f"{i}0-nb") for i in range(1, 6)]
     with ThreadPoolExecutor(2) as pool:
         futures = {pool.submit(lambda j: j.name, job): job for job in jobs}
         names = [f.result() for f in as_completed(futures, poll=0.01)]
@@ -84,7 +115,7 @@ def test_as_completed_yields_every_future_once(tmp_path):
 def test_heartbeat_names_running_notebooks_and_their_section(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     release = threading.Event()
-    job = Job("30-longitudinal", tmp_path / "30-longitudinal.ipynb")
+    job = _job(tmp_path, "30-longitudinal")
     with heartbeat(interval=0.3), ThreadPoolExecutor(1) as pool:
         futures = {pool.submit(_slow_job, job, release): job}
         threading.Timer(1.2, release.set).start()
@@ -112,7 +143,7 @@ def test_live_display_shows_steps_stage_and_running_notebooks(tmp_path, caplog):
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=120)
     release = threading.Event()
-    job = Job("20-prepost", tmp_path / "20-prepost.ipynb")
+    job = _job(tmp_path, "20-prepost")
     logger = logging.getLogger("evaluation.run")
     with progress.live(console):
         display = progress._DISPLAY
@@ -133,6 +164,6 @@ def test_live_display_shows_steps_stage_and_running_notebooks(tmp_path, caplog):
 
 
 def test_reports_stage_is_labelled_reports(tmp_path):
-    jobs = [Job("90-report.en.consortium", tmp_path / "a.ipynb")]
+    jobs = [_job(tmp_path, "90-report.en.consortium")]
     assert progress._label(jobs) == "reports"
-    assert progress._label([*jobs, Job("20-prepost", tmp_path / "b.ipynb")]) == "notebooks"
+    assert progress._label([*jobs, _job(tmp_path, "20-prepost")]) == "notebooks"

@@ -9,19 +9,21 @@ display; :func:`heartbeat` logs a "still working" line whenever nothing was logg
 :data:`HEARTBEAT_S` seconds, naming the step or the running notebooks, so a run is never silent
 for long.
 
-What a notebook is doing is read from its executed copy, which papermill rewrites as each cell
-starts and ends: nothing is sent from the worker processes.
+Where a notebook has got to comes from the worker: :func:`tracked` runs a job there with hooks
+on papermill's execution manager (called by both engines as each cell starts) that write a
+small status file beside the job's table log (``reports/.cache/<name>.progress``); the parent
+reads it. Nothing else changes in how a notebook runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +43,7 @@ class Watched(Protocol):
     """What :func:`as_completed` needs of a job (:class:`evaluation.run.NotebookJob` has it)."""
 
     name: str
-    executed: Path
+    table_log: Path  # reports/.cache/<name>.tables: the status file goes beside it
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class NotebookState:
     cell: int  # the running (or last started) code cell, 1-based; 0 before the first
     cells: int  # code cells in the notebook
     finished: bool  # every cell ran: the worker is writing the HTML
-    started: float | None  # wall-clock time papermill started the notebook
+    started: float  # wall-clock time the worker started the notebook
 
     def __str__(self) -> str:
         if self.finished:
@@ -61,32 +63,108 @@ class NotebookState:
         return f"{self.section}, {where}" if self.section else where
 
 
-def notebook_state(path: Path, since: float) -> NotebookState | None:
-    """The state of the notebook papermill is writing to ``path``; None when it was not written
-    since ``since`` (a wall-clock time: the run has not reached it yet) or is being written."""
+def status_file(job: Watched) -> Path:
+    """Where the worker running ``job`` records how far it has got."""
+    return job.table_log.with_name(f"{job.name}.progress")
+
+
+def read_status(path: Path, since: float) -> NotebookState | None:
+    """The state a worker recorded in ``path``; None when there is none, it is left from before
+    ``since`` (a wall-clock time) or is being written."""
     try:
-        if path.stat().st_mtime < since:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if float(record["started"]) < since:
             return None
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return NotebookState(
+            record.get("section"),
+            int(record["cell"]),
+            int(record["cells"]),
+            bool(record.get("finished")),
+            float(record["started"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
-    section, current, finished = None, 0, bool(code)
-    for number, cell in enumerate(code, start=1):
-        status = cell.get("metadata", {}).get("papermill", {}).get("status")
-        if status in (None, "pending"):
-            finished = False
-            break
-        current = number
-        section = _description(cell) or section
-        if status == "running":
-            finished = False
-            break
-    started = None
-    with contextlib.suppress(TypeError, ValueError, AttributeError):
-        stamp = nb["metadata"]["papermill"]["start_time"]
-        started = dt.datetime.fromisoformat(stamp).timestamp()
-    return NotebookState(section, current, len(code), finished, started)
+
+
+# In a worker process: the status file of the notebook it is running, and when that started.
+_STATUS: Path | None = None
+_STARTED = 0.0
+_HOOKED = False
+
+
+def tracked(func: Callable[[Any], Any], job: Watched) -> Any:
+    """``func(job)`` in a worker, recording where the notebook is in :func:`status_file`."""
+    global _STATUS
+    _install_hooks()
+    _STATUS = status_file(job)
+    try:
+        return func(job)
+    finally:
+        path, _STATUS = _STATUS, None
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def _install_hooks() -> None:
+    """Wrap papermill's NotebookExecutionManager so notebook and cell starts are recorded."""
+    global _HOOKED
+    if _HOOKED:
+        return
+    from papermill.engines import NotebookExecutionManager as Manager
+
+    notebook_start, cell_start, notebook_complete = (
+        Manager.notebook_start,
+        Manager.cell_start,
+        Manager.notebook_complete,
+    )
+
+    def on_notebook_start(self, *args, **kwargs):
+        global _STARTED
+        _STARTED = time.time()
+        result = notebook_start(self, *args, **kwargs)
+        _record(self, None, finished=False)
+        return result
+
+    def on_cell_start(self, cell, cell_index=None, *args, **kwargs):
+        _record(self, cell_index, finished=False)
+        return cell_start(self, cell, cell_index, *args, **kwargs)
+
+    def on_notebook_complete(self, *args, **kwargs):
+        result = notebook_complete(self, *args, **kwargs)
+        _record(self, None, finished=True)
+        return result
+
+    Manager.notebook_start = on_notebook_start
+    Manager.cell_start = on_cell_start
+    Manager.notebook_complete = on_notebook_complete
+    _HOOKED = True
+
+
+def _record(nb_man: Any, cell_index: int | None, *, finished: bool) -> None:
+    """Write the status file (a sign of life must never break a run: errors are ignored)."""
+    path = _STATUS
+    if path is None:
+        return
+    try:
+        cells = nb_man.nb.cells
+        code = [i for i, c in enumerate(cells) if c.get("cell_type") == "code"]
+        number = sum(1 for i in code if cell_index is not None and i <= cell_index)
+        section = None
+        for i in code[:number]:
+            section = _description(cells[i]) or section
+        record = {
+            "section": section,
+            "cell": number,
+            "cells": len(code),
+            "finished": finished,
+            "started": _STARTED,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, path)
+    except Exception:
+        pass
 
 
 def _description(cell: dict) -> str | None:
@@ -104,29 +182,17 @@ class _Running:
     def __init__(self, label: str, jobs: list[Watched]) -> None:
         self.label = label
         self.total = len(jobs)
-        self.since = time.time() - 1.0  # a copy written since the jobs were submitted
+        self.since = time.time() - 1.0  # a status older than this is left from an earlier run
         self.pending = {job.name: job for job in jobs}
         self.states: dict[str, NotebookState] = {}
-        self.first_seen: dict[str, float] = {}
-        self._stamps: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
     def poll(self) -> None:
         with self._lock:
             for name, job in self.pending.items():
-                try:
-                    stat = job.executed.stat()
-                except OSError:
-                    continue
-                stamp = (stat.st_mtime_ns, stat.st_size)
-                if self._stamps.get(name) == stamp:
-                    continue
-                state = notebook_state(job.executed, self.since)
-                if state is None:
-                    continue
-                self._stamps[name] = stamp
-                self.states[name] = state
-                self.first_seen.setdefault(name, time.time())
+                state = read_status(status_file(job), self.since)
+                if state is not None:
+                    self.states[name] = state
 
     def done(self, name: str) -> None:
         with self._lock:
@@ -137,10 +203,7 @@ class _Running:
         """(name, state, seconds since it started) of each running notebook."""
         now = time.time()
         with self._lock:
-            return [
-                (name, state, now - (state.started or self.first_seen[name]))
-                for name, state in self.states.items()
-            ]
+            return [(name, state, now - state.started) for name, state in self.states.items()]
 
     def summary(self) -> str:
         now = self.running()

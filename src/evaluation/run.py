@@ -293,7 +293,8 @@ class _Run:
             return
         assert pool is not None
         try:
-            futures = {pool.submit(execute_notebook, job): job for job in jobs}
+            # tracked: the worker records each notebook's current cell for the progress display
+            futures = {pool.submit(progress.tracked, execute_notebook, job): job for job in jobs}
         except BrokenProcessPool as exc:  # a worker died in an earlier stage
             for job in jobs:
                 self.records[job.name].update(status="failed", error=f"not run: {exc}")
