@@ -88,8 +88,9 @@ class Model:
 class _Audit:
     """The attacker's linear programs for one hidden set (see the module docstring)."""
 
-    def __init__(self, model: Model, hidden: np.ndarray) -> None:
+    def __init__(self, model: Model, hidden: np.ndarray, min_n: float = math.inf) -> None:
         self.model = model
+        self.min_n = min_n
         cells = model.cells
         self.hidden = hidden
         self.index = {c: i for i, c in enumerate(cells.index)}
@@ -178,7 +179,9 @@ class _Audit:
         bounds = [(0, None)] * k + [(None, None)] * len(s_members)
         return pos, s_pos, a_eq, b_eq, a_ub, bounds
 
-    def _optimum(self, system, var: int, sense: float) -> float:
+    def _optimum(self, system, var: int, sense: float, *, solution: bool = False):
+        """The optimum of one variable; with ``solution``, also the optimal point (None when
+        the program is unbounded)."""
         _, _, a_eq, b_eq, a_ub, bounds = system
         c = np.zeros(len(bounds))
         c[var] = -sense  # linprog minimises
@@ -192,34 +195,129 @@ class _Audit:
             method="highs",
         )
         if res.status == 3:  # unbounded
-            return math.inf * sense
+            return (math.inf * sense, None) if solution else math.inf * sense
         if res.status != 0:  # infeasible: the published values contradict the relations
             raise RuntimeError(f"disclosure audit: linear program failed ({res.message})")
-        return float(res.x[var])
+        return (float(res.x[var]), res.x) if solution else float(res.x[var])
 
-    def n_high(self, cells: np.ndarray) -> dict[int, float]:
-        """The attacker's upper bound of ``n`` for each cell (counts only: the greedy's test)."""
+    def n_high(
+        self, cells: np.ndarray, moves: dict[int, dict[int, float]] | None = None
+    ) -> dict[int, float]:
+        """The attacker's upper bound of ``n`` for each cell (counts only: the greedy's test),
+        or, where the optimum for another cell already reaches ``min_n`` for this one, that
+        value: a count the attacker cannot rule out, which is all protection needs.
+        ``moves`` receives, for each cell with a finite bound, the change of every hidden
+        count from the truth to the optimal point (a feasible direction; see
+        :meth:`sum_moves`)."""
         out: dict[int, float] = {}
         systems: dict[int, tuple] = {}
+        wanted = set(cells.tolist())
+        by_comp: dict[int, list[int]] = {}
+        for c in cells.tolist():
+            by_comp.setdefault(int(self.component[c]), []).append(c)
+        for comp, group in by_comp.items():
+            if len(group) < 3:
+                continue
+            # One program raising all of them at once often shows most reach min_n.
+            systems[comp] = self._system(comp, with_s=False)
+            pos = systems[comp][0]
+            x = self._joint_point(systems[comp], [pos[c] for c in group])
+            if x is not None:
+                self._certify(x, pos, wanted, out, moves)
         for c in cells:
+            if c in out:
+                continue
             comp = self.component[c]
             if comp not in systems:
                 systems[comp] = self._system(comp, with_s=False)
             pos = systems[comp][0]
-            out[c] = self._optimum(systems[comp], pos[c], +1.0)
+            out[c], x = self._optimum(systems[comp], pos[c], +1.0, solution=True)
+            if x is None:
+                continue
+            move = self._certify(x, pos, wanted, out, moves)
+            if moves is not None:
+                moves[c] = move
         return out
 
+    def _certify(self, x, pos, wanted, out, moves) -> dict[int, float]:
+        """Cells that reach ``min_n`` at the feasible point ``x``: their upper bound is at
+        least their value there, so no program of their own is needed. Returns the move."""
+        d = {j: float(x[i] - self.n[j]) for j, i in pos.items()}
+        move = {j: v for j, v in d.items() if abs(v) > TOLERANCE}
+        for j, i in pos.items():
+            if j in wanted and j not in out and x[i] >= self.min_n - TOLERANCE:
+                out[j] = float(x[i])
+                if moves is not None:
+                    moves[j] = move
+        return move
+
+    def _joint_point(self, system, variables: list[int]):
+        """The optimal point of raising the sum of ``variables`` (None if unbounded)."""
+        _, _, a_eq, b_eq, a_ub, bounds = system
+        c = np.zeros(len(bounds))
+        c[variables] = -1.0
+        res = linprog(
+            c,
+            A_eq=a_eq if a_eq.shape[0] else None,
+            b_eq=b_eq if a_eq.shape[0] else None,
+            A_ub=a_ub if a_ub.shape[0] else None,
+            b_ub=np.zeros(a_ub.shape[0]) if a_ub.shape[0] else None,
+            bounds=bounds,
+            method="highs",
+        )
+        return res.x if res.status == 0 else None
+
+    def sum_moves(self, c: int, move: dict[int, float]) -> bool:
+        """Whether the count move ``move`` (a feasible direction from the truth that changes
+        ``n_c``) proves that the sum of ``c`` is not pinned either: moving every hidden sum by
+        ``t * m * d_j`` with one value ``m`` inside the scale keeps every relation (they hold
+        for counts and sums alike) and, for a small ``t > 0``, every value bound, unless a
+        cell already at a bound would have to cross it. Then ``s_c`` takes two values."""
+        if not self.has_s[c] or not move.get(c):
+            return False
+        lo_c, hi_c = self.lo[c], self.hi[c]
+        for m in ((lo_c + hi_c) / 2, hi_c, lo_c):
+            if np.isfinite(m) and m != 0 and self._sums_follow(move, m):
+                return True
+        return False
+
+    def _sums_follow(self, move: dict[int, float], m: float) -> bool:
+        for j, d in move.items():
+            if not self.has_s[j]:
+                continue
+            lo, hi, n, s = self.lo[j], self.hi[j], self.n[j], self.s[j]
+            if not (lo <= m <= hi):
+                return False
+            slack = TOLERANCE * max(1.0, abs(s))
+            # lo * (n + t d) <= s + t m d  and  s + t m d <= hi * (n + t d)
+            if d * (lo - m) > 0 and s - lo * n <= slack:
+                return False
+            if d * (m - hi) > 0 and hi * n - s <= slack:
+                return False
+        return True
+
     def bounds(
-        self, cells: np.ndarray, full: bool = False, known: dict[str, float] | None = None
+        self,
+        cells: np.ndarray,
+        full: bool = False,
+        known: dict[str, float] | None = None,
+        moves: dict[int, dict[int, float]] | None = None,
     ) -> pd.DataFrame:
         """Upper bound of ``n`` (and lower, when ``full``) and both bounds of ``s`` for each
-        cell (counts and sums jointly)."""
+        cell (counts and sums jointly). ``known``: upper bounds of ``n`` already proven;
+        ``moves``: their optimal points (then a sum shown not to be pinned by
+        :meth:`sum_moves` is not bounded by linear programs: its bounds are left empty)."""
         records = []
         systems: dict[int, tuple] = {}
         known = known or {}
+        moves = moves or {}
         ids = self.model.cells.index
         for c in cells:
-            if ids[c] in known and not full and not self.has_s[c]:
+            if (
+                ids[c] in known
+                and not full
+                and (not self.has_s[c] or (c in moves and self.sum_moves(c, moves[c])))
+            ):
                 records.append((ids[c], math.nan, known[ids[c]], math.nan, math.nan))
                 continue
             comp = self.component[c]
@@ -255,6 +353,7 @@ def audit(
     *,
     full: bool = False,
     n_high: dict[str, float] | None = None,
+    moves: dict[int, dict[int, float]] | None = None,
 ) -> pd.DataFrame:
     """The attacker's bounds for every primary cell given the ``hidden`` cells (a bool Series
     on the model's cells): ``cell, n_low, n_high, s_low, s_high, protected``. ``n_high``: upper
@@ -265,7 +364,7 @@ def audit(
     primary = np.flatnonzero(model.primary(min_n).to_numpy() & h)
     shown_primary = np.flatnonzero(model.primary(min_n).to_numpy() & ~h)
     frame = (
-        _Audit(model, h).bounds(primary, full, n_high or {})
+        _Audit(model, h).bounds(primary, full, n_high or {}, moves)
         if len(primary)
         else pd.DataFrame(columns=AUDIT_COLUMNS[:-1])
     )
@@ -288,7 +387,12 @@ def audit(
 
 
 def secondary_suppression(
-    model: Model, min_n: int, *, max_rounds: int = 1000, n_high: dict[str, float] | None = None
+    model: Model,
+    min_n: int,
+    *,
+    max_rounds: int = 1000,
+    n_high: dict[str, float] | None = None,
+    moves: dict[int, dict[int, float]] | None = None,
 ) -> pd.Series:
     """Hide every primary cell and enough other cells that no primary cell is exposed to the
     attacker's counts LP (see the module docstring). Returns ``hidden`` (bool Series on the
@@ -324,9 +428,9 @@ def secondary_suppression(
             for c in todo.tolist()
             if any(sum(hidden[x] for x in by_rel[r]) == 1 for r in by_cell.get(c, ()))
         }
-        attack = _Audit(model, hidden)
+        attack = _Audit(model, hidden, min_n)
         rest = np.array([c for c in todo.tolist() if c not in lonely], dtype=int)
-        high = attack.n_high(rest) if len(rest) else {}
+        high = attack.n_high(rest, moves) if len(rest) else {}
         if n_high is not None:
             n_high.update({cells.index[c]: v for c, v in high.items()})
         exposed = sorted(lonely | {c for c in rest.tolist() if high[c] < min_n - TOLERANCE})
@@ -426,6 +530,7 @@ def summary(model: Model, hidden: pd.Series, audit_frame: pd.DataFrame, min_n: i
 def solve(model: Model, min_n: int) -> tuple[pd.Series, pd.DataFrame, dict]:
     """Secondary suppression, then the audit of its result: ``(hidden, audit, summary)``."""
     n_high: dict[str, float] = {}
-    hidden = secondary_suppression(model, min_n, n_high=n_high)
-    result = audit(model, hidden, min_n, n_high=n_high)
+    moves: dict[int, dict[int, float]] = {}
+    hidden = secondary_suppression(model, min_n, n_high=n_high, moves=moves)
+    result = audit(model, hidden, min_n, n_high=n_high, moves=moves)
     return hidden, result, summary(model, hidden, result, min_n)
