@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -346,6 +347,11 @@ class _Run:
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
+    # An IPython shell in this process (the in-process engine, or `run()` called from a
+    # notebook) replaces __main__ with a module that has no __spec__, which spawn needs.
+    main = sys.modules.get("__main__")
+    if main is not None and not hasattr(main, "__spec__"):
+        main.__spec__ = None
     ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=warm_worker)
 
