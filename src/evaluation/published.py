@@ -104,131 +104,167 @@ def _groupings(scores: pd.DataFrame, group_bys: list[str]) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The rows of a study as integer codes, computed once: the round of each row, its group
+    in every grouping (-1: none) and its link code (-1: none)."""
+
+    round: np.ndarray
+    round_index: dict[str, int]
+    groups: dict[str, tuple[np.ndarray, np.ndarray]]  # grouping -> (group id per row, names)
+    code: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, groupings: list[str]) -> _Rows:
+        from evaluation.analyse.effects import _codes
+
+        rid, rnames = pd.factorize(frame["round"].astype("string").to_numpy(dtype=object))
+        groups = {}
+        for g in groupings:
+            gid, names = pd.factorize(_labels(frame, g).to_numpy(dtype=object))
+            groups[g] = (gid, np.asarray(names, dtype=object).astype(str))
+        code, _ = pd.factorize(_codes(frame))
+        return cls(rid, {str(r): i for i, r in enumerate(rnames)}, groups, code)
+
+    def at(self, rnd: str) -> np.ndarray:
+        return self.round == self.round_index.get(rnd, -2)
+
+
+def _sums(gid: np.ndarray, sel: np.ndarray, v: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+    """Count and sum of ``v`` per group over the selected rows."""
+    ids = gid[sel]
+    return np.bincount(ids, minlength=size), np.bincount(ids, weights=v[sel], minlength=size)
+
+
 def _add_totals(
     b: _Builder,
     measure: str,
-    frame: pd.DataFrame,
-    values: pd.Series | None,
-    labels: dict[str, pd.Series],
+    rows: _Rows,
+    values: np.ndarray | None,
     rounds: list[str],
     bounds: tuple[float, float],
 ) -> None:
     """T cells of one measure and their partition / nesting relations."""
     lo, hi = bounds
-    groupings = list(labels)
-    rnd = frame["round"].astype("string")
-    v = values if values is not None else pd.Series(0.0, index=frame.index)
-    has = v.notna() if values is not None else pd.Series(True, index=frame.index)
-    s_of = (lambda x: x) if values is not None else (lambda x: np.nan)
-    org_of = labels.get("organisation")
+    size = len(rows.round)
+    has = ~np.isnan(values) if values is not None else np.ones(size, dtype=bool)
+    v = np.nan_to_num(values) if values is not None else np.zeros(size)
+
+    def s_of(x: float) -> float:
+        return float(x) if values is not None else np.nan
+
+    def remainder(parent: str, n_parent: float, s_parent: float, g: str, n_kids, s_kids):
+        n_rest = n_parent - float(n_kids)
+        if n_rest <= 0:
+            return []
+        rid = cell_id("X", parent, g)
+        b.cell(rid, n_rest, s_of(s_parent - float(s_kids)), lo=lo, hi=hi, shown=False)
+        return [rid]
+
     for x in rounds:
-        at = has & rnd.eq(x)
+        at = has & rows.at(x)
         if not at.any():
             continue
-        totals: dict[str, pd.DataFrame] = {}
-        for g in groupings:
-            lab = labels[g][at]
-            ok = lab.notna()
-            grouped = v[at][ok].groupby(lab[ok].astype(str), sort=True).agg(["count", "sum"])
-            totals[g] = grouped
-            for value, row in grouped.iterrows():
-                b.cell(
-                    cell_id("T", measure, x, g, value), row["count"], s_of(row["sum"]), lo=lo, hi=hi
-                )
+        totals: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for g, (gid, names) in rows.groups.items():
+            n, s = _sums(gid, at & (gid >= 0), v, len(names))
+            totals[g] = (n, s, np.flatnonzero(n > 0))
+            for k in totals[g][2]:
+                b.cell(cell_id("T", measure, x, g, names[k]), n[k], s_of(s[k]), lo=lo, hi=hi)
         whole = cell_id("T", measure, x, "all", "all")
         n_all, s_all = float(at.sum()), float(v[at].sum())
-
-        def remainder(parent: str, n_parent: float, s_parent: float, g: str, kids: pd.DataFrame):
-            n_rest = n_parent - float(kids["count"].sum())
-            if n_rest <= 0:
-                return []
-            s_rest = s_parent - float(kids["sum"].sum())
-            rid = cell_id("X", parent, g)
-            b.cell(rid, n_rest, s_of(s_rest), lo=lo, hi=hi, shown=False)
-            return [rid]
-
-        for g in groupings:
+        for g, (n, s, present) in totals.items():
             if g in ("all", "unit"):
                 continue
-            kids = totals[g]
-            children = [cell_id("T", measure, x, g, k) for k in kids.index]
-            children += remainder(whole, n_all, s_all, g, kids)
+            names = rows.groups[g][1]
+            children = [cell_id("T", measure, x, g, names[k]) for k in present]
+            children += remainder(whole, n_all, s_all, g, n.sum(), s.sum())
             b.relation(whole, children)
         # Nesting: units in their organisation; organisations in their actor, sector, size.
-        if "unit" in totals and org_of is not None:
-            units = totals["unit"]
-            unit_org = pd.Series([u.split(" / ")[0] for u in units.index], index=units.index)
-            for org, kids in units.groupby(unit_org.to_numpy()):
+        if "unit" in totals and "organisation" in totals:
+            n, s, present = totals["unit"]
+            names = rows.groups["unit"][1]
+            by_org: dict[str, list[int]] = {}
+            for k in present:
+                by_org.setdefault(names[k].split(" / ")[0], []).append(k)
+            for org, kids in by_org.items():
                 parent = cell_id("T", measure, x, "organisation", org)
                 if parent not in b.cells:
                     continue
                 p = b.cells[parent]
-                children = [cell_id("T", measure, x, "unit", u) for u in kids.index]
-                children += remainder(parent, p["n"], p["s"], "unit", kids)
+                children = [cell_id("T", measure, x, "unit", names[k]) for k in kids]
+                children += remainder(parent, p["n"], p["s"], "unit", n[kids].sum(), s[kids].sum())
                 b.relation(parent, children)
-        if org_of is not None and "organisation" in totals:
-            orgs = totals["organisation"]
+        if "organisation" in totals:
+            org_id, org_names = rows.groups["organisation"]
+            n_org, s_org, _ = totals["organisation"]
             for g in NESTED:
                 if g not in totals:
                     continue
-                at_org = pd.DataFrame({"org": org_of[at], "g": labels[g][at]}).dropna()
-                owner = at_org.drop_duplicates("org").set_index("org")["g"].astype(str)
-                if at_org.groupby("org")["g"].nunique().max() > 1:
+                gid, names = rows.groups[g]
+                sel = at & (org_id >= 0) & (gid >= 0)
+                pairs = np.unique(np.stack([org_id[sel], gid[sel]]), axis=1)
+                if len(np.unique(pairs[0])) < pairs.shape[1]:
                     continue  # not a property of the organisation here
-                for value in totals[g].index:
-                    kids = orgs[orgs.index.isin(owner[owner == value].index)]
-                    parent = cell_id("T", measure, x, g, value)
+                owner = dict(zip(pairs[0].tolist(), pairs[1].tolist(), strict=True))
+                for k in totals[g][2]:
+                    kids = [o for o, gk in owner.items() if gk == k and n_org[o] > 0]
+                    parent = cell_id("T", measure, x, g, names[k])
                     p = b.cells[parent]
-                    children = [cell_id("T", measure, x, "organisation", o) for o in kids.index]
-                    children += remainder(parent, p["n"], p["s"], "organisation", kids)
+                    children = [
+                        cell_id("T", measure, x, "organisation", org_names[o]) for o in kids
+                    ]
+                    children += remainder(
+                        parent, p["n"], p["s"], "organisation", n_org[kids].sum(), s_org[kids].sum()
+                    )
                     b.relation(parent, children)
 
 
 def _add_links(
     b: _Builder,
     measure: str,
-    frame: pd.DataFrame,
-    values: pd.Series,
-    labels: dict[str, pd.Series],
+    rows: _Rows,
+    values: np.ndarray,
     rounds: list[str],
     baseline: str,
     design: str,
     bounds: tuple[float, float],
 ) -> None:
-    """P and I cells of one measure (linked / unlinked respondents of every comparison)."""
-    from evaluation.analyse.effects import _codes
-
+    """P and I cells of one measure (linked / unlinked respondents of every comparison): a
+    code links when it appears exactly once in the group at both ends (as in
+    :func:`evaluation.analyse.effects.prepost_table`)."""
     lo, hi = bounds
-    code = pd.Series(_codes(frame), index=frame.index, dtype="object")
-    rnd = frame["round"].astype("string")
-    has = values.notna()
+    has = ~np.isnan(values)
+    v = np.nan_to_num(values)
+    coded = rows.code >= 0
+    n_codes = int(rows.code.max()) + 1 if coded.any() else 1
+    at_b = has & rows.at(baseline)
     for x in [r for r in rounds if r != baseline]:
-        both = has & rnd.isin([baseline, x])
-        if not (has & rnd.eq(x)).any() or not (has & rnd.eq(baseline)).any():
+        at_r = has & rows.at(x)
+        if not at_r.any() or not at_b.any():
             continue
-        for g, lab in labels.items():
-            sub = pd.DataFrame(
-                {"g": lab[both], "code": code[both], "side": rnd[both].eq(x), "v": values[both]}
-            )
-            sub = sub[sub["g"].notna()]
-            sub["g"] = sub["g"].astype(str)
-            coded = sub[sub["code"].notna()]
-            counts = coded.groupby(["g", "code", "side"]).size().unstack("side", fill_value=0)
-            counts = counts.reindex(columns=[False, True], fill_value=0)
-            linked = counts[(counts[False] == 1) & (counts[True] == 1)].index
-            key = pd.MultiIndex.from_arrays([sub["g"], sub["code"].fillna("\x00")])
-            sub["linked"] = key.isin(linked) & sub["code"].notna().to_numpy()
-            grouped = sub.groupby(["g", "side", "linked"])["v"].agg(["count", "sum"])
-            agg = dict(zip(grouped.index, zip(grouped["count"], grouped["sum"], strict=True),
-                           strict=True))  # fmt: skip
-            for value in sorted(sub["g"].unique()):
-                for side, tag in ((False, "b"), (True, "r")):
+        for g, (gid, names) in rows.groups.items():
+            ok = gid >= 0
+            key = gid.astype(np.int64) * n_codes + rows.code
+            ub, cb = np.unique(key[at_b & ok & coded], return_counts=True)
+            ur, cr = np.unique(key[at_r & ok & coded], return_counts=True)
+            once = np.intersect1d(ub[cb == 1], ur[cr == 1], assume_unique=True)
+            linked = ok & coded & (at_b | at_r) & np.isin(key, once)
+            sides = {}
+            for tag, side in (("b", at_b), ("r", at_r)):
+                t_n, t_s = _sums(gid, side & ok, v, len(names))
+                p_n, p_s = _sums(gid, side & linked, v, len(names))
+                sides[tag] = (t_n, t_s, p_n, p_s)
+            present = np.flatnonzero(sides["b"][0] + sides["r"][0] > 0)
+            for k in present:
+                value = names[k]
+                for tag in ("b", "r"):
                     total = cell_id("T", measure, baseline if tag == "b" else x, g, value)
                     if total not in b.cells:
                         continue
+                    t_n, t_s, p_n, p_s = (a[k] for a in sides[tag])
                     parts = []
-                    for kind, is_linked in (("P", True), ("I", False)):
-                        n, s = agg.get((value, side, is_linked), (0.0, 0.0))
+                    for kind, n, s in (("P", p_n, p_s), ("I", t_n - p_n, t_s - p_s)):
                         shown = not (kind == "I" and design == "paired")
                         parts.append(
                             b.cell(
@@ -247,19 +283,19 @@ def build_model(study, scores: pd.DataFrame) -> sdc.Model:
     round): every measure's T cells (and P/I cells unless the design is independent) and the
     respondent counts."""
     b = _Builder()
-    groupings = _groupings(scores, study.group_bys)
-    labels = {g: _labels(scores, g) for g in groupings}
+    rows = _Rows.of(scores, _groupings(scores, study.group_bys))
     rounds = study.round_ids
-    _add_totals(b, RESPONDENTS, scores, None, labels, rounds, (np.nan, np.nan))
+    _add_totals(b, RESPONDENTS, rows, None, rounds, (np.nan, np.nan))
     ranges = _measure_ranges(study)
     for m in study.measures:
         if m not in scores:
             continue
         values = pd.to_numeric(scores[m], errors="coerce").astype("float64")
-        lo, hi = _bounds(ranges, m, values)
-        _add_totals(b, m, scores, values, labels, rounds, (lo, hi))
+        bounds = _bounds(ranges, m, values)
+        values = values.to_numpy(dtype="float64", na_value=np.nan)
+        _add_totals(b, m, rows, values, rounds, bounds)
         if study.design != "independent":
-            _add_links(b, m, scores, values, labels, rounds, study.baseline, study.design, (lo, hi))
+            _add_links(b, m, rows, values, rounds, study.baseline, study.design, bounds)
     return b.model()
 
 
@@ -279,9 +315,9 @@ def build_summary_model(study, summaries: pd.DataFrame) -> sdc.Model:
         for attr, mapping in attributes.items():
             if attr not in rows:
                 rows[attr] = rows["organisation"].map(mapping).astype("string")
-        groupings = _groupings(rows, study.group_bys)
-        labels = {g: _labels(rows, g) for g in groupings}
-        _add_totals(b, str(m), rows, rows["v"], labels, rounds, _bounds(ranges, str(m), rows["v"]))
+        coded = _Rows.of(rows, _groupings(rows, study.group_bys))
+        values = rows["v"].to_numpy(dtype="float64", na_value=np.nan)
+        _add_totals(b, str(m), coded, values, rounds, _bounds(ranges, str(m), rows["v"]))
     return b.model()
 
 
