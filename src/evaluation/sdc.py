@@ -130,7 +130,7 @@ class _Audit:
         s_members = [c for c in members if self.has_s[c]] if with_s else []
         s_pos = {c: k + i for i, c in enumerate(s_members)}
         terms = np.isin(self.rel_pos, np.unique(self.rel_pos[np.isin(self.cell_pos, members)]))
-        rows, cols, vals, rhs = [], [], [], {}
+        rows, cols, vals, rhs, magnitude = [], [], [], {}, {}
         for quantity, kind_mask, var_pos, value in (
             ("n", self.kind_n, pos, self.n),
             ("s", self.kind_s, s_pos, self.s),
@@ -154,14 +154,27 @@ class _Audit:
                 else:
                     v = value[cell]
                     rhs[key] = rhs[key] - a * v if not math.isnan(v) else math.nan
+                    magnitude[key] = magnitude.get(key, 0.0) + abs(a * v)
         keys = [key for key, v in rhs.items() if not math.isnan(v)]
-        row_of = {key: i for i, key in enumerate(keys)}
-        keep = [i for i, key in enumerate(rows) if key in row_of]
-        a_eq = sparse.coo_matrix(
-            ([vals[i] for i in keep], ([row_of[rows[i]] for i in keep], [cols[i] for i in keep])),
-            shape=(len(keys), k + len(s_members)),
-        ).tocsr()
-        b_eq = np.array([rhs[key] for key in keys])
+        n_keys = [key for key in keys if key[0] == "n"]
+        s_keys = [key for key in keys if key[0] == "s"]
+        width = k + len(s_members)
+
+        def matrix(selected: list, sign: float = 1.0):
+            row_of = {key: i for i, key in enumerate(selected)}
+            keep = [i for i, key in enumerate(rows) if key in row_of]
+            return sparse.coo_matrix(
+                ([sign * vals[i] for i in keep],
+                 ([row_of[rows[i]] for i in keep], [cols[i] for i in keep])),
+                shape=(len(selected), width),
+            ).tocsr()  # fmt: skip
+
+        # Counts are whole numbers: exact equalities. Sums are floating-point totals added up
+        # in different orders, so each of their relations holds to within a rounding band.
+        a_eq = matrix(n_keys)
+        b_eq = np.array([rhs[key] for key in n_keys])
+        band = np.array([1e-9 * (1.0 + magnitude.get(key, 0.0)) for key in s_keys])
+        b_s = np.array([rhs[key] for key in s_keys])
         # lo * n - s <= 0 and s - hi * n <= 0
         ub_rows, ub_cols, ub_vals = [], [], []
         for i, c in enumerate(s_members):
@@ -173,16 +186,19 @@ class _Audit:
                 ub_rows += [2 * i + 1, 2 * i + 1]
                 ub_cols += [s_pos[c], pos[c]]
                 ub_vals += [1.0, -self.hi[c]]
-        a_ub = sparse.coo_matrix(
-            (ub_vals, (ub_rows, ub_cols)), shape=(2 * len(s_members), k + len(s_members))
+        value_bounds = sparse.coo_matrix(
+            (ub_vals, (ub_rows, ub_cols)), shape=(2 * len(s_members), width)
         ).tocsr()
+        scale = max([1.0, *(magnitude.get(key, 0.0) for key in s_keys)])
+        a_ub = sparse.vstack([value_bounds, matrix(s_keys), matrix(s_keys, -1.0)]).tocsr()
+        b_ub = np.concatenate([np.full(2 * len(s_members), 1e-9 * scale), b_s + band, -b_s + band])
         bounds = [(0, None)] * k + [(None, None)] * len(s_members)
-        return pos, s_pos, a_eq, b_eq, a_ub, bounds
+        return pos, s_pos, a_eq, b_eq, a_ub, b_ub, bounds
 
     def _optimum(self, system, var: int, sense: float, *, solution: bool = False):
         """The optimum of one variable; with ``solution``, also the optimal point (None when
         the program is unbounded)."""
-        _, _, a_eq, b_eq, a_ub, bounds = system
+        _, _, a_eq, b_eq, a_ub, b_ub, bounds = system
         c = np.zeros(len(bounds))
         c[var] = -sense  # linprog minimises
         res = linprog(
@@ -190,7 +206,7 @@ class _Audit:
             A_eq=a_eq if a_eq.shape[0] else None,
             b_eq=b_eq if a_eq.shape[0] else None,
             A_ub=a_ub if a_ub.shape[0] else None,
-            b_ub=np.zeros(a_ub.shape[0]) if a_ub.shape[0] else None,
+            b_ub=b_ub if a_ub.shape[0] else None,
             bounds=bounds,
             method="highs",
         )
@@ -253,7 +269,7 @@ class _Audit:
 
     def _joint_point(self, system, variables: list[int]):
         """The optimal point of raising the sum of ``variables`` (None if unbounded)."""
-        _, _, a_eq, b_eq, a_ub, bounds = system
+        _, _, a_eq, b_eq, a_ub, b_ub, bounds = system
         c = np.zeros(len(bounds))
         c[variables] = -1.0
         res = linprog(
@@ -261,7 +277,7 @@ class _Audit:
             A_eq=a_eq if a_eq.shape[0] else None,
             b_eq=b_eq if a_eq.shape[0] else None,
             A_ub=a_ub if a_ub.shape[0] else None,
-            b_ub=np.zeros(a_ub.shape[0]) if a_ub.shape[0] else None,
+            b_ub=b_ub if a_ub.shape[0] else None,
             bounds=bounds,
             method="highs",
         )
