@@ -198,18 +198,9 @@ class _Audit:
     def _optimum(self, system, var: int, sense: float, *, solution: bool = False):
         """The optimum of one variable; with ``solution``, also the optimal point (None when
         the program is unbounded)."""
-        _, _, a_eq, b_eq, a_ub, b_ub, bounds = system
-        c = np.zeros(len(bounds))
+        c = np.zeros(len(system[-1]))
         c[var] = -sense  # linprog minimises
-        res = linprog(
-            c,
-            A_eq=a_eq if a_eq.shape[0] else None,
-            b_eq=b_eq if a_eq.shape[0] else None,
-            A_ub=a_ub if a_ub.shape[0] else None,
-            b_ub=b_ub if a_ub.shape[0] else None,
-            bounds=bounds,
-            method="highs",
-        )
+        res = _linprog(system, c)
         if res.status == 3:  # unbounded
             return (math.inf * sense, None) if solution else math.inf * sense
         if res.status != 0:  # infeasible: the published values contradict the relations
@@ -269,18 +260,9 @@ class _Audit:
 
     def _joint_point(self, system, variables: list[int]):
         """The optimal point of raising the sum of ``variables`` (None if unbounded)."""
-        _, _, a_eq, b_eq, a_ub, b_ub, bounds = system
-        c = np.zeros(len(bounds))
+        c = np.zeros(len(system[-1]))
         c[variables] = -1.0
-        res = linprog(
-            c,
-            A_eq=a_eq if a_eq.shape[0] else None,
-            b_eq=b_eq if a_eq.shape[0] else None,
-            A_ub=a_ub if a_ub.shape[0] else None,
-            b_ub=b_ub if a_ub.shape[0] else None,
-            bounds=bounds,
-            method="highs",
-        )
+        res = _linprog(system, c)
         return res.x if res.status == 0 else None
 
     def sum_moves(self, c: int, move: dict[int, float]) -> bool:
@@ -352,6 +334,20 @@ class _Audit:
                 s_low = s_high = math.nan
             records.append((self.model.cells.index[c], n_low, n_high, s_low, s_high))
         return pd.DataFrame(records, columns=AUDIT_COLUMNS[:-1])
+
+
+def _linprog(system, c: np.ndarray):
+    """Minimise ``c @ x`` over one component's system with HiGHS."""
+    _, _, a_eq, b_eq, a_ub, b_ub, bounds = system
+    return linprog(
+        c,
+        A_eq=a_eq if a_eq.shape[0] else None,
+        b_eq=b_eq if a_eq.shape[0] else None,
+        A_ub=a_ub if a_ub.shape[0] else None,
+        b_ub=b_ub if a_ub.shape[0] else None,
+        bounds=bounds,
+        method="highs",
+    )
 
 
 def _protected(frame: pd.DataFrame, min_n: int) -> pd.Series:
