@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation import sdc
+from evaluation.errors import EvaluationError
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +371,13 @@ def make_plan(study) -> dict:
         frames.append(_plan_frame(model, hidden, study.min_n))
     else:
         summary = {"cells": 0, "primary": 0, "secondary": 0, "exposed": 0}
-    themes = _study_themes(study)
+    try:
+        themes = _study_themes(study)
+    except EvaluationError:
+        raise
+    except Exception as exc:  # the qualitative notebook then fails and says why (exit 3)
+        log.warning("disclosure: themes not planned (%s); they are protected when written", exc)
+        themes = None
     if themes is not None and not themes.empty:
         theme_model_, _rows = theme_model(themes, _actors(study))
         hidden, audit, record["themes"] = sdc.solve(theme_model_, study.min_n)
