@@ -147,7 +147,7 @@ RULES: dict[str, Rule] = {
     "respondents": Rule(
         partition=lambda f: _join(f, ("round", "organisation")),
         n_column="n",
-        keep=("round", "organisation", "unit"),
+        keep=("round", "organisation", "unit", "headcount"),
         name_column="unit",
     ),
     "bands": Rule(
@@ -215,9 +215,9 @@ def protect(frame: pd.DataFrame, name: str, processed: Path | None = None) -> pd
 _IDENTIFYING = {
     "distributions": ("measure", "round"),
     "meta": ("measure", "round", "row_type", "organisation", "effect_size_type", "method"),
-    "lmm": ("measure", "term", "round", "participant", "model", "level"),
-    "power": ("measure", "group_by", "group", "design", "baseline", "latest_round", "alpha",
-              "power", "effect_size_type"),
+    "lmm": ("measure", "term", "round", "participant", "n_clusters", "model", "level"),
+    "power": ("measure", "group_by", "group", "design", "baseline", "latest_round", "icc",
+              "alpha", "power", "effect_size_type"),
 }  # fmt: skip
 
 
