@@ -269,7 +269,7 @@ def _protect_themes(frame: pd.DataFrame, processed: Path | None) -> pd.DataFrame
         hide = np.array([any(c in plan.hidden for c in row) for row in rows], dtype=bool)
     else:
         min_n = int(out.attrs.get("min_n", record.get("min_n", 5)))
-        model, _ = theme_model(out, out.attrs.get("actors", record.get("actors", {})))
+        model = theme_model(out, out.attrs.get("actors", record.get("actors", {})))
         hidden, result, _summary = solve(model, min_n)
         _refuse(result, min_n, describe_theme_cell, "themes.csv")
         hide = np.array([any(hidden[c] for c in row) for row in rows], dtype=bool)

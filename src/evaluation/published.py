@@ -379,7 +379,7 @@ def make_plan(study) -> dict:
         log.warning("disclosure: themes not planned (%s); they are protected when written", exc)
         themes = None
     if themes is not None and not themes.empty:
-        theme_model_, _rows = theme_model(themes, _actors(study))
+        theme_model_ = theme_model(themes, _actors(study))
         hidden, audit, record["themes"] = sdc.solve(theme_model_, study.min_n)
         _refuse(audit, study.min_n, describe_theme_cell, "themes.csv")
         frames.append(_plan_frame(theme_model_, hidden, study.min_n))
@@ -589,17 +589,15 @@ def theme_cells(themes: pd.DataFrame) -> list[list[str]]:
     ]
 
 
-def theme_model(themes: pd.DataFrame, actors: dict[str, str]) -> tuple[sdc.Model, list[list[str]]]:
+def theme_model(themes: pd.DataFrame, actors: dict[str, str]) -> sdc.Model:
     """The model of ``themes.csv`` (before suppression): answers per group and round (``A``)
-    and answers with each code (``C``), with the partitions of the whole study into
-    organisations, actors and participation, and organisations into actors; and the cells
-    each row shows."""
+    and answers with each code (``C``; the cells of :func:`theme_cells`), with the partitions
+    of the whole study into organisations, actors and participation, and organisations into
+    actors."""
     b = _Builder()
-    rows: list[list[str]] = []
-    for r in themes.itertuples(index=False):
-        a = b.cell(cell_id("A", r.round, r.group_by, r.group), r.n_segments)
-        c = b.cell(cell_id("C", r.code, r.round, r.group_by, r.group), r.n_coded)
-        rows.append([a, c])
+    for (a, c), r in zip(theme_cells(themes), themes.itertuples(index=False), strict=True):
+        b.cell(a, r.n_segments)
+        b.cell(c, r.n_coded)
     by = themes.groupby(["group_by", "group", "round"], sort=True)
     sizes = by["n_segments"].first()
     coded = themes.set_index(["code", "group_by", "group", "round"])["n_coded"]
@@ -645,4 +643,4 @@ def theme_model(themes: pd.DataFrame, actors: dict[str, str]) -> tuple[sdc.Model
         c = cell_id("C", r.code, r.round, r.group_by, r.group)
         b.relation(a, [c, b.cell(cell_id("N", r.code, r.round, r.group_by, r.group),
                                  r.n_segments - r.n_coded, shown=False)], kind="n")  # fmt: skip
-    return b.model(), rows
+    return b.model()
