@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from evaluation import __version__
 from evaluation.cli import app
+from evaluation.paths import PACKAGE_DIR
 
 runner = CliRunner()
 COMMAND = get_command(app)
@@ -25,9 +26,12 @@ def test_version_names_package_commit_and_python():
     assert result.exit_code == 0, result.output
     assert f"evaluation {__version__}" in result.output
     assert f"Python {platform.python_version()}" in result.output
-    # from a git checkout (this repository) the commit is named too
-    if subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True).returncode == 0:
-        assert "(git " in result.output
+    # from a git checkout the commit is named too: ask git about the package's own folder
+    head = subprocess.run(
+        ["git", "-C", str(PACKAGE_DIR), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    if head.returncode == 0:
+        assert f"(git {head.stdout.strip()[:12]}" in result.output, result.output
 
 
 @pytest.mark.parametrize("name", ["", *SUBCOMMANDS])
@@ -107,3 +111,20 @@ def test_verbose_logging_shows_debug(capsys):
         assert "a debug line" in capsys.readouterr().err
     finally:
         logging.basicConfig(handlers=[logging.NullHandler()], force=True, level=logging.WARNING)
+
+
+def test_version_reads_the_commit_from_git_files_when_git_cannot_answer(tmp_path, monkeypatch):
+    from evaluation import version
+
+    package = tmp_path / "src" / "evaluation"
+    package.mkdir(parents=True)
+    git_dir = tmp_path / ".git"
+    (git_dir / "refs" / "heads").mkdir(parents=True)
+    (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
+    (git_dir / "packed-refs").write_text("# pack-refs with: peeled\n" + "ab" * 20 + " refs/heads/main\n")
+    monkeypatch.setattr(version, "PACKAGE_DIR", package)
+    monkeypatch.setattr(version, "_git", lambda *args: None)
+    assert version.code_version()["git_commit"] == "ab" * 20
+    (git_dir / "refs" / "heads" / "main").write_text("cd" * 20 + "\n")
+    assert version.code_version()["git_commit"] == "cd" * 20
+    assert "(git cdcdcdcdcdcd" in version.describe()

@@ -15,22 +15,53 @@ from evaluation import __version__
 from evaluation.paths import PACKAGE_DIR
 
 
-def code_version() -> dict[str, Any]:
-    """Package version, and the git commit of its source when run from a checkout."""
-    info: dict[str, Any] = {"package": "evaluation", "version": __version__}
+def _git(*args: str) -> str | None:
+    """Output of one git command run on the package's source, or None when it cannot answer."""
     try:
-        head = subprocess.run(
-            ["git", "-C", str(PACKAGE_DIR), "rev-parse", "HEAD"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(PACKAGE_DIR), "status", "--porcelain", "--", "."],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()  # fmt: skip
-        info["git_commit"] = head
-        info["git_dirty"] = bool(dirty)
+        done = subprocess.run(
+            ["git", "-C", str(PACKAGE_DIR), *args],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
     except (OSError, subprocess.SubprocessError):
-        info["git_commit"] = None
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _head_from_files() -> str | None:
+    """The checked-out commit read from ``.git`` itself, for when the git command cannot answer
+    (not installed, or refusing a checkout owned by another user)."""
+    for folder in (PACKAGE_DIR, *PACKAGE_DIR.parents):
+        git_dir = folder / ".git"
+        if not git_dir.is_dir():
+            continue
+        try:
+            head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+            if not head.startswith("ref: "):
+                return head or None
+            ref = head.removeprefix("ref: ")
+            if (git_dir / ref).is_file():
+                return (git_dir / ref).read_text(encoding="utf-8").strip() or None
+            for line in (git_dir / "packed-refs").read_text(encoding="utf-8").splitlines():
+                if line.endswith(" " + ref):
+                    return line.split()[0]
+        except OSError:
+            return None
+        return None
+    return None
+
+
+def code_version() -> dict[str, Any]:
+    """Package version, and the git commit of its source when run from a checkout.
+
+    The commit and the "uncommitted changes" flag are asked separately: a working tree whose
+    status git cannot read (a lock, a slow disk) still names its commit, with ``git_dirty`` None.
+    """
+    info: dict[str, Any] = {"package": "evaluation", "version": __version__}
+    head = _git("rev-parse", "HEAD") or _head_from_files()
+    info["git_commit"] = head or None
+    if head:
+        status = _git("status", "--porcelain", "--", ".")
+        info["git_dirty"] = None if status is None else bool(status)
     return info
 
 
