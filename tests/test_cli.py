@@ -121,7 +121,9 @@ def test_version_reads_the_commit_from_git_files_when_git_cannot_answer(tmp_path
     git_dir = tmp_path / ".git"
     (git_dir / "refs" / "heads").mkdir(parents=True)
     (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
-    (git_dir / "packed-refs").write_text("# pack-refs with: peeled\n" + "ab" * 20 + " refs/heads/main\n")
+    (git_dir / "packed-refs").write_text(
+        "# pack-refs with: peeled\n" + "ab" * 20 + " refs/heads/main\n"
+    )
     monkeypatch.setattr(version, "PACKAGE_DIR", package)
     monkeypatch.setattr(version, "_git", lambda *args: None)
     assert version.code_version()["git_commit"] == "ab" * 20
