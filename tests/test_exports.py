@@ -59,3 +59,22 @@ def test_export_tables_writes_latex_and_workbook_and_drops_stale_files(tmp_path)
     first = (paths.reports / "exports" / "tables.xlsx").read_bytes()
     export_tables(paths, LABELS)
     assert (paths.reports / "exports" / "tables.xlsx").read_bytes() == first
+
+
+def test_workbook_is_byte_identical_across_seconds_and_has_fixed_metadata(tmp_path, monkeypatch):
+    import time
+    import zipfile
+
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    first = to_xlsx({"prepost": FRAME}, LABELS)
+    time.sleep(1.1)  # the clock's second changes between the two writes
+    assert to_xlsx({"prepost": FRAME}, LABELS) == first
+    path = tmp_path / "t.xlsx"
+    path.write_bytes(first)
+    core = zipfile.ZipFile(path).read("docProps/core.xml").decode()
+    assert "2000-01-01T00:00:00Z</dcterms:modified>" in core
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    path.write_bytes(to_xlsx({"prepost": FRAME}, LABELS))
+    core = zipfile.ZipFile(path).read("docProps/core.xml").decode()
+    assert "2023-11-14T22:13:20Z</dcterms:modified>" in core
+    assert load_workbook(path).properties.created.year == 2023

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,15 @@ from evaluation.safety import defuse_formula, is_plain_folder
 P_COLUMNS = ("p", "p_adjusted", "p_q", "p_value")
 DASH = "–"
 _EPOCH = dt.datetime(2000, 1, 1)  # fixed workbook timestamps: same tables, same bytes
+
+
+def _workbook_time() -> dt.datetime:
+    """The workbook's created/modified time: ``SOURCE_DATE_EPOCH`` (reproducible builds) if set,
+    else a fixed date, never the clock, so the same tables give the same bytes."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.UTC).replace(tzinfo=None)
+    return _EPOCH
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -138,20 +148,25 @@ def to_xlsx(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> by
         ws.freeze_panes = "A2"
         if len(frame.columns):
             ws.auto_filter.ref = ws.dimensions
-    wb.properties.created = _EPOCH
-    wb.properties.modified = _EPOCH
+    from openpyxl.writer.excel import ExcelWriter
+
+    stamp = _workbook_time()
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
     wb.properties.creator = "evaluation"
     buffer = io.BytesIO()
-    wb.save(buffer)
-    return _normalise_zip(buffer.getvalue())
+    # ExcelWriter, not wb.save(): save_workbook stamps dcterms:modified with the clock.
+    ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
+    return _normalise_zip(buffer.getvalue(), stamp)
 
 
-def _normalise_zip(data: bytes) -> bytes:
+def _normalise_zip(data: bytes, stamp: dt.datetime = _EPOCH) -> bytes:
     """Rewrite the xlsx zip with fixed member timestamps (openpyxl stamps the current time)."""
+    date_time = max(stamp, dt.datetime(1980, 1, 1)).timetuple()[:6]  # zip: 1980 or later
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            fixed = zipfile.ZipInfo(info.filename, date_time=date_time)
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
             dst.writestr(fixed, src.read(info.filename))
