@@ -39,7 +39,7 @@ test-fast: $(STAMP) ## run the tests that do not execute notebooks
 	$(BIN)/python -m pytest -m "not slow"
 
 lab: $(STAMP) ## open JupyterLab with the evaluation kernel (executed notebooks: reports/notebooks/)
-	$(BIN)/jupyter lab --ServerApp.root_dir=.
+	$(BIN)/jupyter lab --ServerApp.root_dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src tests benchmarks tools
