@@ -130,3 +130,38 @@ def test_version_reads_the_commit_from_git_files_when_git_cannot_answer(tmp_path
     (git_dir / "refs" / "heads" / "main").write_text("cd" * 20 + "\n")
     assert version.code_version()["git_commit"] == "cd" * 20
     assert "(git cdcdcdcdcdcd" in version.describe()
+
+
+def test_demo_refuses_to_overwrite_a_study_unless_forced_and_is_idempotent(tmp_path):
+    study = tmp_path / "s"
+    args = ["demo", "--study", str(study), "--respondents", "40"]
+    assert runner.invoke(app, args).exit_code == 0
+    yaml_path = study / "config" / "study.yaml"
+    responses = study / "data" / "raw" / "responses.csv"
+    first = {p: p.read_bytes() for p in (yaml_path, responses)}
+    # The same demo again: identical files, accepted silently (`make report` twice).
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "Error" not in again.output
+    assert {p: p.read_bytes() for p in first} == first
+    # An edited study: refused, named, nothing written.
+    yaml_path.write_text(yaml_path.read_text(encoding="utf-8") + "# mine\n", encoding="utf-8")
+    mine = yaml_path.read_bytes()
+    refused = runner.invoke(app, [*args[:-1], "50"])
+    assert refused.exit_code == 1
+    assert "config/study.yaml" in refused.output and "--force" in refused.output
+    assert "data/raw/responses.csv" in refused.output
+    assert yaml_path.read_bytes() == mine and responses.read_bytes() == first[responses]
+    forced = runner.invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0 and yaml_path.read_bytes() == first[yaml_path]
+
+
+def test_demo_in_the_repository_accepts_the_committed_config(tmp_path):
+    """`make report` runs `evaluation demo --study .` where config/study.yaml and
+    config/codebook.yaml are committed copies of what the demo writes."""
+    repo = PACKAGE_DIR.parents[1]
+    study = tmp_path / "clone"
+    (study / "config").mkdir(parents=True)
+    for name in ("study.yaml", "codebook.yaml"):
+        (study / "config" / name).write_bytes((repo / "config" / name).read_bytes())
+    assert runner.invoke(app, ["demo", "--study", str(study)]).exit_code == 0
+    assert runner.invoke(app, ["demo", "--study", str(study)]).exit_code == 0

@@ -335,16 +335,24 @@ def demo(
             metavar="N", help="The random seed; the same seed writes the same files byte for byte."
         ),
     ] = 20251015,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Overwrite files of an existing study that differ from the demo's."
+        ),
+    ] = False,
 ) -> None:
     """Write the deterministic synthetic demo study (config/ and data/raw/) into the folder.
 
     A complete, fictional example to start from or to try the pipeline on: study.yaml, a
     codebook, survey rounds, codings, open answers, activities and training feedback.
+    An existing file with other content is not overwritten unless --force (exit 1); writing
+    the same demo again is harmless.
     """
     from evaluation.demo import write_demo
 
     err = _logging(False)
-    files = _guard(write_demo, study, respondents=respondents, seed=seed)
+    files = _guard(write_demo, study, respondents=respondents, seed=seed, force=force)
     err.print(f"Demo study written to {Path(study).resolve()} ({len(files)} files).")
 
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from evaluation.errors import UsageError
+from evaluation.errors import OverwriteError, UsageError
 from evaluation.io import write_text
 
 log = logging.getLogger(__name__)
@@ -1208,18 +1208,32 @@ def _csv(frame: pd.DataFrame, columns: list[str]) -> str:
     return frame[columns].to_csv(index=False, lineterminator="\n", float_format="%.1f", na_rep="")
 
 
+def _differs(path: Path, text: str) -> bool:
+    """Whether something is at ``path`` with other content than ``text``."""
+    if not path.exists() and not path.is_symlink():
+        return False
+    try:
+        return path.read_bytes() != text.encode("utf-8")
+    except OSError:  # a folder, a dangling link, unreadable: not ours to replace
+        return True
+
+
 def write_demo(
     study_dir: Path,
     *,
     respondents: int = DEFAULT_RESPONDENTS,
     seed: int = DEFAULT_SEED,
+    force: bool = False,
 ) -> list[Path]:
     """Write the deterministic synthetic Luova suunta study into ``study_dir``.
 
     Writes ``config/study.yaml``, ``config/codebook.yaml`` and ``data/raw/responses.csv``,
     ``codings.csv``, ``open_answers.csv``, ``activities.csv``, ``feedback.csv``; each file
     atomically (temporary file beside it, then ``os.replace``). Nothing else in ``study_dir``
-    is touched. The same ``seed`` and ``respondents`` give byte-identical files.
+    is touched. The same ``seed`` and ``respondents`` give byte-identical files. A file that
+    is already there with other content (an existing study) is not overwritten unless
+    ``force``: :class:`~evaluation.errors.OverwriteError` and nothing is written. A file with
+    exactly the content it would get is accepted (writing the demo twice is harmless).
 
     Parameters
     ----------
@@ -1230,6 +1244,8 @@ def write_demo(
         open answers, coded segments and activities scale with it.
     seed : int
         Seed of ``numpy.random.default_rng``; recorded in ``study.yaml``.
+    force : bool
+        Overwrite files whose content differs from the demo's.
 
     Returns
     -------
@@ -1267,6 +1283,13 @@ def write_demo(
         root / "data" / "raw" / "activities.csv": _csv(activities, ACTIVITY_COLUMNS),
         root / "data" / "raw" / "feedback.csv": _csv(feedback, FEEDBACK_COLUMNS),
     }
+    differ = [path for path, text in contents.items() if _differs(path, text)]
+    if differ and not force:
+        names = ", ".join(str(p.relative_to(root)) for p in differ)
+        raise OverwriteError(
+            f"{root} already holds a study: {names} would be overwritten by the demo's. "
+            "Nothing was written; use another folder, or --force to overwrite them."
+        )
     written = [write_text(path, text) for path, text in contents.items()]
     log.info(
         "demo study in %s: %d responses over %d rounds, %d open answers, %d codings, "

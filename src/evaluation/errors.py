@@ -54,6 +54,11 @@ class OutputPathError(EvaluationError):
     written through a symbolic link (exit code 1). Nothing is written."""
 
 
+class OverwriteError(EvaluationError):
+    """A command would overwrite a file that holds something else (e.g. ``evaluation demo`` in
+    an existing study) and ``--force`` was not given (exit code 1). Nothing is written."""
+
+
 class DisclosureError(EvaluationError):
     """The disclosure audit found a group below ``min_n`` that the published tables would give
     away; nothing is published (exit code 1)."""
