@@ -243,7 +243,10 @@ def test_targets_hook_adds_targets_before_demo(tmp_path, monkeypatch):
     write_demo(tmp_path, respondents=100)
     raw = yaml.safe_load((tmp_path / "config" / "study.yaml").read_text(encoding="utf-8"))
     assert list(raw)[-2:] == ["targets", "demo"]
-    assert load_study(tmp_path).targets == (target,)
+    assert [t.spec() for t in load_study(tmp_path).targets] == [
+        {**target, "target": 30.0, "source": "activities", "direction": "at_least",
+         "label_key": "trainings", "unit": ""}
+    ]  # fmt: skip
 
 
 def test_repository_codebook_is_the_demo_codebook(study):
@@ -271,7 +274,7 @@ def test_every_target_has_labels_in_both_languages(study):
     from evaluation.config import load_labels
 
     targets = load_study(study).targets
-    assert {t["id"] for t in targets} >= {"participants_metropolia", "mentoring_adoption"}
+    assert {t.id for t in targets} >= {"participants_metropolia", "mentoring_adoption"}
     for language in ("fi", "en"):
         labels = load_labels(language)
-        assert all(t["label_key"] in labels for t in targets)
+        assert all(t.spec()["label_key"] in labels for t in targets)

@@ -125,7 +125,7 @@ def test_raw_files_are_not_modified(tiny_study):
     ("replace", "message"),
     [
         (("baseline: T0", "baseline: T5"), "baseline 'T5'"),
-        (("design: auto", "design: sometimes"), "design 'sometimes'"),
+        (("design: auto", "design: sometimes"), "design: 'sometimes'"),
         (("instruments: [qwl, esis]", "instruments: [qwl, nope]"), "instrument 'nope'"),
         (("rounds:", "rounds: [\n  oops"), "not valid YAML"),
     ],

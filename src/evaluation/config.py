@@ -7,7 +7,10 @@ options all come from ``config/study.yaml`` and the instrument definitions.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import difflib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,8 +20,17 @@ from evaluation.errors import ConfigError
 from evaluation.paths import DEFAULT_INSTRUMENTS, DEFAULT_LABELS, StudyPaths
 from evaluation.safety import unsafe_id_reason
 
+log = logging.getLogger(__name__)
+
 DATA_KEYS = ("responses", "summaries", "codings", "activities", "feedback", "open_answers")
 GROUP_BYS = ("all", "actor", "organisation", "unit", "sector", "size", "role", "participant")
+CORRECTIONS = ("holm", "fdr_bh")
+META_METHODS = ("reml", "dl", "pm")
+COVARIATES = ("role", "actor", "sector", "size")  # columns of scores.parquet a model may adjust for
+LANGUAGES = ("fi", "en")
+DESIGNS = ("auto", "independent", "paired")
+# The codes of the identifying columns that `answer_labels:` may map answer texts onto.
+IDENTIFYING_CODES = {"participant": ("1", "0"), "role": ("supervisor", "staff")}
 
 
 @dataclass(frozen=True)
@@ -82,24 +94,169 @@ class Organisation:
 
 
 @dataclass(frozen=True)
+class Disclosure:
+    """``disclosure:`` statistical disclosure control.
+
+    min_n : int >= 1, default 5
+        The smallest group shown in any table, figure or report; smaller groups keep their
+        row with every statistic empty (``suppressed`` = true).
+    """
+
+    min_n: int = 5
+
+
+@dataclass(frozen=True)
+class QualitativeOptions:
+    """``analysis.qualitative:``.
+
+    include_suggestions : bool, default false
+        Whether the keyword suggestions count as codes (else they are only listed).
+    """
+
+    include_suggestions: bool = False
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """``analysis:`` options of the statistics.
+
+    correction : ``holm`` | ``fdr_bh``, default ``holm``
+        Multiple-comparison correction of the p values in ``prepost.csv``.
+    ci : float in (0, 1), default 0.95
+        Confidence level of every interval.
+    alpha : float in (0, 1), default 0.05
+        Significance level (the power table's minimum detectable effects).
+    group_by : non-empty list from ``GROUP_BYS``, default all of them
+        The groupings of the pre/post comparisons.
+    bootstrap_reps : int >= 1, default 999
+        Replicates of every bootstrap (wild cluster bootstrap, inter-coder reliability).
+    covariates : list from ``COVARIATES``, default none
+        Extra fixed effects of the mixed model.
+    meta_methods : non-empty list from ``META_METHODS`` without repeats, default
+        ``[reml, dl, pm]``. The first gives the study weights.
+    qualitative : :class:`QualitativeOptions`
+    """
+
+    correction: Literal["holm", "fdr_bh"] = "holm"
+    ci: float = 0.95
+    alpha: float = 0.05
+    group_by: tuple[str, ...] = GROUP_BYS
+    bootstrap_reps: int = 999
+    covariates: tuple[str, ...] = ()
+    meta_methods: tuple[str, ...] = META_METHODS
+    qualitative: QualitativeOptions = field(default_factory=QualitativeOptions)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One entry of ``targets:``: an indicator of the project plan and its target.
+
+    The fields are what :func:`evaluation.analyse.indicators.indicators_table` reads; see that
+    module for what each ``aggregate`` computes.
+    """
+
+    id: str
+    aggregate: Literal[
+        "count", "sum", "mean", "nunique_person", "nunique_organisation", "share_organisations"
+    ]
+    target: float
+    source: Literal["activities", "feedback"] = "activities"
+    measure: str | None = None  # column of the source; required by sum and mean
+    filter: dict[str, Any] | None = None  # column -> value or list of values
+    direction: Literal["at_least", "at_most"] = "at_least"
+    label_key: str | None = None  # key in the label files; None = the id
+    unit: str = ""
+    population: dict[str, Any] | None = None  # share_organisations: the denominator
+
+    def spec(self) -> dict[str, Any]:
+        """The target as the mapping ``indicators_table`` takes, every default filled in."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["label_key"] = self.label_key or self.id
+        return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Reports:
+    """``reports:``.
+
+    languages : list from ``fi``, ``en``; default: the study's ``language``
+        The report languages; ``evaluation run --language`` overrides them.
+    """
+
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """``redaction:`` of quoted texts.
+
+    names : list of text, default none
+        Names removed from every quoted text (any letter case).
+    keep : list of text, default none
+        Capitalised phrases that are not names and stay.
+    """
+
+    names: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """``limits:`` on imported files.
+
+    qdpx_max_bytes : int >= 1, default 200 MiB
+        Largest unpacked size of a ``.qdpx`` project.
+    qdpx_max_depth : int >= 1, default 50
+        Deepest XML nesting in a ``.qdpx`` project.
+    """
+
+    qdpx_max_bytes: int = 200 * 2**20
+    qdpx_max_depth: int = 50
+
+
+@dataclass(frozen=True)
+class AnswerLabels:
+    """``answer_labels:`` answer texts of the identifying columns -> the contract's codes.
+
+    Keys are lower case (a cell matches ignoring case and surrounding spaces); values are
+    ``1`` / ``0`` for ``participant`` and ``supervisor`` / ``staff`` for ``role``.
+    """
+
+    participant: dict[str, str] = field(default_factory=dict)
+    role: dict[str, str] = field(default_factory=dict)
+
+    def of(self, column: str) -> dict[str, str]:
+        return getattr(self, column, None) or {}
+
+
+@dataclass(frozen=True)
 class Study:
     """A study folder's configuration, with the instrument definitions it uses resolved."""
 
-    name: str
-    language: Literal["fi", "en"]
     rounds: tuple[Round, ...]
     baseline: str
-    design: Literal["auto", "independent", "paired"]
     instruments: dict[str, Instrument]
     data: dict[str, tuple[Path, ...]]
-    min_n: int
-    seed: int
-    columns: dict[str, str]
-    organisations: dict[str, Organisation]
-    analysis: dict[str, Any]
-    targets: tuple[dict[str, Any], ...]
     paths: StudyPaths
-    raw: dict[str, Any]
+    raw: dict[str, Any]  # study.yaml as read (the manifest records it)
+    name: str = ""  # `study:`; default: the folder's name
+    language: Literal["fi", "en"] = "fi"
+    design: Literal["auto", "independent", "paired"] = "auto"
+    seed: int = 20251015  # the seed of every random step (bootstrap, quote sampling)
+    columns: dict[str, str] = field(default_factory=dict)
+    answer_labels: AnswerLabels = field(default_factory=AnswerLabels)
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    disclosure: Disclosure = field(default_factory=Disclosure)
+    analysis: Analysis = field(default_factory=Analysis)
+    targets: tuple[Target, ...] = ()
+    codebook: str | None = None  # path relative to the study folder; None = the default
+    reports: Reports = field(default_factory=Reports)
+    redaction: Redaction = field(default_factory=Redaction)
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def min_n(self) -> int:
+        return self.disclosure.min_n
 
     @property
     def round_ids(self) -> list[str]:
@@ -112,11 +269,11 @@ class Study:
 
     @property
     def correction(self) -> str:
-        return self.analysis.get("correction", "holm")
+        return self.analysis.correction
 
     @property
     def group_bys(self) -> list[str]:
-        return list(self.analysis.get("group_by", GROUP_BYS))
+        return list(self.analysis.group_by)
 
     def files(self, key: str) -> tuple[Path, ...]:
         return self.data.get(key, ())
@@ -239,6 +396,7 @@ def _rounds(raw: list[Any], path: Path) -> tuple[Round, ...]:
             r = {"id": r}
         if not isinstance(r, dict) or "id" not in r:
             raise _fail(path, f"rounds entry {i} needs an `id`")
+        _Checks(path).known(r, ("id", "label", "date"), f"rounds entry {i}")
         date = r.get("date")
         if isinstance(date, dt.date):
             date = date.isoformat()
@@ -260,25 +418,303 @@ def _check_id(value: str, path: Path, key: str) -> None:
         )
 
 
-def _organisations(raw: dict[str, Any] | None, path: Path) -> dict[str, Organisation]:
+def _organisations(raw: Any, c: _Checks) -> dict[str, Organisation]:
     out = {}
-    for name, spec in (raw or {}).items():
-        spec = spec or {}
+    for name, spec in c.mapping(raw, "organisations").items():
+        key = f"organisations.{name}"
+        spec = c.mapping(spec, key)
+        c.known(spec, ("actor", "sector", "size", "units"), key)
         units = spec.get("units") or {}
         if not isinstance(units, dict):
-            raise _fail(path, f"organisations.{name}.units must map unit name to headcount")
+            raise c.fail(f"{key}.units", units, "must map unit name to headcount")
+        headcount = c.whole(0)
         out[str(name)] = Organisation(
             id=str(name),
             actor=spec.get("actor"),
             sector=spec.get("sector"),
             size=spec.get("size"),
-            headcount={str(u): int(h) for u, h in units.items() if h is not None},
+            headcount={
+                str(u): headcount(h, f"{key}.units.{u}") for u, h in units.items() if h is not None
+            },
         )
     return out
 
 
+# -------------------------------------------------------------------------------------------
+# study.yaml sections -> the option dataclasses above. Each check names the file, the key and
+# the value; a default lives only in its dataclass (a key that is not given is not passed).
+# -------------------------------------------------------------------------------------------
+
+TOP_LEVEL_KEYS = ("study", "language", "seed", "rounds", "baseline", "design", "instruments",
+                  "data", "columns", "answer_labels", "disclosure", "analysis", "organisations",
+                  "targets", "codebook", "reports", "redaction", "limits", "demo")  # fmt: skip
+
+Check = Any  # (value, key) -> parsed value
+
+
+def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known``, or nothing."""
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=cutoff)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Checks:
+    """Value checks of one study.yaml: each raises a ConfigError naming file, key and value."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, value: Any, what: str) -> ConfigError:
+        return _fail(self.path, f"{key}: {value!r} {what}")
+
+    def mapping(self, value: Any, key: str) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, value, "must be a mapping of keys to values")
+        return dict(value)
+
+    def known(self, given: Mapping, known: Iterable[str], key: str) -> None:
+        known = list(known)
+        for k in given:
+            if k not in known:
+                where = f"{key}.{k}" if key else str(k)
+                raise _fail(
+                    self.path,
+                    f"{where}: unknown key{did_you_mean(str(k), known)}; known keys: "
+                    f"{', '.join(known)}",
+                )
+
+    def section(self, cls: type, value: Any, key: str, checks: dict[str, Check]) -> Any:
+        """``cls`` from the mapping at ``key``; keys not given (or null) keep their default."""
+        given = self.mapping(value, key)
+        self.known(given, [f.name for f in fields(cls)], key)
+        return cls(**{k: checks[k](v, f"{key}.{k}") for k, v in given.items() if v is not None})
+
+    def whole(self, low: int | None = None) -> Check:
+        def check(value: Any, key: str) -> int:
+            number = None
+            if isinstance(value, int) and not isinstance(value, bool):
+                number = value
+            elif (isinstance(value, float) and value.is_integer()) or (
+                isinstance(value, str) and value.strip().lstrip("+-").isdigit()
+            ):
+                number = int(value)
+            what = "a whole number" + (f" of at least {low}" if low is not None else "")
+            if number is None:
+                raise self.fail(key, value, f"is not {what}")
+            if low is not None and number < low:
+                raise self.fail(key, value, f"must be {what}")
+            return number
+
+        return check
+
+    def number(self, low: float | None = None, high: float | None = None) -> Check:
+        """A number; ``low`` < value < ``high`` (open interval) when given."""
+
+        def check(value: Any, key: str) -> float:
+            number = None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                number = float(value)
+            elif isinstance(value, str):
+                try:
+                    number = float(value.replace(",", "."))
+                except ValueError:
+                    number = None
+            if number is None or number != number:  # None or NaN
+                raise self.fail(key, value, "is not a number")
+            if (low is not None and number <= low) or (high is not None and number >= high):
+                raise self.fail(key, value, f"must be between {low:g} and {high:g} (exclusive)")
+            return number
+
+        return check
+
+    def choice(self, choices: Iterable[str]) -> Check:
+        choices = tuple(choices)
+
+        def check(value: Any, key: str) -> str:
+            if value not in choices:
+                raise self.fail(
+                    key,
+                    value,
+                    f"is not one of {', '.join(choices)}{did_you_mean(str(value), choices)}",
+                )
+            return value
+
+        return check
+
+    def subset(self, choices: Iterable[str], *, empty: bool = True) -> Check:
+        """A list from ``choices`` without repeats (a single value is a list of one)."""
+        one = self.choice(choices)
+
+        def check(value: Any, key: str) -> tuple[str, ...]:
+            values = [value] if isinstance(value, str) else value
+            if not isinstance(values, list | tuple):
+                raise self.fail(key, value, "must be a list")
+            out = tuple(one(v, key) for v in values)
+            repeated = sorted({v for v in out if out.count(v) > 1})
+            if repeated:
+                raise self.fail(key, value, f"lists {', '.join(repeated)} more than once")
+            if not out and not empty:
+                raise self.fail(key, value, "must not be empty")
+            return out
+
+        return check
+
+    def texts(self, value: Any, key: str) -> tuple[str, ...]:
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list | tuple) or any(
+            isinstance(v, dict | list) or v is None for v in values
+        ):
+            raise self.fail(key, value, "must be a list of texts")
+        return tuple(str(v) for v in values)
+
+    def text(self, value: Any, key: str) -> str:
+        if isinstance(value, dict | list):
+            raise self.fail(key, value, "must be a text")
+        return str(value)
+
+    def flag(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, value, "is not true or false")
+        return value
+
+
+def _analysis(raw: Any, c: _Checks) -> Analysis:
+    qualitative = {"include_suggestions": c.flag}
+    checks = {
+        "correction": c.choice(CORRECTIONS),
+        "ci": c.number(0, 1),
+        "alpha": c.number(0, 1),
+        "group_by": c.subset(GROUP_BYS, empty=False),
+        "bootstrap_reps": c.whole(1),
+        "covariates": c.subset(COVARIATES),
+        "meta_methods": c.subset(META_METHODS, empty=False),
+        "qualitative": lambda v, k: c.section(QualitativeOptions, v, k, qualitative),
+    }
+    return c.section(Analysis, raw, "analysis", checks)
+
+
+def _scalar_or_list(c: _Checks) -> Check:
+    def check(value: Any, key: str) -> dict[str, Any]:
+        given = c.mapping(value, key)
+        for col, want in given.items():
+            wanted = want if isinstance(want, list) else [want]
+            if any(isinstance(w, dict | list) for w in wanted):
+                raise c.fail(f"{key}.{col}", want, "must be a value or a list of values")
+        return {str(k): v for k, v in given.items()}
+
+    return check
+
+
+def _targets(raw: Any, c: _Checks) -> tuple[Target, ...]:
+    """``targets:``: checked against what :mod:`evaluation.analyse.indicators` reads."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise c.fail("targets", raw, "must be a list of targets (- id: ..., aggregate: ...)")
+    names = [f.name for f in fields(Target)]
+    sources, aggregates, directions = (
+        _literal_values(Target, "source"),
+        _literal_values(Target, "aggregate"),
+        _literal_values(Target, "direction"),
+    )
+    checks = {
+        "id": c.text,
+        "aggregate": c.choice(aggregates),
+        "target": c.number(),
+        "source": c.choice(sources),
+        "measure": c.text,
+        "filter": _scalar_or_list(c),
+        "direction": c.choice(directions),
+        "label_key": c.text,
+        "unit": c.text,
+        "population": _scalar_or_list(c),
+    }
+    out: list[Target] = []
+    for i, entry in enumerate(raw):
+        where = f"targets[{i}]"
+        given = c.mapping(entry, where)
+        if given.get("id") not in (None, ""):
+            where = f"targets[{i}] ({given['id']})"
+        c.known(given, names, where)
+        for key in ("id", "aggregate", "target"):
+            if given.get(key) in (None, ""):
+                raise _fail(c.path, f"{where}.{key}: required (see docs/data-contract.md)")
+        target = Target(
+            **{k: checks[k](v, f"{where}.{k}") for k, v in given.items() if v is not None}
+        )
+        if target.aggregate in ("sum", "mean") and not target.measure:
+            raise _fail(c.path, f"{where}.measure: required by aggregate {target.aggregate}")
+        if target.aggregate == "share_organisations" and not 0 <= target.target <= 1:
+            raise c.fail(
+                f"{where}.target", given["target"], "must be a share between 0 and 1 (e.g. 0.8)"
+            )
+        if target.id in {t.id for t in out}:
+            raise c.fail(f"{where}.id", target.id, "appears more than once")
+        out.append(target)
+    return tuple(out)
+
+
+def _literal_values(cls: type, name: str) -> tuple[str, ...]:
+    """The allowed values of a ``Literal[...]`` field (the annotation is the one list)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    return tuple(typing.get_args(hints[name]))
+
+
+def _answer_labels_of_ids(raw: Any, c: _Checks) -> AnswerLabels:
+    """``answer_labels: {participant: {Kyllä: 1, Ei: 0}, role: {Esihenkilö: supervisor}}``."""
+    given = c.mapping(raw, "answer_labels")
+    c.known(given, list(IDENTIFYING_CODES), "answer_labels")
+    out: dict[str, dict[str, str]] = {}
+    for column, labels in given.items():
+        codes = IDENTIFYING_CODES[column]
+        mapped = {}
+        for label, code in c.mapping(labels, f"answer_labels.{column}").items():
+            key = f"answer_labels.{column}.{label}"
+            if column == "participant" and isinstance(code, bool):
+                code = int(code)
+            text = str(code).strip().lower() if code is not None else ""
+            if text not in codes:
+                raise c.fail(key, code, f"is not one of {', '.join(codes)}")
+            mapped[str(label).strip().lower()] = text
+        out[column] = mapped
+    return AnswerLabels(**out)
+
+
+def _reports(raw: Any, c: _Checks) -> Reports:
+    return c.section(Reports, raw, "reports", {"languages": c.subset(LANGUAGES)})
+
+
+def _redaction(raw: Any, c: _Checks) -> Redaction:
+    return c.section(Redaction, raw, "redaction", {"names": c.texts, "keep": c.texts})
+
+
+def _limits(raw: Any, c: _Checks) -> Limits:
+    checks = {"qdpx_max_bytes": c.whole(1), "qdpx_max_depth": c.whole(1)}
+    return c.section(Limits, raw, "limits", checks)
+
+
+def _top_level_keys(raw: Mapping, path: Path) -> None:
+    """An unknown key that looks like a known one is a typo (its setting would be silently
+    lost): an error. Any other unknown key is the study's own note: logged and ignored."""
+    for key in raw:
+        if key in TOP_LEVEL_KEYS:
+            continue
+        hint = did_you_mean(str(key), TOP_LEVEL_KEYS, cutoff=0.75)
+        if hint:
+            raise _fail(path, f"{key}: unknown key{hint}")
+        log.warning("%s: unknown key %r ignored", path, key)
+
+
 def load_study(study_dir: str | Path = ".") -> Study:
-    """Read ``config/study.yaml`` of a study folder and the instrument definitions it names."""
+    """Read ``config/study.yaml`` of a study folder and the instrument definitions it names.
+
+    Every section is checked here (types, ranges, allowed values, unknown keys): a study that
+    loads runs, and a mistake is a :class:`ConfigError` naming the file, the key and the value.
+    """
     paths = StudyPaths.of(study_dir)
     path = paths.study_yaml
     if not path.is_file():
@@ -287,60 +723,70 @@ def load_study(study_dir: str | Path = ".") -> Study:
             "(`evaluation demo --study DIR` writes an example)"
         )
     raw = read_yaml(path)
+    c = _Checks(path)
+    _top_level_keys(raw, path)
     for key in ("rounds", "baseline", "instruments", "data"):
         if key not in raw:
             raise _fail(path, f"missing required key `{key}` (see docs/data-contract.md)")
+    if not isinstance(raw["rounds"], list):
+        raise c.fail("rounds", raw["rounds"], "must be a list, e.g. - {id: T0, label: ...}")
     rounds = _rounds(raw["rounds"], path)
     baseline = str(raw["baseline"])
     if baseline not in {r.id for r in rounds}:
         raise _fail(path, f"baseline '{baseline}' is not one of the rounds")
-    design = raw.get("design", "auto")
-    if design not in ("auto", "independent", "paired"):
-        raise _fail(path, f"design '{design}' is not one of auto, independent, paired")
-    language = raw.get("language", "fi")
-    if language not in ("fi", "en"):
-        raise _fail(path, f"language '{language}' is not one of fi, en")
+    top = {
+        "name": ("study", c.text),
+        "language": ("language", c.choice(LANGUAGES)),
+        "design": ("design", c.choice(DESIGNS)),
+        "seed": ("seed", c.whole(0)),
+        "codebook": ("codebook", c.text),
+    }
+    options = {
+        name: check(raw[key], key) for name, (key, check) in top.items() if raw.get(key) is not None
+    }
+    instrument_ids = raw["instruments"] or []
+    if not isinstance(instrument_ids, list):
+        raise c.fail("instruments", instrument_ids, "must be a list of instrument ids")
     instruments = {}
-    for iid in raw["instruments"] or []:
+    for iid in instrument_ids:
         _check_id(str(iid), path, "instruments")
         inst = load_instrument(instrument_file(str(iid), paths))
         instruments[inst.id] = inst
-    data_raw = raw["data"] or {}
+    data_raw = c.mapping(raw["data"], "data")
     unknown = sorted(set(data_raw) - set(DATA_KEYS))
     if unknown:
-        raise _fail(path, f"unknown data keys {', '.join(unknown)} (known: {', '.join(DATA_KEYS)})")
+        hint = did_you_mean(unknown[0], DATA_KEYS)
+        raise _fail(
+            path, f"unknown data keys {', '.join(unknown)}{hint} (known: {', '.join(DATA_KEYS)})"
+        )
     data = {}
     for key, value in data_raw.items():
         files = value if isinstance(value, list) else [value]
         data[key] = tuple(paths.resolve(f) for f in files if f)
     if not data.get("responses") and not data.get("summaries"):
         raise _fail(path, "`data` needs `responses` or `summaries`")
-    disclosure = raw.get("disclosure") or {}
-    min_n = int(disclosure.get("min_n", 5))
-    if min_n < 1:
-        raise _fail(path, "disclosure.min_n must be at least 1")
-    analysis = dict(raw.get("analysis") or {})
-    if analysis.get("correction", "holm") not in ("holm", "fdr_bh"):
-        raise _fail(path, "analysis.correction must be holm or fdr_bh")
-    bad = sorted(set(analysis.get("group_by", [])) - set(GROUP_BYS))
-    if bad:
-        raise _fail(path, f"analysis.group_by: unknown {', '.join(bad)} (known: {GROUP_BYS})")
+    columns = c.mapping(raw.get("columns"), "columns")
+    for vendor, ours in columns.items():
+        c.text(ours, f"columns.{vendor}")
     return Study(
-        name=str(raw.get("study", paths.root.name)),
-        language=language,
         rounds=rounds,
         baseline=baseline,
-        design=design,
         instruments=instruments,
         data=data,
-        min_n=min_n,
-        seed=int(raw.get("seed", 20251015)),
-        columns={str(k): str(v) for k, v in (raw.get("columns") or {}).items()},
-        organisations=_organisations(raw.get("organisations"), path),
-        analysis=analysis,
-        targets=tuple(raw.get("targets") or ()),
         paths=paths,
         raw=raw,
+        **{"name": paths.root.name, **options},
+        columns={str(k): str(v) for k, v in columns.items()},
+        answer_labels=_answer_labels_of_ids(raw.get("answer_labels"), c),
+        organisations=_organisations(raw.get("organisations"), c),
+        disclosure=c.section(
+            Disclosure, raw.get("disclosure"), "disclosure", {"min_n": c.whole(1)}
+        ),
+        analysis=_analysis(raw.get("analysis"), c),
+        targets=_targets(raw.get("targets"), c),
+        reports=_reports(raw.get("reports"), c),
+        redaction=_redaction(raw.get("redaction"), c),
+        limits=_limits(raw.get("limits"), c),
     )
 
 

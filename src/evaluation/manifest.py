@@ -48,7 +48,7 @@ def input_files(study: Study) -> list[Path]:
     """Every file that determines the results: config, instrument definitions, raw data."""
     files = [study.paths.study_yaml]
     files += [i.path for i in study.instruments.values()]
-    codebook = study.raw.get("codebook")
+    codebook = study.codebook
     if codebook:
         files.append(study.paths.resolve(codebook))
     for paths in study.data.values():

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from evaluation import progress
 from evaluation.config import Study, load_labels, load_study
-from evaluation.errors import ConfigError, NotebookError, ReproduceError, UsageError
+from evaluation.errors import NotebookError, ReproduceError, UsageError
 from evaluation.io import sha256_file, write_text
 from evaluation.manifest import (
     code_version,
@@ -223,14 +223,8 @@ def report_languages(study: Study, language: str | None) -> list[str]:
     ``reports: {languages: [...]}``, or else its ``language``. The study's own language comes
     first: the analysis notebooks are rendered in it."""
     if language is None:
-        configured = (study.raw.get("reports") or {}).get("languages") or [study.language]
-        wanted = [str(lang) for lang in configured]
-        bad = [lang for lang in wanted if lang not in LANGUAGES]
-        if bad:
-            raise ConfigError(
-                f"{study.paths.study_yaml}: reports.languages: {', '.join(bad)} is not one of "
-                f"{', '.join(LANGUAGES)}"
-            )
+        # reports.languages is checked when study.yaml is read (config.Reports)
+        wanted = list(study.reports.languages or [study.language])
     elif language == "both":
         wanted = list(LANGUAGES)
     elif language in LANGUAGES:

@@ -58,7 +58,7 @@ class Session:
     @property
     def ci(self) -> float:
         """Confidence level of every interval (``analysis.ci``)."""
-        return float(self.study.analysis.get("ci", 0.95))
+        return self.study.analysis.ci
 
 
 def open_study(study_dir: str | Path = ".", language: str | None = None) -> Session:
@@ -262,7 +262,7 @@ def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
 
     study = s.study
     measures = [i.id for i in study.instruments.values() if i.file == "responses"]
-    covariates = list(study.analysis.get("covariates", []))
+    covariates = list(study.analysis.covariates)
     frames = []
     for measure in measures:
         frames.append(
@@ -282,7 +282,7 @@ def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
                 measure=measure,
                 rounds=study.round_ids,
                 baseline=study.baseline,
-                n_boot=int(study.analysis.get("bootstrap_reps", 999)),
+                n_boot=study.analysis.bootstrap_reps,
                 seed=study.seed,
                 min_n=study.min_n,
                 ci=s.ci,
@@ -302,7 +302,7 @@ def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
         baseline=study.baseline,
         group_bys=[g for g in study.group_bys if g in ("all", "actor", "sector", "participant")],
         icc=icc,
-        alpha=float(study.analysis.get("alpha", 0.05)),
+        alpha=study.analysis.alpha,
         min_n=study.min_n,
     )
     return {"lmm": s.write(lmm, "lmm"), "power": s.write(power, "power")}
@@ -315,7 +315,7 @@ def _meta_options(s: Session) -> dict:
         "rounds": study.round_ids,
         "baseline": study.baseline,
         "min_n": study.min_n,
-        "methods": tuple(study.analysis.get("meta_methods", ("reml", "dl", "pm"))),
+        "methods": study.analysis.meta_methods,
         "ci": s.ci,
     }
 
@@ -360,7 +360,7 @@ def indicators(s: Session) -> dict[str, pd.DataFrame]:
         if (study.paths.processed / f"{key}.parquet").is_file()
     }
     table = indicators_table(
-        list(study.targets),
+        [t.spec() for t in study.targets],
         rounds=study.round_ids,
         organisations=dict(study.organisations) or None,
         min_n=study.min_n,
@@ -429,7 +429,6 @@ def qualitative_inputs(s: Session) -> Qualitative | None:
     codebook = load_codebook(s.study)
     s.labels.update(codebook_labels(codebook, s.language))
     texts = answers.rename(columns={"answer_id": "segment"})[["segment", "text"]]
-    options = s.study.analysis.get("qualitative") or {}
     redactor = study_redactor(s.study, s.labels)
     names = pseudonyms(codings, answers["answer_id"], labels=s.labels)
     return Qualitative(
@@ -438,7 +437,7 @@ def qualitative_inputs(s: Session) -> Qualitative | None:
         codebook=codebook,
         # redacted in the original letter case before words are lower-cased (evidence)
         suggestions=suggest_codes(texts, codebook, redact=redactor.words_only),
-        include_suggestions=bool(options.get("include_suggestions", False)),
+        include_suggestions=s.study.analysis.qualitative.include_suggestions,
         redact=redactor,
         pseudonyms=names,
         public=names.apply(codings),
@@ -496,7 +495,7 @@ def qualitative(s: Session) -> dict[str, pd.DataFrame]:
     if q is None:
         return {}
     study = s.study
-    reps = int(study.analysis.get("bootstrap_reps", 999))
+    reps = study.analysis.bootstrap_reps
     icr = icr_table(
         q.used, reps=reps, seed=study.seed, ci=s.ci, include_suggestions=q.include_suggestions
     )

@@ -15,7 +15,7 @@ import logging
 import pandas as pd
 
 from evaluation.config import Study, read_yaml
-from evaluation.errors import ConfigError, DataError
+from evaluation.errors import DataError
 from evaluation.io import FILE_COLUMN, ROW_COLUMN, read_table_file
 from evaluation.validate import PROBLEM_COLUMNS, problem_summary
 
@@ -30,7 +30,7 @@ CODEBOOK_COLUMNS = ["id", "label_fi", "label_en", "description", "keywords", "pa
 
 def load_codebook(study: Study) -> pd.DataFrame:
     """The codebook (``study.yaml: codebook``, else ``config/codebook.yaml``, else empty)."""
-    declared = study.raw.get("codebook")
+    declared = study.codebook
     path = study.paths.resolve(declared) if declared else study.paths.config_dir / "codebook.yaml"
     if not path.is_file():
         if declared:
@@ -104,24 +104,8 @@ def load_open_answers(study: Study) -> pd.DataFrame:
 def qdpx_limits(study: Study) -> dict[str, int]:
     """``max_bytes`` and ``max_depth`` for .qdpx imports (``study.yaml: limits:
     {qdpx_max_bytes: ..., qdpx_max_depth: ...}``; defaults 200 MiB and 50 levels)."""
-    from evaluation.qual.qdpx import MAX_BYTES, MAX_DEPTH
-
-    limits = study.raw.get("limits") or {}
-    if not isinstance(limits, dict):
-        raise ConfigError(f"{study.paths.study_yaml}: limits must be a mapping")
-    out = {}
-    for key, arg, default in (
-        ("qdpx_max_bytes", "max_bytes", MAX_BYTES),
-        ("qdpx_max_depth", "max_depth", MAX_DEPTH),
-    ):
-        value = limits.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(
-                f"{study.paths.study_yaml}: limits.{key} must be a positive whole number, "
-                f"not {value!r}"
-            )
-        out[arg] = value
-    return out
+    # checked when study.yaml is read (config.Limits)
+    return {"max_bytes": study.limits.qdpx_max_bytes, "max_depth": study.limits.qdpx_max_depth}
 
 
 def load_codings(

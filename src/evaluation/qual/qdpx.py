@@ -45,6 +45,7 @@ import pandas as pd
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse as safe_iterparse
 
+from evaluation.config import Limits
 from evaluation.errors import DataError
 from evaluation.io import atomic_path
 
@@ -55,8 +56,9 @@ Q = f"{{{NS}}}"
 _GUID_NS = uuid.UUID("8c1f4d8e-5b0a-4d8f-9a57-2f6c0b0e7a11")
 SUGGESTION_USER = "suggestion"
 _ZIP_TIME = (2000, 1, 1, 0, 0, 0)
-MAX_BYTES = 200 * 2**20  # default limits: limits.qdpx_max_bytes / qdpx_max_depth in study.yaml
-MAX_DEPTH = 50
+# default limits: limits.qdpx_max_bytes / qdpx_max_depth in study.yaml (config.Limits)
+MAX_BYTES = Limits.qdpx_max_bytes
+MAX_DEPTH = Limits.qdpx_max_depth
 _LIMITS_HINT = "limits: {%s: ...} in config/study.yaml"
 
 

@@ -377,13 +377,12 @@ def redact(text: object, names: Iterable[str] = (), keep: Iterable[str] = ()) ->
 def study_redactor(study, labels: Mapping[str, str] | None = None) -> Redactor:
     """The redactor of a study: names from ``redaction.names``; organisations, units, actors,
     the study name and ``redaction.keep`` are phrases to keep; placeholders from the labels."""
-    config = study.raw.get("redaction") or {}
-    keep = [study.name, *config.get("keep", [])]
+    keep = [study.name, *study.redaction.keep]
     for name, org in study.organisations.items():
         keep += [name, org.actor or "", *org.headcount]
     labels = labels or {}
     placeholders = {k: labels.get(f"redacted_{k}", v) for k, v in PLACEHOLDERS.items()}
-    return Redactor(names=config.get("names", []), keep=keep, placeholders=placeholders)
+    return Redactor(names=study.redaction.names, keep=keep, placeholders=placeholders)
 
 
 # -------------------------------------------------------------------------------------------
