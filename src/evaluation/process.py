@@ -11,7 +11,7 @@ from evaluation.config import Study, instrument_file, load_instrument
 from evaluation.errors import DataError
 from evaluation.io import FILE_COLUMN, ROW_COLUMN, read_raw, write_parquet
 from evaluation.score import score_responses
-from evaluation.validate import PROBLEM_COLUMNS, load_responses, problem_summary
+from evaluation.validate import PROBLEM_COLUMNS, load_responses, map_answer_labels, problem_summary
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def load_records(study: Study, key: str) -> pd.DataFrame:
 
 def load_summaries(study: Study) -> pd.DataFrame:
     """Read and check unit-level aggregates: ``round, organisation, unit, measure, n, mean, sd``."""
-    raw = read_raw(study.files("summaries"), study.columns)
+    raw = map_answer_labels(read_raw(study.files("summaries"), study.columns), study)
     problems = []
     files = ", ".join(p.name for p in study.files("summaries"))
     for col in SUMMARY_COLUMNS:

@@ -14,7 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from evaluation.config import Instrument, Study
+from evaluation.config import IDENTIFYING_CODES, Instrument, Study
 from evaluation.errors import DataError
 from evaluation.io import FILE_COLUMN, ROW_COLUMN, read_raw
 
@@ -76,6 +76,22 @@ def coerce_numeric(
             )
         out[col] = values.astype("float64")
     return out, problems
+
+
+def map_answer_labels(frame: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Answer texts of the identifying columns -> the contract's codes (``answer_labels:`` in
+    study.yaml, e.g. participant ``Kyllä`` -> ``1``, role ``Esihenkilö`` -> ``supervisor``),
+    ignoring case and surrounding spaces. A copy; other cells are left for validation."""
+    out = frame
+    for column in IDENTIFYING_CODES:
+        labels = study.answer_labels.of(column)
+        if not labels or column not in frame:
+            continue
+        if out is frame:
+            out = frame.copy()
+        mapped = out[column].str.strip().str.lower().map(labels)
+        out[column] = mapped.where(mapped.notna(), out[column]).astype("string")
+    return out
 
 
 def did_you_mean(name: str, candidates: list[str]) -> str:
@@ -188,6 +204,7 @@ def validate_responses(frame: pd.DataFrame, study: Study) -> tuple[pd.DataFrame,
         )
     if missing_ids:
         return frame, pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+    frame = map_answer_labels(frame, study)
     typed, numeric_problems = coerce_numeric(frame, list(instruments), instruments)
     problems += numeric_problems
     problems += _schema_problems(typed, response_schema(study), files)
