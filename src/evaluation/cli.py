@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer.core import TyperGroup
 
+from evaluation.config import Study
 from evaluation.errors import DataError, EvaluationError
 
 if TYPE_CHECKING:
@@ -334,7 +335,7 @@ def demo(
         typer.Option(
             metavar="N", help="The random seed; the same seed writes the same files byte for byte."
         ),
-    ] = 20251015,
+    ] = Study.seed,
     force: Annotated[
         bool,
         typer.Option(

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from evaluation.errors import ConfigError
 from evaluation.paths import DEFAULT_INSTRUMENTS, DEFAULT_LABELS, StudyPaths
 from evaluation.safety import unsafe_id_reason
@@ -285,6 +283,8 @@ def _fail(path: Path, message: str) -> ConfigError:
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML mapping, with a clear error naming the file (and line) when it is broken."""
+    import yaml  # here, not at the top: the CLI imports this module and starts fast
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from evaluation.config import Study
 from evaluation.errors import OverwriteError, UsageError
 from evaluation.io import write_text
 
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 __all__ = ["PLANTED_PII", "codebook", "codebook_yaml", "study_config", "write_demo"]
 
 DEFAULT_RESPONDENTS = 600
-DEFAULT_SEED = 20251015
+DEFAULT_SEED = Study.seed  # the one default seed: config.Study
 MIN_RESPONDENTS = 20
 
 STUDY_NAME = "Luova suunta (demo)"
