@@ -615,9 +615,9 @@ def _targets(raw: Any, c: _Checks) -> tuple[Target, ...]:
         raise c.fail("targets", raw, "must be a list of targets (- id: ..., aggregate: ...)")
     names = [f.name for f in fields(Target)]
     sources, aggregates, directions = (
-        _literal_values(Target, "source"),
-        _literal_values(Target, "aggregate"),
-        _literal_values(Target, "direction"),
+        literal_values(Target, "source"),
+        literal_values(Target, "aggregate"),
+        literal_values(Target, "direction"),
     )
     checks = {
         "id": c.text,
@@ -656,7 +656,7 @@ def _targets(raw: Any, c: _Checks) -> tuple[Target, ...]:
     return tuple(out)
 
 
-def _literal_values(cls: type, name: str) -> tuple[str, ...]:
+def literal_values(cls: type, name: str) -> tuple[str, ...]:
     """The allowed values of a ``Literal[...]`` field (the annotation is the one list)."""
     import typing
 

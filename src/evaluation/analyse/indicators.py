@@ -54,18 +54,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.config import Target, literal_values
+
 log = logging.getLogger(__name__)
 
-SOURCES = ("activities", "feedback")
-AGGREGATES = (
-    "count",
-    "sum",
-    "mean",
-    "nunique_person",
-    "nunique_organisation",
-    "share_organisations",
-)
-DIRECTIONS = ("at_least", "at_most")
+# The spec's allowed values and defaults are those of config.Target (one definition).
+SOURCES = literal_values(Target, "source")
+AGGREGATES = literal_values(Target, "aggregate")
+DIRECTIONS = literal_values(Target, "direction")
 OVERALL = "all"
 
 INDICATOR_COLUMNS = [
@@ -112,7 +108,7 @@ def check_targets(
             if tid in seen:
                 problems.append(f"{where}: id appears more than once")
             seen.add(str(tid))
-        source = spec.get("source", "activities")
+        source = spec.get("source", Target.source)
         if source not in SOURCES:
             problems.append(f"{where}: source {source!r} is not one of {SOURCES}")
         agg = spec.get("aggregate")
@@ -123,7 +119,7 @@ def check_targets(
         target = spec.get("target")
         if isinstance(target, bool) or not isinstance(target, int | float):
             problems.append(f"{where}: target must be a number, got {target!r}")
-        direction = spec.get("direction", "at_least")
+        direction = spec.get("direction", Target.direction)
         if direction not in DIRECTIONS:
             problems.append(f"{where}: direction {direction!r} is not one of {DIRECTIONS}")
         for key in ("filter", "population"):
@@ -266,9 +262,9 @@ def indicators_table(
     order = {r: i for i, r in enumerate(rounds)}
     rows: list[dict] = []
     for spec in targets:
-        source = spec.get("source", "activities")
+        source = spec.get("source", Target.source)
         frame = frames[source]
-        direction = spec.get("direction", "at_least")
+        direction = spec.get("direction", Target.direction)
         target = float(spec["target"])
         base = {
             "indicator": str(spec["id"]),
@@ -276,7 +272,7 @@ def indicators_table(
             "aggregate": spec["aggregate"],
             "target": target,
             "direction": direction,
-            "unit": str(spec.get("unit", "")),
+            "unit": str(spec.get("unit", Target.unit)),
         }
         if frame is None:
             for rnd in [*rounds, OVERALL]:
