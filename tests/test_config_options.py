@@ -261,3 +261,8 @@ def test_answer_labels_accept_yes_no_booleans_and_text_codes(tmp_path):
     study = load_study(_write(tmp_path, [row()], labels))
     assert study.answer_labels.participant == {"kyllä": "1", "ei": "0"}
     assert study.answer_labels.role == {"esimies": "supervisor"}
+
+
+def test_a_data_entry_that_is_not_a_path_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.responses: \{'file': 'x.csv'\} is not a path"):
+        load_study(_study(tmp_path, data={"responses": [{"file": "x.csv"}]}))

@@ -762,6 +762,9 @@ def load_study(study_dir: str | Path = ".") -> Study:
     data = {}
     for key, value in data_raw.items():
         files = value if isinstance(value, list) else [value]
+        for f in files:
+            if f and not isinstance(f, str):
+                raise c.fail(f"data.{key}", f, "is not a path (a path or a list of paths)")
         data[key] = tuple(paths.resolve(f) for f in files if f)
     if not data.get("responses") and not data.get("summaries"):
         raise _fail(path, "`data` needs `responses` or `summaries`")
