@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from evaluation.config import Study
+from evaluation.config import Analysis, Disclosure, Study
 from evaluation.errors import OverwriteError, UsageError
 from evaluation.io import write_text
 
@@ -662,22 +662,14 @@ def study_config(
             for key in ("responses", "codings", "open_answers", "activities", "feedback")
         },
         "codebook": "config/codebook.yaml",
-        "disclosure": {"min_n": 5},
+        # The package's defaults, written out so a user sees (and may change) them.
+        "disclosure": {"min_n": Disclosure.min_n},
         "analysis": {
-            "correction": "holm",
-            "ci": 0.95,
-            "alpha": 0.05,
-            "group_by": [
-                "all",
-                "actor",
-                "organisation",
-                "unit",
-                "sector",
-                "size",
-                "role",
-                "participant",
-            ],
-            "bootstrap_reps": 999,
+            "correction": Analysis.correction,
+            "ci": Analysis.ci,
+            "alpha": Analysis.alpha,
+            "group_by": list(Analysis.group_by),
+            "bootstrap_reps": Analysis.bootstrap_reps,
         },
         "organisations": organisations,
     }

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluation.config import Disclosure
+
 
 def suppress(
     frame: pd.DataFrame,
@@ -268,7 +270,7 @@ def _protect_themes(frame: pd.DataFrame, processed: Path | None) -> pd.DataFrame
     if plan is not None:
         hide = np.array([any(c in plan.hidden for c in row) for row in rows], dtype=bool)
     else:
-        min_n = int(out.attrs.get("min_n", record.get("min_n", 5)))
+        min_n = int(out.attrs.get("min_n", record.get("min_n", Disclosure.min_n)))
         model = theme_model(out, out.attrs.get("actors", record.get("actors", {})))
         hidden, result, _summary = solve(model, min_n)
         _refuse(result, min_n, describe_theme_cell, "themes.csv")
