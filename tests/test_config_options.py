@@ -266,3 +266,29 @@ def test_answer_labels_accept_yes_no_booleans_and_text_codes(tmp_path):
 def test_a_data_entry_that_is_not_a_path_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"data\.responses: \{'file': 'x.csv'\} is not a path"):
         load_study(_study(tmp_path, data={"responses": [{"file": "x.csv"}]}))
+
+
+def test_a_target_column_missing_from_its_records_is_named_when_validating(tmp_path):
+    targets = [{**ONE, "filter": {"activty": "training"}}]
+    study_dir = _study(
+        tmp_path,
+        targets=targets,
+        data={"responses": "data/raw/responses.csv", "activities": "data/raw/activities.csv"},
+    )
+    (study_dir / "data" / "raw" / "activities.csv").write_text(
+        "round,organisation,activity,participants\nT0,Org A,training,12\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as err:
+        validate_study(load_study(study_dir))
+    message = str(err.value)
+    assert "study.yaml: targets[0] (trainings).filter.activty: 'activty'" in message
+    assert "activities.csv" in message and "did you mean 'activity'?" in message
+    result = runner.invoke(app, ["validate", "--study", str(study_dir)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    targets[0]["filter"] = {"activity": "training"}
+    _study(
+        tmp_path,
+        targets=targets,
+        data={"responses": "data/raw/responses.csv", "activities": "data/raw/activities.csv"},
+    )
+    assert len(validate_study(load_study(study_dir))["activities"]) == 1

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.config import Study, instrument_file, load_instrument
-from evaluation.errors import DataError
+from evaluation.config import Study, did_you_mean, instrument_file, load_instrument
+from evaluation.errors import ConfigError, DataError
 from evaluation.io import FILE_COLUMN, ROW_COLUMN, read_raw, write_parquet
 from evaluation.score import score_responses
 from evaluation.validate import PROBLEM_COLUMNS, load_responses, map_answer_labels, problem_summary
@@ -113,6 +113,26 @@ def load_summaries(study: Study) -> pd.DataFrame:
     return raw.drop(columns=[FILE_COLUMN, ROW_COLUMN])
 
 
+def check_target_columns(study: Study, frames: dict[str, pd.DataFrame]) -> None:
+    """The columns a target reads (``measure``, ``filter``) exist in its source's records, so
+    a typo in study.yaml is a ConfigError when validating, not a failed notebook."""
+    for i, target in enumerate(study.targets):
+        frame = frames.get(target.source)
+        if frame is None:
+            continue  # no records of this source: indicators.csv says so
+        have = [str(c) for c in frame.columns]
+        wanted = [(f"filter.{c}", c) for c in target.filter or {}]
+        if target.aggregate in ("sum", "mean") and target.measure:
+            wanted.append(("measure", target.measure))
+        for key, col in wanted:
+            if col not in have:
+                files = ", ".join(p.name for p in study.files(target.source))
+                raise ConfigError(
+                    f"{study.paths.study_yaml}: targets[{i}] ({target.id}).{key}: {col!r} is "
+                    f"not a column of {target.source} ({files}){did_you_mean(col, have)}"
+                )
+
+
 def validate_study(study: Study) -> dict[str, pd.DataFrame]:
     """Read and validate every declared raw file; raise one DataError listing all problems."""
     out: dict[str, pd.DataFrame] = {}
@@ -123,6 +143,7 @@ def validate_study(study: Study) -> dict[str, pd.DataFrame]:
     for key in ("activities", "feedback"):
         if study.files(key):
             out[key] = load_records(study, key)
+    check_target_columns(study, out)
     for key in ("codings", "open_answers"):
         for path in study.files(key):
             if not path.is_file():
