@@ -25,10 +25,16 @@ GROUP_BYS = ("all", "actor", "organisation", "unit", "sector", "size", "role", "
 CORRECTIONS = ("holm", "fdr_bh")
 META_METHODS = ("reml", "dl", "pm")
 COVARIATES = ("role", "actor", "sector", "size")  # columns of scores.parquet a model may adjust for
-LANGUAGES = ("fi", "en")
-DESIGNS = ("auto", "independent", "paired")
 # The codes of the identifying columns that `answer_labels:` may map answer texts onto.
 IDENTIFYING_CODES = {"participant": ("1", "0"), "role": ("supervisor", "staff")}
+
+
+def literal_values(cls: type, name: str) -> tuple[str, ...]:
+    """The allowed values of a ``Literal[...]`` field (the annotation is the one list)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    return tuple(typing.get_args(hints[name]))
 
 
 @dataclass(frozen=True)
@@ -229,7 +235,13 @@ class AnswerLabels:
 
 @dataclass(frozen=True)
 class Study:
-    """A study folder's configuration, with the instrument definitions it uses resolved."""
+    """A study folder's configuration, with the instrument definitions it uses resolved.
+
+    One field per top-level key of ``config/study.yaml``; the defaults here and in the section
+    classes (:class:`Disclosure`, :class:`Analysis`, :class:`Target`, :class:`Reports`,
+    :class:`Redaction`, :class:`Limits`, :class:`AnswerLabels`) are the only ones. Documented
+    key by key in ``docs/data-contract.md``.
+    """
 
     rounds: tuple[Round, ...]
     baseline: str
@@ -254,6 +266,7 @@ class Study:
 
     @property
     def min_n(self) -> int:
+        """``disclosure.min_n``."""
         return self.disclosure.min_n
 
     @property
@@ -275,6 +288,10 @@ class Study:
 
     def files(self, key: str) -> tuple[Path, ...]:
         return self.data.get(key, ())
+
+
+LANGUAGES = literal_values(Study, "language")
+DESIGNS = literal_values(Study, "design")
 
 
 def _fail(path: Path, message: str) -> ConfigError:
@@ -654,14 +671,6 @@ def _targets(raw: Any, c: _Checks) -> tuple[Target, ...]:
             raise c.fail(f"{where}.id", target.id, "appears more than once")
         out.append(target)
     return tuple(out)
-
-
-def literal_values(cls: type, name: str) -> tuple[str, ...]:
-    """The allowed values of a ``Literal[...]`` field (the annotation is the one list)."""
-    import typing
-
-    hints = typing.get_type_hints(cls)
-    return tuple(typing.get_args(hints[name]))
 
 
 def _answer_labels_of_ids(raw: Any, c: _Checks) -> AnswerLabels:
