@@ -3,6 +3,11 @@
 Raw files are only ever opened for reading. Every file written goes through :func:`atomic_write`
 (temp file in the same folder, then ``os.replace``), so a failed run never leaves a half-written
 file that looks complete.
+
+While ``evaluation run`` executes a notebook, :data:`STAGING_ENV` names a staging folder: every
+output the notebook writes under ``reports/`` (tables, figures) goes there instead
+(:func:`staged_path`), and the run publishes the staged files only when the notebook succeeded,
+so a failing notebook never replaces or removes an earlier output.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import contextlib
 import csv
 import hashlib
 import io as _io
+import json
 import logging
 import os
 import tempfile
@@ -31,14 +37,39 @@ ROW_COLUMN = "_row"  # spreadsheet row number of a record: the header is row 1
 FILE_COLUMN = "_file"
 
 
+STAGING_ENV = "EVALUATION_STAGING"
+_UNSTAGED = (".cache", ".staging")  # run bookkeeping under reports/: written in place
+
+
+def staged_path(target: str | Path) -> Path:
+    """Where ``target`` is written now: in the staging folder of the notebook being run when
+    :data:`STAGING_ENV` is set (``{"reports": ..., "stage": ...}``) and ``target`` lies under
+    that ``reports/`` folder, else ``target`` itself."""
+    target = Path(target)
+    spec = os.environ.get(STAGING_ENV)
+    if not spec:
+        return target
+    where = json.loads(spec)
+    try:
+        rel = target.absolute().relative_to(where["reports"])
+    except ValueError:
+        return target
+    if not rel.parts or rel.parts[0] in _UNSTAGED:
+        return target
+    return Path(where["stage"]) / rel
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; it replaces ``target`` only on success.
 
     A target in a study's ``reports/`` or ``data/processed/`` is written only there, never
     through a symbolic link, and no target may climb with ``..``
-    (:func:`evaluation.safety.check_output_path` raises ``OutputPathError``)."""
-    target = check_output_path(target)
+    (:func:`evaluation.safety.check_output_path` raises ``OutputPathError``). While a
+    notebook runs under ``evaluation run``, a target in ``reports/`` is written to its staging
+    folder instead (:func:`staged_path`)."""
+    check_output_path(target)
+    target = check_output_path(staged_path(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from evaluation.io import write_text
+from evaluation.io import staged_path, write_text
 from evaluation.safety import escape_markdown, unescape_markdown
 
 if TYPE_CHECKING:  # nbformat pulls in jsonschema (about 1 s): imported where it is used
@@ -240,6 +240,7 @@ def show_figure(
     from evaluation.plots import save_figure
 
     svg = save_figure(fig, path_without_suffix, formats=("svg", "png") if png else ("svg",))[0]
+    svg = staged_path(svg)  # while a run stages the notebook's outputs, the file is there
     if alt is None:
         display(SVG(filename=str(svg)))
         return

@@ -17,6 +17,7 @@ place is not executed again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -24,10 +25,11 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -36,7 +38,7 @@ from pathlib import Path
 from evaluation import progress
 from evaluation.config import Study, load_labels, load_study
 from evaluation.errors import NotebookError, ReproduceError, UsageError
-from evaluation.io import sha256_file, write_text
+from evaluation.io import STAGING_ENV, sha256_file, write_text
 from evaluation.manifest import (
     code_version,
     input_hashes,
@@ -47,7 +49,7 @@ from evaluation.manifest import (
     write_manifest,
 )
 from evaluation.report import IndexSection, index_html, notebook_to_html
-from evaluation.safety import check_output_folders, is_plain_folder
+from evaluation.safety import check_output_folders, check_output_path, is_plain_folder
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ KERNEL = "evaluation"
 ENGINES = ("inprocess", "kernel")
 TABLE_LOG_ENV = "EVALUATION_TABLE_LOG"
 REPORT_NOTEBOOK = "90-report"
+STAGING = ".staging"  # reports/.staging/<notebook>/: its outputs until it succeeds
 LANGUAGES = ("fi", "en")
 
 
@@ -72,6 +75,10 @@ class NotebookJob:
     labels: dict
     provenance: dict
     depends: dict = field(default_factory=dict)  # extra cache inputs (reports: table hashes)
+
+    @property
+    def reports(self) -> Path:
+        return self.cwd / "reports"
 
 
 def _cache_file(study: Study, name: str) -> Path:
@@ -95,7 +102,8 @@ def _still_valid(cache: Path, key: str, study: Study) -> bool:
     if not cache.is_file():
         return False
     record = json.loads(cache.read_text(encoding="utf-8"))
-    if record.get("key") != key or not Path(record.get("html", "")).is_file():
+    html = record.get("html")  # relative to the study folder (absolute in older records)
+    if record.get("key") != key or not html or not (study.paths.root / html).is_file():
         return False
     for name, digest in record.get("tables", {}).items():
         path = study.paths.tables / name
@@ -104,8 +112,11 @@ def _still_valid(cache: Path, key: str, study: Study) -> bool:
     return True
 
 
-def warm_worker() -> None:
-    """Worker start-up: pay for the heavy imports once, not once per notebook."""
+def warm_worker(parent: int | None = None) -> None:
+    """Worker start-up: stop with the parent, and pay for the heavy imports once, not once per
+    notebook."""
+    if parent is not None:
+        _die_with_parent(parent)
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib  # noqa: F401
     import nbconvert  # noqa: F401
@@ -127,41 +138,63 @@ def execute_notebook(job: NotebookJob) -> dict:
 
     job.table_log.parent.mkdir(parents=True, exist_ok=True)
     job.table_log.unlink(missing_ok=True)
+    # Everything the notebook writes under reports/ goes to its staging folder first and is
+    # published (file by file, os.replace) only if the notebook succeeds.
+    stage = _stage_dir(job)
+    shutil.rmtree(stage, ignore_errors=True)
+    executed = stage / job.executed.relative_to(job.reports)
+    executed.parent.mkdir(parents=True, exist_ok=True)
     os.environ[TABLE_LOG_ENV] = str(job.table_log)
+    os.environ[STAGING_ENV] = json.dumps({"reports": str(job.reports), "stage": str(stage)})
     os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
-    job.executed.parent.mkdir(parents=True, exist_ok=True)
     if job.engine == "inprocess":
         register()
     try:
-        pm.execute_notebook(
-            str(job.source),
-            str(job.executed),
-            parameters=job.parameters,
-            engine_name=ENGINE_NAME if job.engine == "inprocess" else None,
-            kernel_name=job.kernel,
-            language="python",
-            cwd=str(job.cwd),
-            progress_bar=False,
-            log_output=False,
-            request_save_on_cell_execute=False,
-        )
+        # Paths relative to the study folder, so the executed notebook's papermill metadata
+        # names no absolute path of the study (a copied or moved study reads its own files).
+        with contextlib.chdir(job.cwd):
+            pm.execute_notebook(
+                _study_relative(job.source, job.cwd),
+                _study_relative(executed, job.cwd),
+                parameters=job.parameters,
+                engine_name=ENGINE_NAME if job.engine == "inprocess" else None,
+                kernel_name=job.kernel,
+                language="python",
+                cwd=".",
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+            )
     except pm.PapermillExecutionError as exc:
         # An error message may quote a raw value (an open answer with an identity code): what
         # reaches reports/ (the record, the partial notebook) names the cell and the exception
         # type, never the value.
         scrub = _error_scrubber(job)
-        _scrub_notebook(job.executed, scrub)
         where = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell #{exc.cell_index}"
-        return {"ok": False, "error": f"{where} failed with {exc.ename}: {scrub(exc.evalue)}"}
+        error = f"{where} failed with {exc.ename}: {scrub(exc.evalue)}"
     except Exception as exc:  # kernel died, missing kernel, ...: report, never hide
         scrub = _error_scrubber(job)
-        if job.executed.is_file():
-            _scrub_notebook(job.executed, scrub)
-        return {"ok": False, "error": f"{type(exc).__name__}: {scrub(str(exc))}"}
+        error = f"{type(exc).__name__}: {scrub(str(exc))}"
+    else:
+        error = None
     finally:
         os.environ.pop(TABLE_LOG_ENV, None)
+        os.environ.pop(STAGING_ENV, None)
+    if error is not None:
+        # Only the partial notebook (scrubbed, so the user can read the error) is published;
+        # the tables and figures it wrote are dropped: the earlier ones stay in place.
+        if executed.is_file():
+            _scrub_notebook(executed, scrub)
+        if executed.is_file():
+            _record_output_path(executed, _study_relative(job.executed, job.cwd))
+            check_output_path(job.executed).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(executed, job.executed)
+        _drop_stage(stage)
+        return {"ok": False, "error": error}
     executed_s = time.perf_counter() - start
+    _record_output_path(executed, _study_relative(job.executed, job.cwd))
+    _publish(stage, job.reports)
     notebook_to_html(job.executed, job.html, labels=job.labels, provenance=job.provenance)
     tables = []
     if job.table_log.is_file():
@@ -172,6 +205,47 @@ def execute_notebook(job: NotebookJob) -> dict:
         "execute_seconds": round(executed_s, 1),
         "tables": tables,
     }
+
+
+def _study_relative(path: Path, root: Path) -> str:
+    """``path`` relative to the study folder (a shipped notebook keeps its package path)."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _record_output_path(notebook: Path, output_path: str) -> None:
+    """Papermill records the path it wrote (the staging folder): record where the executed
+    notebook is published instead."""
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+        nb.setdefault("metadata", {}).setdefault("papermill", {})["output_path"] = output_path
+        text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    except (OSError, ValueError, AttributeError):
+        return  # a notebook papermill could not finish: published as it is
+    write_text(notebook, text)
+
+
+def _stage_dir(job: NotebookJob) -> Path:
+    return job.reports / STAGING / job.name
+
+
+def _publish(stage: Path, reports: Path) -> None:
+    """Move every staged file onto its place in ``reports/`` (each an atomic os.replace), then
+    remove the staging folder."""
+    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+        target = check_output_path(reports / path.relative_to(stage))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    _drop_stage(stage)
+
+
+def _drop_stage(stage: Path) -> None:
+    """Remove a notebook's staging folder, and reports/.staging/ once it is empty."""
+    shutil.rmtree(stage, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        stage.parent.rmdir()
 
 
 def _error_scrubber(job: NotebookJob) -> Callable[[object], str]:
@@ -256,7 +330,8 @@ class _Run:
             executed=paths.get("executed", self.study.paths.executed_notebooks / nb.name),
             html=paths.get("html", self.study.paths.html / f"{nb.stem}.html"),
             table_log=reports / ".cache" / f"{name}.tables",
-            parameters={"study_dir": str(self.study.paths.root), **parameters},
+            # The notebook runs in the study folder: "." keeps executed notebooks portable.
+            parameters={"study_dir": ".", **parameters},
             kernel=self.kernel,
             engine=self.engine,
             cwd=self.study.paths.root,
@@ -323,7 +398,7 @@ class _Run:
                 }
                 cache = {
                     "key": key,
-                    "html": str(rec.pop("html")),
+                    "html": Path(rec.pop("html")).relative_to(self.study.paths.root).as_posix(),
                     "tables": tables,
                     "seconds": rec["seconds"],
                 }
@@ -332,12 +407,96 @@ class _Run:
                 cache = json.loads(_cache_file(self.study, name).read_text(encoding="utf-8"))
                 tables = cache["tables"]
                 rec.pop("html", None)
-            else:  # failed: what it wrote before failing stays, beside its partial notebook
+            else:  # failed: nothing it wrote was published; its earlier outputs stay
                 rec.pop("html", None)
-                written = self.study.paths.reports / ".cache" / f"{name}.tables"
-                tables = written.read_text(encoding="utf-8").split() if written.is_file() else []
+                # Its executed notebook is now the partial one: run it again next time.
+                _cache_file(self.study, name).unlink(missing_ok=True)
+                tables = []
             current |= set(tables)
         return current
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when the run that started it dies, however it
+    dies (Linux: prctl PR_SET_PDEATHSIG); elsewhere, a thread that watches the parent's pid."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # the parent died before prctl: stop now
+                    os._exit(143)
+                return
+        except (OSError, AttributeError):
+            pass
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="evaluation-parent-watch", daemon=True).start()
+
+
+class _Stopped(SystemExit):
+    """The run got SIGTERM (or SIGHUP): unwind, stop the workers, exit 128 + signal."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """While notebooks run, SIGTERM and SIGHUP raise :class:`_Stopped` in the main thread (so
+    the workers are stopped on the way out) instead of killing the run outright."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _Stopped(128 + signum)
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, stop) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, study: Study) -> None:
+    """Stop the workers now (a notebook half run is abandoned) and drop what they staged and
+    the temporary files they left; published outputs are whole files (os.replace)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    deadline = time.monotonic() + 5.0
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
+    _sweep(study)
+    log.warning("run stopped: %d worker process(es) ended", len(processes))
+
+
+def _sweep(study: Study) -> None:
+    """Remove what an interrupted run left: reports/.staging/ (never published) and the
+    temporary files of atomic writes (``.<name>.*.tmp``) under reports/."""
+    reports = study.paths.reports
+    if not is_plain_folder(reports):
+        return
+    shutil.rmtree(reports / STAGING, ignore_errors=True)
+    for tmp in reports.rglob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink()
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -347,7 +506,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     if main is not None and not hasattr(main, "__spec__"):
         main.__spec__ = None
     ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=warm_worker)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=warm_worker, initargs=(os.getpid(),)
+    )
 
 
 def run(
@@ -376,6 +537,8 @@ def run(
     # Before anything is written or removed: no output folder may be a link out of the study.
     check_output_folders(study.paths)
     languages = report_languages(study, language)
+    # Outputs staged by an interrupted run were never published: drop them.
+    _sweep(study)
     config = input_hashes(study)
     source = source_hash()
     processed = _process(study, config, source, use_cache)
@@ -414,42 +577,51 @@ def run(
     workers = max(1, jobs)
     pool = _pool(workers) if todo1 or report_nb is not None else None
     try:
-        if todo1:
-            log.info("running %d analysis notebook(s), %d at a time", len(todo1), workers)
-        state.execute(pool, todo1)
-        for job in stage1:
-            state.records[job.name]["html"] = job.html
-        current = state.settle([job.name for job in stage1])
-        if not only:
-            _remove_stale_tables(study, current)
-        tables = table_hashes(study)
-        _export(study, tables, main_labels, source, use_cache)
-        if report_nb is not None:
-            for lang in languages:
-                labels = load_labels(lang, study.paths)
-                for aud in audience.audiences(study):
-                    name = f"{REPORT_NOTEBOOK}.{lang}.{aud.slug}"
-                    report_jobs.append(
-                        state.job(
-                            report_nb,
-                            name,
-                            {"language": lang, "audience": aud.kind, "group": aud.name},
-                            labels,
-                            executed=study.paths.executed_notebooks
-                            / REPORT_NOTEBOOK
-                            / lang
-                            / f"{aud.slug}.ipynb",
-                            html=study.paths.html / lang / f"{aud.slug}.html",
-                            depends={"tables": tables},
-                        )
-                    )
-            todo2 = state.todo(report_jobs)
-            if todo2:
-                log.info("writing %d report(s), %d at a time", len(todo2), workers)
-            state.execute(pool, todo2)
-            for job in report_jobs:
+        with _stop_on_signals():
+            if todo1:
+                log.info("running %d analysis notebook(s), %d at a time", len(todo1), workers)
+            state.execute(pool, todo1)
+            for job in stage1:
                 state.records[job.name]["html"] = job.html
-            state.settle([job.name for job in report_jobs])
+            current = state.settle([job.name for job in stage1])
+            if state.failures:
+                # What a failed notebook would have replaced is unknown: nothing is removed.
+                log.info("a notebook failed: the tables of earlier runs are all kept")
+            elif not only:
+                _remove_stale_tables(study, current)
+            tables = table_hashes(study)
+            _export(study, tables, main_labels, source, use_cache)
+            if report_nb is not None:
+                for lang in languages:
+                    labels = load_labels(lang, study.paths)
+                    for aud in audience.audiences(study):
+                        name = f"{REPORT_NOTEBOOK}.{lang}.{aud.slug}"
+                        report_jobs.append(
+                            state.job(
+                                report_nb,
+                                name,
+                                {"language": lang, "audience": aud.kind, "group": aud.name},
+                                labels,
+                                executed=study.paths.executed_notebooks
+                                / REPORT_NOTEBOOK
+                                / lang
+                                / f"{aud.slug}.ipynb",
+                                html=study.paths.html / lang / f"{aud.slug}.html",
+                                depends={"tables": tables},
+                            )
+                        )
+                todo2 = state.todo(report_jobs)
+                if todo2:
+                    log.info("writing %d report(s), %d at a time", len(todo2), workers)
+                state.execute(pool, todo2)
+                for job in report_jobs:
+                    state.records[job.name]["html"] = job.html
+                state.settle([job.name for job in report_jobs])
+    except BaseException:  # SIGTERM, Ctrl-C, an error: no worker outlives the run
+        if pool is not None:
+            _stop_pool(pool, study)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -1,0 +1,166 @@
+"""Safe failures: a failing notebook leaves every earlier output in place, a killed run stops
+its workers, a study folder can be copied or moved."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evaluation.demo import write_demo
+from evaluation.errors import NotebookError
+from evaluation.run import run
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("end_to_end")]
+
+SHIPPED = Path(__file__).parents[1] / "notebooks"
+
+
+def _study(root: Path, *notebooks: str) -> Path:
+    write_demo(root, respondents=60)
+    (root / "notebooks").mkdir()
+    for name in notebooks:
+        shutil.copy(SHIPPED / f"{name}.ipynb", root / "notebooks")
+    return root
+
+
+def _plant_failure(notebook: Path) -> None:
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    failing = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+               "source": "raise RuntimeError('planted failure')"}  # fmt: skip
+    nb["cells"].append(failing)
+    notebook.write_text(json.dumps(nb), encoding="utf-8")
+
+
+def test_a_failing_notebook_keeps_every_earlier_output(tmp_path):
+    study = _study(tmp_path / "s", "45-indicators")
+    run(study, jobs=1, reports=False)
+    reports = study / "reports"
+    kept = [
+        reports / "tables" / "indicators.csv",
+        reports / "exports" / "latex" / "indicators.tex",
+        reports / "exports" / "tables.xlsx",
+        reports / "html" / "45-indicators.html",
+    ]
+    figures = sorted(p for p in (reports / "figures").rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in [*kept, *figures]}
+    assert figures and all(before.values())
+    # A new target value would change indicators.csv, but the notebook fails after writing it.
+    config = study / "config" / "study.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert "  target: 100\n" in text
+    config.write_text(text.replace("  target: 100\n", "  target: 101\n"), encoding="utf-8")
+    notebook = study / "notebooks" / "45-indicators.ipynb"
+    original = notebook.read_bytes()
+    _plant_failure(notebook)
+    with pytest.raises(NotebookError, match="45-indicators") as caught:
+        run(study, jobs=1, reports=False)
+    assert caught.value.exit_code == 3 and "planted failure" in str(caught.value)
+    assert {p: p.read_bytes() for p in before} == before  # nothing replaced or removed
+    partial = reports / "notebooks" / "45-indicators.ipynb"
+    assert "planted failure" in partial.read_text(encoding="utf-8")  # the error, to read
+    assert not (reports / ".staging").exists()
+    manifest = json.loads((reports / "manifest.json").read_text(encoding="utf-8"))
+    assert "indicators.csv" in manifest["tables"]
+    assert manifest["notebooks"]["45-indicators"]["status"] == "failed"
+    # Fixed: the run publishes the new table (so the failed run really held it back).
+    notebook.write_bytes(original)
+    run(study, jobs=1, reports=False)
+    table = (reports / "tables" / "indicators.csv").read_bytes()
+    assert table != before[kept[0]] and b",101," in table
+    assert "planted failure" not in partial.read_text(encoding="utf-8")
+
+
+def _workers(pid: int) -> list[int]:
+    """The pool's worker processes of the run ``pid`` (spawned: ``spawn_main`` in the command)."""
+    import psutil
+
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    out = []
+    for child in children:
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                out.append(child.pid)
+        except psutil.Error:
+            continue
+    return out
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_sigterm_stops_the_run_and_its_workers(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    study = tmp_path / "s"
+    write_demo(study, respondents=60)
+    cmd = [sys.executable, "-m", "evaluation.cli", "run", "--study", str(study), "--jobs", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    staging = study / "reports" / ".staging"
+    workers: list[int] = []
+    deadline = time.monotonic() + 240
+    try:
+        # Wait until both workers are executing notebooks (their staging folders exist).
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers = _workers(proc.pid) or workers
+            if len(workers) == 2 and staging.is_dir() and len(list(staging.iterdir())) >= 1:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None and len(workers) == 2, "the run never started its workers"
+        os.kill(proc.pid, signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    time.sleep(0.5)
+    assert not [pid for pid in workers if _alive(pid)], "a worker outlived the run"
+    reports = study / "reports"
+    assert not staging.exists()
+    assert not [p for p in reports.rglob("*.tmp")], "a temporary file was left"
+    for table in (reports / "tables").glob("*.csv"):
+        pd.read_csv(table)  # whatever was published is a whole table
+    assert "Traceback" not in err
+
+
+def test_a_copied_or_moved_study_runs_from_its_own_folder(tmp_path):
+    original = _study(tmp_path / "a", "10-data-quality", "45-indicators")
+    run(original, jobs=1, reports=False)
+    copy = tmp_path / "elsewhere" / "b"
+    shutil.copytree(original, copy)
+    moved = tmp_path / "gone"
+    original.rename(moved)  # whatever still pointed at the original folder now fails
+    run(copy, jobs=1, reports=False, use_cache=False)
+    for sub in ("reports/tables", "data/processed"):
+        before = {p.name: p.read_bytes() for p in (moved / sub).iterdir() if p.is_file()}
+        after = {p.name: p.read_bytes() for p in (copy / sub).iterdir() if p.is_file()}
+        assert before and after == before, sub
+    reports = copy / "reports"
+    manifest = (reports / "manifest.json").read_text(encoding="utf-8")
+    for folder in (original, copy, tmp_path):
+        assert str(folder) not in manifest
+    assert '"config/study.yaml"' in manifest
+    for page in [*(reports / "notebooks").rglob("*.ipynb"), *(reports / "html").rglob("*.html")]:
+        text = page.read_text(encoding="utf-8")
+        assert str(original) not in text and str(copy) not in text, page.name
+    executed = json.loads((reports / "notebooks" / "45-indicators.ipynb").read_text("utf-8"))
+    recorded = executed["metadata"]["papermill"]
+    assert recorded["parameters"]["study_dir"] == "."
+    assert recorded["output_path"] == "reports/notebooks/45-indicators.ipynb"
+    assert recorded["input_path"] == "notebooks/45-indicators.ipynb"
