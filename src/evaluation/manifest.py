@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -10,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from evaluation import __version__
 from evaluation.config import Study
 from evaluation.io import sha256_file, write_text
 from evaluation.paths import PACKAGE_DIR
@@ -57,12 +59,18 @@ def input_files(study: Study) -> list[Path]:
 
 
 def relative(path: Path, root: Path) -> str:
-    """``path`` relative to the study folder, or to the installed package for shipped files."""
-    for base in (root, PACKAGE_DIR.parent):
-        try:
-            return str(path.resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
+    """``path`` relative to the study folder; a shipped file by the package's name and version
+    (``evaluation 1.2.0: resources/instruments/qwl.yaml``), so a copied or moved study records
+    the same names and no absolute path."""
+    path = Path(path)
+    with contextlib.suppress(ValueError):
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    for candidate, base in (
+        (path.absolute(), PACKAGE_DIR),
+        (path.resolve(), PACKAGE_DIR.resolve()),
+    ):
+        with contextlib.suppress(ValueError):
+            return f"evaluation {__version__}: {candidate.relative_to(base).as_posix()}"
     return str(path)
 
 
