@@ -25,6 +25,9 @@ import numpy as np
 import pandas as pd
 
 GROUPINGS = ("all", "organisation", "actor", "participant")
+# The round of coded segments whose round is known neither from the open answers nor from the
+# codings (plain codings of other material): they are counted under this round, after the study's.
+NO_ROUND = "no_round"
 THEME_COLUMNS = ["code", "group_by", "group", "round", "n_segments", "n_coded", "share",
                  "change", "suppressed"]  # fmt: skip
 
@@ -44,11 +47,19 @@ def coded_answers(
         extra = human.drop_duplicates("segment").set_index("segment")
         for col in ("round", "organisation"):
             base.loc[missing, col] = base.loc[missing, "segment"].map(extra[col])
+    base["round"] = base["round"].astype(object).where(base["round"].notna(), NO_ROUND)
     base["actor"] = base["organisation"].map(actors)
     applied = human.drop_duplicates(["segment", "code"])[["segment", "code"]]
     agreed = human.groupby(["segment", "code"])["coder"].nunique().rename("n_coders")
     applied = applied.merge(agreed.reset_index(), on=["segment", "code"])
     return base, applied
+
+
+def with_no_round(rounds: list[str], base: pd.DataFrame) -> list[str]:
+    """The study's rounds, plus :data:`NO_ROUND` when some coded segment has no round."""
+    if (base["round"] == NO_ROUND).any() and NO_ROUND not in rounds:
+        return [*rounds, NO_ROUND]
+    return list(rounds)
 
 
 def theme_prevalence(
@@ -62,6 +73,7 @@ def theme_prevalence(
 ) -> pd.DataFrame:
     """``themes.csv`` (see the module docstring)."""
     base, applied = coded_answers(codings, answers, actors)
+    rounds = with_no_round(rounds, base)
     codes = sorted(applied["code"].unique())
     rows = []
     for group_by in GROUPINGS:
@@ -132,17 +144,25 @@ def quotes(
     """``quotes.csv``: one redacted quote per theme × round (× organisation if asked), only
     from organisation × round groups with at least ``min_n`` coded answers."""
     base, applied = coded_answers(codings, answers, actors)
-    text = answers.set_index("answer_id")["text"] if len(answers) else pd.Series(dtype=str)
-    base["text"] = base["segment"].map(text)
+    # Plain Python objects: a text column that is empty in every row (no open answers, or
+    # codings without text) must not become an all-null float column texts cannot fill.
+    segment = base["segment"].astype(object)
+    text = dict(zip(answers["answer_id"], answers["text"], strict=True)) if len(answers) else {}
+    base["text"] = pd.Series(segment.map(text), index=base.index, dtype=object)
     if "text" in codings:  # segments that are not open answers carry their own text
-        fallback = codings.drop_duplicates("segment").set_index("segment")["text"]
-        base["text"] = base["text"].fillna(base["segment"].map(fallback))
-    size = base.groupby(["organisation", "round"])["segment"].transform("nunique")
+        own = codings.drop_duplicates("segment")
+        fallback = {
+            seg: t for seg, t in zip(own["segment"], own["text"], strict=True) if pd.notna(t)
+        }
+        base["text"] = base["text"].where(base["text"].notna(), segment.map(fallback))
+    rounds = with_no_round(rounds, base)
+    # segments of no known organisation form one group of their own (dropna=False)
+    size = base.groupby(["organisation", "round"], dropna=False)["segment"].transform("nunique")
     eligible = base[(size >= min_n) & base["text"].notna() & base["round"].isin(rounds)]
     merged = eligible.merge(applied, on="segment")
     keys = ["code", "round"] + (["organisation"] if by_organisation else [])
     rows = []
-    for key, group in merged.groupby(keys, sort=True):
+    for key, group in merged.groupby(keys, sort=True, dropna=False):
         pick = choose_quote(group, seed)
         if pick is None:
             continue
@@ -164,7 +184,7 @@ def theme_heatmap(themes: pd.DataFrame, *, rounds: list[str], labels: dict):
 
     whole = themes[themes["group_by"] == "all"]
     grid = whole.pivot_table(index="code", columns="round", values="share", aggfunc="first")
-    grid = grid.reindex(columns=[r for r in rounds if r in grid.columns])
+    grid = grid.reindex(columns=[r for r in [*rounds, NO_ROUND] if r in grid.columns])
     order = grid.mean(axis=1).sort_values(ascending=False).index
     grid = grid.loc[order]
     with style_context():
