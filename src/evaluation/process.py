@@ -110,7 +110,25 @@ def load_summaries(study: Study) -> pd.DataFrame:
     if problems:
         frame = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
         raise DataError(problem_summary(frame), frame)
+    _log_unusable_summaries(raw)
     return raw.drop(columns=[FILE_COLUMN, ROW_COLUMN])
+
+
+def _log_unusable_summaries(raw: pd.DataFrame, shown: int = 5) -> None:
+    """Say which cells have respondents but no mean or SD (suppressed by the vendor): every
+    analysis leaves them out, so their groups' n exclude them (docs/methods.md, section 11)."""
+    from evaluation.analyse.effects import unusable_cells
+
+    bad = raw[unusable_cells(raw)]
+    for _, r in bad.head(shown).iterrows():
+        log.warning(
+            "%s, row %s: %s / %s, %s: n = %d but no %s (suppressed by the vendor?) - "
+            "left out of every analysis",
+            r[FILE_COLUMN], r[ROW_COLUMN], r["organisation"], r["unit"], r["measure"],
+            int(r["n"]), "mean" if pd.isna(r["mean"]) else "SD",
+        )  # fmt: skip
+    if len(bad) > shown:
+        log.warning("... and %d more such cells in the summaries", len(bad) - shown)
 
 
 def check_target_columns(study: Study, frames: dict[str, pd.DataFrame]) -> None:

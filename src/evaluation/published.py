@@ -302,8 +302,12 @@ def build_model(study, scores: pd.DataFrame) -> sdc.Model:
 
 def build_summary_model(study, summaries: pd.DataFrame) -> sdc.Model:
     """The model in summary-statistics mode: T cells from the vendor's unit aggregates."""
+    from evaluation.analyse.effects import unusable_cells
+
     b = _Builder()
-    frame = summaries.copy()
+    # Cells without mean or SD are in no published group (the analyses leave them out), so
+    # they are in no cell of the model either: its n are the published n.
+    frame = summaries.loc[~unusable_cells(summaries)].copy()
     frame["n"] = pd.to_numeric(frame["n"], errors="coerce").fillna(0)
     frame["s"] = frame["n"] * pd.to_numeric(frame["mean"], errors="coerce")
     rounds = study.round_ids

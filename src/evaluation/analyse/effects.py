@@ -930,6 +930,17 @@ def combine_cells(n: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> tuple[floa
     return big_n, m, math.sqrt(ss / (big_n - 1))
 
 
+def unusable_cells(summaries: pd.DataFrame) -> pd.Series:
+    """Cells of ``summaries`` that cannot be combined: respondents (``n >= 1``) but no mean,
+    or ``n >= 2`` but no SD (e.g. suppressed by the vendor). They are left out of every
+    analysis, so a group's ``n`` excludes them (a cell with ``n = 1`` and no SD counts with SD
+    0, see :func:`combine_cells`)."""
+    n = pd.to_numeric(summaries["n"], errors="coerce").fillna(0)
+    mean = pd.to_numeric(summaries["mean"], errors="coerce")
+    sd = pd.to_numeric(summaries["sd"], errors="coerce")
+    return ((n >= 1) & mean.isna()) | ((n >= 2) & sd.isna())
+
+
 def prepost_summary_table(
     summaries: pd.DataFrame,
     *,
@@ -991,7 +1002,7 @@ def prepost_summary_table(
     key = ["round", "organisation", "unit", "measure", *splits]
     if cells.duplicated(subset=key, keep=False).any():
         raise ValueError("summaries: the same round x organisation x unit x measure cell twice")
-    unusable = (cells["n"].fillna(0) >= 2) & (cells["mean"].isna() | cells["sd"].isna())
+    unusable = unusable_cells(cells)
     if unusable.any():
         log.info("summaries: %d cells without mean or SD left out", int(unusable.sum()))
     cells = cells.loc[~unusable]
