@@ -165,6 +165,9 @@ def key_results(v: ReportView) -> None:
     if prepost is None:
         return
     heading(v.label("rep_key_results"))
+    if prepost.empty:  # no round besides the baseline yet: its levels, and why no change
+        _baseline_levels(v)
+        return
     rows = v.visible(prepost)
     rows = rows[
         rows["measure"].isin(HEADLINE_MEASURES)
@@ -192,6 +195,25 @@ def key_results(v: ReportView) -> None:
         show(block[columns].drop(columns="measure"), v.labels)
     note(v.label("rep_effect_size_note"))
     _trajectory_figure(v, prepost)
+
+
+def _baseline_levels(v: ReportView) -> None:
+    """A study at its first round: the headline measures' baseline means (``trajectories.csv``,
+    whole study), and in words that the change needs a second round."""
+    note(v.label("needs_second_round").format(baseline=v.label(v.study.baseline)))
+    levels = v.table("trajectories")
+    if levels is None:
+        return
+    rows = levels[
+        levels["measure"].isin(HEADLINE_MEASURES)
+        & levels["group_by"].eq("all")
+        & levels["round"].astype(str).eq(str(v.study.baseline))
+    ]
+    if rows.empty:
+        return
+    heading(v.label("rep_baseline_levels"), 3)
+    columns = ["measure", "round", "n", "mean", "sd", "ci_low", "ci_high", "suppressed"]
+    show(rows[[c for c in columns if c in rows]], v.labels)
 
 
 def _headline_groupings(v: ReportView) -> list[str]:
@@ -278,6 +300,7 @@ def qualitative(v: ReportView) -> None:
     from IPython.display import HTML, display
 
     from evaluation.qual.joint import to_html
+    from evaluation.qual.themes import NO_ROUND
 
     themes = v.table("themes")
     joint = v.table("joint_display")
@@ -297,12 +320,18 @@ def qualitative(v: ReportView) -> None:
         if v.audience.kind == "consortium":
             rows = rows[rows["group_by"] == "all"]
         latest = v.study.round_ids[-1]
+        if not rows["round"].eq(latest).any() and rows["round"].eq(NO_ROUND).any():
+            latest = NO_ROUND  # codings of material with no round (docs/qualitative.md)
         rows = rows[rows["round"] == latest].sort_values(
             ["group_by", "group", "share"], ascending=[True, True, False]
         )
         if not rows.empty:
             heading(f"{v.label('rep_themes')} ({v.label(latest)})", 3)
-            show(rows[["group", "code", "n_segments", "share", "change", "suppressed"]], v.labels)
+            if rows["suppressed"].astype(bool).all():  # a table of dashes says nothing
+                note(v.label("themes_all_hidden").format(min_n=v.study.min_n))
+            else:
+                columns = ["group", "code", "n_segments", "share", "change", "suppressed"]
+                show(rows[columns], v.labels)
 
 
 def indicators(v: ReportView) -> None:
@@ -314,6 +343,8 @@ def indicators(v: ReportView) -> None:
     heading(v.label("nb_45-indicators"))
     rows = table[table["round"].isin(latest)].copy()
     rows["indicator"] = rows["label_key"].map(v.label)
+    met = rows["met"].map({True: "met_yes", False: "met_no", "true": "met_yes", "false": "met_no"})
+    rows["met"] = met.map(v.label)
     show(rows[["indicator", "round", "target", "achieved", "share_of_target", "met", "unit",
                "suppressed"]], v.labels)  # fmt: skip
 

@@ -146,6 +146,21 @@ def skipped_in_summary_mode() -> pd.DataFrame:
     )
 
 
+def rounds_with_data(s: Session) -> list[str]:
+    """The configured rounds that have answers (or, in summary mode, aggregates), in order."""
+    frame = s.scores if s.has_responses else s.summaries
+    present = set(frame["round"].astype(str))
+    return [r for r in s.study.round_ids if r in present]
+
+
+def second_round_note(s: Session) -> str | None:
+    """What a report says where an analysis compares rounds but the data hold no round besides
+    the baseline yet (a study at its first round); None when there is a round to compare."""
+    if any(r != s.study.baseline for r in rounds_with_data(s)):
+        return None
+    return s.label("needs_second_round").format(baseline=s.label(s.study.baseline))
+
+
 def _figure_path(s: Session, *parts: str) -> Path:
     """``reports/figures/<part>_<part>...`` (without suffix); each part (a measure, a round
     id) made a safe file name, so no id from the configuration becomes a path."""
@@ -231,19 +246,36 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
             show_figure(fig, _figure_path(s, "bands", inst.id))
 
 
+def summaries_with_groups(s: Session) -> pd.DataFrame:
+    """The vendor's aggregates with each organisation's ``actor``, ``sector`` and ``size`` from
+    study.yaml ``organisations`` (as ``scores.parquet`` has them), so summary mode compares the
+    configured groupings too; a column the aggregates carry themselves is kept as delivered."""
+    frame = s.summaries.copy()
+    for attr in ("actor", "sector", "size"):
+        mapping = {
+            str(name): getattr(org, attr)
+            for name, org in s.study.organisations.items()
+            if getattr(org, attr)
+        }
+        if attr not in frame and mapping:
+            frame[attr] = frame["organisation"].astype(str).map(mapping).astype("string")
+    return frame
+
+
 def prepost_from_summaries(s: Session) -> pd.DataFrame:
     """Summary-statistics mode: Welch t and Hedges' g per measure x grouping x round from the
     vendor's unit aggregates (organisation and unit groupings, and the whole study)."""
     from evaluation.analyse.effects import prepost_summary_table
 
+    summaries = summaries_with_groups(s)
     return prepost_summary_table(
-        s.summaries,
+        summaries,
         rounds=s.study.round_ids,
         baseline=s.study.baseline,
         group_bys=[
             g
             for g in s.study.group_bys
-            if g in ("all", "organisation", "unit") or g in s.summaries.columns
+            if g in ("all", "organisation", "unit") or g in summaries.columns
         ],
         min_n=s.study.min_n,
         correction=s.study.correction,
@@ -257,14 +289,17 @@ def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
 
     Tables: ``lmm.csv``, ``power.csv``.
     """
-    from evaluation.analyse.longitudinal import cluster_robust_check, lmm_table
+    from evaluation.analyse.longitudinal import cluster_robust_check, empty_lmm_table, lmm_table
     from evaluation.analyse.power import power_table
 
     study = s.study
     measures = [i.id for i in study.instruments.values() if i.file == "responses"]
     covariates = list(study.analysis.covariates)
     frames = []
-    for measure in measures:
+    # The mixed model compares rounds: with the baseline only (a study at its first round) its
+    # table has no rows and the notebook says why; the power for the next round is computed.
+    compared = len(rounds_with_data(s)) >= 2
+    for measure in measures if compared else []:
         frames.append(
             lmm_table(
                 s.scores,
@@ -288,7 +323,7 @@ def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
                 ci=s.ci,
             )
         )
-    lmm = pd.concat(frames, ignore_index=True)
+    lmm = pd.concat(frames, ignore_index=True) if frames else empty_lmm_table()
     icc_rows = lmm[(lmm["term"] == "icc") & lmm["model"].str.startswith("mixedlm")]
     icc = {
         m: float(v)
@@ -533,8 +568,13 @@ def qualitative(s: Session) -> dict[str, pd.DataFrame]:
 def theme_figures(s: Session, themes: pd.DataFrame) -> None:
     """Heatmap of theme prevalence (whole study, themes × rounds)."""
     from evaluation.qual.themes import theme_heatmap
-    from evaluation.report import show_figure
+    from evaluation.report import note, show_figure
 
+    shown = themes[themes["group_by"] == "all"]
+    if not pd.to_numeric(shown["share"], errors="coerce").notna().any():
+        # every share hidden (small groups): no empty heatmap, but the reason in words
+        note(s.label("themes_all_hidden").format(min_n=s.study.min_n))
+        return
     fig = theme_heatmap(themes, rounds=s.study.round_ids, labels=s.labels)
     show_figure(fig, _figure_path(s, "themes", "heatmap"), alt=s.label("themes_heatmap_alt"))
 

@@ -727,6 +727,11 @@ def _finish(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return out
 
 
+def empty_lmm_table() -> pd.DataFrame:
+    """``lmm.csv`` with no rows (a study with no round to compare with the baseline yet)."""
+    return _finish([])
+
+
 def lmm_table(
     scores: pd.DataFrame,
     *,
