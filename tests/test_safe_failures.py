@@ -14,7 +14,8 @@ from evaluation.demo import write_demo
 from evaluation.errors import NotebookError
 from evaluation.run import run
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("end_to_end")]
+slow = pytest.mark.slow
+end_to_end = pytest.mark.xdist_group("end_to_end")
 
 SHIPPED = Path(__file__).parents[1] / "notebooks"
 
@@ -35,6 +36,8 @@ def _plant_failure(notebook: Path) -> None:
     notebook.write_text(json.dumps(nb), encoding="utf-8")
 
 
+@slow
+@end_to_end
 def test_a_failing_notebook_keeps_every_earlier_output(tmp_path):
     study = _study(tmp_path / "s", "45-indicators")
     run(study, jobs=1, reports=False)
@@ -101,6 +104,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@slow
+@end_to_end
 def test_sigterm_stops_the_run_and_its_workers(tmp_path):
     import os
     import signal
@@ -139,6 +144,8 @@ def test_sigterm_stops_the_run_and_its_workers(tmp_path):
     assert "Traceback" not in err
 
 
+@slow
+@end_to_end
 def test_a_copied_or_moved_study_runs_from_its_own_folder(tmp_path):
     original = _study(tmp_path / "a", "10-data-quality", "45-indicators")
     run(original, jobs=1, reports=False)
@@ -164,3 +171,44 @@ def test_a_copied_or_moved_study_runs_from_its_own_folder(tmp_path):
     assert recorded["parameters"]["study_dir"] == "."
     assert recorded["output_path"] == "reports/notebooks/45-indicators.ipynb"
     assert recorded["input_path"] == "notebooks/45-indicators.ipynb"
+
+
+def _orphan(parent: int) -> None:  # a worker: stops when its parent dies, else sleeps
+    import time
+
+    from evaluation.run import _die_with_parent
+
+    _die_with_parent(parent)
+    time.sleep(120)
+
+
+def test_a_worker_dies_with_its_parent_even_when_the_parent_is_killed():
+    """The run killed outright (no handler runs): its workers still stop."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = (
+        "import multiprocessing as mp, os, sys, time\n"
+        "from tests.test_safe_failures import _orphan\n"
+        "if __name__ == '__main__':\n"
+        "    p = mp.get_context('spawn').Process(target=_orphan, args=(os.getpid(),))\n"
+        "    p.start(); print(p.pid, flush=True); time.sleep(120)\n"
+    )
+    root = Path(__file__).parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", parent], cwd=root, stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        child = int(proc.stdout.readline())
+        time.sleep(1.5)  # the child has set up its watch
+        assert _alive(child)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(child), "the worker outlived its killed parent"
+    finally:
+        proc.kill()
