@@ -345,9 +345,11 @@ def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
 
 def _meta_options(s: Session) -> dict:
     study = s.study
+    # Rounds declared but not delivered yet have no effects to pool: no rows of empty cells.
+    present = rounds_with_data(s)
     return {
         "measures": [i.id for i in study.instruments.values() if i.file == "responses"],
-        "rounds": study.round_ids,
+        "rounds": present if study.baseline in present else study.round_ids,
         "baseline": study.baseline,
         "min_n": study.min_n,
         "methods": study.analysis.meta_methods,
