@@ -170,7 +170,7 @@ def test_a_copied_or_moved_study_runs_from_its_own_folder(tmp_path):
     recorded = executed["metadata"]["papermill"]
     assert recorded["parameters"]["study_dir"] == "."
     assert recorded["output_path"] == "reports/notebooks/45-indicators.ipynb"
-    assert recorded["input_path"] == "notebooks/45-indicators.ipynb"
+    assert recorded["input_path"] == "notebooks/45-indicators.ipynb"  # the study's own
 
 
 def _orphan(parent: int) -> None:  # a worker: stops when its parent dies, else sleeps

@@ -187,13 +187,13 @@ def execute_notebook(job: NotebookJob) -> dict:
         if executed.is_file():
             _scrub_notebook(executed, scrub)
         if executed.is_file():
-            _record_output_path(executed, _study_relative(job.executed, job.cwd))
+            _record_paths(executed, job)
             check_output_path(job.executed).parent.mkdir(parents=True, exist_ok=True)
             os.replace(executed, job.executed)
         _drop_stage(stage)
         return {"ok": False, "error": error}
     executed_s = time.perf_counter() - start
-    _record_output_path(executed, _study_relative(job.executed, job.cwd))
+    _record_paths(executed, job)
     _publish(stage, job.reports)
     notebook_to_html(job.executed, job.html, labels=job.labels, provenance=job.provenance)
     tables = []
@@ -215,12 +215,17 @@ def _study_relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _record_output_path(notebook: Path, output_path: str) -> None:
-    """Papermill records the path it wrote (the staging folder): record where the executed
-    notebook is published instead."""
+def _record_paths(notebook: Path, job: NotebookJob) -> None:
+    """Papermill records the path it wrote (the staging folder) and, for a shipped notebook,
+    its place in the installed package: record where the executed notebook is published, and
+    a shipped notebook by the package's name and version."""
+    from evaluation.manifest import relative
+
     try:
         nb = json.loads(notebook.read_text(encoding="utf-8"))
-        nb.setdefault("metadata", {}).setdefault("papermill", {})["output_path"] = output_path
+        meta = nb.setdefault("metadata", {}).setdefault("papermill", {})
+        meta["input_path"] = relative(job.source, job.cwd)
+        meta["output_path"] = _study_relative(job.executed, job.cwd)
         text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     except (OSError, ValueError, AttributeError):
         return  # a notebook papermill could not finish: published as it is
@@ -234,10 +239,19 @@ def _stage_dir(job: NotebookJob) -> Path:
 def _publish(stage: Path, reports: Path) -> None:
     """Move every staged file onto its place in ``reports/`` (each an atomic os.replace), then
     remove the staging folder."""
-    for path in sorted(p for p in stage.rglob("*") if p.is_file()):
-        target = check_output_path(reports / path.relative_to(stage))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
+    # SIGTERM / SIGINT wait until the notebook's files are all in place (a few renames).
+    blocked = {signal.SIGTERM, signal.SIGINT}
+    masked = hasattr(signal, "pthread_sigmask")
+    if masked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            target = check_output_path(reports / path.relative_to(stage))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    finally:
+        if masked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
     _drop_stage(stage)
 
 
