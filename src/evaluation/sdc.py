@@ -430,6 +430,7 @@ def secondary_suppression(
     cost = cells["cost"].to_numpy(dtype=float)
     order = np.argsort(np.argsort(cells.index.to_numpy(dtype=str)))  # ties by cell id
     todo = np.flatnonzero(primary)
+    stalled, last_exposed, widen = 0, len(todo) + 1, False
     for step in range(max_rounds):
         if not len(todo):
             break
@@ -448,17 +449,28 @@ def secondary_suppression(
         exposed = sorted(lonely | {c for c in rest.tolist() if high[c] < min_n - TOLERANCE})
         if not exposed:
             break
+        # Stalled (the greedy's single picks stopped reducing the exposed cells by a tenth: what pins
+        # them is a chain of relations, e.g. lower bounds of siblings through linked rounds,
+        # that no one nearby cell breaks): hide the whole nearest layer of published cells.
+        stalled = stalled + 1 if len(exposed) > 0.9 * last_exposed else 0
+        last_exposed = len(exposed)
+        widen = widen or stalled >= 5  # once single picks stall, whole layers to the end
         added = False
         touched: set[int] = set()  # components changed this round: audit them again first
         for c in exposed:
             if c in lonely:
                 if not any(sum(hidden[x] for x in by_rel[r]) == 1 for r in by_cell.get(c, ())):
                     continue  # an earlier pick of this round already gave it company
-            elif attack.component[c] in touched and len(exposed) > 50:
-                continue
+            # In a component already changed this round, only a relation that still pins a
+            # hidden cell is broken: that pick is needed whatever the audit says next, while
+            # the fallback (any nearest relation) waits for the next audit, so a large
+            # component is not over-suppressed and is not fixed one cell per round either.
+            crowded = attack.component[c] in touched and len(exposed) > 50
             touched.add(attack.component[c])
-            pick = _candidate(c, hidden, attack, by_cell, by_rel, n, cost, order)
-            if pick is not None:
+            picks = _candidate(
+                c, hidden, by_cell, by_rel, n, cost, order, fallback=not crowded, widen=widen
+            )
+            for pick in picks:
                 hidden[pick] = True
                 _spread(hidden, together, pick)
                 added = True
@@ -495,12 +507,15 @@ def _spread(hidden: np.ndarray, together: dict[int, np.ndarray], cell: int | Non
             hidden[members] = True
 
 
-def _candidate(c, hidden, attack: _Audit, by_cell, by_rel, n, cost, order) -> int | None:
-    """A published, non-empty cell to hide for exposed cell ``c``. Walking out from ``c``
+def _candidate(
+    c, hidden, by_cell, by_rel, n, cost, order, *, fallback: bool = True, widen: bool = False
+) -> list[int]:
+    """Published, non-empty cells to hide for exposed cell ``c``. Walking out from ``c``
     through the relations of hidden cells, the nearest relation that pins a hidden cell (it is
     the relation's only hidden member) is broken first; failing that, the nearest relation at
     all. Within it, the cheapest cell. An empty cell is no candidate: its row does not exist,
-    so the attacker knows it."""
+    so the attacker knows it. ``fallback=False``: pinning relations only. ``widen``: every
+    published cell of the nearest layer of relations that has any (when single picks stall)."""
     seen_cells, seen_rels = {c}, set()
     layer = [c]
     layers: list[list[int]] = []
@@ -510,7 +525,8 @@ def _candidate(c, hidden, attack: _Audit, by_cell, by_rel, n, cost, order) -> in
         layers.append(rels)
         layer = sorted({x for r in rels for x in by_rel[r] if hidden[x]} - seen_cells)
         seen_cells |= set(layer)
-    for pinning_only in (True, False):
+    modes = (False,) if widen else (True, False) if fallback else (True,)
+    for pinning_only in modes:
         for rels in layers:
             if pinning_only:
                 rels = [r for r in rels if sum(hidden[x] for x in by_rel[r]) == 1]
@@ -518,8 +534,10 @@ def _candidate(c, hidden, attack: _Audit, by_cell, by_rel, n, cost, order) -> in
             if len(pool):
                 pool = pool[~hidden[pool] & (n[pool] > 0)]
             if len(pool):
-                return int(pool[np.lexsort((order[pool], cost[pool]))[0]])
-    return None
+                if widen:
+                    return pool.tolist()
+                return [int(pool[np.lexsort((order[pool], cost[pool]))[0]])]
+    return []
 
 
 def summary(model: Model, hidden: pd.Series, audit_frame: pd.DataFrame, min_n: int) -> dict:
