@@ -195,7 +195,8 @@ def test_summary_statistics_mode_runs_what_is_valid_and_says_what_was_skipped(tm
     tables = tmp_path / "reports" / "tables"
     prepost = pd.read_csv(tables / "prepost.csv")
     assert set(prepost["test"]) == {"welch_t"} and set(prepost["effect_size_type"]) == {"hedges_g"}
-    assert set(prepost["group_by"]) == {"all", "organisation", "unit"}
+    # the configured groupings: organisations' actor, sector and size come from study.yaml
+    assert set(prepost["group_by"]) == {"all", "actor", "organisation", "unit", "sector", "size"}
     meta = pd.read_csv(tables / "meta.csv")
     assert (meta["row_type"] == "pooled").any() and meta["effect_size"].notna().any()
     skipped = pd.read_csv(tables / "skipped.csv")
