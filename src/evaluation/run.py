@@ -181,6 +181,16 @@ def execute_notebook(job: NotebookJob) -> dict:
     finally:
         os.environ.pop(TABLE_LOG_ENV, None)
         os.environ.pop(STAGING_ENV, None)
+    executed_s = time.perf_counter() - start
+    if error is None:
+        # The page is rendered into the staging folder too: it appears with its tables.
+        try:
+            _record_paths(executed, job)
+            html = stage / job.html.relative_to(job.reports)
+            notebook_to_html(executed, html, labels=job.labels, provenance=job.provenance)
+        except Exception as exc:
+            scrub = _error_scrubber(job)
+            error = f"the HTML page could not be written: {type(exc).__name__}: {scrub(str(exc))}"
     if error is not None:
         # Only the partial notebook (scrubbed, so the user can read the error) is published;
         # the tables and figures it wrote are dropped: the earlier ones stay in place.
@@ -192,10 +202,7 @@ def execute_notebook(job: NotebookJob) -> dict:
             os.replace(executed, job.executed)
         _drop_stage(stage)
         return {"ok": False, "error": error}
-    executed_s = time.perf_counter() - start
-    _record_paths(executed, job)
     _publish(stage, job.reports)
-    notebook_to_html(job.executed, job.html, labels=job.labels, provenance=job.provenance)
     tables = []
     if job.table_log.is_file():
         tables = sorted(set(job.table_log.read_text(encoding="utf-8").split()))
