@@ -400,3 +400,20 @@ def test_forest_plot_saves_identical_bytes_twice(tmp_path):
         assert a.read_bytes() == b.read_bytes()
     assert b"<dc:date>" not in first[0].read_bytes()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["forest.png", "forest.svg"]
+
+
+def test_meta_table_with_min_n_one_marks_single_answers_undefined_not_an_error():
+    # disclosure.min_n: 1 is a valid study option (no suppression); a lone answer in both
+    # rounds has no SD, so its g is undefined and it is not pooled.
+    scores = pd.DataFrame(
+        {
+            "round": ["T0", "T1", "T0", "T0", "T1", "T1"],
+            "organisation": ["a", "a", "b", "b", "b", "b"],
+            "x": [1.0, 2.0, 1.0, 3.0, 2.0, 5.0],
+        }
+    )
+    table = meta_table(scores, measures=["x"], rounds=["T0", "T1"], baseline="T0", min_n=1)
+    study = table[table["row_type"] == "study"].set_index("organisation")
+    assert not study["suppressed"].any()
+    assert np.isnan(study.loc["a", "effect_size"]) and "undefined" in study.loc["a", "note"]
+    assert np.isfinite(study.loc["b", "effect_size"])

@@ -332,8 +332,8 @@ def _check_options(
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {list(methods)}")
-    if min_n < 2:
-        raise ValueError(f"min_n must be at least 2 (Hedges' g needs a SD), got {min_n}")
+    if min_n < 1:  # with min_n = 1, a lone answer in both rounds gives an undefined g (note)
+        raise ValueError(f"min_n must be at least 1, got {min_n}")
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
 
