@@ -449,18 +449,19 @@ def secondary_suppression(
         exposed = sorted(lonely | {c for c in rest.tolist() if high[c] < min_n - TOLERANCE})
         if not exposed:
             break
-        # Stalled (the greedy's single picks stopped reducing the exposed cells by a tenth: what pins
-        # them is a chain of relations, e.g. lower bounds of siblings through linked rounds,
-        # that no one nearby cell breaks): hide the whole nearest layer of published cells.
+        # Stalled (single picks stopped cutting the exposed cells by a tenth: what pins them is
+        # a chain of relations, e.g. lower bounds of siblings through linked rounds, that no
+        # one nearby cell breaks): hide the whole nearest layer of published cells.
         stalled = stalled + 1 if len(exposed) > 0.9 * last_exposed else 0
         last_exposed = len(exposed)
         widen = widen or stalled >= 5  # once single picks stall, whole layers to the end
         added = False
         touched: set[int] = set()  # components changed this round: audit them again first
         for c in exposed:
-            if c in lonely:
-                if not any(sum(hidden[x] for x in by_rel[r]) == 1 for r in by_cell.get(c, ())):
-                    continue  # an earlier pick of this round already gave it company
+            if c in lonely and not any(
+                sum(hidden[x] for x in by_rel[r]) == 1 for r in by_cell.get(c, ())
+            ):
+                continue  # an earlier pick of this round already gave it company
             # In a component already changed this round, only a relation that still pins a
             # hidden cell is broken: that pick is needed whatever the audit says next, while
             # the fallback (any nearest relation) waits for the next audit, so a large
