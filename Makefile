@@ -7,7 +7,7 @@ STUDY  ?= .
 JOBS   ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install report demo run test test-fast lab lint format bench env clean
+.PHONY: help install report demo run test test-fast test-deep lab lint format bench env clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ report: $(STAMP) demo run ## install, generate the demo study, run every noteboo
 
 test: $(STAMP) ## run the test suite (unit + end-to-end)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+DEEP ?= 40
+test-deep: $(STAMP) ## the generated-studies property with DEEP (default 40) fresh random studies
+	EVALUATION_DEEP_EXAMPLES=$(DEEP) $(BIN)/python -m pytest -n $(JOBS) tests/test_generated_studies.py
 
 test-fast: $(STAMP) ## run the tests that do not execute notebooks
 	$(BIN)/python -m pytest -m "not slow"
