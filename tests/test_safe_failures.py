@@ -212,3 +212,18 @@ def test_a_worker_dies_with_its_parent_even_when_the_parent_is_killed():
         assert not _alive(child), "the worker outlived its killed parent"
     finally:
         proc.kill()
+
+
+def test_a_second_run_of_the_same_study_stops_at_once_with_a_clear_message(tmp_path):
+    import fcntl
+
+    from evaluation.errors import UsageError
+
+    root = tmp_path / "study"
+    write_demo(root, respondents=60)
+    (root / "reports").mkdir(exist_ok=True)
+    with open(root / "reports" / ".run.lock", "a+b") as held:  # the first run holds the lock
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(UsageError, match=r"another `evaluation run` .* is in progress"):
+            run(root, jobs=1)
+        assert not (root / "data" / "processed" / "scores.parquet").exists()  # nothing written

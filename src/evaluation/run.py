@@ -549,14 +549,55 @@ def run(
     unless ``90`` is among them). ``language``: fi, en or both (default: study.yaml's).
     ``reports=False`` skips the audience reports.
     """
-    from evaluation import audience
-
     t0 = time.perf_counter()
     if engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
     study = load_study(study_dir)
     # Before anything is written or removed: no output folder may be a link out of the study.
     check_output_folders(study.paths)
+    with _one_run_at_a_time(study):
+        return _run(study, t0, jobs, kernel, engine, use_cache, only, language, reports)
+
+
+@contextlib.contextmanager
+def _one_run_at_a_time(study: Study) -> Iterator[None]:
+    """Hold an exclusive lock on ``reports/.run.lock`` for the run: a second run of the same
+    study (another terminal, a scheduled job) would sweep this one's staged outputs and
+    interleave the tables, so it stops at once with a clear message instead. The lock is the
+    operating system's (``flock``): it goes with the process, so a killed run leaves none."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; runs are not guarded there
+        yield
+        return
+    study.paths.reports.mkdir(parents=True, exist_ok=True)
+    with open(study.paths.reports / ".run.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"another `evaluation run` of {study.paths.root} is in progress; "
+                "wait for it to finish (or stop it) and run again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(
+    study: Study,
+    t0: float,
+    jobs: int,
+    kernel: str,
+    engine: str,
+    use_cache: bool,
+    only: list[str] | None,
+    language: str | None,
+    reports: bool,
+) -> dict:
+    from evaluation import audience
+
     languages = report_languages(study, language)
     # Outputs staged by an interrupted run were never published: drop them.
     _sweep(study)
