@@ -67,3 +67,47 @@ def test_tables_keyed_by_organisation_are_filtered_too(tmp_path):
     frame = pd.DataFrame({"organisation": ["Org A", "Org B", None, "all"], "x": [1, 2, 3, 4]})
     rows = _view(tmp_path, "organisation", "Org A").visible(frame)
     assert list(rows["x"]) == [1, 3, 4]
+
+
+def test_headline_measures_are_qwl_and_esis_where_the_study_has_them(tmp_path):
+    study = load_study(write_study(tmp_path / "a", [], STUDY_YAML))
+    assert study.headline_measures == ["qwl", "esis"]
+    only_kyky = STUDY_YAML.replace("instruments: [qwl, esis]", "instruments: [kykyviisari]")
+    assert load_study(write_study(tmp_path / "b", [], only_kyky)).headline_measures == [
+        "kykyviisari"
+    ]
+    esis_kyky = STUDY_YAML.replace("instruments: [qwl, esis]", "instruments: [kykyviisari, esis]")
+    assert load_study(write_study(tmp_path / "c", [], esis_kyky)).headline_measures == ["esis"]
+
+
+def _trend_rows(qwl_means: list[float], esis_means: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "measure": ["qwl", "esis"],
+            "group_by": "all",
+            "group": "all",
+            "round": "T1",
+            "design": "independent",
+            "test": "welch_t",
+            "mean_baseline": [qwl_means[0], esis_means[0]],
+            "mean_round": [qwl_means[1], esis_means[1]],
+        }
+    )
+
+
+def test_the_trend_chart_draws_only_measures_with_a_mean_and_says_so_when_none(
+    tmp_path, monkeypatch
+):
+    import evaluation.audience as audience
+
+    said, drawn = [], []
+    monkeypatch.setattr(audience, "note", lambda text: said.append(text))
+    monkeypatch.setattr(
+        audience, "show_figure", lambda fig, path, alt, png: drawn.append(len(fig.axes))
+    )
+    view = _view(tmp_path, "consortium", "Tiny")
+    nan = float("nan")
+    audience._trajectory_figure(view, _trend_rows([nan, nan], [nan, nan]))
+    assert said == ["rep_trajectory_none"] and drawn == []  # no empty chart, a sentence
+    audience._trajectory_figure(view, _trend_rows([nan, nan], [3.5, 3.6]))
+    assert drawn == [1]  # ESIS only: one panel, not an empty QWL panel beside it

@@ -23,7 +23,6 @@ from evaluation.safety import escape_markdown, short_hash, unique_slugs
 from evaluation.safety import slug as _safe_slug
 
 KINDS = ("consortium", "actor", "organisation")
-HEADLINE_MEASURES = ("qwl", "esis")
 HEADLINE_EFFECTS = ("hedges_g", "d_z")
 
 
@@ -170,7 +169,7 @@ def key_results(v: ReportView) -> None:
         return
     rows = v.visible(prepost)
     rows = rows[
-        rows["measure"].isin(HEADLINE_MEASURES)
+        rows["measure"].isin(v.study.headline_measures)
         & rows["effect_size_type"].isin(HEADLINE_EFFECTS)
         & rows["group_by"].isin(_headline_groupings(v))
         # Paired rows (linked respondents only) for the whole study; groups by independent rows.
@@ -187,14 +186,23 @@ def key_results(v: ReportView) -> None:
         "mean_round", "diff", "effect_size_type", "effect_size", "es_ci_low", "es_ci_high",
         "p_adjusted", "suppressed",
     ]  # fmt: skip
-    for measure in HEADLINE_MEASURES:
+    for measure in v.study.headline_measures:
         block = rows[rows["measure"] == measure]
         if block.empty:
             continue
         heading(v.label(measure), 3)
-        show(block[columns].drop(columns="measure"), v.labels)
+        _show_or_say(v, block[columns].drop(columns="measure"))
     note(v.label("rep_effect_size_note"))
     _trajectory_figure(v, prepost)
+
+
+def _show_or_say(v: ReportView, rows: pd.DataFrame) -> None:
+    """The rows, or, when disclosure control hides every one of them, a sentence saying so
+    (a table of dashes says nothing)."""
+    if "suppressed" in rows and rows["suppressed"].astype(bool).all():
+        note(v.label("all_rows_hidden").format(min_n=v.study.min_n))
+    else:
+        show(rows, v.labels)
 
 
 def _baseline_levels(v: ReportView) -> None:
@@ -205,7 +213,7 @@ def _baseline_levels(v: ReportView) -> None:
     if levels is None:
         return
     rows = levels[
-        levels["measure"].isin(HEADLINE_MEASURES)
+        levels["measure"].isin(v.study.headline_measures)
         & levels["group_by"].eq("all")
         & levels["round"].astype(str).eq(str(v.study.baseline))
     ]
@@ -213,7 +221,7 @@ def _baseline_levels(v: ReportView) -> None:
         return
     heading(v.label("rep_baseline_levels"), 3)
     columns = ["measure", "round", "n", "mean", "sd", "ci_low", "ci_high", "suppressed"]
-    show(rows[[c for c in columns if c in rows]], v.labels)
+    _show_or_say(v, rows[[c for c in columns if c in rows]])
 
 
 def _headline_groupings(v: ReportView) -> list[str]:
@@ -225,38 +233,46 @@ def _headline_groupings(v: ReportView) -> list[str]:
 
 
 def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
-    """Mean per round: the whole study and this audience's own group."""
+    """Mean per round: the whole study and this audience's own group, one panel per headline
+    measure that has a mean to show; in words when disclosure control leaves none."""
     from evaluation.plots import new_figure, style_context
 
     own_by = {"consortium": None, "actor": "actor", "organisation": "organisation"}[v.audience.kind]
     base = prepost[
         (prepost["design"] == "independent")
         & (prepost["test"] == "welch_t")
-        & (prepost["measure"].isin(HEADLINE_MEASURES))
+        & (prepost["measure"].isin(v.study.headline_measures))
     ]
     groups = [("all", "all", v.label("all"))]
     if own_by:
         groups.append((own_by, v.audience.name, v.audience.name))
     rounds = v.study.round_ids
+    series: dict[str, list[tuple[str, list[float]]]] = {}
+    for measure in v.study.headline_measures:
+        for by, group, name in groups:
+            block = base[
+                (base["measure"] == measure) & (base["group_by"] == by) & (base["group"] == group)
+            ]
+            means = dict(zip(block["round"], block["mean_round"], strict=True))
+            if not block.empty:
+                means[v.study.baseline] = block["mean_baseline"].iloc[0]
+            ys = [float(means.get(r, float("nan"))) for r in rounds]
+            if any(pd.notna(y) for y in ys):  # a line with no point is no line
+                series.setdefault(measure, []).append((name, ys))
+    if not series:
+        note(v.label("rep_trajectory_none").format(min_n=v.study.min_n))
+        return
     with style_context():
-        fig = new_figure(7.5, 3.2)
-        axes = fig.subplots(1, len(HEADLINE_MEASURES))
-        for ax, measure in zip(axes, HEADLINE_MEASURES, strict=True):
-            for (by, group, name), colour in zip(groups, ("#555555", "#1f4e79"), strict=False):
-                block = base[
-                    (base["measure"] == measure)
-                    & (base["group_by"] == by)
-                    & (base["group"] == group)
-                ]
-                means = dict(zip(block["round"], block["mean_round"], strict=True))
-                if not block.empty:
-                    means[v.study.baseline] = block["mean_baseline"].iloc[0]
-                ys = [means.get(r, float("nan")) for r in rounds]
+        fig = new_figure(3.75 * len(series) if len(series) > 1 else 4.5, 3.2)
+        axes = fig.subplots(1, len(series), squeeze=False)[0]
+        for ax, (measure, lines) in zip(axes, series.items(), strict=True):
+            for (name, ys), colour in zip(lines, ("#555555", "#1f4e79"), strict=False):
                 ax.plot(range(len(rounds)), ys, marker="o", color=colour, label=name)
             ax.set_xticks(range(len(rounds)), [v.label(r) for r in rounds], rotation=20)
             ax.set_title(v.label(measure), fontsize=10)
         axes[0].legend(frameon=False, fontsize=8)
-    alt = v.label("rep_trajectory_alt").format(group=v.audience.name)
+    measures = ", ".join(v.label(m) for m in series)
+    alt = v.label("rep_trajectory_alt").format(group=v.audience.name, measures=measures)
     # SVG only: the publication figures (SVG + 300 dpi PNG) are the analysis notebooks'.
     show_figure(fig, v.figure_path("trajectory"), alt=alt, png=False)
 
@@ -266,13 +282,13 @@ def participation(v: ReportView) -> None:
     lmm = v.table("lmm")
     if lmm is None or v.audience.kind == "organisation":
         return
-    did = lmm[(lmm["term"] == "did") & lmm["measure"].isin(HEADLINE_MEASURES)]
+    did = lmm[(lmm["term"] == "did") & lmm["measure"].isin(v.study.headline_measures)]
     if did.empty:
         return
     heading(v.label("lmm_did"))
     note(v.label("rep_did_note"))
-    show(did[["measure", "round", "estimate", "ci_low", "ci_high", "p", "n", "n_clusters",
-              "suppressed"]], v.labels)  # fmt: skip
+    _show_or_say(v, did[["measure", "round", "estimate", "ci_low", "ci_high", "p", "n",
+                         "n_clusters", "suppressed"]])  # fmt: skip
 
 
 def organisations(v: ReportView) -> None:
@@ -280,7 +296,7 @@ def organisations(v: ReportView) -> None:
     meta = v.table("meta")
     if meta is None:
         return
-    rows = meta[meta["measure"].isin(HEADLINE_MEASURES)]
+    rows = meta[meta["measure"].isin(v.study.headline_measures)]
     rows = rows[(rows["row_type"] == "pooled") | rows["organisation"].isin(v.organisations)]
     # One pooled estimate per measure and round: the first configured method (REML by default).
     methods = rows.loc[rows["row_type"] == "pooled", "method"].dropna().unique()
@@ -292,7 +308,7 @@ def organisations(v: ReportView) -> None:
     note(v.label("rep_meta_note"))
     columns = ["measure", "round", "row_type", "organisation", "n", "effect_size", "ci_low",
                "ci_high", "method", "suppressed"]  # fmt: skip
-    show(rows[[c for c in columns if c in rows]], v.labels)
+    _show_or_say(v, rows[[c for c in columns if c in rows]])
 
 
 def qualitative(v: ReportView) -> None:

@@ -24,6 +24,7 @@ DATA_KEYS = ("responses", "summaries", "codings", "activities", "feedback", "ope
 GROUP_BYS = ("all", "actor", "organisation", "unit", "sector", "size", "role", "participant")
 CORRECTIONS = ("holm", "fdr_bh")
 META_METHODS = ("reml", "dl", "pm")
+HEADLINE_MEASURES = ("qwl", "esis")  # the project's two outcome measures, when a study has them
 COVARIATES = ("role", "actor", "sector", "size")  # columns of scores.parquet a model may adjust for
 # The codes of the identifying columns that `answer_labels:` may map answer texts onto.
 IDENTIFYING_CODES = {"participant": ("1", "0"), "role": ("supervisor", "staff")}
@@ -277,6 +278,12 @@ class Study:
     def measures(self) -> list[str]:
         """Measures scored from the responses file (not feedback), in config order."""
         return [m for i in self.instruments.values() if i.file == "responses" for m in i.measures]
+
+    @property
+    def headline_measures(self) -> list[str]:
+        """The measures the reports lead with (key results, trends, joint display): QWL and
+        ESIS where the study has them, else its first two measures."""
+        return [m for m in HEADLINE_MEASURES if m in self.measures] or self.measures[:2]
 
     @property
     def correction(self) -> str:

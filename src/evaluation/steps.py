@@ -595,7 +595,7 @@ def joint(s: Session) -> dict[str, pd.DataFrame]:
         return {}
     study = s.study
     opts = _meta_options(s)
-    measures = [m for m in ("qwl", "esis") if m in opts["measures"]] or opts["measures"][:2]
+    measures = [m for m in study.headline_measures if m in opts["measures"]] or opts["measures"][:2]
     # As meta.csv and themes.csv are written: the same plan hides the same cells here.
     meta = protect(meta_table(s.scores, **opts), "meta", study.paths.processed)
     themes = protect(_themes(s, q), "themes", study.paths.processed)
