@@ -61,10 +61,11 @@ def _check_manifest(root: Path) -> None:
     manifest = json.loads((root / "reports" / "manifest.json").read_text(encoding="utf-8"))
     failed = {k: v for k, v in manifest["notebooks"].items() if v.get("status") == "failed"}
     assert not failed, failed
-    audit = manifest.get("disclosure") or {}
-    for model in audit.values() if isinstance(audit, dict) else ():
-        if isinstance(model, dict) and "exposed" in model:
-            assert model["exposed"] == 0, audit
+    assert manifest["disclosure"]["exposed"] == 0, manifest["disclosure"]
+    plan = root / "data" / "processed" / "disclosure-audit.json"
+    audit = json.loads(plan.read_text(encoding="utf-8"))
+    assert audit["summary"]["exposed"] == 0, audit["summary"]
+    assert (audit.get("themes") or {}).get("exposed", 0) == 0, audit["themes"]
 
 
 def check_study_runs(spec: StudySpec, root: Path) -> None:
