@@ -292,3 +292,76 @@ def test_a_target_column_missing_from_its_records_is_named_when_validating(tmp_p
         data={"responses": "data/raw/responses.csv", "activities": "data/raw/activities.csv"},
     )
     assert len(validate_study(load_study(study_dir))["activities"]) == 1
+
+
+# An instrument of the study's own (config/instruments/<id>.yaml): (definition, what the
+# message names). Each was a traceback or, worse, silently ignored (a misspelt `reverse`).
+GOOD_INSTRUMENT = {
+    "id": "scale", "items": ["s1", "s2", "s3"], "range": {"min": 1, "max": 5},
+    "integer": True, "reverse": ["s2"], "score": {"method": "mean", "min_answered": 2},
+}  # fmt: skip
+BAD_INSTRUMENTS = [
+    ({"range": {"min": "low", "max": 5}}, "range.min: 'low' is not a number"),
+    ({"range": {"min": 5, "max": 1}}, "needs min < max"),
+    ({"revrese": ["s2"]}, "revrese: unknown key (did you mean 'reverse'?)"),
+    ({"score": {"method": "median"}}, "score.method: 'median' is not one of mean, sum, column"),
+    ({"score": {"method": "mean", "min_answred": 2}}, "score.min_answred: unknown key"),
+    ({"score": {"method": "mean", "min_answered": "two"}}, "score.min_answered: 'two'"),
+    ({"integer": "yes"}, "integer: 'yes' is not true or false"),
+    ({"file": "respones"}, "file: 'respones' is not one of responses, feedback"),
+    ({"bands": [{"id": "low", "upper": 3}, {"id": "high", "upper": 2}]}, "bands[1]"),
+    ({"bands": [{"id": "low", "upper": "three"}]}, "bands[0].upper: 'three' is not a number"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_INSTRUMENTS)
+def test_an_instrument_definition_is_checked_key_by_key(tmp_path, change, message):
+    from evaluation.config import load_instrument
+
+    path = tmp_path / "scale.yaml"
+    path.write_text(yaml.safe_dump({**GOOD_INSTRUMENT, **change}), encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_instrument(path)
+    assert str(path) in str(error.value) and message in str(error.value), str(error.value)
+
+
+def test_a_good_instrument_definition_loads_with_its_types(tmp_path):
+    from evaluation.config import load_instrument
+
+    path = tmp_path / "scale.yaml"
+    bands = [{"id": "low", "upper": 3}, {"id": "high", "upper": None}]
+    path.write_text(yaml.safe_dump({**GOOD_INSTRUMENT, "bands": bands}), encoding="utf-8")
+    inst = load_instrument(path)
+    assert inst.items == ("s1", "s2", "s3") and inst.reverse == ("s2",)
+    assert (inst.range_min, inst.range_max, inst.min_answered) == (1.0, 5.0, 2)
+    assert [(b.id, b.upper) for b in inst.bands] == [("low", 3.0), ("high", None)]
+
+
+@pytest.mark.parametrize(
+    ("codes", "message"),
+    [
+        ({"a": {"id": "a"}}, "`codes` must be a list"),
+        ([{"id": "a"}, {"id": "a"}], "id 'a' appears more than once"),
+        ([{"id": "a", "tone": "good"}], "tone 'good' is not one of resource, problem"),
+        ([{"id": "a", "keywords": [{"x": 1}]}], "`keywords` must be a list of texts"),
+    ],
+)
+def test_a_codebook_is_checked(tmp_path, codes, message):
+    from evaluation.qual.codings import load_codebook
+
+    study = load_study(_study(tmp_path))
+    (study.paths.config_dir / "codebook.yaml").write_text(
+        yaml.safe_dump({"codes": codes}), encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=message.replace("(", r"\(")):
+        load_codebook(study)
+
+
+def test_a_codebook_keyword_given_as_one_text_is_one_keyword_not_its_letters(tmp_path):
+    from evaluation.qual.codings import load_codebook
+
+    study = load_study(_study(tmp_path))
+    (study.paths.config_dir / "codebook.yaml").write_text(
+        yaml.safe_dump({"codes": [{"id": "a", "keywords": "turvalli"}]}), encoding="utf-8"
+    )
+    assert load_codebook(study)["keywords"].tolist() == [["turvalli"]]

@@ -341,55 +341,93 @@ def instrument_file(instrument_id: str, paths: StudyPaths) -> Path:
     )
 
 
+INSTRUMENT_KEYS = (
+    "id", "items", "range", "integer", "reverse", "score", "parts", "bands", "file", "source",
+    "answer_labels", "missing", "description", "reference",
+)  # fmt: skip
+SCORE_METHODS = ("mean", "sum", "column")
+INSTRUMENT_FILES = ("responses", "feedback")
+
+
 def load_instrument(path: Path) -> Instrument:
+    """Read and check one instrument definition: every key typed, unknown keys refused with a
+    "did you mean" (a misspelt ``reverse`` would otherwise silently score items the wrong way
+    round), each error a :class:`ConfigError` naming the file, key and value."""
     raw = read_yaml(path)
-    iid = raw.get("id") or path.stem
-    _check_id(str(iid), path, "id")
-    score = raw.get("score") or {}
-    method = score.get("method", "mean")
-    if method not in ("mean", "sum", "column"):
-        raise _fail(path, f"score.method '{method}' is not one of mean, sum, column")
-    items = tuple(str(i) for i in raw.get("items") or ())
+    c = _Checks(path)
+    c.known(raw, INSTRUMENT_KEYS, "")
+    iid = c.text(raw.get("id") or path.stem, "id")
+    _check_id(iid, path, "id")
+    score = c.mapping(raw.get("score"), "score")
+    c.known(score, ("method", "min_answered", "column"), "score")
+    method = c.choice(SCORE_METHODS)(score.get("method", "mean"), "score.method")
+    items = c.texts(raw.get("items") or (), "items")
     if method in ("mean", "sum") and not items:
         raise _fail(path, f"score.method '{method}' needs a non-empty `items` list")
-    if method == "column" and not score.get("column"):
+    column = score.get("column")
+    if method == "column" and not column:
         raise _fail(path, "score.method 'column' needs score.column")
-    rng = raw.get("range") or {}
-    if "min" not in rng or "max" not in rng or rng["min"] >= rng["max"]:
+    rng = c.mapping(raw.get("range"), "range")
+    c.known(rng, ("min", "max"), "range")
+    if "min" not in rng or "max" not in rng:
         raise _fail(path, "`range` needs min < max, e.g. {min: 1, max: 5}")
-    reverse = tuple(str(i) for i in raw.get("reverse") or ())
+    low, high = c.number()(rng["min"], "range.min"), c.number()(rng["max"], "range.max")
+    if low >= high:
+        raise c.fail("range", raw["range"], "needs min < max, e.g. {min: 1, max: 5}")
+    reverse = c.texts(raw.get("reverse") or (), "reverse")
     unknown = sorted(set(reverse) - set(items))
     if unknown:
         raise _fail(path, f"reverse items not in `items`: {', '.join(unknown)}")
-    min_answered = int(score.get("min_answered", len(items) or 1))
-    if items and not 1 <= min_answered <= len(items):
+    min_answered = c.whole(1)(score.get("min_answered", len(items) or 1), "score.min_answered")
+    if items and min_answered > len(items):
         raise _fail(path, f"score.min_answered must be between 1 and {len(items)}")
-    bands = tuple(Band(str(b["id"]), b.get("upper")) for b in raw.get("bands") or ())
+    parts = c.mapping(raw.get("parts"), "parts")
     return Instrument(
-        id=str(iid),
+        id=iid,
         items=items,
-        range_min=float(rng["min"]),
-        range_max=float(rng["max"]),
-        integer=bool(raw.get("integer", False)),
+        range_min=low,
+        range_max=high,
+        integer=c.flag(raw.get("integer", False), "integer"),
         reverse=reverse,
         score_method=method,
-        score_column=score.get("column"),
+        score_column=c.text(column, "score.column") if column else None,
         min_answered=min_answered,
-        parts={str(k): str(v) for k, v in (raw.get("parts") or {}).items()},
-        bands=bands,
-        file=str(raw.get("file", "responses")),
-        source=str(raw.get("source", "")),
+        parts={str(k): c.text(v, f"parts.{k}") for k, v in parts.items()},
+        bands=_bands(raw.get("bands"), c),
+        file=c.choice(INSTRUMENT_FILES)(raw.get("file", "responses"), "file"),
+        source=c.text(raw.get("source", ""), "source"),
         path=path,
         answer_labels=_answer_labels(raw.get("answer_labels"), path),
         missing_codes=tuple(
             dict.fromkeys(
                 [
                     *DEFAULT_MISSING_CODES,
-                    *(str(c).strip().lower() for c in raw.get("missing") or ()),
+                    *(v.strip().lower() for v in c.texts(raw.get("missing") or (), "missing")),
                 ]
             )
         ),
     )
+
+
+def _bands(raw: Any, c: _Checks) -> tuple[Band, ...]:
+    """``bands:``: ``{id, upper}`` in rising order; ``upper`` exclusive, null = no bound (last)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise c.fail("bands", raw, "must be a list of {id, upper}")
+    bands: list[Band] = []
+    for i, band in enumerate(raw):
+        key = f"bands[{i}]"
+        given = c.mapping(band, key)
+        c.known(given, ("id", "upper"), key)
+        if "id" not in given:
+            raise c.fail(key, band, "needs an id")
+        upper = given.get("upper")
+        upper = None if upper is None else c.number()(upper, f"{key}.upper")
+        if bands and (bands[-1].upper is None or (upper is not None and upper <= bands[-1].upper)):
+            raise c.fail(key, band, "must come after a band with a lower upper bound")
+        bands.append(Band(c.text(given["id"], f"{key}.id"), upper))
+    return tuple(bands)
 
 
 # Answers that mean "no answer" in Finnish survey exports, in every instrument.

@@ -11,6 +11,7 @@ that answer's round, organisation and text.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 
@@ -37,24 +38,46 @@ def load_codebook(study: Study) -> pd.DataFrame:
             raise DataError(f"{path}: codebook not found (declared in study.yaml)")
         return pd.DataFrame(columns=CODEBOOK_COLUMNS)
     codes = read_yaml(path).get("codes") or []
-    rows = []
+    if not isinstance(codes, list):
+        raise DataError(f"{path}: `codes` must be a list of codes (- id: ..., label_fi: ...)")
+    rows, seen = [], set()
     for i, code in enumerate(codes, start=1):
         if not isinstance(code, dict) or not code.get("id"):
             raise DataError(f"{path}: code #{i} has no id")
-        keywords = code.get("keywords") or []
+        cid = str(code["id"])
+        if cid in seen:
+            raise DataError(f"{path}: code #{i}: id {cid!r} appears more than once")
+        seen.add(cid)
+        tone = code.get("tone")
+        if tone not in (None, *TONES):
+            raise DataError(f"{path}: code {cid!r}: tone {tone!r} is not one of {', '.join(TONES)}")
         rows.append(
             {
-                "id": str(code["id"]),
-                "label_fi": str(code.get("label_fi") or code["id"]),
-                "label_en": str(code.get("label_en") or code["id"]),
+                "id": cid,
+                "label_fi": str(code.get("label_fi") or cid),
+                "label_en": str(code.get("label_en") or cid),
                 "description": str(code.get("description") or ""),
-                "keywords": [str(k) for k in keywords],
+                "keywords": _texts(code.get("keywords"), path, cid, "keywords"),
                 "parent": code.get("parent"),
-                "tone": code.get("tone"),  # resource / problem: used by the joint display
-                "examples": [str(e) for e in code.get("examples") or []],
+                "tone": tone,  # resource / problem: used by the joint display
+                "examples": _texts(code.get("examples"), path, cid, "examples"),
             }
         )
     return pd.DataFrame(rows, columns=CODEBOOK_COLUMNS)
+
+
+TONES = ("resource", "problem")
+
+
+def _texts(value: object, path: Path, code: str, key: str) -> list[str]:
+    """A list of texts; one text alone is a list of one (never split into its letters)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or any(isinstance(v, dict | list) for v in value):
+        raise DataError(f"{path}: code {code!r}: `{key}` must be a list of texts")
+    return [str(v) for v in value]
 
 
 def codebook_labels(codebook: pd.DataFrame, language: str) -> dict[str, str]:
