@@ -192,8 +192,10 @@ def process(study: Study) -> dict[str, Path]:
     for key in ("summaries", "activities", "feedback", "open_answers", "codings"):
         if key in data:
             written[key] = write_parquet(data[key], processed / f"{key}.parquet")
-    # Derived data is rebuilt from raw every run: nothing from an earlier run may linger.
-    for stale in set(processed.glob("*.parquet")) - set(written.values()):
+    # Derived data is rebuilt from raw every run: nothing from an earlier run may linger. (The
+    # disclosure plan is the run's next step, made from these files: it is replaced there.)
+    planned = {processed / "disclosure.parquet"}
+    for stale in set(processed.glob("*.parquet")) - set(written.values()) - planned:
         log.info("removing %s (its input is no longer declared)", stale.name)
         stale.unlink()
     return written

@@ -732,6 +732,9 @@ def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool)
     # Disclosure control over every published table at once, audited before anything is
     # published: a DisclosureError here leaves reports/ as it was.
     log.info("study %s: disclosure plan (suppressed cells chosen and audited)", study.name)
+    # The old plan belongs to the old data: gone before the new one is made, so a refused
+    # plan never leaves it beside data it does not describe.
+    (study.paths.processed / PLAN_FILE).unlink(missing_ok=True)
     make_plan(study)
     written["disclosure"] = study.paths.processed / PLAN_FILE
     files = {name: sha256_file(path) for name, path in sorted(written.items())}
