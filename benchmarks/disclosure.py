@@ -1,6 +1,6 @@
 """The cost of linked-table disclosure control: building the model of everything published,
-choosing the secondary cells and auditing them (`evaluation.published.make_plan`), and the
-themes model (`evaluation.disclosure.protect(..., "themes")`), at growing numbers of
+choosing the secondary cells and auditing them (`evaluation.disclosure.plan.make_plan`), and the
+themes model (`evaluation.disclosure.rules.protect(..., "themes")`), at growing numbers of
 respondents per round of the demo study. Written to docs/benchmarks.md.
 
 Run with `make bench` or `python benchmarks/disclosure.py 600 100000`.
@@ -20,13 +20,13 @@ START, END = "<!-- disclosure:start -->", "<!-- disclosure:end -->"
 
 
 def measure(respondents: int) -> dict:
-    from evaluation import sdc
     from evaluation.config import load_study
-    from evaluation.demo import write_demo
-    from evaluation.disclosure import protect
-    from evaluation.process import process
-    from evaluation.published import build_model, make_plan
-    from evaluation.steps import _themes, open_study, qualitative_inputs
+    from evaluation.demo.generate import write_demo
+    from evaluation.disclosure import sdc
+    from evaluation.disclosure.plan import build_model, make_plan
+    from evaluation.disclosure.rules import protect
+    from evaluation.pipeline.process import process
+    from evaluation.pipeline.session import _themes, open_study, qualitative_inputs, study_themes
 
     with tempfile.TemporaryDirectory(prefix="bench-disclosure-") as tmp:
         study_dir = Path(tmp)
@@ -47,7 +47,7 @@ def measure(respondents: int) -> dict:
         t_audit = time.perf_counter() - t0
         summary = sdc.summary(model, hidden, audit, study.min_n)
         t0 = time.perf_counter()
-        make_plan(study)
+        make_plan(study, themes=lambda: study_themes(study))
         t_plan = time.perf_counter() - t0
         s = open_study(study_dir)
         themes = _themes(s, qualitative_inputs(s))

@@ -348,7 +348,7 @@ def write_study(spec: StudySpec, root: Path) -> Path:
         coded = answers if spec.open_answers else answers.iloc[:0]
         data["codings"] = _csv(_codings(spec, coded, rng, True), raw / "codings.csv")
     elif spec.codings == "qdpx":
-        from evaluation.qual.qdpx import export_qdpx
+        from evaluation.io.qdpx import export_qdpx
 
         texts = answers.rename(columns={"answer_id": "segment"})[["segment", "text"]]
         if texts.empty:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evaluation.audience import Audience, ReportView, audiences, slug
 from evaluation.config import load_study
+from evaluation.report.audiences import Audience, ReportView, audiences, slug
 from tests.conftest import STUDY_YAML, write_study
 
 THREE_ORGS = STUDY_YAML.replace(
@@ -98,7 +98,7 @@ def _trend_rows(qwl_means: list[float], esis_means: list[float]) -> pd.DataFrame
 def test_the_trend_chart_draws_only_measures_with_a_mean_and_says_so_when_none(
     tmp_path, monkeypatch
 ):
-    import evaluation.audience as audience
+    import evaluation.report.audiences as audience
 
     said, drawn = [], []
     monkeypatch.setattr(audience, "note", lambda text: said.append(text))

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from evaluation.cli import app
 from evaluation.config import load_study
 from evaluation.errors import ConfigError, DataError
-from evaluation.process import validate_study
+from evaluation.pipeline.process import validate_study
 from tests.conftest import STUDY_YAML, write_study
 
 CORPUS = Path(__file__).parent / "data" / "bad"
@@ -146,7 +146,7 @@ def test_sav_value_labels_and_user_missing_values(tmp_path):
 
 
 def test_a_failed_run_leaves_the_previous_outputs_in_place(tmp_path):
-    from evaluation.run import run
+    from evaluation.pipeline.run import run
     from tests.conftest import row
 
     root = write_study(tmp_path, [row(resp=f"R{i}") for i in range(6)])

@@ -86,8 +86,8 @@ def test_log_lines_are_plain_and_unwrapped_when_not_a_terminal(tmp_path):
         "import logging\n"
         "from evaluation.cli import _logging\n"
         "_logging(False)\n"
-        f"logging.getLogger('evaluation.run').info({long!r})\n"
-        "logging.getLogger('evaluation.run').debug('hidden')\n"
+        f"logging.getLogger('evaluation.pipeline.run').info({long!r})\n"
+        "logging.getLogger('evaluation.pipeline.run').debug('hidden')\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -107,7 +107,7 @@ def test_verbose_logging_shows_debug(capsys):
 
     try:
         _logging(True)
-        logging.getLogger("evaluation.run").debug("a debug line")
+        logging.getLogger("evaluation.pipeline.run").debug("a debug line")
         assert "a debug line" in capsys.readouterr().err
     finally:
         logging.basicConfig(handlers=[logging.NullHandler()], force=True, level=logging.WARNING)

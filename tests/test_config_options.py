@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from evaluation.cli import app
 from evaluation.config import Analysis, Disclosure, Limits, Study, load_study
 from evaluation.errors import ConfigError, DataError
-from evaluation.process import validate_study
+from evaluation.pipeline.process import validate_study
 from tests.conftest import STUDY_YAML, row, write_study
 
 runner = CliRunner()
@@ -227,7 +227,7 @@ def _write(tmp_path, rows, labels):
 
 
 def test_webropol_labels_of_identifying_columns_are_mapped(tmp_path):
-    from evaluation.process import process
+    from evaluation.pipeline.process import process
 
     study_dir = _webropol(tmp_path)
     raw = (study_dir / "data" / "raw" / "responses.csv").read_bytes()
@@ -347,7 +347,7 @@ def test_a_good_instrument_definition_loads_with_its_types(tmp_path):
     ],
 )
 def test_a_codebook_is_checked(tmp_path, codes, message):
-    from evaluation.qual.codings import load_codebook
+    from evaluation.io.codings import load_codebook
 
     study = load_study(_study(tmp_path))
     (study.paths.config_dir / "codebook.yaml").write_text(
@@ -358,7 +358,7 @@ def test_a_codebook_is_checked(tmp_path, codes, message):
 
 
 def test_a_codebook_keyword_given_as_one_text_is_one_keyword_not_its_letters(tmp_path):
-    from evaluation.qual.codings import load_codebook
+    from evaluation.io.codings import load_codebook
 
     study = load_study(_study(tmp_path))
     (study.paths.config_dir / "codebook.yaml").write_text(

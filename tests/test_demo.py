@@ -9,11 +9,11 @@ import pingouin as pg
 import pytest
 import yaml
 
-from evaluation import demo
 from evaluation.config import load_study
-from evaluation.demo import PLANTED_PII, codebook_yaml, write_demo
+from evaluation.demo import generate as demo
+from evaluation.demo.generate import PLANTED_PII, codebook_yaml, write_demo
 from evaluation.errors import UsageError
-from evaluation.process import validate_study
+from evaluation.pipeline.process import validate_study
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = [
@@ -86,7 +86,7 @@ def test_study_loads_and_validates(study):
     assert all(h < 10 for o in micro for h in o.headcount.values())
     raw = yaml.safe_load(cfg.paths.study_yaml.read_text(encoding="utf-8"))
     assert list(raw) == TOP_LEVEL_KEYS
-    assert raw["demo"] == {"respondents": 600, "generator": "evaluation.demo"}
+    assert raw["demo"] == {"respondents": 600, "generator": "evaluation.demo.generate"}
     data = validate_study(cfg)  # raises DataError on any contract violation
     assert len(data["responses"]) == len(read(study, "responses"))
 

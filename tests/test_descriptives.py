@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evaluation.analyse.descriptives import band_shares, round_means, round_quantiles
-from evaluation.analyse.quality import response_counts
+from evaluation.analyse.quant.descriptives import band_shares, round_means, round_quantiles
+from evaluation.analyse.quant.quality import response_counts
 
 BANDS = ["low", "mid", "high", "top"]
 
@@ -73,7 +73,7 @@ def test_response_counts_rate_and_suppression():
 
 
 def test_missingness_of_a_small_round_is_suppressed():
-    from evaluation.analyse.quality import missingness
+    from evaluation.analyse.quant.quality import missingness
 
     data = pd.DataFrame({"round": ["T0"] * 6 + ["T1"] * 2, "x": [1, None, 3, 4, 5, 6, None, 2]})
     out = missingness(data, instruments={"i": ["x"]}, rounds=["T0", "T1"], min_n=5)

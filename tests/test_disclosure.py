@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation import steps
+from evaluation.analyse.suppression import suppress
 from evaluation.config import load_study
-from evaluation.demo import write_demo
-from evaluation.disclosure import NO_PARTITION, RULES, protect, suppress
-from evaluation.process import process
+from evaluation.demo.generate import write_demo
+from evaluation.disclosure.rules import NO_PARTITION, RULES, protect
+from evaluation.pipeline import session as steps
+from evaluation.pipeline.process import process
 
 
 def _prepost(groups: dict[str, int], units: dict[str, dict[str, int]]) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 recovers no group below ``min_n`` (issue 12), and ``p_adjusted`` can be reproduced from the
 published rows.
 
-The attacker is written here, independently of :mod:`evaluation.published`: it knows the
+The attacker is written here, independently of :mod:`evaluation.disclosure.plan`: it knows the
 study's structure (``study.yaml``: organisations with their actors, sectors and sizes, units,
 rounds, design) and reads only ``reports/tables/*.csv``. It knows that a group's respondents
 are its linked plus its unlinked ones at both ends of a comparison, that a total is the sum of
@@ -276,7 +276,7 @@ def survey_attack(study, tables: Path) -> tuple[PerMeasure, list[tuple]]:
 
 def true_prepost(study) -> dict[tuple, float]:
     """True n of every prepost cell (``(measure, group_by, group, round, part, side)``)."""
-    from evaluation.analyse.effects import prepost_table
+    from evaluation.analyse.quant.effects import prepost_table
 
     scores = pd.read_parquet(study.paths.processed / "scores.parquet")
     table = prepost_table(
@@ -335,7 +335,7 @@ def assert_p_adjusted_reproducible(tables: Path) -> None:
 def themes_attack(study, tables: Path) -> None:
     """Theme counts: partitions of the whole study into organisations, actors and
     participation, organisations into actors, coded answers within answers."""
-    from evaluation.steps import _themes, open_study, qualitative_inputs
+    from evaluation.pipeline.session import _themes, open_study, qualitative_inputs
 
     s = open_study(study.paths.root)
     truth = _themes(s, qualitative_inputs(s))
@@ -392,14 +392,14 @@ def themes_attack(study, tables: Path) -> None:
 
 def publish(study_dir: Path) -> None:
     """Process a study and write the tables the attacker reads (no notebooks, no reports)."""
-    from evaluation import steps
     from evaluation.config import load_study
-    from evaluation.process import process
-    from evaluation.published import make_plan
+    from evaluation.disclosure.plan import make_plan
+    from evaluation.pipeline import session as steps
+    from evaluation.pipeline.process import process
 
     study = load_study(study_dir)
     process(study)
-    make_plan(study)
+    make_plan(study, themes=lambda: steps.study_themes(study))
     s = steps.open_study(study_dir)
     steps.prepost(s)
     steps.pooling(s)
@@ -409,8 +409,8 @@ def publish(study_dir: Path) -> None:
 @pytest.fixture(scope="module")
 def demo_study(tmp_path_factory) -> Path:
     """The unmodified demo study (600 respondents per round), run end to end."""
-    from evaluation.demo import write_demo
-    from evaluation.run import run
+    from evaluation.demo.generate import write_demo
+    from evaluation.pipeline.run import run
 
     study = tmp_path_factory.mktemp("attack-demo")
     write_demo(study)
@@ -462,7 +462,7 @@ def test_generated_studies_leak_no_small_cell(tmp_path_factory, respondents, see
     import yaml
 
     from evaluation.config import load_study
-    from evaluation.demo import write_demo
+    from evaluation.demo.generate import write_demo
 
     study_dir = tmp_path_factory.mktemp("attack-generated")
     write_demo(study_dir, respondents=respondents, seed=seed)

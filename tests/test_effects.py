@@ -1,4 +1,4 @@
-"""Tests of evaluation.analyse.effects against published values, simulation and the contract.
+"""Tests of evaluation.analyse.quant.effects against published values, simulation and the contract.
 
 Reference values and their sources: tests/fixtures/published_effects.yaml.
 """
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from evaluation.analyse.effects import (
+from evaluation.analyse.quant.effects import (
     PREPOST_COLUMNS,
     ROW_KEYS,
     adjust_p,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evaluation.demo import write_demo
-from evaluation.io import sha256_file
-from evaluation.run import run
+from evaluation.demo.generate import write_demo
+from evaluation.io.files import sha256_file
+from evaluation.pipeline.run import run
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("end_to_end")]
 
@@ -36,8 +36,8 @@ def demo_run(tmp_path_factory) -> Path:
 
 
 def test_one_report_per_audience_in_both_languages(demo_run):
-    from evaluation.audience import audiences
     from evaluation.config import load_study
+    from evaluation.report.audiences import audiences
 
     found = audiences(load_study(demo_run))
     kinds = [a.kind for a in found]
@@ -54,8 +54,8 @@ def test_one_report_per_audience_in_both_languages(demo_run):
 
 
 def test_an_organisation_report_never_names_another_organisation(demo_run):
-    from evaluation.audience import audiences
     from evaluation.config import load_study
+    from evaluation.report.audiences import audiences
 
     study = load_study(demo_run)
     names = sorted(study.organisations)
@@ -69,7 +69,7 @@ def test_an_organisation_report_never_names_another_organisation(demo_run):
 
 
 def test_no_planted_personal_data_reaches_any_report_file(demo_run):
-    from evaluation.demo import PLANTED_PII
+    from evaluation.demo.generate import PLANTED_PII
 
     planted = [value for values in PLANTED_PII.values() for value in values]
     for path in (demo_run / "reports").rglob("*"):

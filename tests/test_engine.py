@@ -6,7 +6,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from evaluation.engine import ENGINE_NAME, register
+from evaluation.pipeline.run import ENGINE_NAME, register_engine
 
 
 def _notebook(path, *sources: str) -> str:
@@ -20,7 +20,7 @@ def _notebook(path, *sources: str) -> str:
 
 
 def _execute(source: str, target, **parameters) -> nbformat.NotebookNode:
-    register()
+    register_engine()
     pm.execute_notebook(
         source, str(target), parameters=parameters, engine_name=ENGINE_NAME,
         progress_bar=False, language="python",

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from openpyxl import load_workbook
 
-from evaluation.exports import export_tables, to_latex, to_xlsx
 from evaluation.paths import StudyPaths
+from evaluation.report.exports import export_tables, to_latex, to_xlsx
 
 FRAME = pd.DataFrame(
     {

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from evaluation.config import load_study
 from evaluation.errors import DataError
-from evaluation.io import read_table_file
-from evaluation.process import validate_study
+from evaluation.io.readers import read_table_file
+from evaluation.pipeline.process import validate_study
 from tests.conftest import HEADER, write_study
 
 SETTINGS = settings(max_examples=150, deadline=None,

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.analyse.icr import (
+from evaluation.analyse.qual.icr import (
     coefficient,
     disagreements,
     icr_table,
@@ -241,7 +241,7 @@ def test_ratings_matrix_counts_missing_as_missing():
     )
 )
 def test_collapsing_identical_segments_changes_no_coefficient(rows):
-    from evaluation.analyse.icr import COEFFICIENTS, compress
+    from evaluation.analyse.qual.icr import COEFFICIENTS, compress
 
     r = ratings_from_matrix(np.array(rows))
     small, freq = compress(r)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.analyse.indicators import INDICATOR_COLUMNS, check_targets, indicators_table
+from evaluation.analyse.quant.indicators import INDICATOR_COLUMNS, check_targets, indicators_table
 
 ROUNDS = ["T0", "T1", "T2"]
 

@@ -1,4 +1,4 @@
-"""Tests of the longitudinal models (``evaluation.analyse.longitudinal``).
+"""Tests of the longitudinal models (``evaluation.analyse.quant.longitudinal``).
 
 Reference values, each with its source:
 
@@ -32,8 +32,8 @@ import statsmodels
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from evaluation.analyse import longitudinal as lg
-from evaluation.analyse.longitudinal import (
+from evaluation.analyse.quant import longitudinal as lg
+from evaluation.analyse.quant.longitudinal import (
     LMM_COLUMNS,
     ModelWarning,
     cluster_robust_check,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evaluation.analyse.descriptives import round_means, round_quantiles
-from evaluation.plots import distribution_plot, save_figure, trajectory_plot
+from evaluation.analyse.quant.descriptives import round_means, round_quantiles
+from evaluation.report.plots import distribution_plot, save_figure, trajectory_plot
 
 ROUNDS = ["T0", "T1", "T2"]
 
@@ -46,7 +46,7 @@ def test_saved_figures_are_byte_identical(tmp_path):
 def test_png_figures_are_written_at_300_dpi(tmp_path):
     from PIL import Image
 
-    from evaluation.plots import new_figure, save_figure, style_context
+    from evaluation.report.plots import new_figure, save_figure, style_context
 
     with style_context():
         fig = new_figure(4, 3)

@@ -25,7 +25,7 @@ import pytest
 from scipy.special import gammaln
 from statsmodels.stats.meta_analysis import combine_effects
 
-from evaluation.analyse.pooling import (
+from evaluation.analyse.quant.pooling import (
     META_COLUMNS,
     combine_summaries,
     meta_from_summaries,
@@ -375,7 +375,7 @@ def test_pooled_ci_covers_true_effect_in_most_simulations():
 
 
 def test_forest_plot_omits_suppressed_rows_and_labels_the_axis(tmp_path):
-    from evaluation.plots import forest_plot
+    from evaluation.report.plots import forest_plot
 
     scores = make_scores(small=("Org 02",))
     meta = meta_table(scores, measures=["qwl"], rounds=["T0", "T1"], baseline="T0")
@@ -388,7 +388,7 @@ def test_forest_plot_omits_suppressed_rows_and_labels_the_axis(tmp_path):
 
 
 def test_forest_plot_saves_identical_bytes_twice(tmp_path):
-    from evaluation.plots import forest_plot, save_figure
+    from evaluation.report.plots import forest_plot, save_figure
 
     meta = meta_table(make_scores(), measures=["qwl"], rounds=["T0", "T1"], baseline="T0")
     before = meta.copy(deep=True)

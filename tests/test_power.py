@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.analyse.power import (
+from evaluation.analyse.quant.power import (
     POWER_COLUMNS,
     design_effect,
     mde_independent,

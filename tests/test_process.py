@@ -10,7 +10,7 @@ import yaml
 from evaluation.config import load_study
 from evaluation.errors import DataError
 from evaluation.paths import DEFAULT_LABELS
-from evaluation.process import process
+from evaluation.pipeline.process import process
 from tests.conftest import STUDY_YAML
 
 
@@ -98,7 +98,7 @@ def test_finnish_and_english_labels_have_the_same_keys():
 
 def test_reliability_uses_reverse_keyed_items(tmp_path):
     # A study instrument with one reverse-worded item: alpha is computed after reverse-keying.
-    from evaluation import steps
+    from evaluation.pipeline import session as steps
 
     rng = np.random.default_rng(5)
     latent = rng.normal(size=60)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import nbformat
 
-from evaluation import progress
-from evaluation.progress import as_completed, heartbeat
+from evaluation.pipeline import progress
+from evaluation.pipeline.progress import as_completed, heartbeat
 
 
 def _notebook() -> nbformat.NotebookNode:
@@ -129,7 +129,7 @@ def test_heartbeat_names_running_notebooks_and_their_section(tmp_path, caplog):
 def test_heartbeat_names_the_current_step_between_stages(caplog):
     caplog.set_level(logging.INFO)
     with heartbeat(interval=0.2):
-        logging.getLogger("evaluation.run").info("study demo: disclosure plan")
+        logging.getLogger("evaluation.pipeline.run").info("study demo: disclosure plan")
         time.sleep(0.7)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("still")]
     assert lines and all(ln.endswith("study demo: disclosure plan") for ln in lines)
@@ -144,7 +144,7 @@ def test_live_display_shows_steps_stage_and_running_notebooks(tmp_path, caplog):
     console = Console(file=out, force_terminal=True, width=120)
     release = threading.Event()
     job = _job(tmp_path, "20-prepost")
-    logger = logging.getLogger("evaluation.run")
+    logger = logging.getLogger("evaluation.pipeline.run")
     with progress.live(console):
         display = progress._DISPLAY
         logger.info("study demo: validating and scoring")

@@ -7,12 +7,12 @@ import zipfile
 import pandas as pd
 import pytest
 
+from evaluation.analyse.qual.suggest import suggest_codes, suggestion_quality, tokens
 from evaluation.config import load_study
-from evaluation.demo import write_demo
+from evaluation.demo.generate import write_demo
 from evaluation.errors import DataError
-from evaluation.qual.codings import load_codebook, load_codings, load_open_answers
-from evaluation.qual.qdpx import export_qdpx, import_qdpx
-from evaluation.qual.suggest import suggest_codes, suggestion_quality, tokens
+from evaluation.io.codings import load_codebook, load_codings, load_open_answers
+from evaluation.io.qdpx import export_qdpx, import_qdpx
 
 CODEBOOK = pd.DataFrame(
     {

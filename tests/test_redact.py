@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.demo import _PII_SENTENCES, PLANTED_PII
-from evaluation.qual.redact import Redactor, redact
+from evaluation.demo.generate import _PII_SENTENCES, PLANTED_PII
+from evaluation.disclosure.redact import Redactor, redact
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from evaluation.analyse.qual.suggest import suggest_codes
+from evaluation.disclosure.pseudonyms import pseudonyms
+from evaluation.disclosure.redact import Redactor, public_config, redact, scrub_error
 from evaluation.errors import ConfigError, DataError, NotebookError
-from evaluation.qual.pseudonyms import pseudonyms
-from evaluation.qual.qdpx import NS, import_qdpx
-from evaluation.qual.redact import Redactor, public_config, redact, scrub_error
-from evaluation.qual.suggest import suggest_codes
+from evaluation.io.qdpx import NS, import_qdpx
 
 NAMES = ["Mervi Virtanen", "Pekka Korhonen", "Jana Nováková", "Sean O'Brien", "Aapa"]
 KEEP = ["Hoiva Aapa Oy", "Kotipalvelu Kuura Oy", "Luova suunta", "Kotihoito Itä"]
@@ -350,7 +350,7 @@ def test_entities_in_the_project_are_refused(tmp_path):
 
 def test_limits_come_from_study_yaml(tmp_path):
     from evaluation.config import load_study
-    from evaluation.qual.codings import load_codings, qdpx_limits
+    from evaluation.io.codings import load_codings, qdpx_limits
 
     demo = _small_demo(tmp_path / "s")
     _zip(demo / "data" / "raw" / "bomb.qdpx", {"project.qde": _project() + b" " * 50_000})
@@ -412,7 +412,7 @@ PLANTED = [
 
 
 def _small_demo(root: Path, respondents: int = 80) -> Path:
-    from evaluation.demo import write_demo
+    from evaluation.demo.generate import write_demo
 
     write_demo(root, respondents=respondents)
     return root
@@ -480,7 +480,7 @@ def _leaks(reports: Path) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def planted_run(tmp_path_factory) -> Path:
-    from evaluation.run import run
+    from evaluation.pipeline.run import run
 
     study = _small_demo(tmp_path_factory.mktemp("planted"), respondents=120)
     _plant(study)
@@ -538,7 +538,7 @@ FAILING_NOTEBOOK = textwrap.dedent(
 
 @pytest.mark.slow
 def test_a_failing_notebook_never_echoes_the_value_into_reports(tmp_path):
-    from evaluation.run import run
+    from evaluation.pipeline.run import run
 
     study = _small_demo(tmp_path / "s", respondents=60)
     _plant(study)
@@ -571,7 +571,7 @@ def test_a_failing_notebook_never_echoes_the_value_into_reports(tmp_path):
 
 
 def test_scrubbing_a_failed_notebook_keeps_its_partial_output(tmp_path):
-    from evaluation.run import _scrub_notebook
+    from evaluation.pipeline.run import _scrub_notebook
 
     nb = nbformat.v4.new_notebook()
     ok = nbformat.v4.new_code_cell("print(1)")

@@ -1,4 +1,4 @@
-"""Tests of evaluation.analyse.reliability against published values and known populations.
+"""Tests of evaluation.analyse.quant.reliability against published values and known populations.
 
 Reference values and their sources: tests/fixtures/published_effects.yaml.
 """
@@ -16,7 +16,7 @@ import yaml
 from scipy import stats
 from sklearn.decomposition import FactorAnalysis
 
-from evaluation.analyse.reliability import (
+from evaluation.analyse.quant.reliability import (
     RELIABILITY_COLUMNS,
     cronbach_alpha,
     mcdonald_omega,

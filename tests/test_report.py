@@ -6,7 +6,8 @@ import nbformat
 import numpy as np
 import pandas as pd
 
-from evaluation.report import display_table, notebook_to_html
+from evaluation.report.display import display_table
+from evaluation.report.html import notebook_to_html
 
 
 def test_display_table_labels_rounds_and_hides_suppressed_column():

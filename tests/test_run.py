@@ -6,7 +6,7 @@ import pytest
 
 from evaluation.config import load_study
 from evaluation.errors import ConfigError, UsageError
-from evaluation.run import report_languages
+from evaluation.pipeline.run import report_languages
 from tests.conftest import STUDY_YAML, write_study
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evaluation.demo import write_demo
+from evaluation.demo.generate import write_demo
 from evaluation.errors import NotebookError
-from evaluation.run import run
+from evaluation.pipeline.run import run
 
 slow = pytest.mark.slow
 end_to_end = pytest.mark.xdist_group("end_to_end")
@@ -176,7 +176,7 @@ def test_a_copied_or_moved_study_runs_from_its_own_folder(tmp_path):
 def _orphan(parent: int) -> None:  # a worker: stops when its parent dies, else sleeps
     import time
 
-    from evaluation.run import _die_with_parent
+    from evaluation.pipeline.run import _die_with_parent
 
     _die_with_parent(parent)
     time.sleep(120)

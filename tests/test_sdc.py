@@ -1,4 +1,5 @@
-"""The cell-suppression engine (evaluation.sdc) on tables whose answers are known by hand."""
+"""The cell-suppression engine (evaluation.disclosure.sdc) on tables whose answers are known by
+hand."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation import sdc
+from evaluation.disclosure import sdc
 
 
 def two_by_two() -> sdc.Model:
@@ -135,9 +136,9 @@ def test_secondary_suppression_ends_on_a_small_fully_linked_study(tmp_path):
     Single picks used to stall here (210 cells still exposed after 25 rounds, and about one cell
     per round after that: a generated study took hours); now the greedy widens to whole layers
     once it stalls and protects every cell."""
-    from evaluation import published
     from evaluation.config import load_study
-    from evaluation.process import process
+    from evaluation.disclosure import plan as published
+    from evaluation.pipeline.process import process
     from tests.studygen import OrgSpec, StudySpec, UnitSpec, write_study
 
     sizes = [(2, 6), (15,), (9, 3), (4, 30), (3,), (6, 2), (1, 9)]

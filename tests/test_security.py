@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evaluation.errors import ConfigError, OutputPathError
-from evaluation.io import write_text
+from evaluation.io.files import write_text
 from evaluation.safety import (
     check_output_folders,
     check_output_path,
@@ -171,7 +171,7 @@ def test_defuse_formulas_touches_only_text_cells():
 def test_workbook_has_no_formula_cells(tmp_path):
     from openpyxl import load_workbook
 
-    from evaluation.exports import to_xlsx
+    from evaluation.report.exports import to_xlsx
 
     frame = pd.DataFrame(
         {
@@ -212,7 +212,7 @@ def test_escaped_markdown_shows_the_text_as_typed(text):
 def test_headings_and_notes_are_displayed_as_text(monkeypatch):
     import IPython.display
 
-    from evaluation import report
+    from evaluation.report import display as report
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
@@ -232,7 +232,7 @@ def test_headings_and_notes_are_displayed_as_text(monkeypatch):
 
 
 def test_table_of_contents_and_footer_escape_and_link(tmp_path):
-    from evaluation.report import notebook_to_html
+    from evaluation.report.html import notebook_to_html
 
     nb = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell("x = 1")
@@ -355,8 +355,8 @@ PAYLOADS = {  # demo text -> the same text with a payload; replaced in config an
 
 @pytest.fixture(scope="module")
 def payload_run(tmp_path_factory) -> Path:
-    from evaluation.demo import write_demo
-    from evaluation.run import run
+    from evaluation.demo.generate import write_demo
+    from evaluation.pipeline.run import run
 
     study = tmp_path_factory.mktemp("payload") / "study"
     write_demo(study, respondents=120)
@@ -422,10 +422,6 @@ def test_no_workbook_cell_is_a_formula(payload_run):
 
 @pytest.mark.slow
 def test_tables_of_record_hold_no_formula(payload_run):
-    from evaluation import tables
-
-    if "defuse_formulas" not in Path(tables.__file__).read_text(encoding="utf-8"):
-        pytest.skip("tables.write_table does not call safety.defuse_formulas yet")
     for path in (payload_run / "reports" / "tables").glob("*.csv"):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         for col in frame:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.run import run
+from evaluation.pipeline.run import run
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("study_shapes")]
 
@@ -191,8 +191,8 @@ def test_open_answers_without_codings(tmp_path):
 
 def test_a_qdpx_project_only(tmp_path):
     from evaluation.config import load_study
-    from evaluation.qual.codings import load_codebook
-    from evaluation.qual.qdpx import export_qdpx
+    from evaluation.io.codings import load_codebook
+    from evaluation.io.qdpx import export_qdpx
 
     frames = {"responses": responses({"T0": CELLS, "T1": CELLS})}
     qdpx = {"codings": "data/raw/project.qdpx"}

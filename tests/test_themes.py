@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation import steps
+from evaluation.analyse.qual.joint import meta_inference, qual_direction, quant_direction
+from evaluation.analyse.qual.themes import choose_quote, quotes, theme_prevalence
 from evaluation.config import load_study
-from evaluation.demo import PLANTED_PII, write_demo
-from evaluation.disclosure import protect
-from evaluation.process import process
-from evaluation.published import make_plan
-from evaluation.qual.joint import meta_inference, qual_direction, quant_direction
-from evaluation.qual.redact import redact
-from evaluation.qual.themes import choose_quote, quotes, theme_prevalence
+from evaluation.demo.generate import PLANTED_PII, write_demo
+from evaluation.disclosure.plan import make_plan
+from evaluation.disclosure.redact import redact
+from evaluation.disclosure.rules import protect
+from evaluation.pipeline import session as steps
+from evaluation.pipeline.process import process
 
 ACTORS = {"A": "X", "B": "X", "C": "Y"}
 
@@ -120,7 +120,8 @@ def demo_session(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     write_demo(root, respondents=600)
     process(load_study(root))
-    make_plan(load_study(root))  # as `evaluation run` does: one disclosure plan for all
+    study = load_study(root)
+    make_plan(study, themes=lambda: steps.study_themes(study))  # as `evaluation run` does
     s = steps.open_study(root)
     return s, steps.qualitative(s), steps.joint(s)["joint_display"], steps.pooling(s)["meta"]
 

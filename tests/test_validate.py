@@ -7,7 +7,7 @@ import pytest
 
 from evaluation.config import load_study
 from evaluation.errors import ConfigError, DataError
-from evaluation.process import validate_study
+from evaluation.pipeline.process import validate_study
 from tests.conftest import HEADER, STUDY_YAML, row, write_study
 
 

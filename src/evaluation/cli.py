@@ -134,7 +134,7 @@ def _console() -> Console:
 
 def _logging(verbose: bool) -> Console:
     """Log to standard error: through rich on a terminal (where the live display of
-    :mod:`evaluation.progress` shows under the lines), as plain single lines with the time
+    :mod:`evaluation.pipeline.progress` shows under the lines), as plain single lines with the time
     elsewhere, so a CI log or file never has a message broken over two lines."""
     global _err
     _err = None
@@ -161,7 +161,7 @@ def _problems_table(error: DataError, show_all: bool) -> None:
     """Every problem (``--all``), or the first few of each kind with a count of the rest."""
     from rich.table import Table
 
-    from evaluation.validate import PER_RULE
+    from evaluation.io.problems import PER_RULE
 
     err = _console()
 
@@ -202,7 +202,7 @@ def _examples(*lines: str) -> str:
 def _progress(console: Console):
     """Signs of life while a run works: the live display on a terminal, elsewhere a "still
     working" log line whenever nothing was logged for ten seconds."""
-    from evaluation import progress
+    from evaluation.pipeline import progress
 
     if console.is_terminal and not console.is_dumb_terminal:
         return progress.live(console)
@@ -263,7 +263,7 @@ def run(
     reports/manifest.json. Notebooks whose inputs did not change are kept. Exit codes: 0
     success, 1 invalid input or configuration, 2 usage error, 3 a notebook failed.
     """
-    from evaluation.run import run as run_study
+    from evaluation.pipeline.run import run as run_study
 
     console = _logging(verbose)
     with _progress(console):
@@ -304,7 +304,7 @@ def validate(
     Nothing is written: neither data/processed/ nor reports/ are touched.
     """
     from evaluation.config import load_study
-    from evaluation.process import validate_study
+    from evaluation.pipeline.process import validate_study
 
     err = _logging(verbose)
     cfg = _guard(load_study, study)
@@ -350,7 +350,7 @@ def demo(
     An existing file with other content is not overwritten unless --force (exit 1); writing
     the same demo again is harmless.
     """
-    from evaluation.demo import write_demo
+    from evaluation.demo.generate import write_demo
 
     err = _logging(False)
     files = _guard(write_demo, study, respondents=respondents, seed=seed, force=force)
@@ -375,7 +375,7 @@ def reproduce(
     The run happens in a scratch copy of the study, so reports/ is left as it is; exit 1 if a
     table differs or is missing.
     """
-    from evaluation.run import reproduce as reproduce_study
+    from evaluation.pipeline.run import reproduce as reproduce_study
 
     console = _logging(False)
     with _progress(console):

@@ -156,7 +156,7 @@ class Analysis:
 class Target:
     """One entry of ``targets:``: an indicator of the project plan and its target.
 
-    The fields are what :func:`evaluation.analyse.indicators.indicators_table` reads; see that
+    The fields are what :func:`evaluation.analyse.quant.indicators.indicators_table` reads; see that
     module for what each ``aggregate`` computes.
     """
 
@@ -670,7 +670,7 @@ def _scalar_or_list(c: _Checks) -> Check:
 
 
 def _targets(raw: Any, c: _Checks) -> tuple[Target, ...]:
-    """``targets:``: checked against what :mod:`evaluation.analyse.indicators` reads."""
+    """``targets:``: checked against what :mod:`evaluation.analyse.quant.indicators` reads."""
     if raw is None:
         return ()
     if not isinstance(raw, list):

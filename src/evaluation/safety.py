@@ -3,7 +3,7 @@ becomes a path out of the study, a spreadsheet formula or live markup.
 
 - :func:`safe_name` and :func:`unique_slugs` turn identifiers (round ids, measures, codes,
   organisation and actor names) into file-name parts: ASCII letters, digits, ``_`` and ``-``.
-- :func:`check_output_path` (called by :func:`evaluation.io.atomic_path` for every file
+- :func:`check_output_path` (called by :func:`evaluation.io.files.atomic_path` for every file
   written) and :func:`check_output_folders` (called at the start of a run) keep outputs inside
   the study's own ``reports/`` and ``data/processed/``, never through a symbolic link.
 - :func:`defuse_formula` and :func:`defuse_formulas` put a ``'`` before a text cell that a

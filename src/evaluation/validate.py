@@ -16,11 +16,11 @@ from pandera.errors import SchemaErrors
 
 from evaluation.config import IDENTIFYING_CODES, Instrument, Study
 from evaluation.errors import DataError
-from evaluation.io import FILE_COLUMN, ROW_COLUMN, read_raw
+from evaluation.io.problems import PROBLEM_COLUMNS, problem_summary
+from evaluation.io.readers import FILE_COLUMN, ROW_COLUMN, read_raw
 
 log = logging.getLogger(__name__)
 
-PROBLEM_COLUMNS = ["file", "row", "column", "value", "problem"]
 ID_COLUMNS = ["round", "organisation", "unit"]
 PARTICIPANT_VALUES = ["0", "1"]
 ROLE_VALUES = ["supervisor", "staff"]
@@ -231,25 +231,3 @@ def load_responses(study: Study) -> pd.DataFrame:
     if not problems.empty:
         raise DataError(problem_summary(problems), problems)
     return typed
-
-
-PER_RULE = 5
-
-
-def problem_summary(problems: pd.DataFrame, limit: int = PER_RULE) -> str:
-    """A readable message: the count, then per rule (column and problem) its first ``limit``
-    problems (file, row, column: value - problem) and how many more of that kind there are."""
-    lines = [f"{len(problems)} problem(s) in the raw data:"]
-    for (_column, _rule), group in _by_rule(problems):
-        for _, p in group.head(limit).iterrows():
-            where = f"{p['file']}" + (f", row {p['row']}" if p["row"] != "" else "")
-            value = "" if pd.isna(p["value"]) or p["value"] == "" else f": {p['value']!r}"
-            lines.append(f"  {where}, column {p['column']}{value} - {p['problem']}")
-        if len(group) > limit:
-            lines.append(f"  ... and {len(group) - limit} more of this kind")
-    return "\n".join(lines)
-
-
-def _by_rule(problems: pd.DataFrame):
-    """Problems grouped by (column, problem), in order of first appearance."""
-    return problems.groupby(["column", "problem"], sort=False, dropna=False)

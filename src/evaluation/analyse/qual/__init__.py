@@ -1,0 +1,2 @@
+"""Qualitative analysis: theme prevalence and quotes, intercoder reliability, keyword
+suggestions and the joint display."""

@@ -1,0 +1,136 @@
+"""Descriptive tables behind the figures: means per round with CIs, band shares.
+
+Figures are drawn only from these tables, so disclosure control applied here holds for them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evaluation.analyse.suppression import suppress
+
+
+def round_means(
+    scores: pd.DataFrame,
+    *,
+    measures: list[str],
+    rounds: list[str],
+    by: str | None = "participant",
+    min_n: int = 5,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Mean of each measure per round (and per ``by`` group) with a t-based CI.
+
+    CI = mean ± t_{1-(1-ci)/2, n-1} · sd / √n (respondents treated as independent; the mixed
+    model in ``lmm.csv`` accounts for clustering). Columns: ``measure, round, group_by, group,
+    n, mean, sd, ci_low, ci_high, suppressed``.
+    """
+    rows = []
+    groups = [("all", "all", scores)]
+    if by:
+        groups += [
+            (by, str(value), part) for value, part in scores.groupby(by, observed=True, dropna=True)
+        ]
+    for measure in measures:
+        for group_by, group, part in groups:
+            for rnd in rounds:
+                values = part.loc[part["round"] == rnd, measure].dropna().to_numpy(float)
+                n = len(values)
+                mean = values.mean() if n else np.nan
+                sd = values.std(ddof=1) if n > 1 else np.nan
+                half = stats.t.ppf(0.5 + ci / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
+                rows.append(
+                    {
+                        "measure": measure,
+                        "round": rnd,
+                        "group_by": group_by,
+                        "group": group,
+                        "n": n,
+                        "mean": mean,
+                        "sd": sd,
+                        "ci_low": mean - half,
+                        "ci_high": mean + half,
+                    }
+                )
+    out = pd.DataFrame(rows)
+    return suppress(
+        out, n_columns=["n"], keep=["measure", "round", "group_by", "group"], min_n=min_n
+    )
+
+
+def band_shares(
+    scores: pd.DataFrame,
+    *,
+    column: str,
+    bands: list[str],
+    rounds: list[str],
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """Share of respondents in each band per round (``n`` = respondents with a band).
+
+    Columns: ``measure, round, band, n_round, n_band, share, suppressed``. A round with fewer
+    than ``min_n`` banded respondents is suppressed whole; so is a band cell with 1..min_n-1
+    respondents (its count could identify people); an empty band is shown as 0. Secondary
+    suppression: when only one cell of a round is small, the smallest other non-empty cell is
+    hidden too, so the small one cannot be recovered as the round's total minus the rest.
+    """
+    rows = []
+    for rnd in rounds:
+        values = scores.loc[scores["round"] == rnd, column].dropna()
+        n_round = len(values)
+        counts = values.value_counts()
+        for b in bands:
+            n_band = int(counts.get(b, 0))
+            rows.append(
+                {
+                    "measure": column,
+                    "round": rnd,
+                    "band": b,
+                    "n_round": n_round,
+                    "n_band": n_band,
+                    "share": n_band / n_round if n_round else np.nan,
+                }
+            )
+    out = pd.DataFrame(rows)
+    small_cell = out["n_band"].between(1, min_n - 1)
+    for _, idx in out.groupby("round", sort=False).groups.items():
+        if small_cell[idx].sum() == 1:
+            others = out.loc[idx][~small_cell[idx] & (out.loc[idx, "n_band"] > 0)]
+            if len(others):
+                small_cell[others["n_band"].idxmin()] = True
+            else:
+                small_cell[idx] = True
+    out = suppress(out, n_columns=["n_round"], keep=["measure", "round", "band"], min_n=min_n)
+    cols = ["n_round", "n_band", "share"]
+    out[cols] = out[cols].astype("float64")
+    out.loc[small_cell, ["n_band", "share"]] = np.nan
+    out["suppressed"] = out["suppressed"] | small_cell
+    return out
+
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def round_quantiles(
+    scores: pd.DataFrame,
+    *,
+    measures: list[str],
+    rounds: list[str],
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """Distribution of each measure per round as quantiles (10, 25, 50, 75, 90 %; pandas'
+    linear interpolation, Hyndman & Fan type 7). Minimum and maximum are left out on purpose:
+    they are single respondents' answers. Columns: ``measure, round, n, q10, q25, q50, q75,
+    q90, suppressed``."""
+    rows = []
+    for measure in measures:
+        for rnd in rounds:
+            values = scores.loc[scores["round"] == rnd, measure].dropna()
+            row = {"measure": measure, "round": rnd, "n": len(values)}
+            qs = values.quantile(list(QUANTILES)) if len(values) else None
+            for q in QUANTILES:
+                row[f"q{round(q * 100)}"] = float(qs[q]) if qs is not None else np.nan
+            rows.append(row)
+    return suppress(pd.DataFrame(rows), n_columns=["n"], keep=["measure", "round"], min_n=min_n)

@@ -1,0 +1,1093 @@
+"""Two-sample comparisons of a round against the baseline: tests, effect sizes, the pre-post table.
+
+Every difference and effect size is **round minus baseline** (positive = the round is higher).
+
+Estimators
+----------
+``independent_rows``  Welch t + Hedges' g; Mann-Whitney U + rank-biserial r.
+``paired_rows``       paired t + d_z and d_av; Wilcoxon signed-rank + matched-pairs rank-biserial r.
+``summary_rows``      Welch t + Hedges' g from ``n, mean, sd`` only (vendor aggregates).
+``prepost_summary_table``  the pre-post table from unit aggregates (summary-statistics mode).
+``hedges_g_with_variance``  g and its sampling variance, for meta-analysis.
+``adjust_p``          Holm or Benjamini-Hochberg, NaN-safe.
+``prepost_table``     the table of record ``prepost.csv``.
+
+Each ``*_rows`` function returns a list of tidy row dicts with the keys in ``ROW_KEYS``; one row per
+test x effect-size type.
+
+Notes on what libraries report (checked in ``tests/test_effects.py``): pingouin's paired
+``ttest(..., paired=True)["cohen_d"]`` and ``compute_effsize(..., paired=True, eftype="cohen")``
+are *not* d_z: they divide the mean difference by the root-mean-square of the two SDs
+(Cumming's d_av), so they ignore the correlation between the rounds. scipy's two-sided
+``wilcoxon`` statistic is ``min(W+, W-)``, not W+; here the statistic is always W+ of
+``round - baseline``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections import Counter
+from collections.abc import Iterable
+from typing import Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from scipy.special import gammaln, nctdtr
+from statsmodels.stats.multitest import multipletests
+
+from evaluation.analyse.suppression import suppress
+
+log = logging.getLogger(__name__)
+
+ROW_KEYS = [
+    "design",
+    "n_baseline",
+    "n_round",
+    "mean_baseline",
+    "mean_round",
+    "diff",
+    "test",
+    "statistic",
+    "df",
+    "p",
+    "effect_size_type",
+    "effect_size",
+    "es_ci_low",
+    "es_ci_high",
+]
+
+PREPOST_COLUMNS = [
+    "measure",
+    "group_by",
+    "group",
+    "round",
+    "baseline",
+    "design",
+    "n_baseline",
+    "n_round",
+    "mean_baseline",
+    "mean_round",
+    "diff",
+    "test",
+    "statistic",
+    "df",
+    "p",
+    "p_adjusted",
+    "correction",
+    "effect_size_type",
+    "effect_size",
+    "es_ci_low",
+    "es_ci_high",
+    "suppressed",
+    "family",
+]
+
+# Columns that identify a row of prepost.csv and survive disclosure control.
+# Columns that identify a row of prepost.csv and survive suppression (also the disclosure rules').
+PREPOST_IDENTIFYING = ("measure", "group_by", "group", "round", "baseline", "design", "test",
+                       "effect_size_type", "correction", "family")  # fmt: skip
+IDENTIFYING = list(PREPOST_IDENTIFYING)
+
+# R's wilcox.test computes exact p-values below this sample size when there are no ties.
+_EXACT_BELOW = 50
+
+Design = Literal["auto", "independent", "paired"]
+Correction = Literal["holm", "fdr_bh"]
+
+
+class HedgesG(NamedTuple):
+    """Hedges' g (round minus baseline) and its large-sample sampling variance."""
+
+    g: float
+    variance: float
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _clean(values: Iterable[float] | np.ndarray | pd.Series) -> np.ndarray:
+    """Float array without NaNs (a copy; the input is not modified)."""
+    arr = np.asarray(pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce"), float)
+    return arr[~np.isnan(arr)]
+
+
+def _check_ci(ci: float) -> None:
+    if not 0.0 < ci < 1.0:
+        raise ValueError(f"ci must be between 0 and 1 (exclusive), got {ci}")
+
+
+def _nan_if_not_finite(x: float) -> float:
+    return float(x) if np.isfinite(x) else math.nan
+
+
+def hedges_j(df: float) -> float:
+    """Hedges' exact small-sample correction ``J(df) = Γ(df/2) / (sqrt(df/2) Γ((df-1)/2))``.
+
+    The common approximation ``1 - 3 / (4 df - 1)`` differs from it by less than 1e-4 for
+    ``df >= 10``. NaN for ``df <= 1``.
+
+    References
+    ----------
+    Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and related
+    estimators. Journal of Educational Statistics, 6(2), 107-128.
+    """
+    if not np.isfinite(df) or df <= 1:
+        return math.nan
+    return float(np.exp(gammaln(df / 2) - 0.5 * np.log(df / 2) - gammaln((df - 1) / 2)))
+
+
+def _nct_ncp_interval(t: float, df: float, ci: float) -> tuple[float, float]:
+    """Confidence interval for the noncentrality parameter of a t statistic.
+
+    Finds ``lo, hi`` with ``P(T <= t | lo) = 1 - a`` and ``P(T <= t | hi) = a``,
+    ``a = (1 - ci) / 2`` (inversion of the noncentral t; Steiger & Fouladi 1997).
+    """
+    if not (np.isfinite(t) and np.isfinite(df) and df > 0):
+        return math.nan, math.nan
+    a = (1.0 - ci) / 2.0
+
+    def f(ncp: float, target: float) -> float:
+        # scipy.special.nctdtr is the noncentral t cdf behind stats.nct.cdf, without overhead.
+        return float(nctdtr(df, ncp, t)) - target
+
+    def root(target: float, direction: int) -> float:
+        # cdf(t; ncp) decreases in ncp: walk from t in `direction` until the sign changes.
+        step = 1.0 + abs(t) * 0.5
+        inner = t
+        outer = t + direction * step
+        for _ in range(60):
+            if f(outer, target) * direction < 0:
+                break
+            inner, step = outer, step * 2
+            outer = t + direction * step
+        else:
+            return math.nan
+        lo_, hi_ = sorted((inner, outer))
+        try:
+            return float(optimize.brentq(f, lo_, hi_, args=(target,), xtol=1e-10, maxiter=200))
+        except ValueError:
+            return math.nan
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lo = root(1.0 - a, -1)
+        hi = root(a, +1)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        # Fall back to the normal approximation rather than leave the interval empty.
+        z = stats.norm.ppf(1 - a)
+        log.debug("noncentral t inversion failed for t=%s df=%s; normal approximation", t, df)
+        lo, hi = t - z, t + z
+    return lo, hi
+
+
+def _fisher_z_interval(r: float, se: float, ci: float) -> tuple[float, float]:
+    """``tanh(atanh(r) ± z * se)``: normal approximation on Fisher's z scale."""
+    if not (np.isfinite(r) and np.isfinite(se)):
+        return math.nan, math.nan
+    z = stats.norm.ppf(1 - (1 - ci) / 2)
+    zr = math.atanh(r)
+    return math.tanh(zr - z * se), math.tanh(zr + z * se)
+
+
+def _close_at_bound(r: float, lo: float, hi: float) -> tuple[float, float]:
+    """An interval for a correlation at ±1 reaches that bound (the estimate stays inside)."""
+    if r >= 1:
+        return lo, 1.0
+    if r <= -1:
+        return -1.0, hi
+    return lo, hi
+
+
+def _row(
+    design: str,
+    n_b: float,
+    n_r: float,
+    mean_b: float,
+    mean_r: float,
+    test: str,
+    statistic: float,
+    df: float,
+    p: float,
+    es_type: str,
+    es: float,
+    lo: float,
+    hi: float,
+) -> dict:
+    return {
+        "design": design,
+        "n_baseline": int(n_b),
+        "n_round": int(n_r),
+        "mean_baseline": _nan_if_not_finite(mean_b),
+        "mean_round": _nan_if_not_finite(mean_r),
+        "diff": _nan_if_not_finite(mean_r - mean_b),
+        "test": test,
+        "statistic": _nan_if_not_finite(statistic),
+        "df": _nan_if_not_finite(df),
+        "p": _nan_if_not_finite(p),
+        "effect_size_type": es_type,
+        "effect_size": _nan_if_not_finite(es),
+        "es_ci_low": _nan_if_not_finite(lo),
+        "es_ci_high": _nan_if_not_finite(hi),
+    }
+
+
+# --------------------------------------------------------------------------- independent samples
+
+
+def _welch_and_g(
+    n_b: float, mean_b: float, sd_b: float, n_r: float, mean_r: float, sd_r: float, ci: float
+) -> dict:
+    """Welch t and Hedges' g from summary statistics (shared by raw-data and summary paths)."""
+    n_b, n_r = float(n_b), float(n_r)
+    var_b, var_r = float(sd_b) ** 2, float(sd_r) ** 2
+    t = df = p = math.nan
+    g = lo = hi = math.nan
+    with np.errstate(all="ignore"):
+        if n_b >= 2 and n_r >= 2 and np.isfinite(var_b) and np.isfinite(var_r):
+            se2_b, se2_r = var_b / n_b, var_r / n_r
+            se = math.sqrt(se2_b + se2_r)
+            if se > 0:
+                t = (mean_r - mean_b) / se
+                df = (se2_b + se2_r) ** 2 / (se2_b**2 / (n_b - 1) + se2_r**2 / (n_r - 1))
+                p = float(2 * stats.t.sf(abs(t), df))
+            nu = n_b + n_r - 2
+            s_pooled = math.sqrt(((n_b - 1) * var_b + (n_r - 1) * var_r) / nu)
+            if s_pooled > 0:
+                d = (mean_r - mean_b) / s_pooled
+                g = hedges_j(nu) * d
+                scale = math.sqrt(1 / n_b + 1 / n_r)
+                ncp_lo, ncp_hi = _nct_ncp_interval(d / scale, nu, ci)
+                lo, hi = ncp_lo * scale, ncp_hi * scale
+    return _row("independent", n_b, n_r, mean_b, mean_r, "welch_t", t, df, p, "hedges_g", g, lo, hi)
+
+
+def summary_rows(
+    n_b: int,
+    mean_b: float,
+    sd_b: float,
+    n_r: int,
+    mean_r: float,
+    sd_r: float,
+    ci: float = 0.95,
+) -> list[dict]:
+    """Welch t and Hedges' g of the round against the baseline from summary statistics only.
+
+    For vendors who deliver unit aggregates (``n, mean, sd`` per round). Gives exactly the
+    ``welch_t`` / ``hedges_g`` row of :func:`independent_rows` on the same data.
+
+    Welch's t and the Welch-Satterthwaite degrees of freedom::
+
+        t  = (m_r - m_b) / sqrt(s_r^2/n_r + s_b^2/n_b)
+        df = (s_r^2/n_r + s_b^2/n_b)^2 / ((s_r^2/n_r)^2/(n_r-1) + (s_b^2/n_b)^2/(n_b-1))
+
+    with a two-sided p from the t distribution. Hedges' g uses the pooled SD::
+
+        s_p = sqrt(((n_b-1) s_b^2 + (n_r-1) s_r^2) / (n_b + n_r - 2))
+        d   = (m_r - m_b) / s_p,   g = J(n_b + n_r - 2) * d
+
+    with the exact correction ``J(v) = Γ(v/2) / (sqrt(v/2) Γ((v-1)/2))`` (Hedges 1981).
+    The confidence interval is the exact interval for δ under normality and equal variances:
+    the noncentral-t interval for ``d / sqrt(1/n_b + 1/n_r)`` with ``n_b + n_r - 2`` df,
+    rescaled (Steiger & Fouladi 1997; as ESCI and MBESS report it, not shrunk by J).
+
+    Parameters
+    ----------
+    n_b, mean_b, sd_b : baseline size, mean and SD (``ddof=1``).
+    n_r, mean_r, sd_r : the round's size, mean and SD.
+    ci : confidence level of the effect-size interval.
+
+    Returns
+    -------
+    list of dict
+        One row with the keys in ``ROW_KEYS``; ``test = "welch_t"``, ``effect_size_type =
+        "hedges_g"``, ``design = "independent"``. Statistics that are undefined (a group with
+        fewer than 2 observations, zero variance) are NaN.
+
+    References
+    ----------
+    Welch, B. L. (1947). The generalization of "Student's" problem when several different
+    population variances are involved. Biometrika, 34, 28-35.
+    Hedges, L. V., & Olkin, I. (1985). Statistical Methods for Meta-Analysis. Academic Press.
+    Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation and the evaluation
+    of statistical models. In Harlow, Mulaik & Steiger (Eds.), What if there were no
+    significance tests? Erlbaum.
+    Lakens, D. (2013). Calculating and reporting effect sizes to facilitate cumulative science.
+    Frontiers in Psychology, 4, 863.
+    """
+    _check_ci(ci)
+    return [_welch_and_g(n_b, mean_b, sd_b, n_r, mean_r, sd_r, ci)]
+
+
+def hedges_g_with_variance(
+    n_b: int, mean_b: float, sd_b: float, n_r: int, mean_r: float, sd_r: float
+) -> HedgesG:
+    """Hedges' g (round minus baseline) and its sampling variance, for meta-analysis.
+
+    ``g = J d`` as in :func:`summary_rows` (exact J) and::
+
+        V_d = (n_b + n_r) / (n_b n_r) + d^2 / (2 (n_b + n_r)),    V_g = J^2 V_d
+
+    (Borenstein et al. 2009, eqs. 4.20 and 4.24; the large-sample variance of Hedges & Olkin
+    1985). NaN when a group has fewer than 2 observations or the pooled SD is zero.
+
+    Returns
+    -------
+    HedgesG
+        Named tuple ``(g, variance)``.
+
+    References
+    ----------
+    Borenstein, M., Hedges, L. V., Higgins, J. P. T., & Rothstein, H. R. (2009). Introduction
+    to Meta-Analysis, ch. 4. Wiley.
+    Hedges, L. V., & Olkin, I. (1985). Statistical Methods for Meta-Analysis. Academic Press.
+    """
+    n_b, n_r = float(n_b), float(n_r)
+    if n_b < 2 or n_r < 2:
+        return HedgesG(math.nan, math.nan)
+    nu = n_b + n_r - 2
+    s_pooled = math.sqrt(((n_b - 1) * float(sd_b) ** 2 + (n_r - 1) * float(sd_r) ** 2) / nu)
+    if not (np.isfinite(s_pooled) and s_pooled > 0):
+        return HedgesG(math.nan, math.nan)
+    d = (float(mean_r) - float(mean_b)) / s_pooled
+    j = hedges_j(nu)
+    v_d = (n_b + n_r) / (n_b * n_r) + d**2 / (2 * (n_b + n_r))
+    return HedgesG(j * d, j**2 * v_d)
+
+
+def _mann_whitney(baseline: np.ndarray, other: np.ndarray, ci: float) -> dict:
+    n_b, n_r = len(baseline), len(other)
+    mean_b = float(np.mean(baseline)) if n_b else math.nan
+    mean_r = float(np.mean(other)) if n_r else math.nan
+    u = p = r = lo = hi = math.nan
+    if n_b >= 1 and n_r >= 1:
+        ranks = stats.rankdata(np.concatenate([other, baseline]))
+        u = float(ranks[:n_r].sum() - n_r * (n_r + 1) / 2)
+        ties = len(np.unique(np.concatenate([other, baseline]))) < n_b + n_r
+        method = (
+            "exact" if (not ties and n_b < _EXACT_BELOW and n_r < _EXACT_BELOW) else "asymptotic"
+        )
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.mannwhitneyu(
+                other, baseline, alternative="two-sided", method=method, use_continuity=True
+            )
+        p = float(res.pvalue)
+        nn = n_b * n_r
+        r = 2 * u / nn - 1
+        # Interval only: keep U within [1/2, n1 n2 - 1/2] so complete separation stays finite.
+        u_ci = min(max(u, 0.5), nn - 0.5) if nn > 1 else math.nan
+        se = math.sqrt((n_b + n_r + 1) / (3 * nn))
+        lo, hi = _close_at_bound(r, *_fisher_z_interval(2 * u_ci / nn - 1, se, ci))
+    return _row(
+        "independent",
+        n_b,
+        n_r,
+        mean_b,
+        mean_r,
+        "mann_whitney_u",
+        u,
+        math.nan,
+        p,
+        "rank_biserial",
+        r,
+        lo,
+        hi,
+    )
+
+
+def independent_rows(
+    baseline: Iterable[float], other: Iterable[float], ci: float = 0.95
+) -> list[dict]:
+    """Compare two independent samples: the round (``other``) against the baseline.
+
+    Two rows (keys ``ROW_KEYS``, ``design = "independent"``):
+
+    1. ``welch_t`` / ``hedges_g``: Welch's t (``statistic`` = t of round minus baseline,
+       ``df`` = Welch-Satterthwaite df, two-sided p) and Hedges' g with the exact J correction
+       and the noncentral-t interval for δ; formulas in :func:`summary_rows`, which gives the
+       same row from ``n, mean, sd``.
+    2. ``mann_whitney_u`` / ``rank_biserial``: ``statistic`` = U of the round group,
+       ``U_r = R_r - n_r (n_r + 1) / 2`` with mid-ranks for ties, i.e. the number of
+       (round, baseline) pairs where the round value is higher, ties counting 1/2. Two-sided p
+       follows R's ``wilcox.test`` defaults: scipy ``method="exact"`` when there are no ties and
+       both samples have fewer than 50 values, otherwise the normal approximation with tie and
+       continuity correction (``method="asymptotic", use_continuity=True``). The rank-biserial
+       correlation ``r = 2 U_r / (n_b n_r) - 1`` is the proportion of favourable minus
+       unfavourable pairs (Kerby 2014), positive when the round tends to be higher. Its interval
+       is the normal approximation on Fisher's z scale with the null SE of r,
+       ``se = sqrt((n_b + n_r + 1) / (3 n_b n_r))`` (from ``Var U = n_b n_r (n_b + n_r + 1) / 12``;
+       as in the R package effectsize); for the interval only, U is kept within
+       ``[1/2, n_b n_r - 1/2]`` so that complete separation (r = ±1) still gives a finite
+       interval, which then reaches ±1 on the side of the estimate.
+
+    Parameters
+    ----------
+    baseline, other : array-like of float
+        Baseline and round values; NaNs are dropped. Inputs are not modified.
+    ci : float
+        Confidence level of the effect-size intervals.
+
+    Returns
+    -------
+    list of dict
+
+    References
+    ----------
+    Welch, B. L. (1947). Biometrika, 34, 28-35.
+    Hedges, L. V., & Olkin, I. (1985). Statistical Methods for Meta-Analysis. Academic Press.
+    Mann, H. B., & Whitney, D. R. (1947). Annals of Mathematical Statistics, 18, 50-60.
+    Kerby, D. S. (2014). The simple difference formula: an approach to teaching nonparametric
+    correlation. Comprehensive Psychology, 3, 11.IT.3.1.
+    Ben-Shachar, M. S., Lüdecke, D., & Makowski, D. (2020). effectsize: Estimation of effect size
+    indices and standardized parameters. Journal of Open Source Software, 5(56), 2815.
+    """
+    _check_ci(ci)
+    b, o = _clean(baseline), _clean(other)
+    n_b, n_r = len(b), len(o)
+    with np.errstate(all="ignore"):
+        mean_b = float(b.mean()) if n_b else math.nan
+        mean_r = float(o.mean()) if n_r else math.nan
+        sd_b = float(b.std(ddof=1)) if n_b >= 2 else math.nan
+        sd_r = float(o.std(ddof=1)) if n_r >= 2 else math.nan
+    welch = _welch_and_g(n_b, mean_b, sd_b, n_r, mean_r, sd_r, ci)
+    return [welch, _mann_whitney(b, o, ci)]
+
+
+# --------------------------------------------------------------------------- paired samples
+
+
+def _paired_arrays(baseline, other) -> tuple[np.ndarray, np.ndarray]:
+    b = np.asarray(pd.to_numeric(pd.Series(baseline, dtype="object"), errors="coerce"), float)
+    o = np.asarray(pd.to_numeric(pd.Series(other, dtype="object"), errors="coerce"), float)
+    if b.shape != o.shape:
+        raise ValueError(
+            f"paired samples must have the same length, got {b.shape[0]} and {o.shape[0]}"
+        )
+    keep = ~(np.isnan(b) | np.isnan(o))
+    return b[keep], o[keep]
+
+
+def d_av_interval(t: float, n: int, sd_diff: float, s_av: float, ci: float) -> tuple[float, float]:
+    """Algina & Keselman's (2003) approximate interval for a paired d_av.
+
+    The noncentral-t interval ``[lo, hi]`` for the noncentrality of the paired t (``n - 1`` df)
+    is rescaled to the d_av metric with the observed ratio
+    ``sd_diff / (sqrt(n) * s_av)`` (= d_av / t), as in ESCI (Cumming 2012).
+    """
+    if not (n >= 2 and np.isfinite(sd_diff) and np.isfinite(s_av) and s_av > 0):
+        return math.nan, math.nan
+    lo, hi = _nct_ncp_interval(t, n - 1, ci)
+    scale = sd_diff / (math.sqrt(n) * s_av)
+    return lo * scale, hi * scale
+
+
+def _wilcoxon(b: np.ndarray, o: np.ndarray, ci: float) -> dict:
+    n = len(b)
+    mean_b = float(b.mean()) if n else math.nan
+    mean_r = float(o.mean()) if n else math.nan
+    d = o - b
+    nz = d[d != 0]
+    nd = len(nz)
+    w_plus = p = r = lo = hi = math.nan
+    if nd >= 1:
+        ranks = stats.rankdata(np.abs(nz))
+        w_plus = float(ranks[nz > 0].sum())
+        total = nd * (nd + 1) / 2
+        w_minus = total - w_plus
+        r = (w_plus - w_minus) / total
+        ties = len(np.unique(np.abs(nz))) < nd
+        zeros = nd < n
+        method = "exact" if (not ties and not zeros and nd < _EXACT_BELOW) else "asymptotic"
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.wilcoxon(
+                d, zero_method="wilcox", correction=True, alternative="two-sided", method=method
+            )
+        p = float(res.pvalue)
+        w_ci = min(max(w_plus, 0.5), total - 0.5) if total > 1 else math.nan
+        se = math.sqrt(nd * (nd + 1) * (2 * nd + 1) / 6) / total
+        lo, hi = _close_at_bound(r, *_fisher_z_interval((2 * w_ci - total) / total, se, ci))
+    return _row(
+        "paired", n, n, mean_b, mean_r, "wilcoxon", w_plus, math.nan, p, "rank_biserial", r, lo, hi
+    )
+
+
+def paired_rows(baseline: Iterable[float], other: Iterable[float], ci: float = 0.95) -> list[dict]:
+    """Compare paired samples: the round (``other``) against the baseline, aligned by respondent.
+
+    Pairs with a missing value on either side are dropped. With ``D = round - baseline``,
+    ``n`` pairs, ``s_D`` the SD of D and ``s_b``, ``s_r`` the SDs of the two rounds (``ddof=1``),
+    three rows (keys ``ROW_KEYS``, ``design = "paired"``, ``n_baseline = n_round = n``):
+
+    1. ``paired_t`` / ``d_z``: ``t = mean(D) / (s_D / sqrt(n))``, ``df = n - 1``, two-sided p;
+       ``d_z = mean(D) / s_D`` (Cohen 1988; Lakens 2013 eq. 6) with the exact noncentral-t
+       interval ``[lo, hi] / sqrt(n)``, where ``[lo, hi]`` is the interval for the noncentrality
+       of t.
+    2. ``paired_t`` / ``d_av``: same test; ``d_av = mean(D) / ((s_b + s_r) / 2)`` (Lakens 2013
+       eq. 10), which ignores the correlation between rounds and so is comparable with a
+       between-subjects d. Interval: Algina & Keselman's (2003) approximation, see
+       :func:`d_av_interval`. Cumming (2012), ESCI and pingouin standardise by the
+       root-mean-square ``sqrt((s_b^2 + s_r^2) / 2)`` instead; the two agree when the SDs are
+       equal and differ little otherwise.
+    3. ``wilcoxon`` / ``rank_biserial``: Wilcoxon signed-rank test on D, zero differences
+       dropped (``zero_method="wilcox"``), ``statistic`` = W+ (sum of the ranks of |D| of the
+       positive differences: R's ``V`` for ``wilcox.test(round, baseline, paired = TRUE)``).
+       p follows R's defaults: exact when there are no ties or zeros and fewer than 50 non-zero
+       differences, otherwise the normal approximation with tie and continuity correction.
+       Matched-pairs rank-biserial ``r = (W+ - W-) / (W+ + W-)`` (Kerby 2014), positive when the
+       round tends to be higher; interval by Fisher's z with the null SE
+       ``sqrt(m (m+1) (2m+1) / 6) / (m (m+1) / 2)`` over the ``m`` non-zero differences (as in
+       the R package effectsize), W+ kept within ``[1/2, m(m+1)/2 - 1/2]`` for the interval only.
+
+    References
+    ----------
+    Cohen, J. (1988). Statistical Power Analysis for the Behavioral Sciences (2nd ed.).
+    Lakens, D. (2013). Calculating and reporting effect sizes to facilitate cumulative science:
+    a practical primer for t-tests and ANOVAs. Frontiers in Psychology, 4, 863.
+    Cumming, G. (2012). Understanding the New Statistics. Routledge.
+    Algina, J., & Keselman, H. J. (2003). Approximate confidence intervals for effect sizes.
+    Educational and Psychological Measurement, 63(4), 537-553.
+    Wilcoxon, F. (1945). Individual comparisons by ranking methods. Biometrics Bulletin, 1, 80-83.
+    Kerby, D. S. (2014). The simple difference formula: an approach to teaching nonparametric
+    correlation. Comprehensive Psychology, 3, 11.IT.3.1.
+    """
+    _check_ci(ci)
+    b, o = _paired_arrays(baseline, other)
+    n = len(b)
+    d = o - b
+    mean_b = float(b.mean()) if n else math.nan
+    mean_r = float(o.mean()) if n else math.nan
+    t = df = p = dz = dav = math.nan
+    dz_lo = dz_hi = dav_lo = dav_hi = math.nan
+    if n >= 2:
+        with np.errstate(all="ignore"):
+            mean_d = float(d.mean())
+            sd_d = float(d.std(ddof=1))
+            s_av = (float(b.std(ddof=1)) + float(o.std(ddof=1))) / 2
+            df = n - 1
+            if sd_d > 0:
+                t = mean_d / (sd_d / math.sqrt(n))
+                p = float(2 * stats.t.sf(abs(t), df))
+                dz = mean_d / sd_d
+                lo, hi = _nct_ncp_interval(t, df, ci)
+                dz_lo, dz_hi = lo / math.sqrt(n), hi / math.sqrt(n)
+                if s_av > 0:
+                    # Algina & Keselman (2003): the same ncp interval, on the d_av metric.
+                    dav = mean_d / s_av
+                    scale = sd_d / (math.sqrt(n) * s_av)
+                    dav_lo, dav_hi = lo * scale, hi * scale
+    rows = [
+        _row("paired", n, n, mean_b, mean_r, "paired_t", t, df, p, "d_z", dz, dz_lo, dz_hi),
+        _row("paired", n, n, mean_b, mean_r, "paired_t", t, df, p, "d_av", dav, dav_lo, dav_hi),
+        _wilcoxon(b, o, ci),
+    ]
+    return rows
+
+
+# --------------------------------------------------------------------------- multiplicity
+
+
+def adjust_p(p: Iterable[float], method: Correction = "holm") -> np.ndarray:
+    """Adjust a family of p-values for multiple testing; NaN-safe.
+
+    NaNs stay NaN and are not counted in the family (so they do not make the others larger).
+    ``"holm"``: Holm's (1979) step-down, controls the family-wise error rate;
+    ``"fdr_bh"``: Benjamini & Hochberg (1995) step-up, controls the false discovery rate.
+    Both give the numbers of statsmodels ``multipletests`` (BH is computed by it; Holm by the
+    same arithmetic in numpy, see ``_holm``, because statsmodels' Holm branch forces a garbage
+    collection on every call).
+
+    Parameters
+    ----------
+    p : array-like of float
+    method : {"holm", "fdr_bh"}
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values, same shape and order as ``p``.
+
+    References
+    ----------
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian
+    Journal of Statistics, 6, 65-70.
+    Benjamini, Y., & Hochberg, Y. (1995). Controlling the false discovery rate. JRSS B, 57,
+    289-300.
+    """
+    if method not in ("holm", "fdr_bh"):
+        raise ValueError(f"method must be 'holm' or 'fdr_bh', got {method!r}")
+    arr = np.asarray(list(p) if not isinstance(p, np.ndarray) else p, dtype=float)
+    out = np.full(arr.shape, np.nan)
+    ok = ~np.isnan(arr)
+    if not ok.any():
+        return out
+    if method == "holm":
+        out[ok] = _holm(arr[ok])
+    else:
+        out[ok] = multipletests(arr[ok], method=method)[1]
+    return out
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values, the arithmetic of statsmodels' ``multipletests``.
+
+    With p sorted ascending, ``adj_(i) = min(1, max_{j <= i} (m - j + 1) p_(j))``.
+    statsmodels 0.15 calls ``gc.collect()`` on every ``method="holm"`` call (about 50 ms in a
+    process holding pandas and scipy), which made the pre-post table ten times slower; the
+    tests check that this gives the same numbers as ``multipletests``.
+    """
+    m = len(p)
+    order = np.argsort(p, kind="mergesort")
+    adj = np.maximum.accumulate(p[order] * np.arange(m, 0, -1))
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+# --------------------------------------------------------------------------- the pre-post table
+
+
+def _group_labels(frame: pd.DataFrame, group_by: str) -> np.ndarray:
+    """The group label of each row for ``group_by`` as an object array (None: no group)."""
+    if group_by == "all":
+        return np.full(len(frame), "all", dtype=object)
+    if group_by == "unit":
+        org = frame["organisation"].astype("string")
+        unit = frame["unit"].astype("string")
+        labels = (org + " / " + unit).astype("string")
+    else:
+        col = frame[group_by]
+        if pd.api.types.is_float_dtype(col):
+            nonnull = col.dropna()
+            if len(nonnull) and (nonnull == np.round(nonnull)).all():
+                col = col.astype("Int64")
+        labels = col.astype("string")
+    return labels.to_numpy(dtype=object, na_value=None)
+
+
+def _codes(frame: pd.DataFrame) -> np.ndarray:
+    """Respondent link codes as an object array; empty or blank codes are None."""
+    if "respondent" not in frame:
+        return np.full(len(frame), None, dtype=object)
+    codes = frame["respondent"].astype("string").str.strip()
+    return codes.mask(codes == "").to_numpy(dtype=object, na_value=None)
+
+
+def _split_linked(
+    b_val: np.ndarray, b_code: np.ndarray, r_val: np.ndarray, r_code: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Linked pairs (aligned by code) and the unlinked remainders of both rounds.
+
+    A code links when it is non-empty and appears exactly once in each round; a code repeated
+    within a round is ambiguous and its rows stay unlinked. Returns the paired baseline and
+    round values, the unlinked baseline and round values, and the number of rows with a
+    repeated code.
+    """
+    b_count = Counter(c for c in b_code if c is not None)
+    r_count = Counter(c for c in r_code if c is not None)
+    repeated = sum(n for n in b_count.values() if n > 1) + sum(n for n in r_count.values() if n > 1)
+    common = {c for c, n in b_count.items() if n == 1} & {c for c, n in r_count.items() if n == 1}
+    b_pos = {c: i for i, c in enumerate(b_code) if c in common}
+    r_pos = {c: i for i, c in enumerate(r_code) if c in common}
+    order = sorted(common)
+    b_idx = np.array([b_pos[c] for c in order], dtype=int)
+    r_idx = np.array([r_pos[c] for c in order], dtype=int)
+    b_rest = np.ones(len(b_val), dtype=bool)
+    b_rest[b_idx] = False
+    r_rest = np.ones(len(r_val), dtype=bool)
+    r_rest[r_idx] = False
+    return b_val[b_idx], r_val[r_idx], b_val[b_rest], r_val[r_rest], repeated
+
+
+def _comparisons(
+    b_val: np.ndarray,
+    b_code: np.ndarray,
+    r_val: np.ndarray,
+    r_code: np.ndarray,
+    design: Design,
+    ci: float,
+) -> tuple[list[dict], int]:
+    """Rows for one measure x group x round, by design (and the count of repeated codes)."""
+    rows: list[dict] = []
+    if design == "independent":
+        if len(b_val) and len(r_val):
+            rows += independent_rows(b_val, r_val, ci=ci)
+        return rows, 0
+    pair_b, pair_r, rest_b, rest_r, repeated = _split_linked(b_val, b_code, r_val, r_code)
+    if len(pair_b):
+        rows += paired_rows(pair_b, pair_r, ci=ci)
+    if design == "auto" and len(rest_b) and len(rest_r):
+        rows += independent_rows(rest_b, rest_r, ci=ci)
+    return rows, repeated
+
+
+def prepost_table(
+    scores: pd.DataFrame,
+    *,
+    measures: list[str],
+    rounds: list[str],
+    baseline: str,
+    group_bys: list[str],
+    design: Design = "auto",
+    min_n: int = 5,
+    correction: Correction = "holm",
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """The pre-post table of record: every round against the baseline, per measure and group.
+
+    For each measure x ``group_by`` x group x non-baseline round, the round is compared with the
+    baseline within the group:
+
+    - ``design="independent"``: all respondents of both rounds as independent samples
+      (:func:`independent_rows`: Welch t + Hedges' g, Mann-Whitney U + rank-biserial).
+    - ``design="paired"``: only respondents whose non-empty ``respondent`` code appears once in
+      both rounds within the group (:func:`paired_rows`: paired t + d_z and d_av, Wilcoxon +
+      rank-biserial); unlinked respondents are left out.
+    - ``design="auto"``: the paired analysis on the linked respondents **and** the independent
+      analysis on the unlinked remainder of both rounds; the ``design`` column tells which
+      subset a row describes. With nothing linked, only the independent analysis.
+
+    Linking happens within the group, so a respondent who moved unit is unlinked in both
+    units. A code repeated within a round is ambiguous: its rows stay unlinked (logged).
+
+    ``group_by = "all"`` is the whole study (``group = "all"``); ``"unit"`` groups are
+    ``"<organisation> / <unit>"``; any other value is a column of ``scores`` (rows where it is
+    empty belong to no group). Missing measure values are dropped per measure. A comparison is
+    made only when both rounds have at least one value in the (group, design) subset; a round
+    with no data at all (e.g. a planned round) gives no row.
+
+    Multiplicity: a family is one measure x group_by x test x design (all groups and rounds of
+    that measure and grouping for that test); ``p_adjusted`` is Holm or Benjamini-Hochberg
+    within the family (:func:`adjust_p`), each test counted once (the d_z and d_av rows share
+    one paired t). ``family`` names it ``"<measure>:<group_by>:<test>:<design>"`` and
+    ``correction`` holds the method.
+
+    Disclosure control: a row where ``n_baseline < min_n`` or ``n_round < min_n`` keeps its
+    identifying columns (``measure, group_by, group, round, baseline, design, test,
+    effect_size_type, correction, family``), ``suppressed = True`` and every statistic empty
+    (NaN), and is left out of its multiplicity family.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One row per respondent per round: ``round, organisation, unit, respondent, ...`` and one
+        float column per measure. Not modified.
+    measures, rounds, group_bys : lists, in output order. ``rounds`` is the time order; the
+        baseline may be in it and is skipped as a comparison round.
+    baseline : the baseline round id.
+    design : {"auto", "independent", "paired"}
+    min_n : smallest n per round shown.
+    correction : {"holm", "fdr_bh"}
+    ci : confidence level of the effect-size intervals.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``PREPOST_COLUMNS`` (the contract's ``prepost.csv`` columns, then ``family``),
+        sorted by measure, group_by (given orders), group (as string), round (given order),
+        design, test, effect_size_type.
+
+    References
+    ----------
+    See :func:`independent_rows`, :func:`paired_rows` and :func:`adjust_p`.
+    """
+    if design not in ("auto", "independent", "paired"):
+        raise ValueError(f"design must be 'auto', 'independent' or 'paired', got {design!r}")
+    if correction not in ("holm", "fdr_bh"):
+        raise ValueError(f"correction must be 'holm' or 'fdr_bh', got {correction!r}")
+    _check_ci(ci)
+    missing = [m for m in measures if m not in scores]
+    missing += [g for g in group_bys if g not in ("all", "unit") and g not in scores]
+    if "unit" in group_bys:
+        missing += [c for c in ("organisation", "unit") if c not in scores]
+    if "round" not in scores:
+        missing.append("round")
+    if missing:
+        raise ValueError(f"scores has no column(s) {sorted(set(missing))}")
+
+    compare = [r for r in rounds if r != baseline]
+    round_of = scores["round"].astype("string").to_numpy(dtype=object, na_value=None)
+    codes = _codes(scores)
+    labels = {gb: _group_labels(scores, gb) for gb in group_bys}
+    records: list[dict] = []
+    repeated = 0
+    for measure in measures:
+        values = pd.to_numeric(scores[measure], errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan
+        )
+        has_value = ~np.isnan(values)
+        for group_by in group_bys:
+            group_of = labels[group_by]
+            present = {g for g in group_of[has_value] if g is not None}
+            for group in sorted(present, key=str):
+                in_group = has_value & (group_of == group)
+                at_base = in_group & (round_of == baseline)
+                for rnd in compare:
+                    at_round = in_group & (round_of == rnd)
+                    rows, rep = _comparisons(
+                        values[at_base],
+                        codes[at_base],
+                        values[at_round],
+                        codes[at_round],
+                        design,
+                        ci,
+                    )
+                    repeated += rep
+                    for row in rows:
+                        records.append(
+                            {
+                                "measure": measure,
+                                "group_by": group_by,
+                                "group": str(group),
+                                "round": rnd,
+                                "baseline": baseline,
+                                **row,
+                            }
+                        )
+    if repeated:
+        log.warning(
+            "respondent codes repeated within a round were left unlinked (%d rows counted over "
+            "all comparisons)",
+            repeated,
+        )
+
+    return _finish(
+        records,
+        measures=measures,
+        group_bys=group_bys,
+        rounds=rounds,
+        min_n=min_n,
+        correction=correction,
+    )
+
+
+def _finish(
+    records: list[dict],
+    *,
+    measures: list[str],
+    group_bys: list[str],
+    rounds: list[str],
+    min_n: int,
+    correction: Correction,
+) -> pd.DataFrame:
+    """Rows -> the pre-post table: families, disclosure control, adjusted p, order, dtypes."""
+    if not records:
+        return _empty_prepost()
+    out = pd.DataFrame.from_records(records)
+    out["correction"] = correction
+    out["family"] = out["measure"] + ":" + out["group_by"] + ":" + out["test"] + ":" + out["design"]
+    for col in ["n_baseline", "n_round"]:
+        out[col] = out[col].astype("float64")
+    out["p_adjusted"] = np.nan
+    out["suppressed"] = False
+    out = suppress(out, n_columns=["n_baseline", "n_round"], keep=IDENTIFYING, min_n=min_n)
+    out["p_adjusted"] = _adjust_families(out, correction)
+    out = _sort(out, measures=measures, group_bys=group_bys, rounds=rounds)
+    out = out[PREPOST_COLUMNS].reset_index(drop=True)
+    float_cols = [
+        "n_baseline",
+        "n_round",
+        "mean_baseline",
+        "mean_round",
+        "diff",
+        "statistic",
+        "df",
+        "p",
+        "p_adjusted",
+        "effect_size",
+        "es_ci_low",
+        "es_ci_high",
+    ]
+    out[float_cols] = out[float_cols].astype("float64")
+    out["suppressed"] = out["suppressed"].astype(bool)
+    for col in IDENTIFYING:
+        out[col] = out[col].astype(object)
+    return out
+
+
+# --------------------------------------------------------------------------- summary statistics
+
+
+def combine_cells(n: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> tuple[float, float, float]:
+    """One ``n, mean, sd`` from disjoint cells, exactly as from the pooled answers.
+
+    ``N = sum n_i``, ``M = sum n_i m_i / N``,
+    ``SD^2 = (sum (n_i - 1) s_i^2 + sum n_i (m_i - M)^2) / (N - 1)`` (within-cell plus
+    between-cell sums of squares; Borenstein et al. 2009, table 23.2). Cells with ``n = 0`` are
+    ignored; a cell with ``n = 1`` and no SD counts with SD 0.
+    """
+    n, mean, sd = (np.asarray(a, dtype="float64") for a in (n, mean, sd))
+    keep = n > 0
+    n, mean, sd = n[keep], mean[keep], np.where((n[keep] == 1) & np.isnan(sd[keep]), 0.0, sd[keep])
+    big_n = float(n.sum())
+    if big_n == 0:
+        return 0.0, math.nan, math.nan
+    m = float(np.sum(n * mean) / big_n)
+    if big_n < 2:
+        return big_n, m, math.nan
+    ss = float(np.sum((n - 1) * sd**2) + np.sum(n * (mean - m) ** 2))
+    return big_n, m, math.sqrt(ss / (big_n - 1))
+
+
+def unusable_cells(summaries: pd.DataFrame) -> pd.Series:
+    """Cells of ``summaries`` that cannot be combined: respondents (``n >= 1``) but no mean,
+    or ``n >= 2`` but no SD (e.g. suppressed by the vendor). They are left out of every
+    analysis, so a group's ``n`` excludes them (a cell with ``n = 1`` and no SD counts with SD
+    0, see :func:`combine_cells`)."""
+    n = pd.to_numeric(summaries["n"], errors="coerce").fillna(0)
+    mean = pd.to_numeric(summaries["mean"], errors="coerce")
+    sd = pd.to_numeric(summaries["sd"], errors="coerce")
+    return ((n >= 1) & mean.isna()) | ((n >= 2) & sd.isna())
+
+
+def prepost_summary_table(
+    summaries: pd.DataFrame,
+    *,
+    rounds: list[str],
+    baseline: str,
+    group_bys: list[str],
+    measures: list[str] | None = None,
+    min_n: int = 5,
+    correction: Correction = "holm",
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """The pre-post table from unit aggregates (summary-statistics mode): Welch t + Hedges' g.
+
+    ``summaries`` has one row per round x organisation x unit x measure (``round, organisation,
+    unit, measure, n, mean, sd``; optional ``participant``, ``role`` splits as disjoint cells).
+    For each measure x ``group_by`` x group, the cells of a round are combined exactly with
+    :func:`combine_cells` and the round is compared with the baseline by :func:`summary_rows`
+    (``design = "independent"``, ``test = "welch_t"``, ``effect_size_type = "hedges_g"``).
+    ``group_by`` is ``"all"``, ``"unit"`` (``"<organisation> / <unit>"``) or a column of
+    ``summaries`` (``organisation``, ``participant``, ``role``). Cells with ``n >= 2`` but no
+    mean or SD (suppressed by the vendor) cannot be combined and are left out (logged).
+
+    Families, ``p_adjusted``, disclosure control (``min_n``), columns and order are those of
+    :func:`prepost_table`, which gives the same ``welch_t`` rows from the individual answers
+    with ``design="independent"``.
+
+    Parameters
+    ----------
+    summaries : DataFrame
+        Not modified.
+    rounds, baseline, group_bys, min_n, correction, ci
+        As in :func:`prepost_table`.
+    measures : list of str, optional
+        Measures in output order; default: as they first appear in ``summaries``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``PREPOST_COLUMNS``.
+
+    References
+    ----------
+    Borenstein, M., Hedges, L. V., Higgins, J. P. T., & Rothstein, H. R. (2009). Introduction
+    to Meta-Analysis. Wiley.
+    """
+    if correction not in ("holm", "fdr_bh"):
+        raise ValueError(f"correction must be 'holm' or 'fdr_bh', got {correction!r}")
+    _check_ci(ci)
+    need = ["round", "organisation", "unit", "measure", "n", "mean", "sd"]
+    need += [g for g in group_bys if g not in ("all", "unit")]
+    missing = sorted({c for c in need if c not in summaries})
+    if missing:
+        raise ValueError(f"summaries has no column(s) {missing}")
+    cells = summaries.copy()
+    for col in ("n", "mean", "sd"):
+        cells[col] = pd.to_numeric(cells[col], errors="coerce").astype("float64")
+    cells["measure"] = cells["measure"].astype("string")
+    splits = [c for c in ("participant", "role") if c in cells]
+    key = ["round", "organisation", "unit", "measure", *splits]
+    if cells.duplicated(subset=key, keep=False).any():
+        raise ValueError("summaries: the same round x organisation x unit x measure cell twice")
+    unusable = unusable_cells(cells)
+    if unusable.any():
+        log.info("summaries: %d cells without mean or SD left out", int(unusable.sum()))
+    cells = cells.loc[~unusable]
+    if measures is None:
+        measures = list(dict.fromkeys(cells["measure"].dropna()))
+    compare = [r for r in rounds if r != baseline]
+    round_of = cells["round"].astype("string").to_numpy(dtype=object, na_value=None)
+    measure_of = cells["measure"].to_numpy(dtype=object, na_value=None)
+    n_all = cells["n"].to_numpy(dtype="float64", na_value=np.nan)
+    m_all = cells["mean"].to_numpy(dtype="float64", na_value=np.nan)
+    s_all = cells["sd"].to_numpy(dtype="float64", na_value=np.nan)
+    records: list[dict] = []
+    for measure in measures:
+        is_m = (measure_of == measure) & (np.nan_to_num(n_all) > 0)
+        for group_by in group_bys:
+            group_of = _group_labels(cells, group_by)
+            present = {g for g in group_of[is_m] if g is not None}
+            for group in sorted(present, key=str):
+                in_group = is_m & (group_of == group)
+                sel_b = in_group & (round_of == baseline)
+                base = combine_cells(n_all[sel_b], m_all[sel_b], s_all[sel_b])
+                for rnd in compare:
+                    sel_r = in_group & (round_of == rnd)
+                    other = combine_cells(n_all[sel_r], m_all[sel_r], s_all[sel_r])
+                    if base[0] == 0 or other[0] == 0:
+                        continue
+                    for row in summary_rows(*base, *other, ci=ci):
+                        records.append(
+                            {
+                                "measure": measure,
+                                "group_by": group_by,
+                                "group": str(group),
+                                "round": rnd,
+                                "baseline": baseline,
+                                **row,
+                            }
+                        )
+    return _finish(
+        records,
+        measures=measures,
+        group_bys=group_bys,
+        rounds=rounds,
+        min_n=min_n,
+        correction=correction,
+    )
+
+
+def _adjust_families(frame: pd.DataFrame, correction: Correction) -> pd.Series:
+    """p_adjusted within each family over non-suppressed rows, each test counted once."""
+    adjusted = pd.Series(np.nan, index=frame.index, dtype="float64")
+    live = frame.loc[~frame["suppressed"].astype(bool)]
+    for _, fam in live.groupby("family", sort=False):
+        tests = fam.drop_duplicates(subset=["group", "round"])
+        adj = adjust_p(tests["p"].to_numpy(dtype=float), method=correction)
+        lookup = dict(zip(zip(tests["group"], tests["round"], strict=True), adj, strict=True))
+        adjusted.loc[fam.index] = [
+            lookup[(g, r)] for g, r in zip(fam["group"], fam["round"], strict=True)
+        ]
+    return adjusted
+
+
+def _sort(
+    frame: pd.DataFrame, *, measures: list[str], group_bys: list[str], rounds: list[str]
+) -> pd.DataFrame:
+    keys = pd.DataFrame(
+        {
+            "_m": frame["measure"].map({m: i for i, m in enumerate(measures)}),
+            "_g": frame["group_by"].map({g: i for i, g in enumerate(group_bys)}),
+            "_grp": frame["group"].astype(str),
+            "_r": frame["round"].map({r: i for i, r in enumerate(rounds)}),
+            "_d": frame["design"].astype(str),
+            "_t": frame["test"].astype(str),
+            "_e": frame["effect_size_type"].astype(str),
+        },
+        index=frame.index,
+    )
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return frame.loc[order]
+
+
+def _empty_prepost() -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series(dtype="float64") for c in PREPOST_COLUMNS})
+    for col in IDENTIFYING:
+        out[col] = out[col].astype(object)
+    out["suppressed"] = out["suppressed"].astype(bool)
+    return out

@@ -1,0 +1,1 @@
+"""The demo study: a deterministic synthetic study folder (configuration and raw data)."""

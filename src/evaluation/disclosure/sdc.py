@@ -1,0 +1,567 @@
+"""Linked-table cell suppression: the attacker's linear program and secondary suppression.
+
+This module knows nothing about surveys. It works on a :class:`Model`: a set of *cells* (a count
+``n`` and, for cells of a measured variable, the sum ``s`` of its values, which a published
+``n`` and mean give away) and *relations*, linear identities between cells that hold in the
+data and that an attacker can know (a total is the sum of its parts; the same linked
+respondents are counted at both ends of a paired comparison). :mod:`evaluation.disclosure.plan`
+declares the cells and relations of everything the package publishes.
+
+A cell is *primary* when ``0 < n < min_n``. A hidden cell is a variable to the attacker; every
+other cell is a published constant. For a hidden cell, the attacker's best bounds are the
+optimum of a linear program (the *audit*; Fischetti & Salazar-González 1999, the LP relaxation
+that statistical offices use, e.g. tau-argus):
+
+    maximise / minimise  x_c   subject to   A_hidden x = -A_published v,   x >= 0,
+                                             lo * n_j <= s_j <= hi * n_j   (value bounds)
+
+A primary cell is *protected* when the attacker cannot prove it is below the threshold
+(``upper bound of n >= min_n``) and cannot pin its sum (``upper - lower > 0`` for ``s``).
+
+Secondary suppression (:func:`secondary_suppression`) is the greedy audit-driven heuristic of
+Cox (1980) and tau-argus' "hypercube"-like methods: while some primary cell is exposed, hide,
+for each exposed cell, the published cell of smallest ``n`` that shares a relation with it (or
+with its hidden neighbours), then audit the exposed cells again. Hiding a cell only removes a
+constraint, so a protected cell stays protected and only exposed cells are audited again.
+The audit is solved per connected component of hidden cells with scipy's HiGHS ``linprog``.
+
+References
+----------
+Cox, L. H. (1980). Suppression methodology and statistical disclosure control. JASA 75, 377-385.
+Fischetti, M., & Salazar-González, J. J. (1999). Models and algorithms for the 2-dimensional
+cell suppression problem in statistical disclosure control. Math. Programming 84, 283-312.
+Hundepool, A. et al. (2012). Statistical Disclosure Control, ch. 4. Wiley.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
+
+log = logging.getLogger(__name__)
+
+TOLERANCE = 1e-6
+AUDIT_COLUMNS = ["cell", "n_low", "n_high", "s_low", "s_high", "protected"]
+
+
+@dataclass
+class Model:
+    """Cells and the linear relations between them.
+
+    ``cells``: index = cell id (str); columns ``n`` (count), ``s`` (sum of values; NaN for a
+    count-only cell), ``lo``/``hi`` (bounds of one value, for ``s``; NaN for counts), ``shown``
+    (the cell is displayed by some published table; an unshown cell is always hidden),
+    ``cost`` (what hiding it loses; the greedy hides the cheapest).
+    ``relations``: one row per term, ``rel`` (id), ``cell``, ``coef`` and ``kind``: ``"ns"``
+    (holds for counts and sums) or ``"n"`` (counts only). ``sum(coef * cell) = 0``.
+    """
+
+    cells: pd.DataFrame
+    relations: pd.DataFrame
+
+    @classmethod
+    def build(cls, cells: pd.DataFrame, terms: list[tuple[int, str, float, str]]) -> Model:
+        relations = pd.DataFrame(terms, columns=["rel", "cell", "coef", "kind"])
+        cells = cells.copy()
+        for col, default in (("s", np.nan), ("lo", np.nan), ("hi", np.nan), ("shown", True)):
+            if col not in cells:
+                cells[col] = default
+        if "cost" not in cells:
+            cells["cost"] = cells["n"]
+        unknown = set(relations["cell"]) - set(cells.index)
+        if unknown:
+            raise ValueError(f"relations name unknown cells: {sorted(unknown)[:5]}")
+        return cls(cells, relations)
+
+    def primary(self, min_n: int) -> pd.Series:
+        n = self.cells["n"]
+        return (n > 0) & (n < min_n)
+
+
+class _Audit:
+    """The attacker's linear programs for one hidden set (see the module docstring)."""
+
+    def __init__(self, model: Model, hidden: np.ndarray, min_n: float = math.inf) -> None:
+        self.model = model
+        self.min_n = min_n
+        cells = model.cells
+        self.hidden = hidden
+        self.index = {c: i for i, c in enumerate(cells.index)}
+        rel = model.relations
+        self.cell_pos = rel["cell"].map(self.index).to_numpy()
+        self.rel_ids, self.rel_pos = np.unique(rel["rel"].to_numpy(), return_inverse=True)
+        self.coef = rel["coef"].to_numpy(dtype=float)
+        self.kind_n = np.ones(len(rel), dtype=bool)  # every relation holds for counts
+        self.kind_s = rel["kind"].eq("ns").to_numpy()
+        self.n = cells["n"].to_numpy(dtype=float)
+        self.s = cells["s"].to_numpy(dtype=float)
+        self.lo = cells["lo"].to_numpy(dtype=float)
+        self.hi = cells["hi"].to_numpy(dtype=float)
+        self.has_s = ~np.isnan(self.s)
+        # Components of hidden cells that share a relation.
+        n_cells, n_rels = len(cells), len(self.rel_ids)
+        h = hidden[self.cell_pos]
+        graph = sparse.coo_matrix(
+            (np.ones(h.sum()), (self.cell_pos[h], n_cells + self.rel_pos[h])),
+            shape=(n_cells + n_rels, n_cells + n_rels),
+        )
+        _, labels = connected_components(graph, directed=False)
+        self.component = labels[:n_cells]
+        self.members: dict[int, np.ndarray] = {}
+
+    def _members(self, comp: int) -> np.ndarray:
+        if comp not in self.members:
+            self.members[comp] = np.flatnonzero(self.hidden & (self.component == comp))
+        return self.members[comp]
+
+    def _system(self, comp: int, with_s: bool):
+        """Variables (n of each member, then s of members with sums), equality system,
+        inequality system (value bounds) and variable bounds."""
+        members = self._members(comp)
+        pos = {c: i for i, c in enumerate(members)}
+        k = len(members)
+        s_members = [c for c in members if self.has_s[c]] if with_s else []
+        s_pos = {c: k + i for i, c in enumerate(s_members)}
+        terms = np.isin(self.rel_pos, np.unique(self.rel_pos[np.isin(self.cell_pos, members)]))
+        rows, cols, vals, rhs, magnitude = [], [], [], {}, {}
+        for quantity, kind_mask, var_pos, value in (
+            ("n", self.kind_n, pos, self.n),
+            ("s", self.kind_s, s_pos, self.s),
+        ):
+            if quantity == "s" and not s_members:
+                continue
+            sel = np.flatnonzero(terms & kind_mask)
+            for t in sel:
+                cell, r, a = self.cell_pos[t], self.rel_pos[t], self.coef[t]
+                key = (quantity, r)
+                rhs.setdefault(key, 0.0)
+                if self.hidden[cell]:
+                    if cell in var_pos:
+                        rows.append(key)
+                        cols.append(var_pos[cell])
+                        vals.append(a)
+                    # A hidden cell without a sum in an "ns" relation: the relation is not
+                    # usable for sums (it has no value to put in); drop it.
+                    elif quantity == "s":
+                        rhs[key] = math.nan
+                else:
+                    v = value[cell]
+                    rhs[key] = rhs[key] - a * v if not math.isnan(v) else math.nan
+                    magnitude[key] = magnitude.get(key, 0.0) + abs(a * v)
+        keys = [key for key, v in rhs.items() if not math.isnan(v)]
+        n_keys = [key for key in keys if key[0] == "n"]
+        s_keys = [key for key in keys if key[0] == "s"]
+        width = k + len(s_members)
+
+        def matrix(selected: list, sign: float = 1.0):
+            row_of = {key: i for i, key in enumerate(selected)}
+            keep = [i for i, key in enumerate(rows) if key in row_of]
+            return sparse.coo_matrix(
+                ([sign * vals[i] for i in keep],
+                 ([row_of[rows[i]] for i in keep], [cols[i] for i in keep])),
+                shape=(len(selected), width),
+            ).tocsr()  # fmt: skip
+
+        # Counts are whole numbers: exact equalities. Sums are floating-point totals added up
+        # in different orders, so each of their relations holds to within a rounding band.
+        a_eq = matrix(n_keys)
+        b_eq = np.array([rhs[key] for key in n_keys])
+        band = np.array([1e-9 * (1.0 + magnitude.get(key, 0.0)) for key in s_keys])
+        b_s = np.array([rhs[key] for key in s_keys])
+        # lo * n - s <= 0 and s - hi * n <= 0
+        ub_rows, ub_cols, ub_vals = [], [], []
+        for i, c in enumerate(s_members):
+            if np.isfinite(self.lo[c]):
+                ub_rows += [2 * i, 2 * i]
+                ub_cols += [pos[c], s_pos[c]]
+                ub_vals += [self.lo[c], -1.0]
+            if np.isfinite(self.hi[c]):
+                ub_rows += [2 * i + 1, 2 * i + 1]
+                ub_cols += [s_pos[c], pos[c]]
+                ub_vals += [1.0, -self.hi[c]]
+        value_bounds = sparse.coo_matrix(
+            (ub_vals, (ub_rows, ub_cols)), shape=(2 * len(s_members), width)
+        ).tocsr()
+        scale = max([1.0, *(magnitude.get(key, 0.0) for key in s_keys)])
+        a_ub = sparse.vstack([value_bounds, matrix(s_keys), matrix(s_keys, -1.0)]).tocsr()
+        b_ub = np.concatenate([np.full(2 * len(s_members), 1e-9 * scale), b_s + band, -b_s + band])
+        bounds = [(0, None)] * k + [(None, None)] * len(s_members)
+        return pos, s_pos, a_eq, b_eq, a_ub, b_ub, bounds
+
+    def _optimum(self, system, var: int, sense: float, *, solution: bool = False):
+        """The optimum of one variable; with ``solution``, also the optimal point (None when
+        the program is unbounded)."""
+        c = np.zeros(len(system[-1]))
+        c[var] = -sense  # linprog minimises
+        res = _linprog(system, c)
+        if res.status == 3:  # unbounded
+            return (math.inf * sense, None) if solution else math.inf * sense
+        if res.status != 0:  # infeasible: the published values contradict the relations
+            raise RuntimeError(f"disclosure audit: linear program failed ({res.message})")
+        return (float(res.x[var]), res.x) if solution else float(res.x[var])
+
+    def n_high(
+        self, cells: np.ndarray, moves: dict[int, dict[int, float]] | None = None
+    ) -> dict[int, float]:
+        """The attacker's upper bound of ``n`` for each cell (counts only: the greedy's test),
+        or, where the optimum for another cell already reaches ``min_n`` for this one, that
+        value: a count the attacker cannot rule out, which is all protection needs.
+        ``moves`` receives, for each cell with a finite bound, the change of every hidden
+        count from the truth to the optimal point (a feasible direction; see
+        :meth:`sum_moves`)."""
+        out: dict[int, float] = {}
+        systems: dict[int, tuple] = {}
+        wanted = set(cells.tolist())
+        by_comp: dict[int, list[int]] = {}
+        for c in cells.tolist():
+            by_comp.setdefault(int(self.component[c]), []).append(c)
+        for comp, group in by_comp.items():
+            if len(group) < 3:
+                continue
+            # One program raising all of them at once often shows most reach min_n.
+            systems[comp] = self._system(comp, with_s=False)
+            pos = systems[comp][0]
+            x = self._joint_point(systems[comp], [pos[c] for c in group])
+            if x is not None:
+                self._certify(x, pos, wanted, out, moves)
+        for c in cells:
+            if c in out:
+                continue
+            comp = self.component[c]
+            if comp not in systems:
+                systems[comp] = self._system(comp, with_s=False)
+            pos = systems[comp][0]
+            out[c], x = self._optimum(systems[comp], pos[c], +1.0, solution=True)
+            if x is None:
+                continue
+            move = self._certify(x, pos, wanted, out, moves)
+            if moves is not None:
+                moves[c] = move
+        return out
+
+    def _certify(self, x, pos, wanted, out, moves) -> dict[int, float]:
+        """Cells that reach ``min_n`` at the feasible point ``x``: their upper bound is at
+        least their value there, so no program of their own is needed. Returns the move."""
+        d = {j: float(x[i] - self.n[j]) for j, i in pos.items()}
+        move = {j: v for j, v in d.items() if abs(v) > TOLERANCE}
+        for j, i in pos.items():
+            if j in wanted and j not in out and x[i] >= self.min_n - TOLERANCE:
+                out[j] = float(x[i])
+                if moves is not None:
+                    moves[j] = move
+        return move
+
+    def _joint_point(self, system, variables: list[int]):
+        """The optimal point of raising the sum of ``variables`` (None if unbounded)."""
+        c = np.zeros(len(system[-1]))
+        c[variables] = -1.0
+        res = _linprog(system, c)
+        return res.x if res.status == 0 else None
+
+    def sum_moves(self, c: int, move: dict[int, float]) -> bool:
+        """Whether the count move ``move`` (a feasible direction from the truth that changes
+        ``n_c``) proves that the sum of ``c`` is not pinned either: moving every hidden sum by
+        ``t * m * d_j`` with one value ``m`` inside the scale keeps every relation (they hold
+        for counts and sums alike) and, for a small ``t > 0``, every value bound, unless a
+        cell already at a bound would have to cross it. Then ``s_c`` takes two values."""
+        if not self.has_s[c] or not move.get(c):
+            return False
+        lo_c, hi_c = self.lo[c], self.hi[c]
+        for m in ((lo_c + hi_c) / 2, hi_c, lo_c):
+            if np.isfinite(m) and m != 0 and self._sums_follow(move, m):
+                return True
+        return False
+
+    def _sums_follow(self, move: dict[int, float], m: float) -> bool:
+        for j, d in move.items():
+            if not self.has_s[j]:
+                continue
+            lo, hi, n, s = self.lo[j], self.hi[j], self.n[j], self.s[j]
+            if not (lo <= m <= hi):
+                return False
+            slack = TOLERANCE * max(1.0, abs(s))
+            # lo * (n + t d) <= s + t m d  and  s + t m d <= hi * (n + t d)
+            if d * (lo - m) > 0 and s - lo * n <= slack:
+                return False
+            if d * (m - hi) > 0 and hi * n - s <= slack:
+                return False
+        return True
+
+    def bounds(
+        self,
+        cells: np.ndarray,
+        full: bool = False,
+        known: dict[str, float] | None = None,
+        moves: dict[int, dict[int, float]] | None = None,
+    ) -> pd.DataFrame:
+        """Upper bound of ``n`` (and lower, when ``full``) and both bounds of ``s`` for each
+        cell (counts and sums jointly). ``known``: upper bounds of ``n`` already proven;
+        ``moves``: their optimal points (then a sum shown not to be pinned by
+        :meth:`sum_moves` is not bounded by linear programs: its bounds are left empty)."""
+        records = []
+        systems: dict[int, tuple] = {}
+        known = known or {}
+        moves = moves or {}
+        ids = self.model.cells.index
+        for c in cells:
+            if (
+                ids[c] in known
+                and not full
+                and (not self.has_s[c] or (c in moves and self.sum_moves(c, moves[c])))
+            ):
+                records.append((ids[c], math.nan, known[ids[c]], math.nan, math.nan))
+                continue
+            comp = self.component[c]
+            if comp not in systems:
+                systems[comp] = self._system(comp, with_s=True)
+            system = systems[comp]
+            pos, s_pos = system[0], system[1]
+            n_low = self._optimum(system, pos[c], -1.0) if full else math.nan
+            n_high = known.get(ids[c]) if ids[c] in known and not full else None
+            if n_high is None:
+                n_high = self._optimum(system, pos[c], +1.0)
+            if c in s_pos:
+                s_low = self._optimum(system, s_pos[c], -1.0)
+                s_high = self._optimum(system, s_pos[c], +1.0)
+            else:
+                s_low = s_high = math.nan
+            records.append((self.model.cells.index[c], n_low, n_high, s_low, s_high))
+        return pd.DataFrame(records, columns=AUDIT_COLUMNS[:-1])
+
+
+def _linprog(system, c: np.ndarray):
+    """Minimise ``c @ x`` over one component's system with HiGHS."""
+    _, _, a_eq, b_eq, a_ub, b_ub, bounds = system
+    return linprog(
+        c,
+        A_eq=a_eq if a_eq.shape[0] else None,
+        b_eq=b_eq if a_eq.shape[0] else None,
+        A_ub=a_ub if a_ub.shape[0] else None,
+        b_ub=b_ub if a_ub.shape[0] else None,
+        bounds=bounds,
+        method="highs",
+    )
+
+
+def _protected(frame: pd.DataFrame, min_n: int) -> pd.Series:
+    n_ok = frame["n_high"] >= min_n - TOLERANCE
+    s_width = frame["s_high"] - frame["s_low"]
+    scale = np.maximum(1.0, frame["s_high"].abs().where(np.isfinite(frame["s_high"]), 1.0))
+    s_ok = frame["s_low"].isna() | np.isinf(s_width) | (s_width > TOLERANCE * scale)
+    return n_ok & s_ok
+
+
+def audit(
+    model: Model,
+    hidden: pd.Series,
+    min_n: int,
+    *,
+    full: bool = False,
+    n_high: dict[str, float] | None = None,
+    moves: dict[int, dict[int, float]] | None = None,
+) -> pd.DataFrame:
+    """The attacker's bounds for every primary cell given the ``hidden`` cells (a bool Series
+    on the model's cells): ``cell, n_low, n_high, s_low, s_high, protected``. ``n_high``: upper
+    bounds already proven for this hidden set (from :func:`secondary_suppression`); those
+    programs are not solved again."""
+    h = hidden.reindex(model.cells.index, fill_value=False).to_numpy(dtype=bool).copy()
+    h |= ~model.cells["shown"].to_numpy(dtype=bool)
+    primary = np.flatnonzero(model.primary(min_n).to_numpy() & h)
+    shown_primary = np.flatnonzero(model.primary(min_n).to_numpy() & ~h)
+    frame = (
+        _Audit(model, h).bounds(primary, full, n_high or {}, moves)
+        if len(primary)
+        else pd.DataFrame(columns=AUDIT_COLUMNS[:-1])
+    )
+    frame = frame.astype({c: "float64" for c in AUDIT_COLUMNS[1:-1]})
+    frame["protected"] = _protected(frame, min_n)
+    if len(shown_primary):  # a primary cell left published is not protected at all
+        cells = model.cells.iloc[shown_primary]
+        published = pd.DataFrame(
+            {
+                "cell": cells.index,
+                "n_low": cells["n"],
+                "n_high": cells["n"],
+                "s_low": cells["s"],
+                "s_high": cells["s"],
+                "protected": False,
+            }
+        )
+        frame = pd.concat([frame, published], ignore_index=True)
+    return frame.sort_values("cell", kind="mergesort").reset_index(drop=True)
+
+
+def secondary_suppression(
+    model: Model,
+    min_n: int,
+    *,
+    max_rounds: int = 1000,
+    n_high: dict[str, float] | None = None,
+    moves: dict[int, dict[int, float]] | None = None,
+) -> pd.Series:
+    """Hide every primary cell and enough other cells that no primary cell is exposed to the
+    attacker's counts LP (see the module docstring). Returns ``hidden`` (bool Series on the
+    model's cells; unshown cells are hidden too). Cells with the same ``together`` value are
+    shown in one row, so they are hidden together. ``n_high``, when given, receives each
+    primary cell's last audited upper bound (still valid at the end: hiding more only widens
+    it), so :func:`audit` need not solve those programs again."""
+    cells = model.cells
+    primary = model.primary(min_n).to_numpy()
+    hidden = (primary | ~cells["shown"].astype(bool).to_numpy()).copy()
+    together = _together(cells)
+    _spread(hidden, together)
+    rel = model.relations
+    index = {c: i for i, c in enumerate(cells.index)}
+    cell_pos = rel["cell"].map(index).to_numpy()
+    rel_pos = np.unique(rel["rel"].to_numpy(), return_inverse=True)[1]
+    by_cell: dict[int, list[int]] = {}
+    by_rel: dict[int, list[int]] = {}
+    for c, r in zip(cell_pos.tolist(), rel_pos.tolist(), strict=True):
+        by_cell.setdefault(c, []).append(r)
+        by_rel.setdefault(r, []).append(c)
+    n = cells["n"].to_numpy(dtype=float)
+    cost = cells["cost"].to_numpy(dtype=float)
+    order = np.argsort(np.argsort(cells.index.to_numpy(dtype=str)))  # ties by cell id
+    todo = np.flatnonzero(primary)
+    stalled, last_exposed, widen = 0, len(todo) + 1, False
+    for step in range(max_rounds):
+        if not len(todo):
+            break
+        log.debug("secondary suppression: round %d, %d cell(s) to audit", step, len(todo))
+        # A hidden cell alone among published cells in a relation is pinned: no LP needed.
+        lonely = {
+            c
+            for c in todo.tolist()
+            if any(sum(hidden[x] for x in by_rel[r]) == 1 for r in by_cell.get(c, ()))
+        }
+        attack = _Audit(model, hidden, min_n)
+        rest = np.array([c for c in todo.tolist() if c not in lonely], dtype=int)
+        high = attack.n_high(rest, moves) if len(rest) else {}
+        if n_high is not None:
+            n_high.update({cells.index[c]: v for c, v in high.items()})
+        exposed = sorted(lonely | {c for c in rest.tolist() if high[c] < min_n - TOLERANCE})
+        if not exposed:
+            break
+        # Stalled (single picks stopped cutting the exposed cells by a tenth: what pins them is
+        # a chain of relations, e.g. lower bounds of siblings through linked rounds, that no
+        # one nearby cell breaks): hide the whole nearest layer of published cells.
+        stalled = stalled + 1 if len(exposed) > 0.9 * last_exposed else 0
+        last_exposed = len(exposed)
+        widen = widen or stalled >= 5  # once single picks stall, whole layers to the end
+        added = False
+        touched: set[int] = set()  # components changed this round: audit them again first
+        for c in exposed:
+            if c in lonely and not any(
+                sum(hidden[x] for x in by_rel[r]) == 1 for r in by_cell.get(c, ())
+            ):
+                continue  # an earlier pick of this round already gave it company
+            # In a component already changed this round, only a relation that still pins a
+            # hidden cell is broken: that pick is needed whatever the audit says next, while
+            # the fallback (any nearest relation) waits for the next audit, so a large
+            # component is not over-suppressed and is not fixed one cell per round either.
+            crowded = attack.component[c] in touched and len(exposed) > 50
+            touched.add(attack.component[c])
+            picks = _candidate(
+                c, hidden, by_cell, by_rel, n, cost, order, fallback=not crowded, widen=widen
+            )
+            for pick in picks:
+                hidden[pick] = True
+                _spread(hidden, together, pick)
+                added = True
+        if not added:
+            log.warning(
+                "secondary suppression: %d primary cell(s) cannot be protected", len(exposed)
+            )
+            break
+        todo = np.array(exposed, dtype=int)
+    return pd.Series(hidden, index=cells.index)
+
+
+def _together(cells: pd.DataFrame) -> dict[int, np.ndarray]:
+    if "together" not in cells:
+        return {}
+    groups = pd.Series(np.arange(len(cells))).groupby(cells["together"].to_numpy(), dropna=True)
+    out: dict[int, np.ndarray] = {}
+    for _, members in groups:
+        arr = members.to_numpy()
+        if len(arr) > 1:
+            for m in arr:
+                out[int(m)] = arr
+    return out
+
+
+def _spread(hidden: np.ndarray, together: dict[int, np.ndarray], cell: int | None = None) -> None:
+    """Hide the row partners of hidden cells (of ``cell`` only, when given)."""
+    if cell is not None:
+        if cell in together:
+            hidden[together[cell]] = True
+        return
+    for c, members in together.items():
+        if hidden[c]:
+            hidden[members] = True
+
+
+def _candidate(
+    c, hidden, by_cell, by_rel, n, cost, order, *, fallback: bool = True, widen: bool = False
+) -> list[int]:
+    """Published, non-empty cells to hide for exposed cell ``c``. Walking out from ``c``
+    through the relations of hidden cells, the nearest relation that pins a hidden cell (it is
+    the relation's only hidden member) is broken first; failing that, the nearest relation at
+    all. Within it, the cheapest cell. An empty cell is no candidate: its row does not exist,
+    so the attacker knows it. ``fallback=False``: pinning relations only. ``widen``: every
+    published cell of the nearest layer of relations that has any (when single picks stall)."""
+    seen_cells, seen_rels = {c}, set()
+    layer = [c]
+    layers: list[list[int]] = []
+    while layer:
+        rels = sorted({r for x in layer for r in by_cell.get(x, ())} - seen_rels)
+        seen_rels |= set(rels)
+        layers.append(rels)
+        layer = sorted({x for r in rels for x in by_rel[r] if hidden[x]} - seen_cells)
+        seen_cells |= set(layer)
+    modes = (False,) if widen else (True, False) if fallback else (True,)
+    for pinning_only in modes:
+        for rels in layers:
+            if pinning_only:
+                rels = [r for r in rels if sum(hidden[x] for x in by_rel[r]) == 1]
+            pool = np.array(sorted({x for r in rels for x in by_rel[r]}), dtype=int)
+            if len(pool):
+                pool = pool[~hidden[pool] & (n[pool] > 0)]
+            if len(pool):
+                if widen:
+                    return pool.tolist()
+                return [int(pool[np.lexsort((order[pool], cost[pool]))[0]])]
+    return []
+
+
+def summary(model: Model, hidden: pd.Series, audit_frame: pd.DataFrame, min_n: int) -> dict:
+    """Counts for the manifest: primary, secondary, exposed, smallest protection widths."""
+    shown = model.cells["shown"].astype(bool)
+    primary = model.primary(min_n)
+    # How far above the true count the attacker's upper bound reaches, at the least.
+    width = audit_frame["n_high"] - audit_frame["cell"].map(model.cells["n"])
+    return {
+        "cells": len(model.cells),
+        "relations": int(model.relations["rel"].nunique()),
+        "primary": int(primary.sum()),
+        "secondary": int((hidden & shown & ~primary).sum()),
+        "exposed": int((~audit_frame["protected"]).sum()),
+        "smallest_protection": float(width.min()) if len(width) else None,
+        "smallest_n_high": float(audit_frame["n_high"].min()) if len(audit_frame) else None,
+    }
+
+
+def solve(model: Model, min_n: int) -> tuple[pd.Series, pd.DataFrame, dict]:
+    """Secondary suppression, then the audit of its result: ``(hidden, audit, summary)``."""
+    n_high: dict[str, float] = {}
+    moves: dict[int, dict[int, float]] = {}
+    hidden = secondary_suppression(model, min_n, n_high=n_high, moves=moves)
+    result = audit(model, hidden, min_n, n_high=n_high, moves=moves)
+    return hidden, result, summary(model, hidden, result, min_n)

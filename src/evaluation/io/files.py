@@ -1,0 +1,96 @@
+"""Writing derived files atomically. Raw files are never written.
+
+Every file written goes through :func:`atomic_write` (temp file in the same folder, then
+``os.replace``), so a failed run never leaves a half-written file that looks complete.
+
+While ``evaluation run`` executes a notebook, :data:`STAGING_ENV` names a staging folder: every
+output the notebook writes under ``reports/`` (tables, figures) goes there instead
+(:func:`staged_path`), and the run publishes the staged files only when the notebook succeeded,
+so a failing notebook never replaces or removes an earlier output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from evaluation.safety import check_output_path
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+STAGING_ENV = "EVALUATION_STAGING"
+_UNSTAGED = (".cache", ".staging")  # run bookkeeping under reports/: written in place
+
+
+def staged_path(target: str | Path) -> Path:
+    """Where ``target`` is written now: in the staging folder of the notebook being run when
+    :data:`STAGING_ENV` is set (``{"reports": ..., "stage": ...}``) and ``target`` lies under
+    that ``reports/`` folder, else ``target`` itself."""
+    target = Path(target)
+    spec = os.environ.get(STAGING_ENV)
+    if not spec:
+        return target
+    where = json.loads(spec)
+    try:
+        rel = target.absolute().relative_to(where["reports"])
+    except ValueError:
+        return target
+    if not rel.parts or rel.parts[0] in _UNSTAGED:
+        return target
+    return Path(where["stage"]) / rel
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; it replaces ``target`` only on success.
+
+    A target in a study's ``reports/`` or ``data/processed/`` is written only there, never
+    through a symbolic link, and no target may climb with ``..``
+    (:func:`evaluation.safety.check_output_path` raises ``OutputPathError``). While a
+    notebook runs under ``evaluation run``, a target in ``reports/`` is written to its staging
+    folder instead (:func:`staged_path`)."""
+    check_output_path(target)
+    target = check_output_path(staged_path(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def atomic_write(target: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp_path)`` and move the result onto ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        write(tmp)
+    return target
+
+
+def write_text(target: Path, text: str) -> Path:
+    return atomic_write(target, lambda p: p.write_text(text, encoding="utf-8", newline="\n"))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_parquet(frame: pd.DataFrame, target: Path) -> Path:
+    """Write a parquet file atomically and deterministically (no pandas index)."""
+    return atomic_write(target, lambda p: frame.to_parquet(p, index=False, engine="pyarrow"))

@@ -1,0 +1,854 @@
+"""Orchestration: validate -> process -> analysis notebooks -> audience reports -> manifest.
+
+Two stages, each in parallel ``jobs`` at a time over one pool of warm worker processes:
+
+1. the analysis notebooks (``notebooks/[0-8]*.ipynb``): each reads ``data/processed`` and writes
+   its own tables of record, so they are independent of each other;
+2. the audience reports (``notebooks/90-report.ipynb``), one per audience (consortium, each
+   actor, each organisation) and language: they only read the tables of stage 1.
+
+Workers import pandas, statsmodels, matplotlib and nbconvert once and run every notebook with
+the in-process papermill engine (:mod:`evaluation.engine`), so no notebook pays for a kernel
+start or for imports; ``engine="kernel"`` runs each notebook in a fresh Jupyter kernel instead.
+A notebook whose inputs did not change since the last run (same notebook, parameters, processed
+data, configuration, package source and, for reports, tables) and whose outputs are still in
+place is not executed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evaluation.config import Study, load_labels, load_study
+from evaluation.errors import NotebookError, ReproduceError, UsageError
+from evaluation.io.files import STAGING_ENV, sha256_file, write_text
+from evaluation.pipeline import progress
+from evaluation.pipeline.manifest import (
+    code_version,
+    input_hashes,
+    read_manifest,
+    run_id,
+    source_hash,
+    table_hashes,
+    write_manifest,
+)
+from evaluation.report.html import IndexSection, index_html, notebook_to_html
+from evaluation.safety import check_output_folders, check_output_path, is_plain_folder
+
+log = logging.getLogger(__name__)
+
+KERNEL = "evaluation"
+ENGINES = ("inprocess", "kernel")
+TABLE_LOG_ENV = "EVALUATION_TABLE_LOG"
+REPORT_NOTEBOOK = "90-report"
+STAGING = ".staging"  # reports/.staging/<notebook>/: its outputs until it succeeds
+LANGUAGES = ("fi", "en")
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    name: str  # record name: notebook stem, or "90-report.<language>.<audience slug>"
+    source: Path
+    executed: Path
+    html: Path
+    table_log: Path
+    parameters: dict
+    kernel: str
+    engine: str
+    cwd: Path
+    labels: dict
+    provenance: dict
+    depends: dict = field(default_factory=dict)  # extra cache inputs (reports: table hashes)
+
+    @property
+    def reports(self) -> Path:
+        return self.cwd / "reports"
+
+
+def _cache_file(study: Study, name: str) -> Path:
+    return study.paths.reports / ".cache" / f"{name}.json"
+
+
+def _cache_key(job: NotebookJob, inputs: dict[str, object]) -> str:
+    payload = {
+        "notebook": sha256_file(job.source),
+        "parameters": job.parameters,
+        # The engine does not change results; the kernel name is what the notebook records.
+        "kernel": job.kernel,
+        **inputs,
+        "depends": job.depends,
+        "labels": job.labels,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _still_valid(cache: Path, key: str, study: Study) -> bool:
+    if not cache.is_file():
+        return False
+    record = json.loads(cache.read_text(encoding="utf-8"))
+    html = record.get("html")  # relative to the study folder (absolute in older records)
+    if record.get("key") != key or not html or not (study.paths.root / html).is_file():
+        return False
+    for name, digest in record.get("tables", {}).items():
+        path = study.paths.tables / name
+        if not path.is_file() or sha256_file(path) != digest:
+            return False
+    return True
+
+
+def warm_worker(parent: int | None = None) -> None:
+    """Worker start-up: stop with the parent, and pay for the heavy imports once, not once per
+    notebook."""
+    if parent is not None:
+        _die_with_parent(parent)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib  # noqa: F401
+    import nbconvert  # noqa: F401
+    import pandas  # noqa: F401
+    import scipy.stats  # noqa: F401
+    import statsmodels.api  # noqa: F401
+
+    from evaluation.pipeline import engine, session  # noqa: F401
+    from evaluation.report import display, html, plots  # noqa: F401
+
+    register_engine()
+    engine.shell()
+
+
+ENGINE_NAME = "evaluation"
+
+
+def register_engine() -> None:
+    """Make the in-process engine known to papermill in this process (the entry point does it
+    for the papermill command line). Papermill first: it loads its entry points on import."""
+    from papermill.engines import papermill_engines
+
+    from evaluation.pipeline.papermill_engine import InProcessEngine
+
+    papermill_engines.register(ENGINE_NAME, InProcessEngine)
+
+
+def execute_notebook(job: NotebookJob) -> dict:
+    """Run one notebook with papermill and convert it to HTML (in a worker process)."""
+    import papermill as pm
+
+    job.table_log.parent.mkdir(parents=True, exist_ok=True)
+    job.table_log.unlink(missing_ok=True)
+    # Everything the notebook writes under reports/ goes to its staging folder first and is
+    # published (file by file, os.replace) only if the notebook succeeds.
+    stage = _stage_dir(job)
+    shutil.rmtree(stage, ignore_errors=True)
+    executed = stage / job.executed.relative_to(job.reports)
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[TABLE_LOG_ENV] = str(job.table_log)
+    os.environ[STAGING_ENV] = json.dumps({"reports": str(job.reports), "stage": str(stage)})
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    start = time.perf_counter()
+    if job.engine == "inprocess":
+        register_engine()
+    try:
+        # Paths relative to the study folder, so the executed notebook's papermill metadata
+        # names no absolute path of the study (a copied or moved study reads its own files).
+        with contextlib.chdir(job.cwd):
+            pm.execute_notebook(
+                _study_relative(job.source, job.cwd),
+                _study_relative(executed, job.cwd),
+                parameters=job.parameters,
+                engine_name=ENGINE_NAME if job.engine == "inprocess" else None,
+                kernel_name=job.kernel,
+                language="python",
+                cwd=".",
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+            )
+    except pm.PapermillExecutionError as exc:
+        # An error message may quote a raw value (an open answer with an identity code): what
+        # reaches reports/ (the record, the partial notebook) names the cell and the exception
+        # type, never the value.
+        scrub = _error_scrubber(job)
+        where = f"cell [{exc.exec_count}]" if exc.exec_count else f"cell #{exc.cell_index}"
+        error = f"{where} failed with {exc.ename}: {scrub(exc.evalue)}"
+    except Exception as exc:  # kernel died, missing kernel, ...: report, never hide
+        scrub = _error_scrubber(job)
+        error = f"{type(exc).__name__}: {scrub(str(exc))}"
+    else:
+        error = None
+    finally:
+        os.environ.pop(TABLE_LOG_ENV, None)
+        os.environ.pop(STAGING_ENV, None)
+    executed_s = time.perf_counter() - start
+    if error is None:
+        # The page is rendered into the staging folder too: it appears with its tables.
+        try:
+            _record_paths(executed, job)
+            html = stage / job.html.relative_to(job.reports)
+            notebook_to_html(executed, html, labels=job.labels, provenance=job.provenance)
+        except Exception as exc:
+            scrub = _error_scrubber(job)
+            error = f"the HTML page could not be written: {type(exc).__name__}: {scrub(str(exc))}"
+    if error is not None:
+        # Only the partial notebook (scrubbed, so the user can read the error) is published;
+        # the tables and figures it wrote are dropped: the earlier ones stay in place.
+        if executed.is_file():
+            _scrub_notebook(executed, scrub)
+        if executed.is_file():
+            _record_paths(executed, job)
+            check_output_path(job.executed).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(executed, job.executed)
+        _drop_stage(stage)
+        return {"ok": False, "error": error}
+    _publish(stage, job.reports)
+    tables = []
+    if job.table_log.is_file():
+        tables = sorted(set(job.table_log.read_text(encoding="utf-8").split()))
+    return {
+        "ok": True,
+        "seconds": round(time.perf_counter() - start, 1),
+        "execute_seconds": round(executed_s, 1),
+        "tables": tables,
+    }
+
+
+def _study_relative(path: Path, root: Path) -> str:
+    """``path`` relative to the study folder (a shipped notebook keeps its package path)."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _record_paths(notebook: Path, job: NotebookJob) -> None:
+    """Papermill records the path it wrote (the staging folder) and, for a shipped notebook,
+    its place in the installed package: record where the executed notebook is published, and
+    a shipped notebook by the package's name and version."""
+    from evaluation.pipeline.manifest import relative
+
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+        meta = nb.setdefault("metadata", {}).setdefault("papermill", {})
+        meta["input_path"] = relative(job.source, job.cwd)
+        meta["output_path"] = _study_relative(job.executed, job.cwd)
+        text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    except (OSError, ValueError, AttributeError):
+        return  # a notebook papermill could not finish: published as it is
+    write_text(notebook, text)
+
+
+def _stage_dir(job: NotebookJob) -> Path:
+    return job.reports / STAGING / job.name
+
+
+def _publish(stage: Path, reports: Path) -> None:
+    """Move every staged file onto its place in ``reports/`` (each an atomic os.replace), then
+    remove the staging folder."""
+    # SIGTERM / SIGINT wait until the notebook's files are all in place (a few renames).
+    blocked = {signal.SIGTERM, signal.SIGINT}
+    masked = hasattr(signal, "pthread_sigmask")
+    if masked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            target = check_output_path(reports / path.relative_to(stage))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    finally:
+        if masked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+    _drop_stage(stage)
+
+
+def _drop_stage(stage: Path) -> None:
+    """Remove a notebook's staging folder, and reports/.staging/ once it is empty."""
+    shutil.rmtree(stage, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        stage.parent.rmdir()
+
+
+def _error_scrubber(job: NotebookJob) -> Callable[[object], str]:
+    """:func:`evaluation.disclosure.redact.scrub_error` with the study's redactor (or, if the study
+    cannot be read, the redactor without configured names)."""
+    from evaluation.disclosure.redact import Redactor, scrub_error, study_redactor
+
+    try:
+        redactor = study_redactor(load_study(job.cwd), job.labels)
+    except Exception:  # the error text must be scrubbed whatever else went wrong
+        redactor = Redactor()
+    return lambda text: scrub_error(text, redactor)
+
+
+def _scrub_notebook(path: Path, scrub: Callable[[object], str]) -> None:
+    """Scrub a failed notebook's error outputs (value and traceback) and the streams of the cell
+    that failed; the rest of its partial output stays as it was. If that fails, the notebook is
+    removed rather than kept with the raw error."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            failed = cell.get("metadata", {}).get("papermill", {}).get("exception") is True
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    out["evalue"] = scrub(out.get("evalue", ""))
+                    out["traceback"] = [scrub(line) for line in out.get("traceback", [])]
+                elif failed and out.get("output_type") == "stream":
+                    out["text"] = scrub(out.get("text", ""))
+        write_text(path, nbformat.writes(nb))
+    except Exception:
+        log.error("%s: the error output could not be scrubbed; notebook removed", path.name)
+        path.unlink(missing_ok=True)
+
+
+def _check_kernel(kernel: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if kernel not in KernelSpecManager().find_kernel_specs():
+        raise UsageError(
+            f"Jupyter kernel '{kernel}' is not installed. Run `make install`, or "
+            f"`python -m ipykernel install --sys-prefix --name {kernel}` in this environment."
+        )
+
+
+def report_languages(study: Study, language: str | None) -> list[str]:
+    """The report languages: ``language`` (fi, en or both), or else study.yaml's
+    ``reports: {languages: [...]}``, or else its ``language``. The study's own language comes
+    first: the analysis notebooks are rendered in it."""
+    if language is None:
+        # reports.languages is checked when study.yaml is read (config.Reports)
+        wanted = list(study.reports.languages or [study.language])
+    elif language == "both":
+        wanted = list(LANGUAGES)
+    elif language in LANGUAGES:
+        wanted = [language]
+    else:
+        raise UsageError(f"--language must be one of fi, en, both, not '{language}'")
+    first = study.language if study.language in wanted else wanted[0]
+    return [first, *(lang for lang in dict.fromkeys(wanted) if lang != first)]
+
+
+@dataclass
+class _Run:
+    """What one ``evaluation run`` shares between its stages."""
+
+    study: Study
+    kernel: str
+    engine: str
+    use_cache: bool
+    shared_inputs: dict
+    provenance: dict
+    records: dict[str, dict] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def job(self, nb: Path, name: str, parameters: dict, labels: dict, **paths) -> NotebookJob:
+        reports = self.study.paths.reports
+        return NotebookJob(
+            name=name,
+            source=nb,
+            executed=paths.get("executed", self.study.paths.executed_notebooks / nb.name),
+            html=paths.get("html", self.study.paths.html / f"{nb.stem}.html"),
+            table_log=reports / ".cache" / f"{name}.tables",
+            # The notebook runs in the study folder: "." keeps executed notebooks portable.
+            parameters={"study_dir": ".", **parameters},
+            kernel=self.kernel,
+            engine=self.engine,
+            cwd=self.study.paths.root,
+            labels=labels,
+            provenance={labels.get(k, k): v for k, v in self.provenance.items()},
+            depends=paths.get("depends", {}),
+        )
+
+    def todo(self, jobs: list[NotebookJob]) -> list[NotebookJob]:
+        """The jobs whose inputs changed (the others are recorded as unchanged)."""
+        out = []
+        for job in jobs:
+            key = _cache_key(job, self.shared_inputs)
+            if self.use_cache and _still_valid(_cache_file(self.study, job.name), key, self.study):
+                self.records[job.name] = {"status": "unchanged", "seconds": 0.0}
+                continue
+            out.append(job)
+            self.records[job.name] = {"status": "pending", "key": key}
+        kept = len(jobs) - len(out)
+        if kept:
+            log.info("%d of %d notebook(s) unchanged since the last run: kept", kept, len(jobs))
+        # Longest first (by the last run's times) keeps every worker busy to the end.
+        last = _last_seconds(self.study)
+        out.sort(key=lambda j: -last.get(j.name, 0.0))
+        return out
+
+    def execute(self, pool: Executor | None, jobs: list[NotebookJob]) -> None:
+        if not jobs:
+            return
+        assert pool is not None
+        try:
+            # tracked: the worker records each notebook's current cell for the progress display
+            futures = {pool.submit(progress.tracked, execute_notebook, job): job for job in jobs}
+        except BrokenProcessPool as exc:  # a worker died in an earlier stage
+            for job in jobs:
+                self.records[job.name].update(status="failed", error=f"not run: {exc}")
+                self.failures.append((job.name, f"{job.executed}: not run ({exc})"))
+            return
+        # A live display on a terminal, else a line every few seconds while notebooks run.
+        for done, future in enumerate(progress.as_completed(futures), start=1):
+            job = futures[future]
+            try:
+                result = future.result()
+            except BrokenProcessPool as exc:  # a worker died (e.g. out of memory)
+                result = {"ok": False, "error": f"worker process died: {exc}"}
+            if result.pop("ok"):
+                self.records[job.name].update(status="executed", **result)
+                log.info("[%d/%d] %s: done in %.1f s", done, len(jobs), job.name, result["seconds"])
+            else:
+                self.records[job.name].update(status="failed", error=result["error"])
+                self.failures.append((job.name, f"{job.executed}: {result['error']}"))
+                log.error("[%d/%d] %s: FAILED (%s)", done, len(jobs), job.name, result["error"])
+
+    def settle(self, names: list[str]) -> set[str]:
+        """Write the cache records of executed jobs; return the tables these jobs stand behind."""
+        current: set[str] = set()
+        for name in names:
+            rec = self.records[name]
+            key = rec.pop("key", None)
+            status = rec.get("status")
+            if status == "executed":
+                tables = {
+                    t: sha256_file(self.study.paths.tables / t) for t in rec.get("tables", [])
+                }
+                cache = {
+                    "key": key,
+                    "html": Path(rec.pop("html")).relative_to(self.study.paths.root).as_posix(),
+                    "tables": tables,
+                    "seconds": rec["seconds"],
+                }
+                write_text(_cache_file(self.study, name), json.dumps(cache, indent=1) + "\n")
+            elif status == "unchanged":
+                cache = json.loads(_cache_file(self.study, name).read_text(encoding="utf-8"))
+                tables = cache["tables"]
+                rec.pop("html", None)
+            else:  # failed: nothing it wrote was published; its earlier outputs stay
+                rec.pop("html", None)
+                # Its executed notebook is now the partial one: run it again next time.
+                _cache_file(self.study, name).unlink(missing_ok=True)
+                tables = []
+            current |= set(tables)
+        return current
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when the run that started it dies, however it
+    dies (Linux: prctl PR_SET_PDEATHSIG); elsewhere, a thread that watches the parent's pid."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # the parent died before prctl: stop now
+                    os._exit(143)
+                return
+        except (OSError, AttributeError):
+            pass
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="evaluation-parent-watch", daemon=True).start()
+
+
+class _Stopped(SystemExit):
+    """The run got SIGTERM (or SIGHUP): unwind, stop the workers, exit 128 + signal."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """While notebooks run, SIGTERM and SIGHUP raise :class:`_Stopped` in the main thread (so
+    the workers are stopped on the way out) instead of killing the run outright."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _Stopped(128 + signum)
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, stop) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, study: Study) -> None:
+    """Stop the workers now (a notebook half run is abandoned) and drop what they staged and
+    the temporary files they left; published outputs are whole files (os.replace)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    deadline = time.monotonic() + 5.0
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
+    _sweep(study)
+    log.warning("run stopped: %d worker process(es) ended", len(processes))
+
+
+def _sweep(study: Study) -> None:
+    """Remove what an interrupted run left: reports/.staging/ (never published) and the
+    temporary files of atomic writes (``.<name>.*.tmp``) under reports/."""
+    reports = study.paths.reports
+    if not is_plain_folder(reports):
+        return
+    shutil.rmtree(reports / STAGING, ignore_errors=True)
+    for tmp in reports.rglob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # An IPython shell in this process (the in-process engine, or `run()` called from a
+    # notebook) replaces __main__ with a module that has no __spec__, which spawn needs.
+    main = sys.modules.get("__main__")
+    if main is not None and not hasattr(main, "__spec__"):
+        main.__spec__ = None
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=warm_worker, initargs=(os.getpid(),)
+    )
+
+
+def run(
+    study_dir: str | Path = ".",
+    *,
+    jobs: int = 2,
+    kernel: str = KERNEL,
+    engine: str = "inprocess",
+    use_cache: bool = True,
+    only: list[str] | None = None,
+    language: str | None = None,
+    reports: bool = True,
+) -> dict:
+    """Analyse a study end to end; return the manifest's notebook records.
+
+    ``only``: run only the notebooks whose names start with one of these (no audience reports
+    unless ``90`` is among them). ``language``: fi, en or both (default: study.yaml's).
+    ``reports=False`` skips the audience reports.
+    """
+    t0 = time.perf_counter()
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'")
+    study = load_study(study_dir)
+    # Before anything is written or removed: no output folder may be a link out of the study.
+    check_output_folders(study.paths)
+    with _one_run_at_a_time(study):
+        return _run(study, t0, jobs, kernel, engine, use_cache, only, language, reports)
+
+
+@contextlib.contextmanager
+def _one_run_at_a_time(study: Study) -> Iterator[None]:
+    """Hold an exclusive lock on ``reports/.run.lock`` for the run: a second run of the same
+    study (another terminal, a scheduled job) would sweep this one's staged outputs and
+    interleave the tables, so it stops at once with a clear message instead. The lock is the
+    operating system's (``flock``): it goes with the process, so a killed run leaves none."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; runs are not guarded there
+        yield
+        return
+    study.paths.reports.mkdir(parents=True, exist_ok=True)
+    with open(study.paths.reports / ".run.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"another `evaluation run` of {study.paths.root} is in progress; "
+                "wait for it to finish (or stop it) and run again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(
+    study: Study,
+    t0: float,
+    jobs: int,
+    kernel: str,
+    engine: str,
+    use_cache: bool,
+    only: list[str] | None,
+    language: str | None,
+    reports: bool,
+) -> dict:
+    from evaluation.report import audiences as audience
+
+    languages = report_languages(study, language)
+    # Outputs staged by an interrupted run were never published: drop them.
+    _sweep(study)
+    config = input_hashes(study)
+    source = source_hash()
+    processed = _process(study, config, source, use_cache)
+    if engine == "kernel":
+        _check_kernel(kernel)
+    # What every notebook depends on, hashed once: derived data, inputs, the package's code.
+    shared_inputs = {"processed": processed, "config": config, "source": source}
+    main_labels = load_labels(languages[0], study.paths)
+    code = code_version()
+    rid = run_id(shared_inputs)
+    provenance = {  # keys are label keys
+        "run_id": f"{rid} (reports/manifest.json)",
+        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_from": ", ".join(f"{name} ({digest[:12]})" for name, digest in config.items()),
+        "code_version": f"evaluation {code['version']}"
+        + (f", git {code['git_commit'][:12]}" if code.get("git_commit") else "")
+        + (" (uncommitted changes)" if code.get("git_dirty") else ""),
+    }
+    state = _Run(study, kernel, engine, use_cache, shared_inputs, provenance)
+
+    notebooks = sorted(study.paths.notebooks.glob("[0-9]*.ipynb"))
+    analyses = [nb for nb in notebooks if nb.stem != REPORT_NOTEBOOK]
+    report_nb = next((nb for nb in notebooks if nb.stem == REPORT_NOTEBOOK), None)
+    if only:
+        analyses = [nb for nb in analyses if any(nb.stem.startswith(o) for o in only)]
+        if not any(REPORT_NOTEBOOK.startswith(o) for o in only):
+            report_nb = None
+    if not reports:
+        report_nb = None
+    if not analyses and report_nb is None:
+        raise UsageError(f"no notebooks to run in {study.paths.notebooks}")
+
+    stage1 = [state.job(nb, nb.stem, {"language": languages[0]}, main_labels) for nb in analyses]
+    todo1 = state.todo(stage1)
+    report_jobs: list[NotebookJob] = []
+    workers = max(1, jobs)
+    pool = _pool(workers) if todo1 or report_nb is not None else None
+    try:
+        with _stop_on_signals():
+            if todo1:
+                log.info("running %d analysis notebook(s), %d at a time", len(todo1), workers)
+            state.execute(pool, todo1)
+            for job in stage1:
+                state.records[job.name]["html"] = job.html
+            current = state.settle([job.name for job in stage1])
+            if state.failures:
+                # What a failed notebook would have replaced is unknown: nothing is removed.
+                log.info("a notebook failed: the tables of earlier runs are all kept")
+            elif not only:
+                _remove_stale_tables(study, current)
+            tables = table_hashes(study)
+            _export(study, tables, main_labels, source, use_cache)
+            if report_nb is not None:
+                for lang in languages:
+                    labels = load_labels(lang, study.paths)
+                    for aud in audience.audiences(study):
+                        name = f"{REPORT_NOTEBOOK}.{lang}.{aud.slug}"
+                        report_jobs.append(
+                            state.job(
+                                report_nb,
+                                name,
+                                {"language": lang, "audience": aud.kind, "group": aud.name},
+                                labels,
+                                executed=study.paths.executed_notebooks
+                                / REPORT_NOTEBOOK
+                                / lang
+                                / f"{aud.slug}.ipynb",
+                                html=study.paths.html / lang / f"{aud.slug}.html",
+                                depends={"tables": tables},
+                            )
+                        )
+                todo2 = state.todo(report_jobs)
+                if todo2:
+                    log.info("writing %d report(s), %d at a time", len(todo2), workers)
+                state.execute(pool, todo2)
+                for job in report_jobs:
+                    state.records[job.name]["html"] = job.html
+                state.settle([job.name for job in report_jobs])
+    except BaseException:  # SIGTERM, Ctrl-C, an error: no worker outlives the run
+        if pool is not None:
+            _stop_pool(pool, study)
+            pool = None
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    _write_index(study, languages, analyses, report_jobs, main_labels, provenance)
+    write_manifest(
+        study,
+        notebooks=state.records,
+        seconds=time.perf_counter() - t0,
+        inputs=config,
+        run_id=rid,
+    )
+    if state.failures:
+        raise NotebookError(
+            "notebook(s) failed; partial output kept:\n"
+            + "\n".join(f"  {error}" for _name, error in state.failures)
+        )
+    log.info("reports in %s (%.1f s)", study.paths.html, time.perf_counter() - t0)
+    return state.records
+
+
+def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool) -> dict:
+    """Validate and score the raw data into data/processed/, unless neither the inputs nor the
+    code changed since the parquet files there were written (then they are reused as they are).
+    Returns the processed files' sha256s."""
+    record_path = study.paths.reports / ".cache" / "processed.json"
+    key = hashlib.sha256(json.dumps([inputs, source], sort_keys=True).encode()).hexdigest()
+    if use_cache and record_path.is_file():
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        files = record.get("files", {})
+        on_disk = sorted(p.name for p in study.paths.processed.glob("*.parquet"))
+        if (
+            record.get("key") == key
+            and on_disk == sorted(f"{name}.parquet" for name in files)
+            and all(
+                sha256_file(study.paths.processed / f"{name}.parquet") == digest
+                for name, digest in files.items()
+            )
+        ):
+            log.info("study %s: raw data and code unchanged, processed data kept", study.name)
+            return files
+    from evaluation.disclosure.plan import PLAN_FILE, make_plan
+    from evaluation.pipeline.process import process
+    from evaluation.pipeline.session import study_themes
+
+    log.info("study %s: validating and scoring", study.name)
+    written = process(study)
+    # Disclosure control over every published table at once, audited before anything is
+    # published: a DisclosureError here leaves reports/ as it was.
+    log.info("study %s: disclosure plan (suppressed cells chosen and audited)", study.name)
+    # The old plan belongs to the old data: gone before the new one is made, so a refused
+    # plan never leaves it beside data it does not describe.
+    (study.paths.processed / PLAN_FILE).unlink(missing_ok=True)
+    make_plan(study, themes=lambda: study_themes(study))
+    written["disclosure"] = study.paths.processed / PLAN_FILE
+    files = {name: sha256_file(path) for name, path in sorted(written.items())}
+    write_text(record_path, json.dumps({"key": key, "files": files}, indent=1) + "\n")
+    return files
+
+
+def _export(study: Study, tables: dict, labels: dict, source: str, use_cache: bool) -> None:
+    """LaTeX and xlsx exports of the tables of record, unless the tables did not change."""
+    from evaluation.report.exports import export_tables
+
+    record = study.paths.reports / ".cache" / "exports.json"
+    payload = json.dumps([tables, labels, source], sort_keys=True).encode()
+    key = hashlib.sha256(payload).hexdigest()
+    workbook = study.paths.reports / "exports" / "tables.xlsx"
+    fresh = use_cache and workbook.is_file() and record.is_file()
+    if fresh and json.loads(record.read_text(encoding="utf-8")).get("key") == key:
+        return
+    written = export_tables(study.paths, labels)
+    log.info("exports: %d file(s) in %s", len(written), study.paths.reports / "exports")
+    write_text(record, json.dumps({"key": key}) + "\n")
+
+
+def _write_index(
+    study: Study,
+    languages: list[str],
+    analyses: list[Path],
+    report_jobs: list[NotebookJob],
+    labels: dict,
+    provenance: dict,
+) -> None:
+    html_dir = study.paths.html
+    sections: list[IndexSection] = []
+    for lang in languages:
+        lang_labels = load_labels(lang, study.paths)
+        links = [
+            (str(job.html.relative_to(html_dir)), job.parameters["group"])
+            for job in report_jobs
+            if job.parameters["language"] == lang and job.html.is_file()
+        ]
+        if links:
+            sections.append((lang_labels.get("rep_by_audience", "Reports"), links))
+    analysis_links = [
+        (f"{nb.stem}.html", labels.get(f"nb_{nb.stem}", nb.stem))
+        for nb in analyses
+        if (html_dir / f"{nb.stem}.html").is_file()
+    ]
+    if analysis_links:
+        sections.append((labels.get("rep_analyses", "Analyses"), analysis_links))
+    index_html(
+        html_dir / "index.html",
+        title=f"{labels.get('report_title', 'Report')}: {study.name}",
+        sections=sections,
+        footer=" · ".join(f"{labels.get(k, k)}: {v}" for k, v in provenance.items()),
+    )
+
+
+def _last_seconds(study: Study) -> dict[str, float]:
+    """Each notebook's run time when it last executed (from its cache record)."""
+    out = {}
+    for path in (study.paths.reports / ".cache").glob("*.json"):
+        try:
+            out[path.stem] = float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def _remove_stale_tables(study: Study, current: set[str]) -> None:
+    """Remove tables no notebook of this run wrote (e.g. lmm.csv after a switch to summary
+    mode), so the manifest and reports/tables/ list only what this run stands behind."""
+    tables = study.paths.tables
+    for path in sorted(tables.glob("*.csv")) if is_plain_folder(tables) else []:
+        if path.name not in current:
+            log.info("removing %s: no notebook wrote it in this run", path.name)
+            path.unlink()
+
+
+def reproduce(
+    study_dir: str | Path = ".", *, jobs: int = 2, kernel: str = KERNEL, engine: str = "inprocess"
+) -> dict:
+    """Re-run the study from its inputs in a scratch copy and compare every table with the
+    manifest; raise ReproduceError listing any table that differs or is missing."""
+    study = load_study(study_dir)
+    if not study.paths.manifest.is_file():
+        raise UsageError(f"{study.paths.manifest}: no manifest; run `evaluation run` first")
+    recorded = read_manifest(study.paths.manifest)
+    with tempfile.TemporaryDirectory(prefix="evaluation-reproduce-") as tmp:
+        copy = Path(tmp) / "study"
+        ignore = shutil.ignore_patterns("reports", "processed", ".venv", ".git", "*.egg-info")
+        shutil.copytree(study.paths.root, copy, ignore=ignore, symlinks=True)
+        run(copy, jobs=jobs, kernel=kernel, engine=engine, use_cache=False, reports=False)
+        fresh = table_hashes(load_study(copy))
+    expected = recorded.get("tables", {})
+    differ = sorted(n for n in expected if fresh.get(n) != expected[n])
+    extra = sorted(set(fresh) - set(expected))
+    if recorded.get("inputs") != input_hashes(study):
+        log.warning("inputs differ from the manifest's: the comparison may fail for that reason")
+    if differ or extra:
+        lines = [f"  {n}: {'missing' if n not in fresh else 'differs'}" for n in differ]
+        lines += [f"  {n}: not in the manifest" for n in extra]
+        raise ReproduceError("tables do not reproduce the manifest:\n" + "\n".join(lines))
+    log.info("all %d tables reproduce the manifest byte for byte", len(expected))
+    return {"tables": len(expected)}

@@ -1,0 +1,394 @@
+"""Reports per audience: the consortium, each actor and each organisation.
+
+The report notebook (``notebooks/90-report.ipynb``) runs once per audience and language. It
+computes nothing: it reads the tables of record the analysis notebooks wrote, keeps the rows its
+audience may see, and shows them. An organisation's report holds its own rows next to the
+whole study's (and the pooled estimate), never another organisation's; an actor's report holds
+the rows of the actor and of its own organisations. Rows that disclosure control suppressed
+stay suppressed (shown as "–").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from evaluation.config import Study, load_labels, load_study
+from evaluation.io.codings import codebook_labels, load_codebook
+from evaluation.report.display import heading, link, markdown, note, show, show_figure
+from evaluation.safety import escape_markdown, short_hash, unique_slugs
+from evaluation.safety import slug as _safe_slug
+
+KINDS = ("consortium", "actor", "organisation")
+HEADLINE_EFFECTS = ("hedges_g", "d_z")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe ASCII slug: "Hyvinvointialue A" -> "hyvinvointialue-a" (a short hash
+    when nothing readable is left)."""
+    return _safe_slug(text) or short_hash(text)
+
+
+@dataclass(frozen=True)
+class Audience:
+    kind: str  # consortium | actor | organisation
+    name: str
+    file: str = ""  # file-name part, unique among the audiences of its kind (see audiences())
+
+    @property
+    def slug(self) -> str:
+        """The report's file name (without .html): ``organisation-hoiva-aapa-oy``. Only ASCII
+        letters, digits and ``-``: a name never becomes a path."""
+        if self.kind == "consortium":
+            return "consortium"
+        return f"{self.kind}-{self.file or slug(self.name)}"
+
+
+def audiences(study: Study) -> list[Audience]:
+    """Every audience of a study: the consortium, each actor, each organisation (as configured
+    in study.yaml ``organisations``), in a stable order. Two names with the same slug ("Org A",
+    "org-a") get a short hash each, so no report overwrites another's."""
+    orgs = study.organisations
+    actors = sorted({org.actor for org in orgs.values() if org.actor})
+    actor_files = unique_slugs(str(a) for a in actors)
+    org_files = unique_slugs(str(o) for o in sorted(orgs))
+    return [
+        Audience("consortium", study.name),
+        *(Audience("actor", a, actor_files[str(a)]) for a in actors),
+        *(Audience("organisation", o, org_files[str(o)]) for o in sorted(orgs)),
+    ]
+
+
+@dataclass
+class ReportView:
+    """One audience's view of a study's tables of record."""
+
+    study: Study
+    audience: Audience
+    labels: dict[str, str]
+    _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key, key)
+
+    @property
+    def organisations(self) -> list[str]:
+        """The organisations whose own rows this audience may see."""
+        orgs = self.study.organisations
+        if self.audience.kind == "consortium":
+            return sorted(orgs)
+        if self.audience.kind == "actor":
+            return sorted(n for n, o in orgs.items() if o.actor == self.audience.name)
+        return [self.audience.name]
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """A table of record, or None when the run did not write it."""
+        if name not in self._tables:
+            path = self.study.paths.tables / f"{name}.csv"
+            self._tables[name] = (
+                pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None
+            )
+        return self._tables[name]
+
+    def visible(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a grouped table (``group_by``/``group`` or ``organisation`` columns) that
+        this audience may see: whole-study rows, and its own actor/organisations/units."""
+        if self.audience.kind == "consortium":
+            return frame
+        orgs = set(self.organisations)
+        keep = pd.Series(False, index=frame.index)
+        if "group_by" in frame:
+            by, group = frame["group_by"].astype(str), frame["group"].astype(str)
+            keep |= by.eq("all")
+            keep |= by.eq("organisation") & group.isin(orgs)
+            keep |= by.eq("unit") & group.str.split(" / ").str[0].isin(orgs)
+            if self.audience.kind == "actor":
+                keep |= by.eq("actor") & group.eq(self.audience.name)
+        elif "organisation" in frame:
+            org = frame["organisation"].astype(str)
+            keep |= org.isin(orgs) | frame["organisation"].isna() | org.eq("all")
+        else:
+            keep[:] = True  # a whole-study table
+        return frame[keep]
+
+    def figure_path(self, name: str) -> Path:
+        return self.study.paths.figures / "reports" / self.audience.slug / f"{name}"
+
+
+def open_report(study_dir: str | Path, language: str, audience: str, group: str) -> ReportView:
+    """Open the view of one audience (``audience`` = consortium / actor / organisation,
+    ``group`` = its name)."""
+    study = load_study(study_dir)
+    labels = load_labels(language or study.language, study.paths)
+    labels.update({r.id: r.label for r in study.rounds if r.label and r.label != r.id})
+    labels.update(codebook_labels(load_codebook(study), language or study.language))
+    if audience not in KINDS:
+        raise ValueError(f"audience must be one of {KINDS}, not {audience!r}")
+    name = study.name if audience == "consortium" else group
+    known = (a for a in audiences(study) if a.kind == audience and a.name == name)
+    return ReportView(study=study, audience=next(known, Audience(audience, name)), labels=labels)
+
+
+# -------------------------------------------------------------------------------------------
+# Sections: each shows one part of the report (headings and texts from the label files).
+# -------------------------------------------------------------------------------------------
+
+
+def cover(v: ReportView) -> None:
+    """Title, audience, rounds with their data dates, respondents in this audience's scope."""
+    kind = v.label(f"rep_audience_{v.audience.kind}")
+    heading(f"{v.label('report_title')}: {v.audience.name}", 1)
+    markdown("**{name}** · {kind}", name=v.study.name, kind=kind)
+    rounds = pd.DataFrame(
+        {
+            "round": [r.id for r in v.study.rounds],
+            "label": [r.label for r in v.study.rounds],
+            "date": [str(r.date) if r.date else "" for r in v.study.rounds],
+        }
+    )
+    respondents = v.table("respondents")
+    if respondents is not None:
+        own = respondents[respondents["organisation"].isin(v.organisations)]
+        n = own.groupby("round")["n"].sum(min_count=1)
+        rounds["respondents"] = rounds["round"].map(n)
+    show(rounds.drop(columns="label"), v.labels, digits=0)
+    note(v.label("rep_intro").format(min_n=v.study.min_n, baseline=v.label(v.study.baseline)))
+
+
+def key_results(v: ReportView) -> None:
+    """Change from baseline in the headline measures: the whole study and this audience."""
+    prepost = v.table("prepost")
+    if prepost is None:
+        return
+    heading(v.label("rep_key_results"))
+    if prepost.empty:  # no round besides the baseline yet: its levels, and why no change
+        _baseline_levels(v)
+        return
+    rows = v.visible(prepost)
+    rows = rows[
+        rows["measure"].isin(v.study.headline_measures)
+        & rows["effect_size_type"].isin(HEADLINE_EFFECTS)
+        & rows["group_by"].isin(_headline_groupings(v))
+        # Paired rows (linked respondents only) for the whole study; groups by independent rows.
+        & (rows["group_by"].eq("all") | rows["design"].eq("independent"))
+    ].copy()
+    participant = rows["group_by"] == "participant"
+    rows.loc[participant, "group"] = (
+        rows.loc[participant, "group"]
+        .astype(str)
+        .map({"1": v.label("participants"), "0": v.label("non_participants")})
+    )
+    columns = [
+        "measure", "group", "round", "design", "n_baseline", "n_round", "mean_baseline",
+        "mean_round", "diff", "effect_size_type", "effect_size", "es_ci_low", "es_ci_high",
+        "p_adjusted", "suppressed",
+    ]  # fmt: skip
+    for measure in v.study.headline_measures:
+        block = rows[rows["measure"] == measure]
+        if block.empty:
+            continue
+        heading(v.label(measure), 3)
+        _show_or_say(v, block[columns].drop(columns="measure"))
+    note(v.label("rep_effect_size_note"))
+    _trajectory_figure(v, prepost)
+
+
+def _show_or_say(v: ReportView, rows: pd.DataFrame) -> None:
+    """The rows, or, when disclosure control hides every one of them, a sentence saying so
+    (a table of dashes says nothing)."""
+    if "suppressed" in rows and rows["suppressed"].astype(bool).all():
+        note(v.label("all_rows_hidden").format(min_n=v.study.min_n))
+    else:
+        show(rows, v.labels)
+
+
+def _baseline_levels(v: ReportView) -> None:
+    """A study at its first round: the headline measures' baseline means (``trajectories.csv``,
+    whole study), and in words that the change needs a second round."""
+    note(v.label("needs_second_round").format(baseline=v.label(v.study.baseline)))
+    levels = v.table("trajectories")
+    if levels is None:
+        return
+    rows = levels[
+        levels["measure"].isin(v.study.headline_measures)
+        & levels["group_by"].eq("all")
+        & levels["round"].astype(str).eq(str(v.study.baseline))
+    ]
+    if rows.empty:
+        return
+    heading(v.label("rep_baseline_levels"), 3)
+    columns = ["measure", "round", "n", "mean", "sd", "ci_low", "ci_high", "suppressed"]
+    _show_or_say(v, rows[[c for c in columns if c in rows]])
+
+
+def _headline_groupings(v: ReportView) -> list[str]:
+    if v.audience.kind == "consortium":
+        return ["all", "actor", "participant"]
+    if v.audience.kind == "actor":
+        return ["all", "actor", "organisation"]
+    return ["all", "organisation"]
+
+
+def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
+    """Mean per round: the whole study and this audience's own group, one panel per headline
+    measure that has a mean to show; in words when disclosure control leaves none."""
+    from evaluation.report.plots import new_figure, style_context
+
+    own_by = {"consortium": None, "actor": "actor", "organisation": "organisation"}[v.audience.kind]
+    base = prepost[
+        (prepost["design"] == "independent")
+        & (prepost["test"] == "welch_t")
+        & (prepost["measure"].isin(v.study.headline_measures))
+    ]
+    groups = [("all", "all", v.label("all"))]
+    if own_by:
+        groups.append((own_by, v.audience.name, v.audience.name))
+    rounds = v.study.round_ids
+    series: dict[str, list[tuple[str, list[float]]]] = {}
+    for measure in v.study.headline_measures:
+        for by, group, name in groups:
+            block = base[
+                (base["measure"] == measure) & (base["group_by"] == by) & (base["group"] == group)
+            ]
+            means = dict(zip(block["round"], block["mean_round"], strict=True))
+            if not block.empty:
+                means[v.study.baseline] = block["mean_baseline"].iloc[0]
+            ys = [float(means.get(r, float("nan"))) for r in rounds]
+            if any(pd.notna(y) for y in ys):  # a line with no point is no line
+                series.setdefault(measure, []).append((name, ys))
+    if not series:
+        note(v.label("rep_trajectory_none").format(min_n=v.study.min_n))
+        return
+    with style_context():
+        fig = new_figure(3.75 * len(series) if len(series) > 1 else 4.5, 3.2)
+        axes = fig.subplots(1, len(series), squeeze=False)[0]
+        for ax, (measure, lines) in zip(axes, series.items(), strict=True):
+            for (name, ys), colour in zip(lines, ("#555555", "#1f4e79"), strict=False):
+                ax.plot(range(len(rounds)), ys, marker="o", color=colour, label=name)
+            ax.set_xticks(range(len(rounds)), [v.label(r) for r in rounds], rotation=20)
+            ax.set_title(v.label(measure), fontsize=10)
+        axes[0].legend(frameon=False, fontsize=8)
+    measures = ", ".join(v.label(m) for m in series)
+    alt = v.label("rep_trajectory_alt").format(group=v.audience.name, measures=measures)
+    # SVG only: the publication figures (SVG + 300 dpi PNG) are the analysis notebooks'.
+    show_figure(fig, v.figure_path("trajectory"), alt=alt, png=False)
+
+
+def participation(v: ReportView) -> None:
+    """Difference in differences from the mixed model (whole study)."""
+    lmm = v.table("lmm")
+    if lmm is None or v.audience.kind == "organisation":
+        return
+    did = lmm[(lmm["term"] == "did") & lmm["measure"].isin(v.study.headline_measures)]
+    if did.empty:
+        return
+    heading(v.label("lmm_did"))
+    note(v.label("rep_did_note"))
+    _show_or_say(v, did[["measure", "round", "estimate", "ci_low", "ci_high", "p", "n",
+                         "n_clusters", "suppressed"]])  # fmt: skip
+
+
+def organisations(v: ReportView) -> None:
+    """Per-organisation effects next to the pooled estimate (own organisations only)."""
+    meta = v.table("meta")
+    if meta is None:
+        return
+    rows = meta[meta["measure"].isin(v.study.headline_measures)]
+    rows = rows[(rows["row_type"] == "pooled") | rows["organisation"].isin(v.organisations)]
+    # One pooled estimate per measure and round: the first configured method (REML by default).
+    methods = rows.loc[rows["row_type"] == "pooled", "method"].dropna().unique()
+    if len(methods):
+        rows = rows[(rows["row_type"] != "pooled") | (rows["method"] == methods[0])]
+    if rows.empty:
+        return
+    heading(v.label("meta_studies"))
+    note(v.label("rep_meta_note"))
+    columns = ["measure", "round", "row_type", "organisation", "n", "effect_size", "ci_low",
+               "ci_high", "method", "suppressed"]  # fmt: skip
+    _show_or_say(v, rows[[c for c in columns if c in rows]])
+
+
+def qualitative(v: ReportView) -> None:
+    """The joint display rows and theme prevalence this audience may see."""
+    from IPython.display import HTML, display
+
+    from evaluation.analyse.qual.joint import to_html
+    from evaluation.analyse.qual.themes import NO_ROUND
+
+    themes = v.table("themes")
+    joint = v.table("joint_display")
+    if themes is None and joint is None:
+        return
+    heading(v.label("rep_qualitative"))
+    if joint is not None:
+        rows = v.visible(joint)
+        rows = rows[~rows["suppressed"].astype(bool)]
+        if not rows.empty:
+            heading(v.label("rep_joint_display"), 3)
+            display(HTML(to_html(rows, v.labels)))
+            note(v.label("joint_rule"))
+    if themes is not None:
+        rows = v.visible(themes)
+        rows = rows[rows["group_by"].isin(["all", "organisation", "actor"])]
+        if v.audience.kind == "consortium":
+            rows = rows[rows["group_by"] == "all"]
+        latest = v.study.round_ids[-1]
+        if not rows["round"].eq(latest).any() and rows["round"].eq(NO_ROUND).any():
+            latest = NO_ROUND  # codings of material with no round (docs/qualitative.md)
+        rows = rows[rows["round"] == latest].sort_values(
+            ["group_by", "group", "share"], ascending=[True, True, False]
+        )
+        if not rows.empty:
+            heading(f"{v.label('rep_themes')} ({v.label(latest)})", 3)
+            if rows["suppressed"].astype(bool).all():  # a table of dashes says nothing
+                note(v.label("themes_all_hidden").format(min_n=v.study.min_n))
+            else:
+                columns = ["group", "code", "n_segments", "share", "change", "suppressed"]
+                show(rows[columns], v.labels)
+
+
+def indicators(v: ReportView) -> None:
+    """Project indicators against their targets (latest round)."""
+    table = v.table("indicators")
+    if table is None or table.empty or v.audience.kind == "organisation":
+        return
+    latest = [r for r in v.study.round_ids if r in set(table["round"])][-1:]
+    heading(v.label("nb_45-indicators"))
+    rows = table[table["round"].isin(latest)].copy()
+    rows["indicator"] = rows["label_key"].map(v.label)
+    met = rows["met"].map({True: "met_yes", False: "met_no", "true": "met_yes", "false": "met_no"})
+    rows["met"] = met.map(v.label)
+    show(rows[["indicator", "round", "target", "achieved", "share_of_target", "met", "unit",
+               "suppressed"]], v.labels)  # fmt: skip
+
+
+def technical_appendix(v: ReportView) -> None:
+    """Links to the full analyses of the whole study (consortium report only: they show every
+    organisation)."""
+    if v.audience.kind != "consortium":
+        return
+    heading(v.label("rep_analyses"))
+    links = []
+    for nb in sorted(v.study.paths.notebooks.glob("[0-8]*.ipynb")):
+        if (v.study.paths.html / f"{nb.stem}.html").is_file():
+            links.append(f"- {link(v.label(f'nb_{nb.stem}'), f'../{nb.stem}.html')}")
+    markdown(escape_markdown(v.label("rep_appendix_note")) + "\n\n" + "\n".join(links))
+
+
+SECTIONS: tuple[Callable[[ReportView], None], ...] = (
+    key_results,
+    participation,
+    organisations,
+    qualitative,
+    indicators,
+    technical_appendix,
+)
+
+
+def render(v: ReportView) -> None:
+    """Show every section after the cover, in order."""
+    for section in SECTIONS:
+        section(v)

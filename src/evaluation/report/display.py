@@ -1,0 +1,127 @@
+"""What a notebook shows: headings, notes, tables of record and figures, from code.
+
+Text from the data or the configuration is only ever shown as text: headings and notes are
+escaped for Markdown (:func:`evaluation.safety.escape_markdown`), tables by the pandas Styler
+(``escape="html"``). Markup comes only from this package's own templates (:func:`markdown`).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+
+from evaluation.io.files import staged_path
+from evaluation.safety import escape_markdown
+
+P_COLUMNS = ("p", "p_adjusted", "p_q")
+
+
+def _format_p(value: float) -> str:
+    """p-values as in APA style: three decimals, and "< 0.001" rather than 0.000 (as HTML: the
+    tables are shown in the HTML reports)."""
+    return "&lt; 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def display_table(
+    frame: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    *,
+    digits: int = 2,
+    drop: tuple[str, ...] = ("suppressed",),
+) -> pd.io.formats.style.Styler:
+    """A table of record for display: labelled headers and values, no index, rounded numbers
+    (whole-number columns without decimals), suppressed cells shown as an en dash. Every text
+    (values and headers) is HTML-escaped: a name or answer is shown, never run."""
+    labels = labels or {}
+    shown = frame.drop(columns=[c for c in drop if c in frame])
+    whole = [
+        c
+        for c in shown.columns
+        if pd.api.types.is_numeric_dtype(shown[c])
+        and not pd.api.types.is_bool_dtype(shown[c])
+        and (shown[c].dropna() % 1 == 0).all()
+    ]
+    for col in shown.columns:
+        if shown[col].dtype == object or pd.api.types.is_string_dtype(shown[col]):
+            shown[col] = shown[col].map(lambda v: labels.get(v, v) if isinstance(v, str) else v)
+    styler = shown.style.hide(axis="index").format(
+        precision=digits, na_rep="–", thousands=" ", escape="html"
+    )
+    styler = styler.format("{:.0f}", subset=whole, na_rep="–")
+    p_columns = [c for c in shown.columns if c in P_COLUMNS]
+    styler = styler.format(_format_p, subset=p_columns, na_rep="–")
+    headers = [html.escape(str(labels.get(c, c))) for c in shown.columns]
+    return styler.relabel_index(headers, axis="columns")
+
+
+def heading(text: str, level: int = 2) -> None:
+    """Display a heading from code (so its text can come from the label files). The text is
+    shown as typed: Markdown and HTML in it are escaped."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"{'#' * level} {escape_markdown(text)}"))
+
+
+def note(text: str) -> None:
+    """Display a paragraph of plain text (from the label files or the data), shown as typed:
+    Markdown and HTML in it are escaped. Line breaks separate paragraphs."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(escape_markdown(text, inline=False)))
+
+
+def markdown(template: str, **values: object) -> None:
+    """Display Markdown written in this package (``template``, e.g. ``"**{name}** · {kind}"``)
+    with ``values`` from the data or the configuration escaped into it. Without ``values`` the
+    template is shown as it is: escape (:func:`evaluation.safety.escape_markdown`) or
+    :func:`link` whatever you put into it."""
+    from IPython.display import Markdown, display
+
+    text = (
+        template.format(**{k: escape_markdown(v) for k, v in values.items()})
+        if values
+        else template
+    )
+    display(Markdown(text))
+
+
+def link(text: str, href: str) -> str:
+    """A Markdown link to a file of the report folder for :func:`markdown` templates: the text
+    escaped, the file name percent-encoded (no scheme can be smuggled in)."""
+    target = "/".join(quote(part, safe="") for part in href.split("/"))
+    return f"[{escape_markdown(text)}]({target})"
+
+
+def show(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, **kwargs) -> None:
+    """Display a table of record with labels (see :func:`display_table`)."""
+    from IPython.display import display
+
+    display(display_table(frame, labels, **kwargs))
+
+
+def show_figure(
+    fig, path_without_suffix: Path, *, alt: str | None = None, png: bool = True
+) -> None:
+    """Save a figure as SVG (+ PNG unless ``png=False``) in reports/figures/ and embed the SVG
+    in the report; ``alt`` becomes the figure's text alternative (SVG ``<title>`` and
+    ``aria-label``)."""
+    from IPython.display import HTML, SVG, display
+
+    from evaluation.report.plots import save_figure
+
+    svg = save_figure(fig, path_without_suffix, formats=("svg", "png") if png else ("svg",))[0]
+    svg = staged_path(svg)  # while a run stages the notebook's outputs, the file is there
+    if alt is None:
+        display(SVG(filename=str(svg)))
+        return
+    markup = svg.read_text(encoding="utf-8")
+    markup = markup[markup.index("<svg") :]
+    text = html.escape(alt)
+    markup = markup.replace("<svg", f'<svg role="img" aria-label="{text}"', 1).replace(
+        ">", f"><title>{text}</title>", 1
+    )
+    display(HTML(f"<figure>{markup}</figure>"))

@@ -1,0 +1,142 @@
+"""HTML reports from executed notebooks (nbconvert, code hidden) and the index page.
+
+Text from the data or the configuration (study, organisation, unit, actor and round names,
+codes, coder names, open answers, labels) is only ever shown as text: headings and notes are
+escaped for Markdown (:func:`evaluation.safety.escape_markdown`), tables by the pandas Styler
+(``escape="html"``, :mod:`evaluation.report.display`), the table of contents, provenance
+footer and index page with :func:`html.escape`. Markup comes only from this package's own
+templates (:func:`evaluation.report.display.markdown`).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from evaluation.io.files import write_text
+from evaluation.safety import escape_markdown, unescape_markdown
+
+if TYPE_CHECKING:  # nbformat pulls in jsonschema (about 1 s): imported where it is used
+    import nbformat
+
+HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*$", re.MULTILINE)
+
+
+def _anchor(text: str) -> str:
+    """The id nbconvert gives a heading with this (plain) text
+    (``nbconvert.filters.strings._convert_header_id``)."""
+    return quote(text.replace(" ", "-"), safe="?/:@!$&'()*+,;=")
+
+
+def _toc(nb: nbformat.NotebookNode, title: str) -> str:
+    """The table of contents as one HTML block (every text escaped): level-2 and level-3
+    headings of markdown cells and of the notebook's Markdown outputs."""
+    items = []
+    for source in (_cell_markdown(c) for c in nb.cells):
+        for level, text in HEADING.findall(source):
+            if len(level) == 1:
+                continue
+            plain = unescape_markdown(text)
+            indent = 1.2 * (len(level) - 2)
+            items.append(
+                f'<li style="margin-left:{indent:g}em"><a href="#{html.escape(_anchor(plain))}">'
+                f"{html.escape(plain)}</a></li>"
+            )
+    return (
+        f'<nav class="toc"><p><strong>{html.escape(title)}</strong></p>'
+        f'<ul style="list-style:none;padding-left:0">{"".join(items)}</ul></nav>'
+    )
+
+
+def _title_position(nb: nbformat.NotebookNode) -> int:
+    """Index of the cell that shows the report's level-1 title (the TOC goes after it)."""
+    for i, source in enumerate(_cell_markdown(c) for c in nb.cells):
+        if re.search(r"^#\s", source, re.MULTILINE):
+            return i
+    return -1
+
+
+def _cell_markdown(cell: nbformat.NotebookNode) -> str:
+    parts = [cell.source] if cell.cell_type == "markdown" else []
+    for output in cell.get("outputs", []):
+        text = output.get("data", {}).get("text/markdown")
+        if text:
+            parts.append(text if isinstance(text, str) else "".join(text))
+    return "\n".join(parts)
+
+
+def _provenance(info: Mapping[str, str], title: str) -> str:
+    rows = "".join(
+        f'<tr><th style="text-align:left">{html.escape(str(k))}</th>'
+        f"<td>{html.escape(str(v))}</td></tr>"
+        for k, v in info.items()
+    )
+    return f'---\n\n### {escape_markdown(title)}\n\n<table class="provenance">{rows}</table>\n'
+
+
+@functools.cache
+def _html_exporter():
+    """One exporter per process: building it loads and compiles the templates (about 0.1 s)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        anchor_link_text="",
+    )
+
+
+def notebook_to_html(
+    executed: Path,
+    target: Path,
+    *,
+    labels: Mapping[str, str],
+    provenance: Mapping[str, str],
+) -> Path:
+    """Convert an executed notebook to HTML with code hidden, a table of contents and a
+    provenance footer. nbconvert only converts here; it never executes."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    toc = nbformat.v4.new_markdown_cell(_toc(nb, labels.get("contents", "Contents")))
+    nb.cells.insert(_title_position(nb) + 1, toc)
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell(_provenance(provenance, labels.get("provenance", "")))
+    )
+    body, _ = _html_exporter().from_notebook_node(nb)
+    return write_text(target, body)
+
+
+IndexSection = tuple[str, list[tuple[str, str]]]  # (heading, [(file name, title)])
+
+INDEX_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em;"
+    "line-height:1.5;color:#222}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;"
+    "border-bottom:1px solid #ddd}ul{columns:2;padding-left:1.2em}a{color:#1f4e79}"
+    "small{color:#666}"
+)
+
+
+def index_html(target: Path, *, title: str, sections: list[IndexSection], footer: str) -> Path:
+    """A landing page linking every report, in sections (audience reports, analyses)."""
+    parts = []
+    for heading_text, links in sections:
+        items = "\n".join(
+            f'<li><a href="{html.escape(href)}">{html.escape(name)}</a></li>'
+            for href, name in links
+        )
+        parts.append(f"<h2>{html.escape(heading_text)}</h2>\n<ul>\n{items}\n</ul>")
+    page = (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{INDEX_STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>\n" + "\n".join(parts) + "\n"
+        f"<hr><p><small>{html.escape(footer)}</small></p></body></html>\n"
+    )
+    return write_text(target, page)

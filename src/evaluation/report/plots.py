@@ -1,0 +1,328 @@
+"""Figures drawn from the tables of record, and their deterministic, atomic saving.
+
+Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas, never through
+``pyplot``: no global figure state, no GUI backend, the same bytes for the same table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon, Rectangle
+
+from evaluation.io.files import atomic_path
+
+#: The house style for every figure; fonts bundled with matplotlib so output is the same
+#: everywhere, and a fixed SVG hash salt so SVG ids do not change between runs.
+STYLE: dict[str, object] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 9.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100.0,
+    "savefig.dpi": 300.0,  # publication PNGs
+    "savefig.bbox": None,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "evaluation",
+    "path.simplify": True,
+    # Names and labels are drawn as typed: "$" in a name never starts mathtext.
+    "text.parse_math": False,
+}
+
+#: Metadata that would otherwise embed the date or the software version.
+_METADATA = {"svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
+
+_METHOD_NAMES = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "reml": "REML"}
+
+
+@contextlib.contextmanager
+def style_context() -> Iterator[None]:
+    """Apply :data:`STYLE` for the duration of a ``with`` block (figure creation and saving)."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A figure on the Agg canvas in the house style (call inside :func:`style_context`)."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def forest_plot(
+    meta: pd.DataFrame,
+    *,
+    measure: str,
+    round: str,
+    labels: Mapping[str, str] | None = None,
+    baseline: str | None = None,
+    methods: Sequence[str] | None = None,
+) -> Figure:
+    """Forest plot of one measure x round of ``meta.csv``.
+
+    One square per organisation (area proportional to its random-effects weight) with its CI,
+    and one diamond per pooled estimate (width = its CI). Suppressed rows and rows without an
+    effect size are omitted. The x axis is Hedges' g, round minus baseline; a dashed line marks
+    no change.
+
+    Parameters
+    ----------
+    meta : DataFrame
+        The table from :func:`evaluation.analyse.quant.pooling.meta_table`. Not modified.
+    measure, round : str
+        Which block of the table to draw.
+    labels : mapping, optional
+        Display texts: organisation names, ``pooled_<method>`` for a pooled row, the measure id
+        for the title, ``forest_xlabel`` for the x axis, ``no_data``. Missing keys fall back to
+        the ids.
+    baseline : str, optional
+        Baseline round id, shown in the x label.
+    methods : list of str, optional
+        Pooled rows to draw (default: every pooled method in the table).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    labels = dict(labels or {})
+    block = meta[(meta["measure"] == measure) & (meta["round"] == round)]
+    shown = block[~block["suppressed"].astype(bool) & block["effect_size"].notna()]
+    studies = shown[shown["row_type"] == "study"]
+    pooled = shown[shown["row_type"] == "pooled"]
+    if methods is not None:
+        pooled = pooled[pooled["method"].isin(list(methods))]
+    n_rows = len(studies) + len(pooled)
+    xlabel = labels.get(
+        "forest_xlabel", f"Hedges' g ({round} − {baseline if baseline else 'baseline'})"
+    )
+    with style_context():
+        fig = new_figure(6.5, 1.4 + 0.32 * max(n_rows, 1) + (0.3 if len(pooled) else 0.0))
+        ax = fig.add_subplot()
+        ax.set_title(f"{labels.get(measure, measure)} · {labels.get(round, round)}", loc="left")
+        ax.set_xlabel(xlabel)
+        if n_rows == 0:
+            text = labels.get("no_data", "No data")
+            ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+            ax.set_yticks([])
+            return fig
+        # rows from the top: studies, a gap, pooled estimates
+        y_study = np.arange(n_rows + 1, n_rows + 1 - len(studies), -1, dtype=float)
+        y_pooled = np.arange(len(pooled), 0, -1, dtype=float)
+        weights = studies["weight"].fillna(0).to_numpy(dtype=float)
+        sizes = 20.0 + 180.0 * weights / max(weights.max(initial=0.0), 1e-12)
+        est = studies["effect_size"].to_numpy(dtype=float)
+        lo = studies["ci_low"].to_numpy(dtype=float)
+        hi = studies["ci_high"].to_numpy(dtype=float)
+        ax.hlines(y_study, lo, hi, color="#333333", linewidth=1.0)
+        ax.scatter(est, y_study, s=sizes, marker="s", color="#1f4e79", zorder=3)
+        for y, row in zip(y_pooled, pooled.itertuples(index=False), strict=True):
+            g, a, b = row.effect_size, row.ci_low, row.ci_high
+            corners = [(a, y), (g, y + 0.3), (b, y), (g, y - 0.3)]
+            ax.add_patch(Polygon(corners, closed=True, color="#b22222", zorder=3))
+        ax.axvline(0.0, color="#777777", linestyle="--", linewidth=0.8, zorder=1)
+        ticks = np.concatenate([y_study, y_pooled])
+        names = [str(labels.get(o, o)) for o in studies["organisation"]]
+        names += [
+            str(labels.get(f"pooled_{m}", f"Pooled ({_METHOD_NAMES.get(m, m)})"))
+            for m in pooled["method"]
+        ]
+        ax.set_yticks(ticks, names)
+        ax.tick_params(axis="y", length=0)
+        both = pd.concat([studies, pooled])
+        for y, (g, a, b) in zip(
+            ticks, both[["effect_size", "ci_low", "ci_high"]].to_numpy(dtype=float), strict=True
+        ):
+            text = f"{g:.2f} [{a:.2f}, {b:.2f}]"
+            ax.text(1.01, y, text, transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+        x_all = np.concatenate([lo, hi, both["ci_low"], both["ci_high"], [0.0]])
+        span = float(np.nanmax(x_all) - np.nanmin(x_all)) or 1.0
+        ax.set_xlim(np.nanmin(x_all) - 0.05 * span, np.nanmax(x_all) + 0.05 * span)
+        ax.set_ylim(0.3, n_rows + 1.7)
+        ax.spines["left"].set_visible(False)
+    return fig
+
+
+def save_figure(
+    fig: Figure, path_without_suffix: str | Path, *, formats: Sequence[str] = ("svg", "png")
+) -> list[Path]:
+    """Write ``fig`` as ``<path>.svg`` and ``<path>.png``, deterministically and atomically.
+
+    Each file is written to a temporary file in the same folder and moved into place with
+    :func:`os.replace`, so a reader never sees a half-written figure. Date and software
+    metadata are left out and the SVG hash salt is fixed, so the same figure gives the same
+    bytes on every run.
+
+    Returns
+    -------
+    list of Path
+        The files written, in ``formats`` order.
+    """
+    base = Path(path_without_suffix)
+    written = []
+    for fmt in formats:
+        if fmt not in _METADATA:
+            raise ValueError(f"format must be one of {tuple(_METADATA)}, not {fmt!r}")
+        target = base.with_name(f"{base.name}.{fmt}")
+        with style_context(), atomic_path(target) as tmp:
+            fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt])
+        written.append(target)
+    return written
+
+
+_GROUP_COLOURS = {"all": "#555555", "1": "#1f4e79", "0": "#c0504d"}
+
+
+def trajectory_plot(
+    means: pd.DataFrame,
+    *,
+    measure: str,
+    rounds: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """Mean per round with its CI, one line per group of ``round_means`` (all, participants,
+    others). Suppressed cells are not drawn (a line breaks there)."""
+    labels = dict(labels or {})
+    block = means[means["measure"] == measure]
+    x = {r: i for i, r in enumerate(rounds)}
+    names = {"all": labels.get("all", "All"), "1": labels.get("participants", "Participants")}
+    names["0"] = labels.get("non_participants", "Others")
+    with style_context():
+        fig = new_figure(6.0, 3.4)
+        ax = fig.add_subplot()
+        ax.set_title(labels.get(measure, measure), loc="left")
+        present = set(block["group"].astype(str))
+        order = [g for g in ("all", "1", "0") if g in present] + sorted(present - {"all", "1", "0"})
+        for offset, group in enumerate(order):
+            part = block[block["group"].astype(str) == group]
+            part = part.set_index("round").reindex(list(rounds))
+            shown = ~part["suppressed"].fillna(True).astype(bool)
+            xs = np.array([x[r] for r in part.index], dtype=float) + (offset - 1) * 0.06
+            y = part["mean"].astype(float).where(shown)
+            lo = (y - part["ci_low"].astype(float)).to_numpy()
+            hi = (part["ci_high"].astype(float) - y).to_numpy()
+            ax.errorbar(
+                xs, y, yerr=[lo, hi], marker="o", capsize=3, linewidth=1.4,
+                color=_GROUP_COLOURS.get(str(group)), label=names.get(str(group), group),
+            )  # fmt: skip
+        ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds])
+        ax.set_ylabel(labels.get("mean", "Mean") + " (95 % CI)")
+        ax.legend(frameon=False, loc="best")
+    return fig
+
+
+def band_plot(
+    bands: pd.DataFrame,
+    *,
+    measure: str,
+    band_order: Sequence[str],
+    rounds: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """Stacked shares of respondents per band and round (suppressed cells left blank)."""
+    labels = dict(labels or {})
+    block = bands[bands["measure"] == measure]
+    colours = ["#c0504d", "#f79646", "#9bbb59", "#1f4e79", "#8064a2", "#4bacc6"]
+    with style_context():
+        fig = new_figure(6.0, 3.4)
+        ax = fig.add_subplot()
+        ax.set_title(labels.get(measure, measure), loc="left")
+        bottom = np.zeros(len(rounds))
+        for i, band in enumerate(band_order):
+            part = block[block["band"] == band].set_index("round").reindex(list(rounds))
+            share = part["share"].astype(float).fillna(0.0).to_numpy() * 100
+            ax.bar(
+                range(len(rounds)), share, bottom=bottom, color=colours[i % len(colours)],
+                label=labels.get(band, band), width=0.6,
+            )  # fmt: skip
+            bottom += share
+        ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds])
+        ax.set_ylabel("%")
+        ax.set_ylim(0, 100)
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def indicator_plot(indicators: pd.DataFrame, *, labels: Mapping[str, str] | None = None) -> Figure:
+    """Achieved share of each target (``round == "all"`` rows); 100 % marks the target."""
+    labels = dict(labels or {})
+    rows = indicators[(indicators["round"] == "all") & ~indicators["suppressed"].astype(bool)]
+    rows = rows.iloc[::-1]
+    with style_context():
+        fig = new_figure(6.5, 1.0 + 0.3 * max(len(rows), 1))
+        ax = fig.add_subplot()
+        share = rows["share_of_target"].astype(float).fillna(0.0).to_numpy() * 100
+        met = rows["met"].astype(str).str.lower().eq("true").to_numpy()
+        ax.barh(range(len(rows)), share, color=np.where(met, "#1f4e79", "#c0504d"), height=0.6)
+        ax.axvline(100, color="#777777", linestyle="--", linewidth=0.8)
+        names = [
+            labels.get(k, i) for k, i in zip(rows["label_key"], rows["indicator"], strict=True)
+        ]
+        ax.set_yticks(range(len(rows)), names)
+        ax.set_xlabel(labels.get("share_of_target", "Share of target") + " (%)")
+    return fig
+
+
+def distribution_plot(
+    quantiles: pd.DataFrame,
+    *,
+    measure: str,
+    rounds: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """Distribution per round from the quantile table: box = 25-75 %, line = median, whiskers
+    = 10-90 %. Minimum, maximum and outliers are never drawn: they are single respondents."""
+    labels = dict(labels or {})
+    block = quantiles[quantiles["measure"] == measure].set_index("round").reindex(list(rounds))
+    with style_context():
+        fig = new_figure(6.0, 3.0)
+        ax = fig.add_subplot()
+        ax.set_title(labels.get(measure, measure), loc="left")
+        for i, (_, row) in enumerate(block.iterrows()):
+            if bool(row.get("suppressed", True)) or pd.isna(row["q50"]):
+                continue
+            ax.add_patch(
+                Rectangle(
+                    (i - 0.25, row["q25"]), 0.5, row["q75"] - row["q25"],
+                    facecolor="#9dc3e6", edgecolor="#1f4e79",
+                )
+            )  # fmt: skip
+            ax.hlines(row["q50"], i - 0.25, i + 0.25, color="#1f4e79", linewidth=2)
+            ax.vlines(i, row["q10"], row["q25"], color="#1f4e79")
+            ax.vlines(i, row["q75"], row["q90"], color="#1f4e79")
+        ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds])
+        ax.set_xlim(-0.6, len(rounds) - 0.4)
+        ax.autoscale(axis="y")
+        ax.set_ylabel("10 / 25 / 50 / 75 / 90 %")
+    return fig
+
+
+def theme_heatmap(themes: pd.DataFrame, *, rounds: list[str], labels: dict):
+    """Themes × rounds heatmap of the whole study's shares (suppressed cells left blank)."""
+    from evaluation.analyse.qual.themes import NO_ROUND
+
+    whole = themes[themes["group_by"] == "all"]
+    grid = whole.pivot_table(index="code", columns="round", values="share", aggfunc="first")
+    grid = grid.reindex(columns=[r for r in [*rounds, NO_ROUND] if r in grid.columns])
+    order = grid.mean(axis=1).sort_values(ascending=False).index
+    grid = grid.loc[order]
+    with style_context():
+        fig = new_figure(6.5, 0.35 * len(grid) + 1.2)
+        ax = fig.subplots()
+        image = ax.imshow(grid.to_numpy(dtype=float), cmap="Blues", vmin=0, aspect="auto")
+        ax.set_xticks(range(grid.shape[1]), [labels.get(r, r) for r in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [labels.get(c, c) for c in grid.index])
+        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
+            if value == value:
+                colour = "white" if value > 0.6 * np.nanmax(grid.to_numpy(dtype=float)) else "black"
+                ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=8, color=colour)
+        fig.colorbar(image, ax=ax, fraction=0.03, format=lambda v, _: f"{v:.0%}")
+    return fig
