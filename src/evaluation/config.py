@@ -180,15 +180,25 @@ class Target:
         return {k: v for k, v in out.items() if v is not None}
 
 
+# The audience reports' sections after the cover, in the order the report shows them: one
+# function of each name in evaluation.report.audiences, one cell each in notebooks/90-report.
+REPORT_SECTIONS = ("key_results", "participation", "organisations", "qualitative", "indicators",
+                   "technical_appendix")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Reports:
     """``reports:``.
 
     languages : list from ``fi``, ``en``; default: the study's ``language``
         The report languages; ``evaluation run --language`` overrides them.
+    sections : list from :data:`REPORT_SECTIONS`, in that order, no repeats; default: all
+        The sections of the audience reports after the cover (always shown, first). The list
+        selects; the order is the report's own.
     """
 
     languages: tuple[str, ...] = ()
+    sections: tuple[str, ...] = REPORT_SECTIONS
 
 
 @dataclass(frozen=True)
@@ -739,7 +749,32 @@ def _answer_labels_of_ids(raw: Any, c: _Checks) -> AnswerLabels:
 
 
 def _reports(raw: Any, c: _Checks) -> Reports:
-    return c.section(Reports, raw, "reports", {"languages": c.subset(LANGUAGES)})
+    checks = {"languages": c.subset(LANGUAGES), "sections": _report_sections(c)}
+    return c.section(Reports, raw, "reports", checks)
+
+
+def _report_sections(c: _Checks) -> Check:
+    """Section ids from :data:`REPORT_SECTIONS`, no repeats, in the report's order (the report
+    notebook has one cell per section in that order); never the cover (always shown first)."""
+    listed = c.subset(REPORT_SECTIONS)
+
+    def check(value: Any, key: str) -> tuple[str, ...]:
+        values = [value] if isinstance(value, str) else value
+        if isinstance(values, list | tuple) and "cover" in values:
+            what = "lists the cover: every report has it, first; list only the sections after it"
+            raise c.fail(key, value, f"{what} ({', '.join(REPORT_SECTIONS)})")
+        out = listed(value, key)
+        if list(out) != sorted(out, key=REPORT_SECTIONS.index):
+            order = ", ".join(REPORT_SECTIONS)
+            raise c.fail(
+                key,
+                value,
+                f"is not in the report's order: {order} (the list selects "
+                "sections; the order is fixed)",
+            )
+        return out
+
+    return check
 
 
 def _redaction(raw: Any, c: _Checks) -> Redaction:
