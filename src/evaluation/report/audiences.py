@@ -6,17 +6,23 @@ audience may see, and shows them. An organisation's report holds its own rows ne
 whole study's (and the pooled estimate), never another organisation's; an actor's report holds
 the rows of the actor and of its own organisations. Rows that disclosure control suppressed
 stay suppressed (shown as "–").
+
+The report is a cover and then the sections of :data:`SECTIONS`, one function each and one cell
+each in the notebook. ``reports.sections`` in study.yaml selects which of them a study's reports
+show (:data:`evaluation.config.REPORT_SECTIONS`; default all); a section that is not selected
+shows nothing. The order is fixed; the cover is always shown, first.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from evaluation.config import Study, load_labels, load_study
+from evaluation.config import REPORT_SECTIONS, Study, load_labels, load_study
 from evaluation.io.codings import codebook_labels, load_codebook
 from evaluation.report.display import heading, link, markdown, note, show, show_figure
 from evaluation.safety import escape_markdown, short_hash, unique_slugs
@@ -73,6 +79,10 @@ class ReportView:
 
     def label(self, key: str) -> str:
         return self.labels.get(key, key)
+
+    def shows(self, section: str) -> bool:
+        """Whether study.yaml ``reports.sections`` selects this section (the cover always)."""
+        return section == "cover" or section in self.study.reports.sections
 
     @property
     def organisations(self) -> list[str]:
@@ -136,6 +146,22 @@ def open_report(study_dir: str | Path, language: str, audience: str, group: str)
 # Sections: each shows one part of the report (headings and texts from the label files).
 # -------------------------------------------------------------------------------------------
 
+Section = Callable[[ReportView], None]
+
+
+def _section(show_section: Section) -> Section:
+    """A report section, named like its id in ``reports.sections``: it shows nothing when the
+    study's configuration does not select it."""
+    if show_section.__name__ not in REPORT_SECTIONS:
+        raise ValueError(f"{show_section.__name__} is not in config.REPORT_SECTIONS")
+
+    @functools.wraps(show_section)
+    def shown_when_selected(v: ReportView) -> None:
+        if v.shows(show_section.__name__):
+            show_section(v)
+
+    return shown_when_selected
+
 
 def cover(v: ReportView) -> None:
     """Title, audience, rounds with their data dates, respondents in this audience's scope."""
@@ -158,6 +184,7 @@ def cover(v: ReportView) -> None:
     note(v.label("rep_intro").format(min_n=v.study.min_n, baseline=v.label(v.study.baseline)))
 
 
+@_section
 def key_results(v: ReportView) -> None:
     """Change from baseline in the headline measures: the whole study and this audience."""
     prepost = v.table("prepost")
@@ -277,6 +304,7 @@ def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
     show_figure(fig, v.figure_path("trajectory"), alt=alt, png=False)
 
 
+@_section
 def participation(v: ReportView) -> None:
     """Difference in differences from the mixed model (whole study)."""
     lmm = v.table("lmm")
@@ -291,6 +319,7 @@ def participation(v: ReportView) -> None:
                          "n_clusters", "suppressed"]])  # fmt: skip
 
 
+@_section
 def organisations(v: ReportView) -> None:
     """Per-organisation effects next to the pooled estimate (own organisations only)."""
     meta = v.table("meta")
@@ -311,6 +340,7 @@ def organisations(v: ReportView) -> None:
     _show_or_say(v, rows[[c for c in columns if c in rows]])
 
 
+@_section
 def qualitative(v: ReportView) -> None:
     """The joint display rows and theme prevalence this audience may see."""
     from IPython.display import HTML, display
@@ -350,6 +380,7 @@ def qualitative(v: ReportView) -> None:
                 show(rows[columns], v.labels)
 
 
+@_section
 def indicators(v: ReportView) -> None:
     """Project indicators against their targets (latest round)."""
     table = v.table("indicators")
@@ -365,6 +396,7 @@ def indicators(v: ReportView) -> None:
                "suppressed"]], v.labels)  # fmt: skip
 
 
+@_section
 def technical_appendix(v: ReportView) -> None:
     """Links to the full analyses of the whole study (consortium report only: they show every
     organisation)."""
@@ -372,13 +404,14 @@ def technical_appendix(v: ReportView) -> None:
         return
     heading(v.label("rep_analyses"))
     links = []
-    for nb in sorted(v.study.paths.notebooks.glob("[0-8]*.ipynb")):
+    for nb in v.study.paths.notebooks:  # the 90-report has no top-level HTML: not listed
         if (v.study.paths.html / f"{nb.stem}.html").is_file():
             links.append(f"- {link(v.label(f'nb_{nb.stem}'), f'../{nb.stem}.html')}")
     markdown(escape_markdown(v.label("rep_appendix_note")) + "\n\n" + "\n".join(links))
 
 
-SECTIONS: tuple[Callable[[ReportView], None], ...] = (
+# In the order of config.REPORT_SECTIONS (and of the notebook's cells).
+SECTIONS: tuple[Section, ...] = (
     key_results,
     participation,
     organisations,
@@ -389,6 +422,7 @@ SECTIONS: tuple[Callable[[ReportView], None], ...] = (
 
 
 def render(v: ReportView) -> None:
-    """Show every section after the cover, in order."""
+    """Show the sections after the cover that the study selects, in order (what the notebook's
+    section cells show one by one)."""
     for section in SECTIONS:
         section(v)
