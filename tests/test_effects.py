@@ -19,6 +19,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from evaluation.analyse.quant.effects import (
+    HEDGES_G_COLUMNS,
     PREPOST_COLUMNS,
     ROW_KEYS,
     adjust_p,
@@ -37,7 +38,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REF = yaml.safe_load((FIXTURES / "published_effects.yaml").read_text(encoding="utf-8"))
 
 
-def by(rows: list[dict], test: str, es: str) -> dict:
+def records(frame: pd.DataFrame) -> list[dict]:
+    """A result frame as row dicts (every estimator returns a DataFrame with ROW_KEYS)."""
+    assert list(frame.columns) == ROW_KEYS
+    return frame.to_dict("records")
+
+
+def by(rows: pd.DataFrame | list[dict], test: str, es: str) -> dict:
+    if isinstance(rows, pd.DataFrame):
+        rows = records(rows)
     (row,) = [r for r in rows if r["test"] == test and r["effect_size_type"] == es]
     return row
 
@@ -132,7 +141,9 @@ def test_paired_effect_sizes_match_lakens_2013():
 
 def test_summary_rows_agree_with_raw_data():
     raw = by(independent_rows(M2, M1), "welch_t", "hedges_g")
-    (summ,) = summary_rows(len(M2), M2.mean(), M2.std(ddof=1), len(M1), M1.mean(), M1.std(ddof=1))
+    (summ,) = records(
+        summary_rows(len(M2), M2.mean(), M2.std(ddof=1), len(M1), M1.mean(), M1.std(ddof=1))
+    )
     assert summ.keys() == raw.keys()
     for key in ROW_KEYS:
         if isinstance(raw[key], float):
@@ -155,12 +166,14 @@ def test_hedges_g_and_variance_match_borenstein_2009():
     ref = REF["borenstein2009"]
     t, c = ref["treated"], ref["control"]
     res = hedges_g_with_variance(c["n"], c["mean"], c["sd"], t["n"], t["mean"], t["sd"])
-    assert res.g == pytest.approx(ref["g"], abs=1e-4)
-    assert res.variance == pytest.approx(ref["v_g"], abs=1e-4)
-    assert math.sqrt(res.variance) == pytest.approx(ref["se_g"], abs=1e-4)
-    g, v = res  # unpacks as a pair for the meta-analysis
-    assert v == res.variance
-    (row,) = summary_rows(c["n"], c["mean"], c["sd"], t["n"], t["mean"], t["sd"])
+    assert list(res.columns) == HEDGES_G_COLUMNS and len(res) == 1
+    res = res.iloc[0]
+    assert res["effect_size_type"] == "hedges_g"
+    assert res["effect_size"] == pytest.approx(ref["g"], abs=1e-4)
+    assert res["variance"] == pytest.approx(ref["v_g"], abs=1e-4)
+    assert math.sqrt(res["variance"]) == pytest.approx(ref["se_g"], abs=1e-4)
+    g = res["effect_size"]
+    (row,) = records(summary_rows(c["n"], c["mean"], c["sd"], t["n"], t["mean"], t["sd"]))
     assert row["effect_size"] == pytest.approx(g, rel=1e-12)
     assert hedges_j(98) == pytest.approx(ref["j"], abs=1e-4)
 
@@ -234,7 +247,7 @@ def test_round_higher_gives_positive_differences_and_effect_sizes():
     rng = np.random.default_rng(3)
     base = rng.normal(50, 10, 40)
     other = base + 8 + rng.normal(0, 5, 40)
-    for row in independent_rows(base, other) + paired_rows(base, other):
+    for row in records(independent_rows(base, other)) + records(paired_rows(base, other)):
         assert row["diff"] > 0
         assert row["effect_size"] > 0
         assert row["es_ci_low"] < row["effect_size"] < row["es_ci_high"]
@@ -248,7 +261,7 @@ finite = st.floats(-100, 100, allow_nan=False).map(lambda x: round(x, 2))
 @settings(max_examples=40, deadline=None)
 @given(st.lists(finite, min_size=3, max_size=12), st.lists(finite, min_size=3, max_size=12))
 def test_swapping_rounds_negates_independent_results(a, b):
-    fwd, rev = independent_rows(a, b), independent_rows(b, a)
+    fwd, rev = records(independent_rows(a, b)), records(independent_rows(b, a))
     for f, r in zip(fwd, rev, strict=True):
         assert f["test"] == r["test"]
         for key in ("diff", "statistic", "effect_size") if f["test"] == "welch_t" else ("diff",):
@@ -266,7 +279,7 @@ def test_swapping_rounds_negates_independent_results(a, b):
 @given(st.lists(st.tuples(finite, finite), min_size=3, max_size=12))
 def test_swapping_rounds_negates_paired_results(pairs):
     a, b = [p[0] for p in pairs], [p[1] for p in pairs]
-    for f, r in zip(paired_rows(a, b), paired_rows(b, a), strict=True):
+    for f, r in zip(records(paired_rows(a, b)), records(paired_rows(b, a)), strict=True):
         for key in ("diff", "effect_size", "es_ci_low"):
             other = "es_ci_high" if key == "es_ci_low" else key
             if math.isnan(f[key]):
@@ -325,7 +338,7 @@ def test_degenerate_inputs_give_nan_not_errors():
     assert math.isnan(by(rows, "welch_t", "hedges_g")["statistic"])
     rows = independent_rows([2.0, 2.0, 2.0], [2.0, 2.0])
     assert math.isnan(by(rows, "welch_t", "hedges_g")["effect_size"])
-    rows = paired_rows([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    rows = records(paired_rows([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]))
     assert all(math.isnan(r["p"]) for r in rows)
     with pytest.raises(ValueError):
         paired_rows([1.0, 2.0], [1.0])
@@ -337,9 +350,9 @@ def test_nan_values_are_dropped_and_inputs_not_modified():
     b = pd.Series([1.0, 2.0, np.nan, 4.0, 5.0])
     o = np.array([2.0, np.nan, 4.0, 6.0, 7.0])
     b0, o0 = b.copy(), o.copy()
-    rows = independent_rows(b, o)
+    rows = records(independent_rows(b, o))
     assert rows[0]["n_baseline"] == 4 and rows[0]["n_round"] == 4
-    prow = paired_rows(b, o)
+    prow = records(paired_rows(b, o))
     assert prow[0]["n_baseline"] == 3  # pairs complete on both sides
     pd.testing.assert_series_equal(b, b0)
     np.testing.assert_array_equal(o, o0)
@@ -513,10 +526,10 @@ def test_auto_design_splits_linked_and_unlinked(scores, auto_table):
     linked = sorted(set(t0["respondent"].dropna()) & set(t1["respondent"].dropna()))
     b = t0.set_index("respondent").loc[linked, "qwl"]
     o = t1.set_index("respondent").loc[linked, "qwl"]
-    expected_paired = paired_rows(b.to_numpy(), o.to_numpy())
+    expected_paired = records(paired_rows(b.to_numpy(), o.to_numpy()))
     rest_b = t0.loc[t0["respondent"].isna(), "qwl"]
     rest_o = t1.loc[t1["respondent"].isna(), "qwl"]
-    expected_ind = independent_rows(rest_b, rest_o)
+    expected_ind = records(independent_rows(rest_b, rest_o))
     got = auto_table[(auto_table["measure"] == "qwl") & (auto_table["group"] == "A / north")]
     for exp in expected_paired + expected_ind:
         row = got[

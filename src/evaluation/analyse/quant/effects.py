@@ -12,8 +12,10 @@ Estimators
 ``adjust_p``          Holm or Benjamini-Hochberg, NaN-safe.
 ``prepost_table``     the table of record ``prepost.csv``.
 
-Each ``*_rows`` function returns a list of tidy row dicts with the keys in ``ROW_KEYS``; one row per
-test x effect-size type.
+Result shape: each ``*_rows`` estimator returns a tidy :class:`pandas.DataFrame` with the columns
+``ROW_KEYS`` (one row per test x effect-size type), and :func:`hedges_g_with_variance` a one-row
+frame with the columns ``HEDGES_G_COLUMNS``; options are keyword-only and ``ci=`` is the confidence
+level of every interval (default 0.95), as in pingouin.
 
 Notes on what libraries report (checked in ``tests/test_effects.py``): pingouin's paired
 ``ttest(..., paired=True)["cohen_d"]`` and ``compute_effsize(..., paired=True, eftype="cohen")``
@@ -30,7 +32,7 @@ import math
 import warnings
 from collections import Counter
 from collections.abc import Iterable
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -98,11 +100,13 @@ Design = Literal["auto", "independent", "paired"]
 Correction = Literal["holm", "fdr_bh"]
 
 
-class HedgesG(NamedTuple):
-    """Hedges' g (round minus baseline) and its large-sample sampling variance."""
+# The columns of :func:`hedges_g_with_variance`.
+HEDGES_G_COLUMNS = ["n_baseline", "n_round", "effect_size_type", "effect_size", "variance"]
 
-    g: float
-    variance: float
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """Row dicts -> the tidy result frame with the ``ROW_KEYS`` columns."""
+    return pd.DataFrame(rows, columns=ROW_KEYS)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -271,8 +275,9 @@ def summary_rows(
     n_r: int,
     mean_r: float,
     sd_r: float,
+    *,
     ci: float = 0.95,
-) -> list[dict]:
+) -> pd.DataFrame:
     """Welch t and Hedges' g of the round against the baseline from summary statistics only.
 
     For vendors who deliver unit aggregates (``n, mean, sd`` per round). Gives exactly the
@@ -301,10 +306,18 @@ def summary_rows(
 
     Returns
     -------
-    list of dict
-        One row with the keys in ``ROW_KEYS``; ``test = "welch_t"``, ``effect_size_type =
+    pandas.DataFrame
+        One row with the columns ``ROW_KEYS``; ``test = "welch_t"``, ``effect_size_type =
         "hedges_g"``, ``design = "independent"``. Statistics that are undefined (a group with
         fewer than 2 observations, zero variance) are NaN.
+
+    Examples
+    --------
+    >>> row = summary_rows(20, 3.0, 1.0, 20, 3.5, 1.0).iloc[0]
+    >>> print(row["test"], row["effect_size_type"], f"{row['effect_size']:.3f}")
+    welch_t hedges_g 0.490
+    >>> print(f"[{row['es_ci_low']:.3f}, {row['es_ci_high']:.3f}]")
+    [-0.133, 1.127]
 
     References
     ----------
@@ -318,12 +331,29 @@ def summary_rows(
     Frontiers in Psychology, 4, 863.
     """
     _check_ci(ci)
-    return [_welch_and_g(n_b, mean_b, sd_b, n_r, mean_r, sd_r, ci)]
+    return _frame([_welch_and_g(n_b, mean_b, sd_b, n_r, mean_r, sd_r, ci)])
+
+
+def _g_and_variance(
+    n_b: float, mean_b: float, sd_b: float, n_r: float, mean_r: float, sd_r: float
+) -> tuple[float, float]:
+    """Hedges' g and its variance as a pair (the inner loop of the meta-analysis)."""
+    n_b, n_r = float(n_b), float(n_r)
+    if n_b < 2 or n_r < 2:
+        return math.nan, math.nan
+    nu = n_b + n_r - 2
+    s_pooled = math.sqrt(((n_b - 1) * float(sd_b) ** 2 + (n_r - 1) * float(sd_r) ** 2) / nu)
+    if not (np.isfinite(s_pooled) and s_pooled > 0):
+        return math.nan, math.nan
+    d = (float(mean_r) - float(mean_b)) / s_pooled
+    j = hedges_j(nu)
+    v_d = (n_b + n_r) / (n_b * n_r) + d**2 / (2 * (n_b + n_r))
+    return j * d, j**2 * v_d
 
 
 def hedges_g_with_variance(
     n_b: int, mean_b: float, sd_b: float, n_r: int, mean_r: float, sd_r: float
-) -> HedgesG:
+) -> pd.DataFrame:
     """Hedges' g (round minus baseline) and its sampling variance, for meta-analysis.
 
     ``g = J d`` as in :func:`summary_rows` (exact J) and::
@@ -335,8 +365,15 @@ def hedges_g_with_variance(
 
     Returns
     -------
-    HedgesG
-        Named tuple ``(g, variance)``.
+    pandas.DataFrame
+        One row with the columns ``HEDGES_G_COLUMNS``: ``n_baseline``, ``n_round``,
+        ``effect_size_type`` (``"hedges_g"``), ``effect_size`` (g) and ``variance`` (V_g).
+
+    Examples
+    --------
+    >>> res = hedges_g_with_variance(50, 100.0, 20.0, 50, 103.0, 20.0).iloc[0]
+    >>> print(res["effect_size_type"], f"{res['effect_size']:.4f}", f"{res['variance']:.4f}")
+    hedges_g 0.1488 0.0395
 
     References
     ----------
@@ -344,17 +381,9 @@ def hedges_g_with_variance(
     to Meta-Analysis, ch. 4. Wiley.
     Hedges, L. V., & Olkin, I. (1985). Statistical Methods for Meta-Analysis. Academic Press.
     """
-    n_b, n_r = float(n_b), float(n_r)
-    if n_b < 2 or n_r < 2:
-        return HedgesG(math.nan, math.nan)
-    nu = n_b + n_r - 2
-    s_pooled = math.sqrt(((n_b - 1) * float(sd_b) ** 2 + (n_r - 1) * float(sd_r) ** 2) / nu)
-    if not (np.isfinite(s_pooled) and s_pooled > 0):
-        return HedgesG(math.nan, math.nan)
-    d = (float(mean_r) - float(mean_b)) / s_pooled
-    j = hedges_j(nu)
-    v_d = (n_b + n_r) / (n_b * n_r) + d**2 / (2 * (n_b + n_r))
-    return HedgesG(j * d, j**2 * v_d)
+    g, var = _g_and_variance(n_b, mean_b, sd_b, n_r, mean_r, sd_r)
+    row = [int(n_b), int(n_r), "hedges_g", g, var]
+    return pd.DataFrame([row], columns=HEDGES_G_COLUMNS)
 
 
 def _mann_whitney(baseline: np.ndarray, other: np.ndarray, ci: float) -> dict:
@@ -399,8 +428,8 @@ def _mann_whitney(baseline: np.ndarray, other: np.ndarray, ci: float) -> dict:
 
 
 def independent_rows(
-    baseline: Iterable[float], other: Iterable[float], ci: float = 0.95
-) -> list[dict]:
+    baseline: Iterable[float], other: Iterable[float], *, ci: float = 0.95
+) -> pd.DataFrame:
     """Compare two independent samples: the round (``other``) against the baseline.
 
     Two rows (keys ``ROW_KEYS``, ``design = "independent"``):
@@ -432,7 +461,16 @@ def independent_rows(
 
     Returns
     -------
-    list of dict
+    pandas.DataFrame
+        Two rows with the columns ``ROW_KEYS``.
+
+    Examples
+    --------
+    >>> res = independent_rows([3, 4, 5, 4, 3, 4], [4, 5, 6, 5, 5, 6])
+    >>> res[["test", "effect_size_type"]].to_numpy().tolist()
+    [['welch_t', 'hedges_g'], ['mann_whitney_u', 'rank_biserial']]
+    >>> res["effect_size"].round(3).tolist()
+    [1.634, 0.778]
 
     References
     ----------
@@ -445,6 +483,11 @@ def independent_rows(
     indices and standardized parameters. Journal of Open Source Software, 5(56), 2815.
     """
     _check_ci(ci)
+    return _frame(_independent(baseline, other, ci))
+
+
+def _independent(baseline: Iterable[float], other: Iterable[float], ci: float) -> list[dict]:
+    """:func:`independent_rows` as row dicts (the pre-post table's inner loop)."""
     b, o = _clean(baseline), _clean(other)
     n_b, n_r = len(b), len(o)
     with np.errstate(all="ignore"):
@@ -515,7 +558,9 @@ def _wilcoxon(b: np.ndarray, o: np.ndarray, ci: float) -> dict:
     )
 
 
-def paired_rows(baseline: Iterable[float], other: Iterable[float], ci: float = 0.95) -> list[dict]:
+def paired_rows(
+    baseline: Iterable[float], other: Iterable[float], *, ci: float = 0.95
+) -> pd.DataFrame:
     """Compare paired samples: the round (``other``) against the baseline, aligned by respondent.
 
     Pairs with a missing value on either side are dropped. With ``D = round - baseline``,
@@ -542,6 +587,19 @@ def paired_rows(baseline: Iterable[float], other: Iterable[float], ci: float = 0
        ``sqrt(m (m+1) (2m+1) / 6) / (m (m+1) / 2)`` over the ``m`` non-zero differences (as in
        the R package effectsize), W+ kept within ``[1/2, m(m+1)/2 - 1/2]`` for the interval only.
 
+    Returns
+    -------
+    pandas.DataFrame
+        Three rows with the columns ``ROW_KEYS``.
+
+    Examples
+    --------
+    >>> res = paired_rows([3, 4, 5, 4, 3, 4], [4, 5, 5, 6, 4, 5])
+    >>> res["effect_size_type"].tolist()
+    ['d_z', 'd_av', 'rank_biserial']
+    >>> res["effect_size"].round(3).tolist()
+    [1.581, 1.328, 1.0]
+
     References
     ----------
     Cohen, J. (1988). Statistical Power Analysis for the Behavioral Sciences (2nd ed.).
@@ -555,6 +613,11 @@ def paired_rows(baseline: Iterable[float], other: Iterable[float], ci: float = 0
     correlation. Comprehensive Psychology, 3, 11.IT.3.1.
     """
     _check_ci(ci)
+    return _frame(_paired(baseline, other, ci))
+
+
+def _paired(baseline: Iterable[float], other: Iterable[float], ci: float) -> list[dict]:
+    """:func:`paired_rows` as row dicts (the pre-post table's inner loop)."""
     b, o = _paired_arrays(baseline, other)
     n = len(b)
     d = o - b
@@ -714,13 +777,13 @@ def _comparisons(
     rows: list[dict] = []
     if design == "independent":
         if len(b_val) and len(r_val):
-            rows += independent_rows(b_val, r_val, ci=ci)
+            rows += _independent(b_val, r_val, ci)
         return rows, 0
     pair_b, pair_r, rest_b, rest_r, repeated = _split_linked(b_val, b_code, r_val, r_code)
     if len(pair_b):
-        rows += paired_rows(pair_b, pair_r, ci=ci)
+        rows += _paired(pair_b, pair_r, ci)
     if design == "auto" and len(rest_b) and len(rest_r):
-        rows += independent_rows(rest_b, rest_r, ci=ci)
+        rows += _independent(rest_b, rest_r, ci)
     return rows, repeated
 
 
@@ -1031,7 +1094,7 @@ def prepost_summary_table(
                     other = combine_cells(n_all[sel_r], m_all[sel_r], s_all[sel_r])
                     if base[0] == 0 or other[0] == 0:
                         continue
-                    for row in summary_rows(*base, *other, ci=ci):
+                    for row in [_welch_and_g(*base, *other, ci)]:
                         records.append(
                             {
                                 "measure": measure,

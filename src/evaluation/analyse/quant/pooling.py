@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.stats.meta_analysis import combine_effects
 
-from evaluation.analyse.quant.effects import hedges_g_with_variance
+from evaluation.analyse.quant.effects import _g_and_variance
 
 log = logging.getLogger(__name__)
 
@@ -372,7 +372,7 @@ def _meta_from_org_stats(
                     continue
                 m_b, s_b = float(b["mean"][org]), float(b["sd"][org])
                 m_r, s_r = float(r["mean"][org]), float(r["sd"][org])
-                g, var = hedges_g_with_variance(n_b, m_b, s_b, n_r, m_r, s_r)
+                g, var = _g_and_variance(n_b, m_b, s_b, n_r, m_r, s_r)
                 row["n"] = n_b + n_r
                 if np.isfinite(g):
                     se = np.sqrt(var)
