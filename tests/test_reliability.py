@@ -57,7 +57,7 @@ def one_factor_corr(loadings: np.ndarray) -> np.ndarray:
 
 def test_alpha_matches_shrout_fleiss_icc3k():
     ref = REF["shrout_fleiss1979"]
-    res = cronbach_alpha(pd.DataFrame(ref["judges"]))
+    res = cronbach_alpha(pd.DataFrame(ref["judges"])).iloc[0]
     assert res["n"] == 6 and res["k_items"] == 4
     assert round(res["cronbach_alpha"], 2) == ref["alpha"]
     assert [round(res["alpha_ci_low"], 2), round(res["alpha_ci_high"], 2)] == ref["ci"]
@@ -67,7 +67,7 @@ def test_alpha_listwise_matches_r_psych_on_pingouin_dataset():
     ref = REF["cronbach_wide_missing"]
     data = pg.read_dataset("cronbach_wide_missing")
     before = data.copy()
-    res = cronbach_alpha(data)
+    res = cronbach_alpha(data).iloc[0]
     assert res["n"] == ref["n_complete"]
     assert res["cronbach_alpha"] == pytest.approx(ref["alpha"], abs=5e-7)
     assert [round(res["alpha_ci_low"], 3), round(res["alpha_ci_high"], 3)] == ref["ci"]
@@ -79,7 +79,7 @@ def test_alpha_agrees_with_pingouin_on_complete_data():
     f = rng.normal(size=(80, 1))
     items = pd.DataFrame(np.round(3 + f + rng.normal(size=(80, 6))), columns=list("abcdef"))
     items.iloc[[3, 17], 2] = np.nan
-    res = cronbach_alpha(items, ci=0.90)
+    res = cronbach_alpha(items, ci=0.90).iloc[0]
     alpha, ci = pg.cronbach_alpha(items.dropna(), ci=0.90)
     assert res["n"] == 78
     assert res["cronbach_alpha"] == pytest.approx(alpha, rel=1e-12)
@@ -89,7 +89,7 @@ def test_alpha_agrees_with_pingouin_on_complete_data():
 def test_feldt_interval_formula():
     rng = np.random.default_rng(8)
     items = pd.DataFrame(rng.normal(size=(30, 4)) + rng.normal(size=(30, 1)))
-    res = cronbach_alpha(items)
+    res = cronbach_alpha(items).iloc[0]
     n, k, a = 30, 4, res["cronbach_alpha"]
     assert res["alpha_ci_low"] == pytest.approx(
         1 - (1 - a) * stats.f.ppf(0.975, n - 1, (n - 1) * (k - 1))
@@ -100,10 +100,12 @@ def test_feldt_interval_formula():
 
 
 def test_alpha_undefined_cases_are_nan():
-    assert math.isnan(cronbach_alpha(pd.DataFrame({"a": [1.0, 2.0, 3.0]}))["cronbach_alpha"])
-    one_row = cronbach_alpha(pd.DataFrame({"a": [1.0], "b": [2.0]}))
+    assert math.isnan(
+        cronbach_alpha(pd.DataFrame({"a": [1.0, 2.0, 3.0]})).iloc[0]["cronbach_alpha"]
+    )
+    one_row = cronbach_alpha(pd.DataFrame({"a": [1.0], "b": [2.0]})).iloc[0]
     assert one_row["n"] == 1 and math.isnan(one_row["cronbach_alpha"])
-    constant = cronbach_alpha(pd.DataFrame({"a": [2.0] * 5, "b": [2.0] * 5}))
+    constant = cronbach_alpha(pd.DataFrame({"a": [2.0] * 5, "b": [2.0] * 5})).iloc[0]
     assert math.isnan(constant["cronbach_alpha"])
 
 
@@ -113,7 +115,7 @@ def test_alpha_undefined_cases_are_nan():
 def test_omega_recovers_exact_one_factor_population():
     lam = np.array([0.8, 0.7, 0.6, 0.5, 0.4])
     data = exact_sample(one_factor_corr(lam), n=200, seed=1)
-    assert mcdonald_omega(data) == pytest.approx(population_omega(lam), abs=1e-6)
+    assert mcdonald_omega(data)["omega"].item() == pytest.approx(population_omega(lam), abs=1e-6)
 
 
 def test_omega_equals_standardized_alpha_for_equal_loadings():
@@ -122,17 +124,19 @@ def test_omega_equals_standardized_alpha_for_equal_loadings():
     data = exact_sample(corr, n=150, seed=2)
     k, rbar = 4, 0.36
     std_alpha = k * rbar / (1 + (k - 1) * rbar)
-    assert mcdonald_omega(data) == pytest.approx(std_alpha, abs=1e-6)
-    assert cronbach_alpha((data - data.mean()) / data.std())["cronbach_alpha"] == pytest.approx(
-        std_alpha, abs=1e-9
-    )
+    assert mcdonald_omega(data)["omega"].item() == pytest.approx(std_alpha, abs=1e-6)
+    assert cronbach_alpha((data - data.mean()) / data.std()).iloc[0][
+        "cronbach_alpha"
+    ] == pytest.approx(std_alpha, abs=1e-9)
 
 
 def test_omega_at_least_alpha_for_congeneric_items():
     lam = np.array([0.9, 0.7, 0.5, 0.3])
     data = exact_sample(one_factor_corr(lam), n=120, seed=3)
     std = (data - data.mean()) / data.std()
-    assert mcdonald_omega(data) > cronbach_alpha(std)["cronbach_alpha"] + 0.01
+    assert (
+        mcdonald_omega(data)["omega"].item() > cronbach_alpha(std).iloc[0]["cronbach_alpha"] + 0.01
+    )
 
 
 def test_omega_recovery_in_large_simulated_sample():
@@ -140,7 +144,9 @@ def test_omega_recovery_in_large_simulated_sample():
     rng = np.random.default_rng(12)
     n = 4000
     x = rng.standard_normal((n, 1)) * lam + rng.standard_normal((n, 6)) * np.sqrt(1 - lam**2)
-    assert mcdonald_omega(pd.DataFrame(x)) == pytest.approx(population_omega(lam), abs=0.01)
+    assert mcdonald_omega(pd.DataFrame(x))["omega"].item() == pytest.approx(
+        population_omega(lam), abs=0.01
+    )
 
 
 def test_omega_loadings_agree_with_sklearn_factor_analysis():
@@ -151,15 +157,15 @@ def test_omega_loadings_agree_with_sklearn_factor_analysis():
     fa = FactorAnalysis(n_components=1, tol=1e-10, max_iter=10000).fit(z)
     load = np.abs(fa.components_[0])
     expected = load.sum() ** 2 / (load.sum() ** 2 + fa.noise_variance_.sum())
-    assert mcdonald_omega(pd.DataFrame(x)) == pytest.approx(expected, abs=1e-4)
+    assert mcdonald_omega(pd.DataFrame(x))["omega"].item() == pytest.approx(expected, abs=1e-4)
 
 
 def test_omega_undefined_cases_are_nan():
     rng = np.random.default_rng(0)
-    assert math.isnan(mcdonald_omega(pd.DataFrame(rng.normal(size=(50, 2)))))
-    assert math.isnan(mcdonald_omega(pd.DataFrame(rng.normal(size=(3, 4)))))
+    assert math.isnan(mcdonald_omega(pd.DataFrame(rng.normal(size=(50, 2))))["omega"].item())
+    assert math.isnan(mcdonald_omega(pd.DataFrame(rng.normal(size=(3, 4))))["omega"].item())
     flat = pd.DataFrame(rng.normal(size=(20, 3))).assign(c=1.0)
-    assert math.isnan(mcdonald_omega(flat))
+    assert math.isnan(mcdonald_omega(flat)["omega"].item())
 
 
 # --------------------------------------------------------------------------- reliability_table
@@ -206,10 +212,12 @@ def test_reliability_table_rows_columns_and_suppression():
     esis_t0 = out.iloc[0]
     assert esis_t0["n"] == 58 and esis_t0["k_items"] == 10 and not esis_t0["suppressed"]
     t0 = data[data["round"] == "T0"]
-    direct = cronbach_alpha(t0[INSTRUMENTS["esis"]])
+    direct = cronbach_alpha(t0[INSTRUMENTS["esis"]]).iloc[0]
     assert esis_t0["cronbach_alpha"] == pytest.approx(direct["cronbach_alpha"])
     assert esis_t0["alpha_ci_low"] < esis_t0["cronbach_alpha"] < esis_t0["alpha_ci_high"]
-    assert esis_t0["omega"] == pytest.approx(mcdonald_omega(t0[INSTRUMENTS["esis"]]))
+    assert esis_t0["omega"] == pytest.approx(
+        mcdonald_omega(t0[INSTRUMENTS["esis"]])["omega"].item()
+    )
     small = out[out["round"].isin(["T1", "T2"])]
     assert small["suppressed"].all()
     stat_cols = ["n", "cronbach_alpha", "alpha_ci_low", "alpha_ci_high", "omega"]

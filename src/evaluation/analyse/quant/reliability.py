@@ -2,6 +2,10 @@
 
 ``reliability_table`` builds the table of record ``reliability.csv``: one row per instrument
 (with at least two items) x round.
+
+Result shape: :func:`cronbach_alpha` returns a one-row DataFrame with the columns
+``ALPHA_COLUMNS``, :func:`mcdonald_omega` one with ``OMEGA_COLUMNS``; the names are those of the
+table of record, whose rows are built from the same computations.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ RELIABILITY_COLUMNS = [
     "suppressed",
 ]
 
+# The columns of the one-row results of :func:`cronbach_alpha` and :func:`mcdonald_omega`.
+ALPHA_COLUMNS = ["n", "k_items", "cronbach_alpha", "alpha_ci_low", "alpha_ci_high"]
+OMEGA_COLUMNS = ["n", "k_items", "omega"]
+
 # Lower bound of a uniqueness in the ML factor fit (as R's factanal).
 _PSI_MIN = 0.005
 
@@ -40,7 +48,7 @@ def _complete(items: pd.DataFrame) -> np.ndarray:
     return values[~np.isnan(values).any(axis=1)]
 
 
-def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> dict:
+def cronbach_alpha(items: pd.DataFrame, *, ci: float = 0.95) -> pd.DataFrame:
     """Cronbach's alpha of the item columns, on listwise complete cases, with Feldt's interval.
 
     With ``k`` items, item variances ``s_i^2`` and the variance ``s_X^2`` of the sum score
@@ -68,10 +76,18 @@ def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> dict:
 
     Returns
     -------
-    dict
-        ``n`` (complete cases), ``k_items``, ``cronbach_alpha``, ``alpha_ci_low``,
-        ``alpha_ci_high``; the statistics are NaN when ``n < 2``, ``k < 2`` or the sum score
-        has no variance.
+    pandas.DataFrame
+        One row, columns ``ALPHA_COLUMNS``: ``n`` (complete cases), ``k_items``,
+        ``cronbach_alpha``, ``alpha_ci_low``, ``alpha_ci_high``; the statistics are NaN when
+        ``n < 2``, ``k < 2`` or the sum score has no variance.
+
+    Examples
+    --------
+    >>> items = pd.DataFrame({"a": [1, 2, 3, 4, 5, 3], "b": [2, 2, 3, 5, 4, 3],
+    ...                       "c": [1, 3, 3, 4, 5, 2]})
+    >>> print(cronbach_alpha(items).round(3).to_string(index=False))
+     n  k_items  cronbach_alpha  alpha_ci_low  alpha_ci_high
+     6        3           0.932         0.711           0.99
 
     References
     ----------
@@ -80,6 +96,11 @@ def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> dict:
     Feldt, L. S., Woodruff, D. J., & Salih, F. A. (1987). Statistical inference for coefficient
     alpha. Applied Psychological Measurement, 11(1), 93-103.
     """
+    return pd.DataFrame([_alpha(items, ci)], columns=ALPHA_COLUMNS)
+
+
+def _alpha(items: pd.DataFrame, ci: float) -> dict:
+    """:func:`cronbach_alpha` as a dict (the table builder's inner loop)."""
     if not 0.0 < ci < 1.0:
         raise ValueError(f"ci must be between 0 and 1 (exclusive), got {ci}")
     x = _complete(items)
@@ -150,7 +171,7 @@ def _one_factor_ml(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lam, psi
 
 
-def mcdonald_omega(items: pd.DataFrame) -> float:
+def mcdonald_omega(items: pd.DataFrame) -> pd.DataFrame:
     """McDonald's omega total from a one-factor maximum-likelihood model of the item correlations.
 
     On listwise complete cases, a one-factor model is fitted by maximum likelihood to the
@@ -163,9 +184,22 @@ def mcdonald_omega(items: pd.DataFrame) -> float:
     Items that load negatively lower omega (reverse-key them before). Under a one-factor model
     with equal loadings omega equals standardized alpha; otherwise alpha <= omega.
 
-    Returns NaN with fewer than 3 items (a one-factor model of two items is not identified),
-    fewer than ``k + 1`` complete cases, an item without variance, or a singular correlation
-    matrix.
+    ``omega`` is NaN with fewer than 3 items (a one-factor model of two items is not
+    identified), fewer than ``k + 1`` complete cases, an item without variance, or a singular
+    correlation matrix.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, columns ``OMEGA_COLUMNS``: ``n`` (complete cases), ``k_items``, ``omega``.
+
+    Examples
+    --------
+    >>> items = pd.DataFrame({"a": [1, 2, 3, 4, 5, 3, 2], "b": [2, 2, 3, 5, 4, 3, 1],
+    ...                       "c": [1, 3, 3, 4, 5, 2, 2]})
+    >>> print(mcdonald_omega(items).round(3).to_string(index=False))
+     n  k_items  omega
+     7        3  0.936
 
     References
     ----------
@@ -178,6 +212,12 @@ def mcdonald_omega(items: pd.DataFrame) -> float:
     reliability. But... Communication Methods and Measures, 14(1), 1-24.
     """
     x = _complete(items)
+    n, k = x.shape
+    return pd.DataFrame([[int(n), int(k), _omega(x)]], columns=OMEGA_COLUMNS)
+
+
+def _omega(x: np.ndarray) -> float:
+    """:func:`mcdonald_omega` of a matrix of complete cases, as a float."""
     n, k = x.shape
     if k < 3 or n < k + 1:
         return math.nan
@@ -243,7 +283,7 @@ def reliability_table(
             raise ValueError(f"instrument {inst}: item column(s) {absent} not in data")
         for rnd in rounds:
             part = data.loc[(data["round"].astype("string") == rnd).fillna(False), items]
-            alpha = cronbach_alpha(part, ci=ci)
+            alpha = _alpha(part, ci)
             rows.append(
                 {
                     "instrument": inst,
@@ -253,7 +293,7 @@ def reliability_table(
                     "cronbach_alpha": alpha["cronbach_alpha"],
                     "alpha_ci_low": alpha["alpha_ci_low"],
                     "alpha_ci_high": alpha["alpha_ci_high"],
-                    "omega": mcdonald_omega(part) if alpha["n"] >= min_n else math.nan,
+                    "omega": _omega(_complete(part)) if alpha["n"] >= min_n else math.nan,
                     "suppressed": False,
                 }
             )
