@@ -17,6 +17,7 @@ from typing import Any, Literal
 from evaluation.errors import ConfigError
 from evaluation.paths import DEFAULT_INSTRUMENTS, DEFAULT_LABELS, StudyPaths
 from evaluation.safety import unsafe_id_reason
+from evaluation.vocabulary import vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +412,7 @@ def load_instrument(path: Path) -> Instrument:
         missing_codes=tuple(
             dict.fromkeys(
                 [
-                    *DEFAULT_MISSING_CODES,
+                    *vocabulary().missing_codes,  # resources/vocabulary.yaml
                     *(v.strip().lower() for v in c.texts(raw.get("missing") or (), "missing")),
                 ]
             )
@@ -438,10 +439,6 @@ def _bands(raw: Any, c: _Checks) -> tuple[Band, ...]:
             raise c.fail(key, band, "must come after a band with a lower upper bound")
         bands.append(Band(c.text(given["id"], f"{key}.id"), upper))
     return tuple(bands)
-
-
-# Answers that mean "no answer" in Finnish survey exports, in every instrument.
-DEFAULT_MISSING_CODES = ("eos", "en osaa sanoa", "ei osaa sanoa", "en halua vastata")
 
 
 def _answer_labels(raw: object, path: Path) -> dict[str, float]:
