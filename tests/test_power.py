@@ -16,6 +16,9 @@ import pandas as pd
 import pytest
 
 from evaluation.analyse.quant.power import (
+    DEFF_COLUMNS,
+    MDE_INDEPENDENT_COLUMNS,
+    MDE_PAIRED_COLUMNS,
     POWER_COLUMNS,
     design_effect,
     mde_independent,
@@ -24,9 +27,28 @@ from evaluation.analyse.quant.power import (
 )
 
 
+def mde_i(*args, **kwargs) -> float:
+    """The MDE of :func:`mde_independent` (a one-row frame) as a float."""
+    res = mde_independent(*args, **kwargs)
+    assert list(res.columns) == MDE_INDEPENDENT_COLUMNS and len(res) == 1
+    return res["mde_standardized"].item()
+
+
+def mde_p(*args, **kwargs) -> float:
+    res = mde_paired(*args, **kwargs)
+    assert list(res.columns) == MDE_PAIRED_COLUMNS and len(res) == 1
+    return res["mde_standardized"].item()
+
+
+def deff(*args, **kwargs) -> float:
+    res = design_effect(*args, **kwargs)
+    assert list(res.columns) == DEFF_COLUMNS and len(res) == 1
+    return res["deff"].item()
+
+
 @pytest.mark.parametrize(("n", "d"), [(393, 0.20), (64, 0.50), (26, 0.80)])
 def test_mde_independent_matches_cohen_table(n, d):
-    assert mde_independent(n, n) == pytest.approx(d, abs=0.01)
+    assert mde_i(n, n) == pytest.approx(d, abs=0.01)
 
 
 @pytest.mark.parametrize(("n", "d"), [(64, 0.50), (26, 0.80)])
@@ -34,34 +56,34 @@ def test_mde_independent_brackets_the_exact_sample_size(n, d):
     # the exact (noncentral t) n per group is 64 for d = .5 and 26 for d = .8 (G*Power agrees
     # with Cohen here; for d = .2 Cohen's 393 comes from an approximation, exact is 394), so
     # the MDE at n is at most d and at n - 1 above d
-    assert mde_independent(n, n) <= d < mde_independent(n - 1, n - 1)
+    assert mde_i(n, n) <= d < mde_i(n - 1, n - 1)
 
 
 def test_mde_paired_matches_gpower():
-    assert mde_paired(34) == pytest.approx(0.5, abs=0.01)
-    assert mde_paired(34) <= 0.5 < mde_paired(33)
+    assert mde_p(34) == pytest.approx(0.5, abs=0.01)
+    assert mde_p(34) <= 0.5 < mde_p(33)
 
 
 def test_design_effect_arithmetic_and_effective_n():
-    assert design_effect(21, 0.05) == pytest.approx(2.0)
-    assert design_effect(1, 0.3) == 1.0
-    assert design_effect(11, 0.0) == 1.0
+    assert deff(21, 0.05) == pytest.approx(2.0)
+    assert deff(1, 0.3) == 1.0
+    assert deff(11, 0.0) == 1.0
     # deff = 2 halves the effective sample
-    assert mde_independent(128, 128, deff=2.0) == pytest.approx(mde_independent(64, 64))
-    assert mde_paired(68, deff=2.0) == pytest.approx(mde_paired(34))
+    assert mde_i(128, 128, deff=2.0) == pytest.approx(mde_i(64, 64))
+    assert mde_p(68, deff=2.0) == pytest.approx(mde_p(34))
     with pytest.raises(ValueError):
-        design_effect(10, -0.1)
+        deff(10, -0.1)
     with pytest.raises(ValueError):
-        design_effect(0.5, 0.1)
+        deff(0.5, 0.1)
 
 
 def test_mde_shrinks_with_n_and_grows_with_power_and_stricter_alpha():
-    assert mde_independent(200, 200) < mde_independent(50, 50)
-    assert mde_independent(50, 50, power=0.9) > mde_independent(50, 50)
-    assert mde_independent(50, 50, alpha=0.01) > mde_independent(50, 50)
-    assert np.isnan(mde_independent(1, 1)) and np.isnan(mde_paired(1))
+    assert mde_i(200, 200) < mde_i(50, 50)
+    assert mde_i(50, 50, power=0.9) > mde_i(50, 50)
+    assert mde_i(50, 50, alpha=0.01) > mde_i(50, 50)
+    assert np.isnan(mde_i(1, 1)) and np.isnan(mde_p(1))
     with pytest.raises(ValueError):
-        mde_independent(10, 10, alpha=1.5)
+        mde_i(10, 10, alpha=1.5)
 
 
 def make_scores(seed: int = 0) -> pd.DataFrame:
@@ -103,8 +125,8 @@ def test_power_table_rows_counts_and_raw_units():
     assert set(table["latest_round"]) == {"T1"}
     allrow = table[(table["group_by"] == "all") & (table["design"] == "independent")].iloc[0]
     assert allrow["n_baseline"] == 53 and allrow["n_next"] == 53 and allrow["n_clusters"] == 3
-    assert allrow["deff"] == pytest.approx(design_effect(53 / 3, 0.05))
-    assert allrow["mde_standardized"] == pytest.approx(mde_independent(53, 53, deff=allrow["deff"]))
+    assert allrow["deff"] == pytest.approx(deff(53 / 3, 0.05))
+    assert allrow["mde_standardized"] == pytest.approx(mde_i(53, 53, deff=allrow["deff"]))
     t0 = scores.loc[scores["round"] == "T0", "qwl"].to_numpy()
     t1 = scores.loc[scores["round"] == "T1", "qwl"].to_numpy()
     sd = np.sqrt((52 * t0.var(ddof=1) + 52 * t1.var(ddof=1)) / 104)

@@ -27,6 +27,13 @@ from evaluation.analyse.suppression import suppress
 
 log = logging.getLogger(__name__)
 
+# The columns of the one-row results of the estimators (the names of ``power.csv``).
+MDE_INDEPENDENT_COLUMNS = [
+    "n_baseline", "n_round", "deff", "alpha", "power", "effect_size_type", "mde_standardized",
+]  # fmt: skip
+MDE_PAIRED_COLUMNS = ["n_pairs", "deff", "alpha", "power", "effect_size_type", "mde_standardized"]
+DEFF_COLUMNS = ["mean_cluster_size", "icc", "deff"]
+
 POWER_COLUMNS = [
     "measure",
     "group_by",
@@ -76,7 +83,7 @@ def mde_independent(
     alpha: float = 0.05,
     power: float = 0.8,
     deff: float = 1.0,
-) -> float:
+) -> pd.DataFrame:
     """Smallest standardized mean difference detectable between two independent samples.
 
     Solves the power of the two-sided two-sample t test for the effect size ``d``: power =
@@ -100,9 +107,10 @@ def mde_independent(
 
     Returns
     -------
-    float
-        The minimum detectable Cohen's d (NaN when ``n1 + n2 - 2 <= 0`` after the design
-        effect).
+    pandas.DataFrame
+        One row, columns ``MDE_INDEPENDENT_COLUMNS``: the inputs, ``effect_size_type =
+        "cohen_d"`` and ``mde_standardized``, the minimum detectable Cohen's d (NaN when
+        ``n1 + n2 - 2 <= 0`` after the design effect).
 
     References
     ----------
@@ -111,9 +119,19 @@ def mde_independent(
 
     Examples
     --------
-    >>> round(mde_independent(64, 64), 2)
-    0.5
+    >>> print(mde_independent(64, 64).round(2).to_string(index=False))
+     n_baseline  n_round  deff  alpha  power effect_size_type  mde_standardized
+             64       64   1.0   0.05    0.8          cohen_d               0.5
     """
+    mde = _mde_independent(n_baseline, n_round, alpha=alpha, power=power, deff=deff)
+    row = [n_baseline, n_round, deff, alpha, power, "cohen_d", mde]
+    return pd.DataFrame([row], columns=MDE_INDEPENDENT_COLUMNS)
+
+
+def _mde_independent(
+    n_baseline: float, n_round: float, *, alpha: float, power: float, deff: float
+) -> float:
+    """:func:`mde_independent` as a float."""
     _check(alpha, power, deff)
     n1, n2 = n_baseline / deff, n_round / deff
     if n1 <= 0 or n2 <= 0 or n1 + n2 - 2 <= 0:
@@ -131,7 +149,7 @@ def mde_independent(
 
 def mde_paired(
     n_pairs: float, *, alpha: float = 0.05, power: float = 0.8, deff: float = 1.0
-) -> float:
+) -> pd.DataFrame:
     """Smallest standardized mean change ``d_z = mean(diff) / sd(diff)`` detectable in pairs.
 
     Solves the power of the two-sided one-sample (paired) t test on the differences for
@@ -147,8 +165,9 @@ def mde_paired(
 
     Returns
     -------
-    float
-        The minimum detectable d_z (NaN when ``n - 1 <= 0``).
+    pandas.DataFrame
+        One row, columns ``MDE_PAIRED_COLUMNS``: the inputs, ``effect_size_type = "d_z"`` and
+        ``mde_standardized``, the minimum detectable d_z (NaN when ``n - 1 <= 0``).
 
     References
     ----------
@@ -157,9 +176,16 @@ def mde_paired(
 
     Examples
     --------
-    >>> round(mde_paired(34), 2)
-    0.5
+    >>> print(mde_paired(34).round(2).to_string(index=False))
+     n_pairs  deff  alpha  power effect_size_type  mde_standardized
+          34   1.0   0.05    0.8              d_z               0.5
     """
+    mde = _mde_paired(n_pairs, alpha=alpha, power=power, deff=deff)
+    return pd.DataFrame([[n_pairs, deff, alpha, power, "d_z", mde]], columns=MDE_PAIRED_COLUMNS)
+
+
+def _mde_paired(n_pairs: float, *, alpha: float, power: float, deff: float) -> float:
+    """:func:`mde_paired` as a float."""
     _check(alpha, power, deff)
     n = n_pairs / deff
     if n - 1 <= 0:
@@ -174,7 +200,7 @@ def mde_paired(
     )
 
 
-def design_effect(mean_cluster_size: float, icc: float) -> float:
+def design_effect(mean_cluster_size: float, icc: float) -> pd.DataFrame:
     """Kish's design effect for cluster sampling, ``deff = 1 + (m - 1) * icc``.
 
     Parameters
@@ -186,7 +212,8 @@ def design_effect(mean_cluster_size: float, icc: float) -> float:
 
     Returns
     -------
-    float
+    pandas.DataFrame
+        One row, columns ``DEFF_COLUMNS``: ``mean_cluster_size``, ``icc``, ``deff``.
 
     References
     ----------
@@ -194,9 +221,16 @@ def design_effect(mean_cluster_size: float, icc: float) -> float:
 
     Examples
     --------
-    >>> design_effect(21, 0.05)
-    2.0
+    >>> print(design_effect(21, 0.05).round(3).to_string(index=False))
+     mean_cluster_size  icc  deff
+                    21 0.05   2.0
     """
+    deff = _design_effect(mean_cluster_size, icc)
+    return pd.DataFrame([[mean_cluster_size, icc, deff]], columns=DEFF_COLUMNS)
+
+
+def _design_effect(mean_cluster_size: float, icc: float) -> float:
+    """:func:`design_effect` as a float."""
     if not mean_cluster_size >= 1:
         raise ValueError(f"mean_cluster_size must be >= 1, got {mean_cluster_size}")
     if not 0 <= icc <= 1:
@@ -230,7 +264,7 @@ def _pooled_sd(a: np.ndarray, b: np.ndarray) -> float:
 def _deff(n: float, clusters: int, icc: float) -> float:
     if not np.isfinite(icc) or clusters <= 1 or n <= 0:
         return 1.0
-    return design_effect(max(n / clusters, 1.0), icc)
+    return _design_effect(max(n / clusters, 1.0), icc)
 
 
 def power_table(
@@ -354,7 +388,7 @@ def power_table(
                     sd = _pooled_sd(b, r)
                 else:
                     sd = float(np.std(b, ddof=1)) if len(b) > 1 else float("nan")
-                mde = mde_independent(len(b), len(r), alpha=alpha, power=power, deff=deff)
+                mde = _mde_independent(len(b), len(r), alpha=alpha, power=power, deff=deff)
                 rows.append(
                     {
                         "measure": measure,
@@ -385,7 +419,7 @@ def power_table(
                 k_p = int(clusters.iloc[idx[in_pairs]].nunique()) if n_p else 0
                 deff_p = _deff(n_p, k_p, mde_icc)
                 sd_d = float(np.std(diff, ddof=1)) if n_p > 1 else float("nan")
-                mde_p = mde_paired(n_p, alpha=alpha, power=power, deff=deff_p)
+                mde_p = _mde_paired(n_p, alpha=alpha, power=power, deff=deff_p)
                 rows.append(
                     {
                         "measure": measure,
