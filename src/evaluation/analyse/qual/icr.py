@@ -34,6 +34,8 @@ import pandas as pd
 
 METRICS = ("percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha_nominal")
 ICR_COLUMNS = ["code", "metric", "value", "ci_low", "ci_high", "n_segments", "n_coders", "note"]
+# The columns of the one-row result of :func:`coefficient` (the names of ``icr.csv``).
+COEFFICIENT_COLUMNS = ["metric", "value", "n_segments", "n_coders"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.where(np.abs(den) > 1e-12, out, np.nan)
 
 
-def percent_agreement(r: Ratings, w: np.ndarray) -> np.ndarray:
+def _percent_agreement(r: Ratings, w: np.ndarray) -> np.ndarray:
     """Mean share of agreeing coder pairs over segments with at least two coders."""
     m = r.m
     ok = m >= 2
@@ -65,7 +67,7 @@ def percent_agreement(r: Ratings, w: np.ndarray) -> np.ndarray:
     return _safe_divide(wk @ agree, wk.sum(axis=1))
 
 
-def cohen_kappa(r: Ratings, w: np.ndarray) -> np.ndarray:
+def _cohen_kappa(r: Ratings, w: np.ndarray) -> np.ndarray:
     """Cohen's kappa for two coders over the segments both coded."""
     if r.pair is None:
         return np.full(w.shape[0], np.nan)
@@ -83,7 +85,7 @@ def cohen_kappa(r: Ratings, w: np.ndarray) -> np.ndarray:
     return _safe_divide(p_o - p_e, 1 - p_e)
 
 
-def fleiss_kappa(r: Ratings, w: np.ndarray) -> np.ndarray:
+def _fleiss_kappa(r: Ratings, w: np.ndarray) -> np.ndarray:
     """Fleiss' kappa over the segments coded by every coder (complete data)."""
     n = r.n_coders
     ok = r.m == n
@@ -98,7 +100,7 @@ def fleiss_kappa(r: Ratings, w: np.ndarray) -> np.ndarray:
     return _safe_divide(p_bar - p_e, 1 - p_e)
 
 
-def krippendorff_alpha_nominal(r: Ratings, w: np.ndarray) -> np.ndarray:
+def _krippendorff_alpha_nominal(r: Ratings, w: np.ndarray) -> np.ndarray:
     """Krippendorff's alpha for nominal data from the coincidence matrix:
     alpha = 1 - (n - 1) (n - sum_c o_cc) / (n^2 - sum_c n_c^2)."""
     m = r.m
@@ -112,10 +114,10 @@ def krippendorff_alpha_nominal(r: Ratings, w: np.ndarray) -> np.ndarray:
 
 
 COEFFICIENTS = {
-    "percent_agreement": percent_agreement,
-    "cohen_kappa": cohen_kappa,
-    "fleiss_kappa": fleiss_kappa,
-    "krippendorff_alpha_nominal": krippendorff_alpha_nominal,
+    "percent_agreement": _percent_agreement,
+    "cohen_kappa": _cohen_kappa,
+    "fleiss_kappa": _fleiss_kappa,
+    "krippendorff_alpha_nominal": _krippendorff_alpha_nominal,
 }
 
 
@@ -135,10 +137,36 @@ def ratings_from_matrix(matrix: np.ndarray) -> Ratings:
     return Ratings(counts=counts, pair=pair, n_coders=data.shape[0])
 
 
-def coefficient(matrix: np.ndarray, metric: str) -> float:
-    """One coefficient of a coders × units matrix (NaN = missing); see the module docstring."""
+def coefficient(matrix: np.ndarray, metric: str) -> pd.DataFrame:
+    """One coefficient of a coders × units matrix (NaN = missing); see the module docstring.
+
+    Parameters
+    ----------
+    matrix : array-like
+        Coders × units (segments) of category values, NaN where a coder did not code the unit
+        (the layout of Krippendorff's reliability data).
+    metric : str
+        One of ``METRICS``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, columns ``COEFFICIENT_COLUMNS``: ``metric``, ``value`` (NaN when undefined),
+        ``n_segments`` (units that entered the coefficient) and ``n_coders``.
+
+    Examples
+    --------
+    >>> m = [[1, 1, 2, 2, 1, 2], [1, 1, 2, 1, 1, 2]]
+    >>> print(coefficient(m, "cohen_kappa").round(3).to_string(index=False))
+         metric  value  n_segments  n_coders
+    cohen_kappa  0.667           6         2
+    """
+    if metric not in COEFFICIENTS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     r = ratings_from_matrix(matrix)
-    return float(COEFFICIENTS[metric](r, np.ones((1, r.counts.shape[0])))[0])
+    value = float(COEFFICIENTS[metric](r, np.ones((1, r.counts.shape[0])))[0])
+    used = _units_used(r, metric, np.ones(r.counts.shape[0]))
+    return pd.DataFrame([[metric, value, used, r.n_coders]], columns=COEFFICIENT_COLUMNS)
 
 
 def _human(codings: pd.DataFrame, include_suggestions: bool) -> pd.DataFrame:
