@@ -81,6 +81,8 @@ LMM_COLUMNS = [
     "suppressed",
 ]
 
+# The columns of :func:`icc_oneway`.
+ICC_COLUMNS = ["measure", "level", "icc", "ci_low", "ci_high", "n", "n_clusters", "n0"]
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p", "ci_low", "ci_high"]
 
 Weights = Literal["auto", "rademacher", "webb"]
@@ -663,6 +665,20 @@ def tidy(result: Any, *, ci: float = 0.95) -> pd.DataFrame:
         A fitted ``MixedLMResults`` or regression results.
     ci : float
         Confidence level of the interval.
+
+    Returns
+    -------
+    DataFrame
+        One row per coefficient, columns ``TIDY_COLUMNS``.
+
+    Examples
+    --------
+    >>> import statsmodels.formula.api as smf
+    >>> d = pd.DataFrame({"x": [1, 2, 3, 4, 5, 6], "y": [1.1, 1.9, 3.2, 3.9, 5.1, 6.0]})
+    >>> print(tidy(smf.ols("y ~ x", d).fit()).round(3).to_string(index=False))
+         term  estimate  std_error  statistic     p  ci_low  ci_high
+    Intercept     0.053      0.126      0.425 0.693  -0.295    0.402
+            x     0.994      0.032     30.840 0.000   0.905    1.084
     """
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
@@ -1142,7 +1158,16 @@ def icc_oneway(
     Returns
     -------
     DataFrame
-        One row: ``measure, level, icc, ci_low, ci_high, n, n_clusters, n0``.
+        One row, columns ``ICC_COLUMNS``: ``measure, level, icc, ci_low, ci_high, n,
+        n_clusters, n0``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"organisation": list("AAABBBCCC"),
+    ...                   "qwl": [3.0, 3.2, 3.1, 4.0, 4.2, 3.9, 3.5, 3.4, 3.7]})
+    >>> print(icc_oneway(s, measure="qwl").round(3).to_string(index=False))
+    measure        level   icc  ci_low  ci_high  n  n_clusters  n0
+        qwl organisation 0.918   0.557    0.998  9           3 3.0
 
     References
     ----------
@@ -1186,4 +1211,4 @@ def icc_oneway(
             f_u = f * stats.f.ppf(0.5 + ci / 2, n - g, g - 1)
             out["ci_low"] = (f_l - 1) / (f_l + n0 - 1)
             out["ci_high"] = (f_u - 1) / (f_u + n0 - 1)
-    return pd.DataFrame([out])
+    return pd.DataFrame([out], columns=ICC_COLUMNS)
