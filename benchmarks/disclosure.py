@@ -26,7 +26,7 @@ def measure(respondents: int) -> dict:
     from evaluation.disclosure.plan import build_model, make_plan
     from evaluation.disclosure.rules import protect
     from evaluation.pipeline.process import process
-    from evaluation.pipeline.session import _themes, open_study, qualitative_inputs, study_themes
+    from evaluation.pipeline.session import study_themes
 
     with tempfile.TemporaryDirectory(prefix="bench-disclosure-") as tmp:
         study_dir = Path(tmp)
@@ -49,8 +49,7 @@ def measure(respondents: int) -> dict:
         t0 = time.perf_counter()
         make_plan(study, themes=lambda: study_themes(study))
         t_plan = time.perf_counter() - t0
-        s = open_study(study_dir)
-        themes = _themes(s, qualitative_inputs(s))
+        themes = study_themes(study)
         t0 = time.perf_counter()
         protect(themes, "themes", study.paths.processed)
         t_themes = time.perf_counter() - t0

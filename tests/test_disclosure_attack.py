@@ -335,10 +335,9 @@ def assert_p_adjusted_reproducible(tables: Path) -> None:
 def themes_attack(study, tables: Path) -> None:
     """Theme counts: partitions of the whole study into organisations, actors and
     participation, organisations into actors, coded answers within answers."""
-    from evaluation.pipeline.session import _themes, open_study, qualitative_inputs
+    from evaluation.pipeline.session import study_themes
 
-    s = open_study(study.paths.root)
-    truth = _themes(s, qualitative_inputs(s))
+    truth = study_themes(study)
     published = pd.read_csv(tables / "themes.csv", keep_default_na=False, na_values=[""])
     att = Attacker()
     for r in published.itertuples(index=False):
@@ -394,16 +393,15 @@ def publish(study_dir: Path) -> None:
     """Process a study and write the tables the attacker reads (no notebooks, no reports)."""
     from evaluation.config import load_study
     from evaluation.disclosure.plan import make_plan
-    from evaluation.pipeline import session as steps
     from evaluation.pipeline.process import process
+    from evaluation.pipeline.session import study_themes
+    from tests.notebook_cells import run_cells
 
     study = load_study(study_dir)
     process(study)
-    make_plan(study, themes=lambda: steps.study_themes(study))
-    s = steps.open_study(study_dir)
-    steps.prepost(s)
-    steps.pooling(s)
-    steps.qualitative(s)
+    make_plan(study, themes=lambda: study_themes(study))
+    for notebook in ("20-prepost", "40-pooling", "50-qualitative"):  # their code cells only
+        run_cells(notebook, study_dir)
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,7 @@ def test_finnish_and_english_labels_have_the_same_keys():
 
 def test_reliability_uses_reverse_keyed_items(tmp_path):
     # A study instrument with one reverse-worded item: alpha is computed after reverse-keying.
-    from evaluation.pipeline import session as steps
+    from tests.notebook_cells import run_cells
 
     rng = np.random.default_rng(5)
     latent = rng.normal(size=60)
@@ -120,5 +120,5 @@ def test_reliability_uses_reverse_keyed_items(tmp_path):
     )
     frame.to_csv(root / "data" / "raw" / "responses.csv", index=False)
     process(load_study(root))
-    rel = steps.data_quality(steps.open_study(root))["reliability"]
+    rel = run_cells("10-data-quality", root)["reliability"]
     assert rel.loc[rel["round"] == "T0", "cronbach_alpha"].item() > 0.8

@@ -74,10 +74,21 @@ class StudyPaths:
         return self.reports / "manifest.json"
 
     @property
-    def notebooks(self) -> Path:
-        """The study's own notebooks if it has a notebooks/ folder, else the shipped ones."""
-        own = self.root / "notebooks"
-        return own if own.is_dir() and any(own.glob("*.ipynb")) else DEFAULT_NOTEBOOKS
+    def own_notebooks(self) -> Path:
+        """The study's own notebooks folder (``notebooks/``; it need not exist)."""
+        return self.root / "notebooks"
+
+    @property
+    def notebooks(self) -> list[Path]:
+        """The notebooks a run executes, by file name: the shipped ones (``[0-9]*.ipynb``)
+        plus the study's own analysis notebooks (``notebooks/[0-8]*.ipynb``); a study notebook
+        with the same file name as a shipped one replaces it. In the repository the shipped
+        notebooks are the demo study's own folder: each is listed once."""
+        chosen = {nb.name: nb for nb in DEFAULT_NOTEBOOKS.glob("[0-9]*.ipynb")}
+        own = self.own_notebooks
+        if own.is_dir():
+            chosen.update({nb.name: nb for nb in own.glob("[0-8]*.ipynb") if nb.is_file()})
+        return [chosen[name] for name in sorted(chosen)]
 
     def resolve(self, relative: str | Path) -> Path:
         """A path from study.yaml, relative to the study folder."""

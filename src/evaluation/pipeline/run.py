@@ -2,8 +2,9 @@
 
 Two stages, each in parallel ``jobs`` at a time over one pool of warm worker processes:
 
-1. the analysis notebooks (``notebooks/[0-8]*.ipynb``): each reads ``data/processed`` and writes
-   its own tables of record, so they are independent of each other;
+1. the analysis notebooks (``notebooks/[0-8]*.ipynb``, shipped and the study's own): each
+   reads ``data/processed`` and writes its own tables of record, so they are independent of
+   each other;
 2. the audience reports (``notebooks/90-report.ipynb``), one per audience (consortium, each
    actor, each organisation) and language: they only read the tables of stage 1.
 
@@ -633,7 +634,7 @@ def _run(
     }
     state = _Run(study, kernel, engine, use_cache, shared_inputs, provenance)
 
-    notebooks = sorted(study.paths.notebooks.glob("[0-9]*.ipynb"))
+    notebooks = study.paths.notebooks  # shipped, plus the study's own notebooks/[0-8]*
     analyses = [nb for nb in notebooks if nb.stem != REPORT_NOTEBOOK]
     report_nb = next((nb for nb in notebooks if nb.stem == REPORT_NOTEBOOK), None)
     if only:
@@ -643,7 +644,7 @@ def _run(
     if not reports:
         report_nb = None
     if not analyses and report_nb is None:
-        raise UsageError(f"no notebooks to run in {study.paths.notebooks}")
+        raise UsageError(f"no notebooks to run in {study.paths.root}")
 
     stage1 = [state.job(nb, nb.stem, {"language": languages[0]}, main_labels) for nb in analyses]
     todo1 = state.todo(stage1)

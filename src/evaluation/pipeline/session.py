@@ -1,18 +1,20 @@
-"""What each notebook computes: one function per notebook section.
+"""The session a notebook opens, and the plumbing the notebooks share.
 
-Each step reads the processed data of a study, calls the pure functions of
-:mod:`evaluation.analyse`, writes its tables of record to ``reports/tables/`` and returns them
-for display. Notebooks call these and show the result; they hold no logic of their own.
+A notebook is the recipe: it imports its estimators from :mod:`evaluation.analyse`, calls them
+with the study's options (``s.options.<estimator>``, see :class:`Options`) and writes each
+table of record with :meth:`Session.write`. This module only opens the study, reads the
+processed data, holds those options and draws the figures; it computes no statistic itself.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,10 +24,169 @@ from evaluation.safety import safe_name
 
 log = logging.getLogger(__name__)
 
+Kwargs = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The keyword arguments of each estimator, from study.yaml (``analysis:``, rounds,
+    ``disclosure.min_n``, ``seed``, groupings, design ...): read-only. A notebook calls
+    ``prepost_table(s.scores, **s.options.prepost)``; to try another option, override a key:
+    ``prepost_table(s.scores, **{**s.options.prepost, "ci": 0.9})``."""
+
+    response_counts: Kwargs  # evaluation.analyse.quant.quality.response_counts
+    missingness: Kwargs  # evaluation.analyse.quant.quality.missingness
+    out_of_range: Kwargs  # evaluation.analyse.quant.quality.out_of_range
+    reliability: Kwargs  # evaluation.analyse.quant.reliability.reliability_table
+    prepost: Kwargs  # evaluation.analyse.quant.effects.prepost_table
+    prepost_summary: Kwargs  # evaluation.analyse.quant.effects.prepost_summary_table
+    trajectories: Kwargs  # evaluation.analyse.quant.descriptives.round_means
+    distributions: Kwargs  # evaluation.analyse.quant.descriptives.round_quantiles
+    bands: Kwargs  # evaluation.analyse.quant.descriptives.band_shares (+ column, bands)
+    lmm: Kwargs  # evaluation.analyse.quant.longitudinal.lmm_table (+ measure)
+    cluster_robust: Kwargs  # evaluation.analyse.quant.longitudinal.cluster_robust_check
+    power: Kwargs  # evaluation.analyse.quant.power.power_table (+ icc)
+    meta: Kwargs  # evaluation.analyse.quant.pooling.meta_table / meta_from_summaries
+    indicators: Kwargs  # evaluation.analyse.quant.indicators.indicators_table (+ sources)
+    icr: Kwargs  # evaluation.analyse.qual.icr.icr_table
+    themes: Kwargs  # evaluation.analyse.qual.themes.theme_prevalence
+    quotes: Kwargs  # evaluation.analyse.qual.themes.quotes (+ redact, by_organisation)
+    instruments: tuple[str, ...] = ()  # the scored instruments (mixed model, power, meta)
+    banded: Kwargs = field(default_factory=dict)  # instrument -> its band ids, in order
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, MappingProxyType(dict(value)))
+
+    def __repr__(self) -> str:
+        rows = [f"  {k}: {dict(v) if isinstance(v, Mapping) else v}" for k, v in vars(self).items()]
+        return "Options(\n" + "\n".join(rows) + "\n)"
+
+
+def build_options(
+    study: Study, *, present: list[str], summary_columns: list[str] | None = None
+) -> Options:
+    """The options of every estimator for ``study``. ``present``: the configured rounds that
+    have data (pooling skips rounds not delivered yet); ``summary_columns``: the columns of
+    the vendor's aggregates in summary-statistics mode (only groupings they carry are
+    compared), None with individual answers."""
+    a = study.analysis
+    rounds, baseline, min_n, ci = study.round_ids, study.baseline, study.min_n, a.ci
+    on_responses = [i for i in study.instruments.values() if i.file == "responses"]
+    instruments = [i.id for i in on_responses]
+    summary_groups = [
+        g
+        for g in study.group_bys
+        if g in ("all", "organisation", "unit") or g in (summary_columns or ())
+    ]
+    actors = {name: org.actor for name, org in study.organisations.items() if org.actor}
+    return Options(
+        response_counts={
+            "rounds": rounds,
+            "headcounts": {name: org.headcount for name, org in study.organisations.items()},
+            "min_n": min_n,
+        },
+        missingness={
+            "instruments": {i.id: list(i.value_columns) for i in on_responses},
+            "rounds": rounds,
+            "min_n": min_n,
+        },
+        out_of_range={
+            "limits": {
+                col: (i.range_min, i.range_max) for i in on_responses for col in i.value_columns
+            }
+        },
+        reliability={
+            "instruments": {i.id: list(i.items) for i in on_responses if len(i.items) >= 2},
+            "rounds": rounds,
+            "min_n": min_n,
+            "ci": ci,
+        },
+        prepost={
+            "measures": study.measures,
+            "rounds": rounds,
+            "baseline": baseline,
+            "group_bys": study.group_bys,
+            "design": study.design,
+            "correction": study.correction,
+            "min_n": min_n,
+            "ci": ci,
+        },
+        prepost_summary={
+            "rounds": rounds,
+            "baseline": baseline,
+            "group_bys": summary_groups,
+            "min_n": min_n,
+            "correction": study.correction,
+            "ci": ci,
+        },
+        trajectories={
+            "measures": study.measures,
+            "rounds": rounds,
+            "by": "participant",
+            "min_n": min_n,
+            "ci": ci,
+        },
+        distributions={"measures": study.measures, "rounds": rounds, "min_n": min_n},
+        bands={"rounds": rounds, "min_n": min_n},
+        lmm={
+            "rounds": rounds,
+            "baseline": baseline,
+            "covariates": list(a.covariates),
+            "min_n": min_n,
+            "ci": ci,
+        },
+        cluster_robust={
+            "rounds": rounds,
+            "baseline": baseline,
+            "n_boot": a.bootstrap_reps,
+            "seed": study.seed,
+            "min_n": min_n,
+            "ci": ci,
+        },
+        power={
+            "measures": instruments,
+            "rounds": rounds,
+            "baseline": baseline,
+            "group_bys": [
+                g for g in study.group_bys if g in ("all", "actor", "sector", "participant")
+            ],
+            "alpha": a.alpha,
+            "min_n": min_n,
+        },
+        meta={
+            "measures": instruments,
+            # Rounds declared but not delivered yet have no effects to pool: no empty rows.
+            "rounds": present if baseline in present else rounds,
+            "baseline": baseline,
+            "min_n": min_n,
+            "methods": a.meta_methods,
+            "ci": ci,
+        },
+        indicators={
+            "targets": [t.spec() for t in study.targets],
+            "rounds": rounds,
+            "organisations": dict(study.organisations) or None,
+            "min_n": min_n,
+        },
+        icr={
+            "reps": a.bootstrap_reps,
+            "seed": study.seed,
+            "ci": ci,
+            "include_suggestions": a.qualitative.include_suggestions,
+        },
+        themes={"actors": actors, "rounds": rounds, "baseline": baseline, "min_n": min_n},
+        quotes={"actors": actors, "rounds": rounds, "min_n": min_n, "seed": study.seed},
+        instruments=tuple(instruments),
+        banded={i.id: [b.id for b in i.bands] for i in on_responses if i.bands},
+    )
+
 
 @dataclass
 class Session:
-    """A study opened for analysis: configuration, labels and processed data (read lazily)."""
+    """A study opened for analysis: configuration, labels, processed data (read lazily) and
+    the options of every estimator (:class:`Options`)."""
 
     study: Study
     labels: dict[str, str] = field(default_factory=dict)
@@ -47,10 +208,28 @@ class Session:
     def has_responses(self) -> bool:
         return (self.study.paths.processed / "scores.parquet").is_file()
 
+    @cached_property
+    def options(self) -> Options:
+        """The keyword arguments of each estimator (read-only; see :class:`Options`)."""
+        columns = None if self.has_responses else list(summaries_with_groups(self).columns)
+        return build_options(self.study, present=rounds_with_data(self), summary_columns=columns)
+
+    def processed(self, name: str) -> pd.DataFrame | None:
+        """``data/processed/<name>.parquet``, or None when the study has none."""
+        path = self.study.paths.processed / f"{name}.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
+
     def write(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
         """Write a table of record and return it as written (disclosure control applied), so
         a notebook never shows a cell the table hides."""
         return write_table(frame, name, self.study.paths)[1]
+
+    def as_written(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
+        """``frame`` with the cells hidden that ``<name>.csv`` hides (the same disclosure
+        plan), without writing it: for a table computed from another table of record."""
+        from evaluation.disclosure.rules import protect
+
+        return protect(frame, name, self.study.paths.processed)
 
     def label(self, key: str) -> str:
         return self.labels.get(key, key)
@@ -71,60 +250,29 @@ def open_study(study_dir: str | Path = ".", language: str | None = None) -> Sess
     return Session(study=study, labels=labels, language=language)
 
 
-def data_quality(s: Session) -> dict[str, pd.DataFrame]:
-    """Respondents and response rates, item missingness, out-of-range counts, reliability.
-
-    Tables: ``respondents.csv``, ``missingness.csv``, ``out_of_range.csv``, ``reliability.csv``.
-    """
-    from evaluation.analyse.quant.quality import missingness, out_of_range, response_counts
-    from evaluation.analyse.quant.reliability import reliability_table
+def keyed_responses(s: Session) -> pd.DataFrame:
+    """The item answers with reverse-worded items reverse-keyed, as they are scored (the
+    input of reliability)."""
     from evaluation.score import reverse_items
 
-    study = s.study
-    rounds = study.round_ids
-    headcounts = {name: org.headcount for name, org in study.organisations.items()}
-    items = {i.id: list(i.items) for i in study.instruments.values() if i.file == "responses"}
-    multi_item = {k: v for k, v in items.items() if len(v) >= 2}
-    limits = {
-        col: (inst.range_min, inst.range_max)
-        for inst in study.instruments.values()
-        if inst.file == "responses"
-        for col in inst.value_columns
-    }
-    value_columns = {
-        i.id: list(i.value_columns) for i in study.instruments.values() if i.file == "responses"
-    }
-    if not s.has_responses:
-        # Summary-statistics mode: respondents per cell are the largest n of any measure.
-        cells = s.summaries.groupby(["round", "organisation", "unit"], as_index=False)["n"].max()
-        counts = response_counts(
-            cells, rounds=rounds, headcounts=headcounts, min_n=study.min_n, n_column="n"
-        )
-        return {
-            "respondents": s.write(counts, "respondents"),
-            "skipped": s.write(skipped_in_summary_mode(), "skipped"),
-        }
-    # Reliability on reverse-keyed items, as they are scored.
     keyed = s.responses.copy()
-    for inst in study.instruments.values():
+    for inst in s.study.instruments.values():
         if inst.file == "responses" and inst.reverse:
             keyed[list(inst.items)] = reverse_items(keyed[list(inst.items)], inst)
+    return keyed
+
+
+def respondent_cells(s: Session) -> pd.DataFrame:
+    """Summary-statistics mode: respondents per round x organisation x unit, the largest n
+    of any measure (use with ``response_counts(..., n_column="n")``)."""
+    return s.summaries.groupby(["round", "organisation", "unit"], as_index=False)["n"].max()
+
+
+def icc_by_measure(lmm: pd.DataFrame) -> dict[str, float]:
+    """The mixed model's ICC per measure from ``lmm.csv`` rows (the power table's input)."""
+    rows = lmm[(lmm["term"] == "icc") & lmm["model"].str.startswith("mixedlm")]
     return {
-        "respondents": s.write(
-            response_counts(s.scores, rounds=rounds, headcounts=headcounts, min_n=study.min_n),
-            "respondents",
-        ),
-        "missingness": s.write(
-            missingness(s.responses, instruments=value_columns, rounds=rounds, min_n=study.min_n),
-            "missingness",
-        ),
-        "out_of_range": s.write(out_of_range(s.responses, limits=limits), "out_of_range"),
-        "reliability": s.write(
-            reliability_table(
-                keyed, instruments=multi_item, rounds=rounds, min_n=study.min_n, ci=s.ci
-            ),
-            "reliability",
-        ),
+        m: float(v) for m, v in rows.groupby("measure")["estimate"].first().items() if pd.notna(v)
     }
 
 
@@ -161,57 +309,10 @@ def second_round_note(s: Session) -> str | None:
     return s.label("needs_second_round").format(baseline=s.label(s.study.baseline))
 
 
-def _figure_path(s: Session, *parts: str) -> Path:
+def figure_path(s: Session, *parts: str) -> Path:
     """``reports/figures/<part>_<part>...`` (without suffix); each part (a measure, a round
     id) made a safe file name, so no id from the configuration becomes a path."""
     return s.study.paths.figures / "_".join(safe_name(p) for p in parts)
-
-
-def _banded(s: Session) -> dict[str, list[str]]:
-    return {
-        i.id: [b.id for b in i.bands]
-        for i in s.study.instruments.values()
-        if i.file == "responses" and i.bands
-    }
-
-
-def prepost(s: Session) -> dict[str, pd.DataFrame]:
-    """Each round against the baseline, overall and by every configured grouping, plus the
-    descriptive tables behind the figures.
-
-    Tables: ``prepost.csv``, ``trajectories.csv`` (means per round by participation),
-    ``distributions.csv`` (quantiles per round), ``bands.csv`` (band shares per round).
-    """
-    from evaluation.analyse.quant.descriptives import band_shares, round_means, round_quantiles
-    from evaluation.analyse.quant.effects import prepost_table
-
-    study = s.study
-    opts = {"rounds": study.round_ids, "min_n": study.min_n}
-    if not s.has_responses:
-        return {"prepost": s.write(prepost_from_summaries(s), "prepost")}
-    out = {
-        "prepost": prepost_table(
-            s.scores,
-            measures=study.measures,
-            baseline=study.baseline,
-            group_bys=study.group_bys,
-            design=study.design,
-            correction=study.correction,
-            ci=s.ci,
-            **opts,
-        ),
-        "trajectories": round_means(
-            s.scores, measures=study.measures, by="participant", ci=s.ci, **opts
-        ),
-        "distributions": round_quantiles(s.scores, measures=study.measures, **opts),
-    }
-    bands = [
-        band_shares(s.scores, column=f"{inst}_band", bands=ids, **opts)
-        for inst, ids in _banded(s).items()
-    ]
-    if bands:
-        out["bands"] = pd.concat(bands, ignore_index=True)
-    return {name: s.write(frame, name) for name, frame in out.items()}
 
 
 def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
@@ -229,12 +330,12 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
         fig = trajectory_plot(
             tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels
         )
-        show_figure(fig, _figure_path(s, "trajectory", inst.id))
+        show_figure(fig, figure_path(s, "trajectory", inst.id))
         if "distributions" in tables:
             fig = distribution_plot(
                 tables["distributions"], measure=inst.id, rounds=rounds, labels=s.labels
             )
-            show_figure(fig, _figure_path(s, "distribution", inst.id))
+            show_figure(fig, figure_path(s, "distribution", inst.id))
         if inst.bands and "bands" in tables:
             fig = band_plot(
                 tables["bands"],
@@ -243,7 +344,7 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
                 rounds=rounds,
                 labels={**s.labels, f"{inst.id}_band": s.label(inst.id)},
             )
-            show_figure(fig, _figure_path(s, "bands", inst.id))
+            show_figure(fig, figure_path(s, "bands", inst.id))
 
 
 def summaries_with_groups(s: Session) -> pd.DataFrame:
@@ -262,118 +363,6 @@ def summaries_with_groups(s: Session) -> pd.DataFrame:
     return frame
 
 
-def prepost_from_summaries(s: Session) -> pd.DataFrame:
-    """Summary-statistics mode: Welch t and Hedges' g per measure x grouping x round from the
-    vendor's unit aggregates (organisation and unit groupings, and the whole study)."""
-    from evaluation.analyse.quant.effects import prepost_summary_table
-
-    summaries = summaries_with_groups(s)
-    return prepost_summary_table(
-        summaries,
-        rounds=s.study.round_ids,
-        baseline=s.study.baseline,
-        group_bys=[
-            g
-            for g in s.study.group_bys
-            if g in ("all", "organisation", "unit") or g in summaries.columns
-        ],
-        min_n=s.study.min_n,
-        correction=s.study.correction,
-        ci=s.ci,
-    )
-
-
-def longitudinal(s: Session) -> dict[str, pd.DataFrame]:
-    """Mixed model over all rounds (means, DiD, ICC), the cluster-robust OLS check with a wild
-    cluster bootstrap, and the next round's minimum detectable effects.
-
-    Tables: ``lmm.csv``, ``power.csv``.
-    """
-    from evaluation.analyse.quant.longitudinal import (
-        cluster_robust_check,
-        empty_lmm_table,
-        lmm_table,
-    )
-    from evaluation.analyse.quant.power import power_table
-
-    study = s.study
-    measures = [i.id for i in study.instruments.values() if i.file == "responses"]
-    covariates = list(study.analysis.covariates)
-    frames = []
-    # The mixed model compares rounds: with the baseline only (a study at its first round) its
-    # table has no rows and the notebook says why; the power for the next round is computed.
-    compared = len(rounds_with_data(s)) >= 2
-    for measure in measures if compared else []:
-        frames.append(
-            lmm_table(
-                s.scores,
-                measure=measure,
-                rounds=study.round_ids,
-                baseline=study.baseline,
-                covariates=covariates,
-                min_n=study.min_n,
-                ci=s.ci,
-            )
-        )
-        frames.append(
-            cluster_robust_check(
-                s.scores,
-                measure=measure,
-                rounds=study.round_ids,
-                baseline=study.baseline,
-                n_boot=study.analysis.bootstrap_reps,
-                seed=study.seed,
-                min_n=study.min_n,
-                ci=s.ci,
-            )
-        )
-    lmm = pd.concat(frames, ignore_index=True) if frames else empty_lmm_table()
-    icc_rows = lmm[(lmm["term"] == "icc") & lmm["model"].str.startswith("mixedlm")]
-    icc = {
-        m: float(v)
-        for m, v in icc_rows.groupby("measure")["estimate"].first().items()
-        if pd.notna(v)
-    }
-    power = power_table(
-        s.scores,
-        measures=measures,
-        rounds=study.round_ids,
-        baseline=study.baseline,
-        group_bys=[g for g in study.group_bys if g in ("all", "actor", "sector", "participant")],
-        icc=icc,
-        alpha=study.analysis.alpha,
-        min_n=study.min_n,
-    )
-    return {"lmm": s.write(lmm, "lmm"), "power": s.write(power, "power")}
-
-
-def _meta_options(s: Session) -> dict:
-    study = s.study
-    # Rounds declared but not delivered yet have no effects to pool: no rows of empty cells.
-    present = rounds_with_data(s)
-    return {
-        "measures": [i.id for i in study.instruments.values() if i.file == "responses"],
-        "rounds": present if study.baseline in present else study.round_ids,
-        "baseline": study.baseline,
-        "min_n": study.min_n,
-        "methods": study.analysis.meta_methods,
-        "ci": s.ci,
-    }
-
-
-def pooling(s: Session) -> dict[str, pd.DataFrame]:
-    """Per-organisation Hedges' g pooled by random-effects meta-analysis (DL, PM, REML), with a
-    forest plot per measure and round. Table: ``meta.csv``."""
-    from evaluation.analyse.quant.pooling import meta_from_summaries, meta_table
-
-    opts = _meta_options(s)
-    if s.has_responses:
-        meta = meta_table(s.scores, **opts)
-    else:
-        meta = meta_from_summaries(s.summaries, **opts)
-    return {"meta": s.write(meta, "meta")}
-
-
 def pooling_figures(s: Session, meta: pd.DataFrame) -> None:
     from evaluation.report.display import heading, show_figure
     from evaluation.report.plots import forest_plot
@@ -386,45 +375,19 @@ def pooling_figures(s: Session, meta: pd.DataFrame) -> None:
             fig = forest_plot(
                 meta, measure=measure, round=rnd, labels=s.labels, baseline=s.study.baseline
             )
-            show_figure(fig, _figure_path(s, "forest", measure, rnd))
-
-
-def indicators(s: Session) -> dict[str, pd.DataFrame]:
-    """The plan's indicators against their targets (``targets:`` in study.yaml), from the
-    activity records and the training feedback. Table: ``indicators.csv``."""
-    from evaluation.analyse.quant.indicators import indicators_table
-
-    study = s.study
-    sources = {
-        key: pd.read_parquet(study.paths.processed / f"{key}.parquet")
-        for key in ("activities", "feedback")
-        if (study.paths.processed / f"{key}.parquet").is_file()
-    }
-    table = indicators_table(
-        [t.spec() for t in study.targets],
-        rounds=study.round_ids,
-        organisations=dict(study.organisations) or None,
-        min_n=study.min_n,
-        **sources,
-    )
-    return {"indicators": s.write(table, "indicators")}
+            show_figure(fig, figure_path(s, "forest", measure, rnd))
 
 
 def indicator_figures(s: Session, table: pd.DataFrame) -> None:
     from evaluation.report.display import show_figure
     from evaluation.report.plots import indicator_plot
 
-    show_figure(indicator_plot(table, labels=s.labels), _figure_path(s, "indicators"))
+    show_figure(indicator_plot(table, labels=s.labels), figure_path(s, "indicators"))
 
 
 # -------------------------------------------------------------------------------------------
 # Qualitative material (notebooks 50-qualitative and 60-joint-display)
 # -------------------------------------------------------------------------------------------
-
-
-def _processed(s: Session, name: str) -> pd.DataFrame | None:
-    path = s.study.paths.processed / f"{name}.parquet"
-    return pd.read_parquet(path) if path.is_file() else None
 
 
 if TYPE_CHECKING:
@@ -461,10 +424,10 @@ def qualitative_inputs(s: Session) -> Qualitative | None:
     from evaluation.disclosure.redact import study_redactor
     from evaluation.io.codings import codebook_labels, load_codebook
 
-    codings = _processed(s, "codings")
+    codings = s.processed("codings")
     if codings is None or codings.empty:
         return None
-    answers = _processed(s, "open_answers")
+    answers = s.processed("open_answers")
     if answers is None:
         answers = pd.DataFrame(columns=["answer_id", "round", "organisation", "text"])
     codebook = load_codebook(s.study)
@@ -485,30 +448,6 @@ def qualitative_inputs(s: Session) -> Qualitative | None:
     )
 
 
-def _actors(s: Session) -> dict[str, str]:
-    return {name: org.actor for name, org in s.study.organisations.items() if org.actor}
-
-
-def _themes(s: Session, q: Qualitative) -> pd.DataFrame:
-    from evaluation.analyse.qual.themes import theme_prevalence
-
-    study = s.study
-    return theme_prevalence(
-        q.used, q.answers, actors=_actors(s), rounds=study.round_ids, baseline=study.baseline,
-        min_n=study.min_n,
-    )  # fmt: skip
-
-
-def _quotes(s: Session, q: Qualitative, *, by_organisation: bool) -> pd.DataFrame:
-    from evaluation.analyse.qual.themes import quotes
-
-    study = s.study
-    return quotes(
-        q.used, q.answers, actors=_actors(s), rounds=study.round_ids, min_n=study.min_n,
-        seed=study.seed, redact=q.redact, by_organisation=by_organisation,
-    )  # fmt: skip
-
-
 def _small_group_segments(s: Session, q: Qualitative) -> set[str]:
     """Answers from organisation × round groups below min_n: their text is never shown."""
     a = q.answers
@@ -518,57 +457,45 @@ def _small_group_segments(s: Session, q: Qualitative) -> set[str]:
     return set(a.loc[size < s.study.min_n, "answer_id"])
 
 
-def qualitative(s: Session) -> dict[str, pd.DataFrame]:
-    """Inter-coder reliability, the disagreements to reconcile, keyword suggestions and their
-    quality, theme prevalence and representative quotes.
+def shown_disagreements(s: Session, q: Qualitative, table: pd.DataFrame) -> pd.DataFrame:
+    """The disagreements with each answer's text redacted, and left out where the answer
+    comes from an organisation x round group below min_n."""
+    small = _small_group_segments(s, q)
+    return table.assign(
+        text=[
+            "" if seg in small else q.redact(text)
+            for seg, text in zip(table["segment"], table["text"], strict=True)
+        ]
+    )
 
-    Tables: ``icr.csv``, ``disagreements.csv``, ``suggestions.csv``,
-    ``suggestion_quality.csv``, ``themes.csv``, ``quotes.csv``. Also writes
-    ``data/processed/coding-project.qdpx`` (codebook, answers, codings, suggestions) for coders
-    to open in their own tool; it holds the answers' text and so stays out of ``reports/``.
-    """
-    from evaluation.analyse.qual.icr import disagreements, icr_table
-    from evaluation.analyse.qual.suggest import suggestion_quality
+
+def export_coding_project(s: Session, q: Qualitative) -> None:
+    """``data/processed/coding-project.qdpx`` (codebook, answers, codings, suggestions) for
+    coders to open in their own tool, and ``pseudonyms.csv``, the key of the pseudonyms for
+    the team. Both hold names or text and so stay beside the processed data, never in
+    reports/."""
     from evaluation.io.files import atomic_path
     from evaluation.io.qdpx import export_qdpx
 
-    q = qualitative_inputs(s)
-    if q is None:
-        return {}
-    study = s.study
-    reps = study.analysis.bootstrap_reps
-    icr = icr_table(
-        q.used, reps=reps, seed=study.seed, ci=s.ci, include_suggestions=q.include_suggestions
-    )
-    small = _small_group_segments(s, q)
-    dis = disagreements(q.used, include_suggestions=q.include_suggestions)
-    dis["text"] = [
-        "" if seg in small else q.redact(text)
-        for seg, text in zip(dis["segment"], dis["text"], strict=True)
-    ]
-    suggestions = q.suggestions.assign(evidence=q.suggestions["evidence"].map(q.redact))
+    processed = s.study.paths.processed
+    with atomic_path(processed / "pseudonyms.csv") as tmp:
+        q.pseudonyms.key().to_csv(tmp, index=False, lineterminator="\n")
     texts = q.answers.rename(columns={"answer_id": "segment"})[["segment", "text"]]
-    # the key of the pseudonyms, for the team: beside the processed data, never in reports/
-    key = q.pseudonyms.key()
-    with atomic_path(study.paths.processed / "pseudonyms.csv") as tmp:
-        key.to_csv(tmp, index=False, lineterminator="\n")
     export_qdpx(
-        study.paths.processed / "coding-project.qdpx",
+        processed / "coding-project.qdpx",
         q.codebook,
         texts,
         pd.concat([q.codings, q.suggestions], ignore_index=True),
-        language=study.language,
-        project=study.name,
+        language=s.study.language,
+        project=s.study.name,
     )
-    out = {
-        "icr": icr,
-        "disagreements": dis,
-        "suggestions": suggestions,
-        "suggestion_quality": suggestion_quality(q.suggestions, q.public),
-        "themes": _themes(s, q),
-        "quotes": _quotes(s, q, by_organisation=False),
-    }
-    return {name: s.write(frame, name) for name, frame in out.items()}
+
+
+def headline_measures(s: Session) -> list[str]:
+    """The joint display's measures: the study's headline measures that are scored
+    instruments, else the first two instruments."""
+    scored = list(s.options.instruments)
+    return [m for m in s.study.headline_measures if m in scored] or scored[:2]
 
 
 def theme_figures(s: Session, themes: pd.DataFrame) -> None:
@@ -582,40 +509,16 @@ def theme_figures(s: Session, themes: pd.DataFrame) -> None:
         note(s.label("themes_all_hidden").format(min_n=s.study.min_n))
         return
     fig = theme_heatmap(themes, rounds=s.study.round_ids, labels=s.labels)
-    show_figure(fig, _figure_path(s, "themes", "heatmap"), alt=s.label("themes_heatmap_alt"))
-
-
-def joint(s: Session) -> dict[str, pd.DataFrame]:
-    """The joint display: per organisation and round, the change in the headline measures next
-    to the most prevalent themes and a quote, with a meta-inference. Table:
-    ``joint_display.csv``. Computed here from the same functions as ``meta.csv`` and
-    ``themes.csv``, so this notebook runs independently of the others."""
-    from evaluation.analyse.qual.joint import joint_display
-    from evaluation.analyse.quant.pooling import meta_table
-    from evaluation.disclosure.rules import protect  # as on write: themes.csv gets the same
-
-    q = qualitative_inputs(s)
-    if q is None or not s.has_responses:
-        return {}
-    study = s.study
-    opts = _meta_options(s)
-    measures = [m for m in study.headline_measures if m in opts["measures"]] or opts["measures"][:2]
-    # As meta.csv and themes.csv are written: the same plan hides the same cells here.
-    meta = protect(meta_table(s.scores, **opts), "meta", study.paths.processed)
-    themes = protect(_themes(s, q), "themes", study.paths.processed)
-    tone = dict(zip(q.codebook["id"], q.codebook["tone"], strict=True))
-    table = joint_display(
-        meta, themes, _quotes(s, q, by_organisation=True), measures=measures,
-        rounds=study.round_ids, baseline=study.baseline, tone=tone, labels=s.labels,
-    )  # fmt: skip
-    return {"joint_display": s.write(table, "joint_display")}
+    show_figure(fig, figure_path(s, "themes", "heatmap"), alt=s.label("themes_heatmap_alt"))
 
 
 def study_themes(study: Study) -> pd.DataFrame | None:
     """themes.csv before suppression, as the qualitative notebook computes it (None without
     codings)."""
+    from evaluation.analyse.qual.themes import theme_prevalence
+
     if not (study.paths.processed / "codings.parquet").is_file():
         return None
     s = open_study(study.paths.root)
     q = qualitative_inputs(s)
-    return None if q is None else _themes(s, q)
+    return None if q is None else theme_prevalence(q.used, q.answers, **s.options.themes)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # nbformat pulls in jsonschema (about 1 s): imported where it
     import nbformat
 
 HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*$", re.MULTILINE)
+# Cells with this tag (the notebooks' English explanations for analysts) never reach a report:
+# a report's words come from the label files, in the report's language.
+ANALYST_ONLY = "analyst-only"
 
 
 def _anchor(text: str) -> str:
@@ -79,6 +82,12 @@ def _provenance(info: Mapping[str, str], title: str) -> str:
     return f'---\n\n### {escape_markdown(title)}\n\n<table class="provenance">{rows}</table>\n'
 
 
+def drop_analyst_only(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook without the cells tagged ``analyst-only`` (in place; returned)."""
+    nb.cells = [c for c in nb.cells if ANALYST_ONLY not in c.get("metadata", {}).get("tags", [])]
+    return nb
+
+
 @functools.cache
 def _html_exporter():
     """One exporter per process: building it loads and compiles the templates (about 0.1 s)."""
@@ -100,11 +109,12 @@ def notebook_to_html(
     labels: Mapping[str, str],
     provenance: Mapping[str, str],
 ) -> Path:
-    """Convert an executed notebook to HTML with code hidden, a table of contents and a
-    provenance footer. nbconvert only converts here; it never executes."""
+    """Convert an executed notebook to HTML with code and ``analyst-only`` cells hidden, a
+    table of contents and a provenance footer. nbconvert only converts here; it never
+    executes."""
     import nbformat
 
-    nb = nbformat.read(executed, as_version=4)
+    nb = drop_analyst_only(nbformat.read(executed, as_version=4))
     toc = nbformat.v4.new_markdown_cell(_toc(nb, labels.get("contents", "Contents")))
     nb.cells.insert(_title_position(nb) + 1, toc)
     nb.cells.append(
