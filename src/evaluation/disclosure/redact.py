@@ -4,7 +4,8 @@ through :func:`redact` (or :class:`Redactor`), and so does the text of a failed 
 (:func:`scrub_error`).
 
 Redaction fails closed: when in doubt, a string goes. What is replaced, and what must survive
-(tests/test_redact.py and tests/test_redaction_attack.py have a case for each):
+(tests/test_redact.py and tests/test_redaction_attack.py have a case for each; the placeholders
+are labels, ``redacted_*`` in config/labels/*.yaml, shown here in Finnish):
 
 * e-mail addresses -> ``[sähköposti]``, also ``x@localhost``, ``x(at)example.fi``,
   ``x [at] example dot fi``;
@@ -47,14 +48,33 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-PLACEHOLDERS = {
-    "email": "[sähköposti]",
-    "identity_code": "[hetu]",
-    "phone": "[puhelin]",
-    "name": "[nimi]",
-}
+# What replaces each kind of personal data: the label ``redacted_<kind>`` of the report
+# language (config/labels/*.yaml; Finnish ``[nimi]``, ``[sähköposti]``, ``[puhelin]``, ``[hetu]``).
+PLACEHOLDER_KINDS = ("email", "identity_code", "phone", "name")
+
+
+@cache
+def _default_labels() -> dict[str, str]:
+    """The shipped labels of the package's default study language (read once)."""
+    from evaluation.config import Study, load_labels
+
+    return load_labels(Study.language)
+
+
+def placeholder_labels(labels: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The placeholder of each kind of personal data: ``redacted_<kind>`` from ``labels`` (the
+    study's labels in its report language), else from the shipped labels of the default
+    language."""
+    default = _default_labels()
+    given = labels or {}
+    return {
+        kind: given.get(f"redacted_{kind}") or default[f"redacted_{kind}"]
+        for kind in PLACEHOLDER_KINDS
+    }
+
 
 _BLANK = "[ \t\u00a0\u202f]"
 
@@ -194,7 +214,7 @@ class Redactor:
 
     names: Iterable[str] = ()
     keep: Iterable[str] = ()
-    placeholders: Mapping[str, str] = field(default_factory=lambda: dict(PLACEHOLDERS))
+    placeholders: Mapping[str, str] = field(default_factory=placeholder_labels)
 
     def __post_init__(self) -> None:
         self.names = tuple(str(n) for n in self.names if n)
@@ -380,9 +400,7 @@ def study_redactor(study, labels: Mapping[str, str] | None = None) -> Redactor:
     keep = [study.name, *study.redaction.keep]
     for name, org in study.organisations.items():
         keep += [name, org.actor or "", *org.headcount]
-    labels = labels or {}
-    placeholders = {k: labels.get(f"redacted_{k}", v) for k, v in PLACEHOLDERS.items()}
-    return Redactor(names=study.redaction.names, keep=keep, placeholders=placeholders)
+    return Redactor(names=study.redaction.names, keep=keep, placeholders=placeholder_labels(labels))
 
 
 # -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.errors import DataError
+from evaluation.vocabulary import vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -127,21 +128,14 @@ def read_table_file(path: Path, columns: dict[str, str] | None = None) -> pd.Dat
     return frame
 
 
-# First-cell texts of the summary rows survey tools put under the data (Webropol: Keskiarvo,
-# Yhteensä, ...).
-SUMMARY_WORDS = frozenset(
-    {"yhteensä", "keskiarvo", "keskihajonta", "mediaani", "summa", "vastaajia", "vastauksia",
-     "total", "mean", "average", "sum", "median", "std", "n"}
-)  # fmt: skip
-
-
 def _drop_summary_rows(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Drop trailing rows that are empty or start with a summary word, and say so."""
     data = frame.drop(columns=[FILE_COLUMN, ROW_COLUMN])
     if data.empty or data.shape[1] == 0:
         return frame
     first = data.iloc[:, 0].str.lower().str.rstrip(":")
-    trailing = first.isin(SUMMARY_WORDS) | data.isna().all(axis=1)
+    # First-cell words of survey tools' summary rows: resources/vocabulary.yaml.
+    trailing = first.isin(vocabulary().summary_words) | data.isna().all(axis=1)
     keep = len(frame)
     while keep > 0 and bool(trailing.iloc[keep - 1]):
         keep -= 1
