@@ -4,6 +4,20 @@
 ``config/codebook.yaml`` and ``data/raw/{responses, codings, open_answers, activities,
 feedback}.csv``. Every name in it is fictional; no real person or organisation is described.
 
+This module holds only the logic. What it draws from is data, in two places:
+
+* the study's configuration: the repository's hand-edited ``config/study.yaml`` and
+  ``config/codebook.yaml`` (shipped in the package as ``resources/demo/``, symlinks to them).
+  They are copied into the demo study byte for byte; for another ``seed`` or ``respondents``
+  only the seed, the size (header comment, ``demo:``) and the unit headcounts of
+  ``organisations:`` are rewritten. The organisations, units, rounds, targets and themes of
+  the simulation are read from them, so the study configuration and the data always agree.
+  The headcounts in ``study.yaml`` are those of the default size (``demo: {respondents}``);
+  other sizes scale all but micro companies' headcounts.
+* ``data.yaml`` beside this module: participants per actor, model parameters (QWL, ESIS,
+  turnover, response rate), activity and feedback parameters, the Finnish open-answer
+  sentences per theme and the planted fake personal data.
+
 The design follows the project plan (``MISSION.md``): three actors (Metropolia with three
 wellbeing services counties, Xamk with three small and three medium companies, Lapland UAS with
 one micro, five small and two medium companies), units with headcounts, four annual QWL rounds
@@ -28,6 +42,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,138 +52,81 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from evaluation.config import Analysis, Disclosure, Study
-from evaluation.errors import OverwriteError, UsageError
+from evaluation.config import Study
+from evaluation.errors import ConfigError, OverwriteError, UsageError
 from evaluation.io.files import write_text
+from evaluation.paths import RESOURCES
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PLANTED_PII", "codebook", "codebook_yaml", "study_config", "write_demo"]
+__all__ = ["PLANTED_PII", "codebook_yaml", "study_yaml", "write_demo"]
 
-DEFAULT_RESPONDENTS = 600
+# The demo study's configuration (symlinks to the repository's config/) and the generator's data.
+SOURCE_DIR = RESOURCES / "demo"
+DATA_FILE = Path(__file__).with_name("data.yaml")
+
+
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
+    """A YAML file's text and its content (a mapping), read once at import."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        content = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the demo's data ({exc})") from None
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path}: must be a YAML mapping")
+    return text, content
+
+
+_STUDY_TEXT, _STUDY = _read(SOURCE_DIR / "study.yaml")
+_CODEBOOK_TEXT, _CODEBOOK = _read(SOURCE_DIR / "codebook.yaml")
+_, _DATA = _read(DATA_FILE)
+
+DEFAULT_RESPONDENTS: int = int(_STUDY["demo"]["respondents"])  # the size study.yaml describes
 DEFAULT_SEED = Study.seed  # the one default seed: config.Study
 MIN_RESPONDENTS = 20
 
-STUDY_NAME = "Luova suunta (demo)"
-ROUNDS: tuple[tuple[str, str, dt.date], ...] = (
-    ("T0", "Lähtötaso 2025", dt.date(2025, 10, 15)),
-    ("T1", "2026", dt.date(2026, 10, 15)),
-    ("T2", "2027", dt.date(2027, 10, 15)),
-    ("T3", "2028", dt.date(2028, 10, 15)),
+ROUNDS: tuple[tuple[str, str, dt.date], ...] = tuple(
+    (str(r["id"]), str(r["label"]), r["date"]) for r in _STUDY["rounds"]
 )
-BASELINE = "T0"
 
-RESPONSE_RATE = 0.60  # expected share of a unit's headcount answering in a round
-TURNOVER = 0.12  # share of positions that get a new person between rounds
-SUPERVISOR_SHARE = {True: 0.25, False: 0.0875}  # by participation: about 12 % overall
-NEWCOMER_PARTICIPANT = 0.06  # a newcomer joins the programme
-INITIAL_PARTICIPANT_SHARE = 0.92  # of the actor's target, among the people there at T0
+_POPULATION = _DATA["population"]
+RESPONSE_RATE: float = _POPULATION["response_rate"]
+TURNOVER: float = _POPULATION["turnover"]
+SUPERVISOR_SHARE: dict[str, float] = _POPULATION["supervisor_share"]  # participant / other
+NEWCOMER_PARTICIPANT: float = _POPULATION["newcomer_participant"]
+INITIAL_PARTICIPANT_SHARE: float = _POPULATION["initial_participant_share"]
 
-# The plan's participant targets per actor (MITTARIT), at the default size.
-ACTORS: dict[str, int] = {"Metropolia": 100, "Xamk": 45, "Lapin AMK": 60}
+# Programme participants per actor at the default size.
+ACTORS: dict[str, int] = {str(k): int(v) for k, v in _DATA["participants"].items()}
 
-# (organisation, actor, sector, size, {unit: headcount at the default size}).
+# (organisation, actor, sector, size, {unit: headcount at the default size}), from study.yaml.
 # Micro companies keep their headcount at every size: small groups exercise disclosure control.
-ORGANISATIONS: tuple[tuple[str, str, str, str, dict[str, int]], ...] = (
-    (
-        "Hyvinvointialue A",
-        "Metropolia",
-        "public",
-        "large",
-        {"Kotihoito itä": 60, "Kotihoito länsi": 55, "Osasto 2": 45, "Päivystys": 50},
-    ),
-    (
-        "Hyvinvointialue B",
-        "Metropolia",
-        "public",
-        "large",
-        {"Sisätautiosasto 3": 50, "Kotihoito keskusta": 60, "Vammaispalvelut": 35},
-    ),
-    (
-        "Hyvinvointialue C",
-        "Metropolia",
-        "public",
-        "large",
-        {
-            "Osasto 4": 40,
-            "Kuntoutusosasto": 45,
-            "Mielenterveyspalvelut": 40,
-            "Ikäihmisten palvelut": 55,
-        },
-    ),
-    ("Hoivakoti Kaarna Oy", "Xamk", "private", "small", {"Tiimi 1": 14, "Tiimi 2": 12}),
-    ("Kotihoito Virta Oy", "Xamk", "private", "small", {"Kotihoito": 22}),
-    ("Terapiakeskus Tyyni Oy", "Xamk", "private", "small", {"Terapiatiimi": 9, "Vastaanotto": 11}),
-    (
-        "Palvelutalo Lehto Oy",
-        "Xamk",
-        "private",
-        "medium",
-        {"Palvelutalo": 35, "Kotihoito": 25, "Tukipalvelut": 12},
-    ),
-    ("Hoivapalvelut Kajo Oy", "Xamk", "private", "medium", {"Tiimi 1": 30, "Tiimi 2": 28}),
-    (
-        "Sote-palvelut Routa Oy",
-        "Xamk",
-        "private",
-        "medium",
-        {"Hoivakoti Routa": 32, "Kotihoito": 26, "Hallinto": 10},
-    ),
-    ("Kotipalvelu Kuura Oy", "Lapin AMK", "private", "micro", {"Kotipalvelu": 7}),
-    ("Hoivakoti Revontuli Oy", "Lapin AMK", "private", "small", {"Hoivakoti": 18, "Yöhoito": 8}),
-    ("Palvelukoti Kelo Oy", "Lapin AMK", "private", "small", {"Palvelukoti": 20}),
-    (
-        "Kuntoutus Jänkä Oy",
-        "Lapin AMK",
-        "private",
-        "small",
-        {"Fysioterapia": 12, "Toimintaterapia": 8},
-    ),
-    ("Hoiva Aapa Oy", "Lapin AMK", "private", "small", {"Tiimi 1": 15, "Tiimi 2": 11}),
-    (
-        "Terveyspalvelut Kaamos Oy",
-        "Lapin AMK",
-        "private",
-        "small",
-        {"Vastaanotto": 16, "Kotisairaanhoito": 12},
-    ),
-    (
-        "Hoivapalvelut Ruska Oy",
-        "Lapin AMK",
-        "private",
-        "medium",
-        {"Palvelutalo": 30, "Kotihoito": 24, "Tiimi 3": 15},
-    ),
-    ("Tunturihoiva Oy", "Lapin AMK", "private", "medium", {"Hoivakoti": 28, "Kotihoito": 22}),
+ORGANISATIONS: tuple[tuple[str, str, str, str, dict[str, int]], ...] = tuple(
+    (str(name), spec["actor"], spec["sector"], spec["size"], dict(spec["units"]))
+    for name, spec in _STUDY["organisations"].items()
 )
-# Organisations whose survey carries a pseudonymous respondent code (linked across rounds).
-CODED_ORGANISATIONS = ("Hyvinvointialue B", "Hoivakoti Kaarna Oy", "Palvelutalo Lehto Oy")
+CODED_ORGANISATIONS: tuple[str, ...] = tuple(_DATA["coded_organisations"])
 
-# QWL (vendor index 0-100): baseline near the InnOKE start (60.1); gains by round index.
-QWL_BASELINE = 60.1
-QWL_GAIN_PARTICIPANT = (0.0, 5.0, 9.5, 13.0)
-QWL_GAIN_OTHER = (0.0, 1.0, 2.0, 3.0)
-QWL_SD = {"organisation": 3.5, "unit": 2.5, "person": 6.0, "occasion": 6.0}
-QWL_ORG_DRIFT = 0.8  # SD of an organisation's yearly change shared by all its staff
-QWL_AREAS = {  # area column -> offset from the index; each area = index + offset + noise
-    "qwl_leadership": 2.0,
-    "qwl_line_management": 4.0,
-    "qwl_operating_culture": -1.0,
-    "qwl_competence": 6.0,
-    "qwl_processes": -5.0,
-}
-QWL_AREA_NOISE = 6.0
-QWL_MISSING = 0.02
-QWL_AREA_MISSING = 0.02
+_QWL = _DATA["qwl"]
+QWL_BASELINE: float = _QWL["baseline"]
+QWL_GAIN_PARTICIPANT: tuple[float, ...] = tuple(_QWL["gain_participant"])
+QWL_GAIN_OTHER: tuple[float, ...] = tuple(_QWL["gain_other"])
+QWL_SD: dict[str, float] = _QWL["sd"]
+QWL_ORG_DRIFT: float = _QWL["organisation_drift"]
+QWL_AREAS: dict[str, float] = _QWL["areas"]
+QWL_AREA_NOISE: float = _QWL["area_noise"]
+QWL_MISSING: float = _QWL["missing"]
+QWL_AREA_MISSING: float = _QWL["area_missing"]
 
-# ESIS: one factor; the latent mean shifts (in SD units) by round index and participation.
-ESIS_ITEMS = tuple(f"esis_{i}" for i in range(1, 11))
-ESIS_LOADINGS = (0.72, 0.78, 0.75, 0.70, 0.80, 0.74, 0.77, 0.71, 0.79, 0.76)
-ESIS_CUTS = (-1.9, -1.1, -0.25, 0.85)  # latent -> 1..5 (mean item about 3.6)
-ESIS_SHIFT_PARTICIPANT = (0.0, 0.12, 0.24, 0.35)
-ESIS_SHIFT_OTHER = (0.0, 0.03, 0.06, 0.10)
-ESIS_ITEM_MISSING = 0.03
-ESIS_PARTIAL = 0.01  # respondents who skip 3-6 items (fewer than the 8 needed for a score)
+_ESIS = _DATA["esis"]
+ESIS_LOADINGS: tuple[float, ...] = tuple(_ESIS["loadings"])
+ESIS_ITEMS = tuple(f"esis_{i}" for i in range(1, len(ESIS_LOADINGS) + 1))
+ESIS_CUTS: tuple[float, ...] = tuple(_ESIS["cuts"])
+ESIS_SHIFT_PARTICIPANT: tuple[float, ...] = tuple(_ESIS["shift_participant"])
+ESIS_SHIFT_OTHER: tuple[float, ...] = tuple(_ESIS["shift_other"])
+ESIS_ITEM_MISSING: float = _ESIS["item_missing"]
+ESIS_PARTIAL: float = _ESIS["partial"]
 
 RESPONSE_COLUMNS = [
     "round",
@@ -213,325 +172,22 @@ FEEDBACK_COLUMNS = [
     "goal_attainment",
 ]
 FEEDBACK_ITEMS = ("satisfaction", "competence_growth", "goal_attainment")
-FEEDBACK_PROBS = {  # P(1..5); means about 4.2, 3.9, 3.8
-    "satisfaction": (0.01, 0.03, 0.12, 0.44, 0.40),
-    "competence_growth": (0.02, 0.05, 0.20, 0.45, 0.28),
-    "goal_attainment": (0.02, 0.06, 0.24, 0.44, 0.24),
+FEEDBACK_PROBS: dict[str, tuple[float, ...]] = {  # P(1..5) per item
+    item: tuple(_DATA["feedback"][item]) for item in FEEDBACK_ITEMS
 }
 
-# --------------------------------------------------------------------------------------------
-# Codebook: the project's themes (ids in English, labels in Finnish and English).
-# --------------------------------------------------------------------------------------------
-
-CODEBOOK: tuple[dict[str, Any], ...] = (
-    {
-        "id": "psychological_safety",
-        "label_fi": "Psykologinen turvallisuus",
-        "label_en": "Psychological safety",
-        "description": "Daring to speak up, ask, disagree or admit mistakes without fear.",
-        "keywords": ["turvalli", "turvassa", "uskal", "pelk", "virhe", "syyllist"],
-        "parent": "participation",
-        "tone": "resource",
-    },
-    {
-        "id": "dialogue",
-        "label_fi": "Dialogi",
-        "label_en": "Dialogue",
-        "description": "Open, two-way conversation and listening in the work community.",
-        "keywords": ["dialog", "keskustel", "vuorovaikut", "kuuntel", "puhu"],
-        "parent": "participation",
-        "tone": "resource",
-    },
-    {
-        "id": "creativity",
-        "label_fi": "Luovuus",
-        "label_en": "Creativity",
-        "description": "Creative methods, new ideas and experimenting in everyday work.",
-        "keywords": ["luov", "ideoi", "idea", "kokeil", "menetelm"],
-        "parent": "development",
-        "tone": "resource",
-    },
-    {
-        "id": "co_development",
-        "label_fi": "Yhteiskehittäminen",
-        "label_en": "Co-development",
-        "description": "Staff and management developing ways of working together.",
-        "keywords": ["yhteiskehit", "kehitä", "kehittä", "kehitt", "pdca", "ehdotuk"],
-        "parent": "development",
-        "tone": "resource",
-    },
-    {
-        "id": "peer_learning",
-        "label_fi": "Vertaisoppiminen",
-        "label_en": "Peer learning",
-        "description": "Learning from colleagues, sharing skills and tacit knowledge.",
-        "keywords": ["vertais", "toisiltamme", "toisiltaan", "jaamme", "osaamis", "hiljai"],
-        "parent": "learning",
-        "tone": "resource",
-    },
-    {
-        "id": "being_heard",
-        "label_fi": "Kuulluksi tuleminen",
-        "label_en": "Being heard",
-        "description": "Feeling that one's views are listened to and affect decisions.",
-        "keywords": ["kuul", "mielipit", "ääne", "huomioon", "päätö"],
-        "parent": "participation",
-        "tone": "resource",
-    },
-    {
-        "id": "diversity",
-        "label_fi": "Monimuotoisuus",
-        "label_en": "Diversity",
-        "description": "Different ages, cultures, languages and backgrounds in the team.",
-        "keywords": ["monimuotoi", "moninai", "kulttuuritaust", "eri-ikäi", "kieli", "ulkopuol"],
-        "parent": "participation",
-        "tone": "resource",
-    },
-    {
-        "id": "workload",
-        "label_fi": "Työkuorma",
-        "label_en": "Workload",
-        "description": "Haste, heavy workload, staff shortage and coping.",
-        "keywords": ["kiire", "kuormit", "työkuorm", "työmäärä", "resurssi", "jaksa", "sijai"],
-        "parent": "strain",
-        "tone": "problem",
-    },
-    {
-        "id": "change_fatigue",
-        "label_fi": "Muutosväsymys",
-        "label_en": "Change fatigue",
-        "description": "Exhaustion and uncertainty from continuous organisational change.",
-        "keywords": ["muutos", "muutoks", "muutosväs", "uudistu", "väsy", "epävarm"],
-        "parent": "strain",
-        "tone": "problem",
-    },
-    {
-        "id": "mentoring",
-        "label_fi": "Mentorointi",
-        "label_en": "Mentoring",
-        "description": "Group and peer mentoring (work package TP3).",
-        "keywords": ["mentor", "ryhmämentor", "mentorointiryhm"],
-        "parent": "learning",
-        "tone": "resource",
-    },
-    {
-        "id": "leadership",
-        "label_fi": "Johtaminen",
-        "label_en": "Leadership",
-        "description": "Supervisors' and management's way of leading; coaching leadership.",
-        "keywords": ["johtami", "johto", "esihenkilö", "esimie", "lähijohta", "valmentav"],
-        "parent": "leadership",
-        "tone": "resource",
-    },
-    {
-        "id": "wellbeing",
-        "label_fi": "Työhyvinvointi",
-        "label_en": "Wellbeing at work",
-        "description": "Coping, enjoying one's work and energy at work.",
-        "keywords": ["hyvinvoin", "viihty", "työilo", "voimavar", "innostu"],
-        "parent": "wellbeing",
-        "tone": "resource",
-    },
-)
-THEMES = tuple(c["id"] for c in CODEBOOK)
-
-
-def codebook() -> dict[str, Any]:
-    """The codebook as written to ``config/codebook.yaml`` (a fresh copy)."""
-    return {
-        "codes": [
-            dict(c, keywords=list(c["keywords"]), examples=[TEMPLATES[c["id"]][0][0]])
-            for c in CODEBOOK
-        ]
-    }
-
-
-def codebook_yaml() -> str:
-    """The text of ``config/codebook.yaml``."""
-    header = (
-        "# Codebook of the Luova suunta project: the themes the qualitative coding looks for.\n"
-        "# ids are English snake_case; labels in Finnish and English; keywords are Finnish\n"
-        "# word stems used only to *suggest* codes (never mixed with human coding); parent is\n"
-        "# the wider theme, tone marks a resource or a problem theme (used by the joint display).\n"
-        "# The demo generator (evaluation.demo.generate) writes this same file into a demo study.\n"
-    )
-    return header + yaml.safe_dump(
-        codebook(), sort_keys=False, allow_unicode=True, width=100, default_flow_style=None
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Finnish open-answer templates per theme: (positive sentences, negative sentences).
-# --------------------------------------------------------------------------------------------
-
+# The codebook's themes (ids as in config/codebook.yaml) and their open-answer sentences:
+# (positive sentences, negative sentences).
+THEMES: tuple[str, ...] = tuple(str(c["id"]) for c in _CODEBOOK["codes"])
 TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "psychological_safety": (
-        (
-            "Työyhteisössä on nyt turvallista sanoa ääneen, jos jokin ei toimi.",
-            "Uskallan kertoa virheistäni, koska ilmapiiri tuntuu turvalliselta.",
-            "Psykologinen turvallisuus on vahvistunut, eikä kukaan naura tyhmille kysymyksille.",
-            "Koen olevani turvassa, kun tuon esiin eriävän näkemyksen.",
-        ),
-        (
-            "Virheistä ei uskalla puhua, koska niistä seuraa syyllistämistä.",
-            "En koe ilmapiiriä turvalliseksi, palaverissa on helpompi olla hiljaa.",
-            "Psykologista turvallisuutta pitäisi vahvistaa, nyt moni pelkää sanoa asioita.",
-        ),
-    ),
-    "dialogue": (
-        (
-            "Keskustelemme nykyään avoimemmin ja kuuntelemme toisiamme.",
-            "Tiimipalavereissa on enemmän aitoa dialogia kuin ennen.",
-            "Vuorovaikutus eri ammattiryhmien välillä on parantunut.",
-            "Dialogiset menetelmät ovat tuoneet rauhaa yhteisiin palavereihin.",
-        ),
-        (
-            "Keskustelua ei juuri käydä, tieto tulee ylhäältä sähköpostilla.",
-            "Vuorovaikutus vuorojen välillä takkuaa ja raportointi jää lyhyeksi.",
-            "Kaipaisin enemmän yhteistä keskustelua työn arjesta.",
-        ),
-    ),
-    "creativity": (
-        (
-            "Olemme kokeilleet luovia menetelmiä, kuten kuvakortteja ja draamaa.",
-            "Luovuus näkyy arjessa, ideoimme yhdessä uusia ratkaisuja asiakastyöhön.",
-            "Meillä on lupa kokeilla uutta ja myös epäonnistua.",
-            "Luovat harjoitukset ovat tuoneet iloa työpäivään.",
-        ),
-        (
-            "Luovuudelle ei ole aikaa, kun perustyö vie kaiken.",
-            "Uusia ideoita ei oteta vastaan, kaikki tehdään kuten ennenkin.",
-            "Luovat menetelmät tuntuvat vierailta tähän työhön.",
-        ),
-    ),
-    "co_development": (
-        (
-            "Kehitämme toimintatapoja yhdessä, ja jokainen saa tuoda ehdotuksia.",
-            "Yhteiskehittäminen on tuonut käytäntöön uuden perehdytysmallin.",
-            "Kehittämispäivissä työstämme arjen ongelmia yhdessä PDCA-syklin avulla.",
-            "Henkilöstö pääsee mukaan kehittämään työvuorosuunnittelua.",
-        ),
-        (
-            "Kehittämistyö tehdään johdon kesken, meiltä ei kysytä.",
-            "Yhteiset kehittämisideat jäävät toteuttamatta.",
-            "Kehittämiseen ei ole varattu työaikaa.",
-        ),
-    ),
-    "peer_learning": (
-        (
-            "Vertaisoppiminen toimii, opimme toisiltamme enemmän kuin koulutuksissa.",
-            "Jaamme osaamista ja hiljaista tietoa kokeneiden ja uusien työntekijöiden kesken.",
-            "Vertaisryhmässä on helppo jakaa hyviä käytäntöjä.",
-        ),
-        (
-            "Osaamisen jakamiselle ei ole rakenteita, jokainen opettelee yksin.",
-            "Kaipaisin enemmän vertaistukea, varsinkin uusille työntekijöille.",
-        ),
-    ),
-    "being_heard": (
-        (
-            "Tunnen tulevani kuulluksi, ja mielipiteeni otetaan huomioon.",
-            "Ehdotuksemme kuullaan, ja moni niistä on jo toteutunut.",
-            "Meitä kuullaan nyt aidosti ennen päätösten tekemistä.",
-        ),
-        (
-            "En koe tulevani kuulluksi, päätökset tulevat valmiina.",
-            "Palautetta kerätään, mutta mikään ei muutu, joten en koe tulevani kuulluksi.",
-            "Henkilöstön ääntä ei kuulla päätöksenteossa.",
-        ),
-    ),
-    "diversity": (
-        (
-            "Eri kulttuuritaustaiset työntekijät tuovat tiimiin uusia näkökulmia.",
-            "Monimuotoisuus nähdään vahvuutena, ja eri-ikäiset oppivat toisiltaan.",
-            "Moninaisuutta arvostetaan, ja kieliasioihin on tartuttu yhdessä.",
-        ),
-        (
-            "Kielimuuri ja erilaiset toimintatavat aiheuttavat väärinymmärryksiä.",
-            "Monimuotoisuutta ei osata hyödyntää, ja uudet työntekijät jäävät ulkopuolisiksi.",
-        ),
-    ),
-    "workload": (
-        (
-            "Kiire on hieman helpottanut, kun tehtäviä on jaettu uudelleen.",
-            "Työkuorma on tasaisempi, kun suunnittelemme viikon yhdessä.",
-        ),
-        (
-            "Kiire on jatkuvaa, eikä taukoja ehdi pitää.",
-            "Työmäärä on liian suuri, eikä sijaisia saada.",
-            "Kuormitus on kovaa, ja moni miettii alanvaihtoa.",
-            "Resurssipula näkyy joka vuorossa, ja jaksaminen on koetuksella.",
-            "Hankkeen tapaamisiin on vaikea irrottautua, kun kiire on niin kova.",
-        ),
-    ),
-    "change_fatigue": (
-        (
-            "Muutokset on nyt perusteltu paremmin, ja niihin on ehtinyt valmistautua.",
-            "Muutosten tahti on rauhoittunut, mikä näkyy jaksamisessa.",
-        ),
-        (
-            "Muutoksia tulee liikaa ja liian nopeasti, olemme muutosväsyneitä.",
-            "Hyvinvointialueen uudistus on vienyt voimat, kun kaikki muuttuu koko ajan.",
-            "Jatkuva muutos väsyttää, eikä edellistä ehditä viedä loppuun.",
-            "Organisaatiomuutos on lisännyt epävarmuutta.",
-        ),
-    ),
-    "mentoring": (
-        (
-            "Mentorointiryhmä on ollut tämän vuoden paras asia.",
-            "Ryhmämentoroinnissa sain tukea omaan työhöni ja uusia näkökulmia.",
-            "Toimin nyt itse mentorina, ja se on vahvistanut osaamistani.",
-            "Mentorointitapaamiset ovat tila, jossa kokemuksia voi jakaa rauhassa.",
-        ),
-        (
-            "Mentorointitapaamisiin on vaikea päästä vuorotyön takia.",
-            "Mentorointi jäi kesken, kun ryhmän vetäjä vaihtui.",
-        ),
-    ),
-    "leadership": (
-        (
-            "Esihenkilön johtamistapa on muuttunut valmentavammaksi.",
-            "Johtaminen on osallistavampaa, ja esihenkilö on läsnä arjessa.",
-            "Lähijohtaminen on selkeää, ja palautetta saa.",
-        ),
-        (
-            "Johto on kaukana arjesta, eikä esihenkilöllä ole aikaa meille.",
-            "Esihenkilöt vaihtuvat usein, ja johtaminen on epäjohdonmukaista.",
-            "Johtamisessa pitäisi olla enemmän läsnäoloa ja vähemmän taulukoita.",
-        ),
-    ),
-    "wellbeing": (
-        (
-            "Työhyvinvointi on parantunut, ja töihin on mukava tulla.",
-            "Viihdyn työssäni paremmin kuin vuosi sitten.",
-            "Työilo on palannut, kun saamme tehdä asioita yhdessä.",
-        ),
-        (
-            "Työhyvinvointi on heikentynyt, ja moni miettii alanvaihtoa.",
-            "En viihdy enää työssäni samalla tavalla kuin ennen.",
-            "Voimavarat ovat vähissä, eikä palautumiseen jää aikaa.",
-        ),
-    ),
+    theme: (tuple(s["positive"]), tuple(s["negative"])) for theme, s in _DATA["templates"].items()
 }
-OPENERS = ("", "", "", "Mielestäni ", "Omasta näkökulmastani ", "Rehellisesti sanottuna ")
-CLOSERS_POSITIVE = ("", "", " Toivottavasti tämä jatkuu.", " Tähän kannattaa panostaa jatkossakin.")
-CLOSERS_NEGATIVE = ("", "", " Tähän toivoisin parannusta.", " Tilanne on ollut tällainen pitkään.")
-QUESTIONS = ("work_community", "development_ideas")
+OPENERS: tuple[str, ...] = tuple(_DATA["openers"])
+CLOSERS_POSITIVE: tuple[str, ...] = tuple(_DATA["closers"]["positive"])
+CLOSERS_NEGATIVE: tuple[str, ...] = tuple(_DATA["closers"]["negative"])
+QUESTIONS: tuple[str, ...] = tuple(_DATA["questions"])
 # Themes a second coder mixes up with the true one (adjacent in meaning).
-NEIGHBOURS: dict[str, tuple[str, ...]] = {
-    "psychological_safety": ("being_heard", "dialogue"),
-    "dialogue": ("being_heard", "leadership"),
-    "creativity": ("co_development",),
-    "co_development": ("creativity", "peer_learning"),
-    "peer_learning": ("mentoring", "co_development"),
-    "being_heard": ("dialogue", "psychological_safety"),
-    "diversity": ("psychological_safety", "peer_learning"),
-    "workload": ("change_fatigue",),
-    "change_fatigue": ("workload",),
-    "mentoring": ("peer_learning",),
-    "leadership": ("dialogue", "being_heard"),
-    "wellbeing": ("workload", "peer_learning"),
-}
+NEIGHBOURS: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _DATA["neighbours"].items()}
 
 _HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
@@ -541,69 +197,86 @@ def _identity_code(birth: str, century: str, individual: str) -> str:
     return f"{birth}{century}{individual}{_HETU_CHECK[int(birth + individual) % 31]}"
 
 
-# Fake personal data planted in open answers so redaction gets exercised. The first identity
-# code is the public example of the Digital and Population Data Services Agency; the second
-# uses an individual number of 900-999 (temporary codes, never given to a person).
+# Fake personal data planted in open answers so redaction gets exercised (data.yaml).
+_PII = _DATA["planted_pii"]
 PLANTED_PII: dict[str, tuple[str, ...]] = {
-    "email": ("mervi.virtanen@example.fi", "tiimi.kotihoito@example.com"),
-    "phone": ("040 123 4567", "+358 40 1234567"),
-    "identity_code": (_identity_code("131052", "-", "308"), _identity_code("150607", "A", "934")),
-    "name": ("Mervi Virtaselta", "Jari Mäkinen"),
+    "email": tuple(_PII["email"]),
+    "phone": tuple(_PII["phone"]),
+    "identity_code": tuple(_identity_code(*map(str, parts)) for parts in _PII["identity_code"]),
+    "name": tuple(_PII["name"]),
 }
-_PII_SENTENCES = (
-    f"Kysy lisää {PLANTED_PII['name'][0]}, hän veti mentorointiryhmäämme.",
-    f"Lisätietoja saa minulta, {PLANTED_PII['email'][0]} tai {PLANTED_PII['phone'][0]}.",
-    f"Soittakaa vaikka numeroon {PLANTED_PII['phone'][1]}, kerron mielelläni lisää.",
-    f"Henkilötunnukseni on {PLANTED_PII['identity_code'][0]}, jos sitä tarvitaan palkkioon.",
-    f"Esihenkilömme {PLANTED_PII['name'][1]} kuuntelee aina, tiimin osoite on "
-    f"{PLANTED_PII['email'][1]}.",
-    f"Hetu {PLANTED_PII['identity_code'][1]} kuuluu kollegalle, joka ei päässyt vastaamaan.",
-)
+_PII_SENTENCES: tuple[str, ...] = tuple(s.format(**PLANTED_PII) for s in _PII["sentences"])
+
+_ACTIVITIES = _DATA["activities"]
+TRAININGS_PER_YEAR: tuple[int, ...] = tuple(_ACTIVITIES["trainings_per_year"])
+WORKSHOPS_PER_YEAR: tuple[int, ...] = tuple(_ACTIVITIES["workshops_per_year"])
+TRAINING_COHORT: int = _ACTIVITIES["training_cohort"]
+WORKSHOP_GROUP: int = _ACTIVITIES["workshop_group"]
+MENTORING_GROUP: int = _ACTIVITIES["mentoring_group"]
+MENTORING_ADOPTION_YEAR3: float = _ACTIVITIES["mentoring_adoption_year3"]
 
 
-def _targets() -> list[dict]:
-    """Indicator targets of the demo study (``targets:`` in study.yaml); empty = key omitted.
+# --------------------------------------------------------------------------------------------
+# The study's configuration: copies of config/study.yaml and config/codebook.yaml
+# --------------------------------------------------------------------------------------------
 
-    The participant targets per actor are the project plan's (MITTARIT: 100 / 45 / 60); the
-    plan names the other indicators without numbers, so their targets here are illustrative.
-    The spec is documented in :mod:`evaluation.analyse.quant.indicators`.
+
+def codebook_yaml() -> str:
+    """The text of the demo's ``config/codebook.yaml``: the repository's, byte for byte."""
+    return _CODEBOOK_TEXT
+
+
+def _replace_once(text: str, pattern: str, replace: Callable[[re.Match], str], what: str) -> str:
+    out, n = re.subn(pattern, replace, text, count=1, flags=re.MULTILINE)
+    if n != 1:
+        raise ConfigError(
+            f"{SOURCE_DIR / 'study.yaml'}: cannot rewrite {what} for another demo size or seed "
+            f"(expected a line matching {pattern!r})"
+        )
+    return out
+
+
+def study_yaml(*, seed: int = DEFAULT_SEED, respondents: int = DEFAULT_RESPONDENTS) -> str:
+    """The text of the demo's ``config/study.yaml``.
+
+    The repository's ``config/study.yaml`` byte for byte when ``seed`` and ``respondents`` are
+    the ones it was written for; otherwise with the seed and size in the header comment, the
+    ``seed:`` and ``demo:`` lines and the headcounts of ``organisations:`` rewritten (that
+    section is written anew, without comments of its own); the rest keeps its text.
     """
-    actors = {"metropolia": ("Metropolia", 100), "xamk": ("Xamk", 45), "lapland": ("Lapin AMK", 60)}
-    targets: list[dict] = [
-        {
-            "id": f"participants_{key}",
-            "label_key": f"ind_participants_{key}",
-            "aggregate": "nunique_person",
-            "filter": {"actor": actor, "activity": ["training", "workshop", "mentoring_meeting"]},
-            "target": target,
-            "unit": "persons",
-        }
-        for key, (actor, target) in actors.items()
-    ]
-    targets += [
-        {"id": "trainings_workshops", "label_key": "ind_trainings_workshops", "aggregate": "count",
-         "filter": {"activity": ["training", "workshop"]}, "target": 150, "unit": "events"},
-        {"id": "training_participants", "label_key": "ind_training_participants",
-         "aggregate": "sum", "measure": "participants",
-         "filter": {"activity": ["training", "workshop"]}, "target": 1500, "unit": "persons"},
-        {"id": "feedback_satisfaction", "label_key": "ind_feedback_satisfaction",
-         "source": "feedback", "aggregate": "mean", "measure": "satisfaction", "target": 4.0,
-         "unit": "1-5"},
-        {"id": "feedback_competence", "label_key": "ind_feedback_competence",
-         "source": "feedback", "aggregate": "mean", "measure": "competence_growth",
-         "target": 4.0, "unit": "1-5"},
-        {"id": "feedback_goals", "label_key": "ind_feedback_goals", "source": "feedback",
-         "aggregate": "mean", "measure": "goal_attainment", "target": 4.0, "unit": "1-5"},
-        {"id": "mentoring_adoption", "label_key": "ind_mentoring_adoption",
-         "aggregate": "share_organisations", "filter": {"activity": "mentoring_meeting"},
-         "target": 0.8, "unit": "share"},
-        {"id": "creative_methods", "label_key": "ind_creative_methods", "aggregate": "sum",
-         "measure": "creative_methods", "target": 200, "unit": "uses"},
-        {"id": "communication_reach", "label_key": "ind_communication_reach", "aggregate": "sum",
-         "measure": "reach", "filter": {"activity": "communication"}, "target": 20000,
-         "unit": "persons"},
-    ]  # fmt: skip
-    return targets
+    base_seed = int(_STUDY["seed"])
+    if seed == base_seed and respondents == DEFAULT_RESPONDENTS:
+        return _STUDY_TEXT
+    lines = _STUDY_TEXT.splitlines(keepends=True)
+    n_header = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    header, body = "".join(lines[:n_header]), "".join(lines[n_header:])
+    header = re.sub(rf"\b{base_seed}\b", str(seed), header)
+    header = re.sub(rf"\b{DEFAULT_RESPONDENTS}\b", str(respondents), header)
+    body = _replace_once(body, r"^seed:.*$", lambda _m: f"seed: {seed}", "seed:")
+    if respondents != DEFAULT_RESPONDENTS:
+        body = _replace_once(
+            body,
+            r"^(demo:.*\brespondents: )\d+",
+            lambda m: f"{m.group(1)}{respondents}",
+            "demo: {respondents: ...}",
+        )
+        organisations: dict[str, Any] = {}
+        for u in _units(respondents):
+            spec = _STUDY["organisations"][u.organisation]
+            organisations.setdefault(u.organisation, dict(spec, units={}))["units"][u.unit] = (
+                u.headcount
+            )
+        section = yaml.safe_dump(
+            {"organisations": organisations},
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
+            default_flow_style=None,
+        )
+        body = _replace_once(
+            body, r"^organisations:.*\n(?:[ \t].*\n|\n)*", lambda _m: section, "organisations:"
+        )
+    return header + body
 
 
 # --------------------------------------------------------------------------------------------
@@ -623,88 +296,17 @@ class _Unit:
 
 
 def _units(respondents: int) -> list[_Unit]:
-    """Units with headcounts scaled so that about ``respondents`` answer per round."""
-    total = respondents / RESPONSE_RATE
+    """Units with headcounts scaled from study.yaml's (the default size) to ``respondents``:
+    micro companies keep theirs, the others share the rest of the total in proportion."""
+    total = sum(sum(u.values()) for *_, u in ORGANISATIONS)
     fixed = sum(sum(u.values()) for *_, size, u in ORGANISATIONS if size == "micro")
-    scalable = sum(sum(u.values()) for *_, size, u in ORGANISATIONS if size != "micro")
-    factor = max(total - fixed, 1.0) / scalable
+    factor = max(total * respondents / DEFAULT_RESPONDENTS - fixed, 1.0) / (total - fixed)
     out = []
     for org, actor, sector, size, units in ORGANISATIONS:
         for name, base in units.items():
             head = base if size == "micro" else max(2, round(base * factor))
             out.append(_Unit(org, actor, sector, size, name, head, org in CODED_ORGANISATIONS))
     return out
-
-
-def study_config(
-    *, seed: int = DEFAULT_SEED, respondents: int = DEFAULT_RESPONDENTS
-) -> dict[str, Any]:
-    """The ``config/study.yaml`` of the demo study as a dict (key order as written)."""
-    organisations: dict[str, Any] = {}
-    for u in _units(respondents):
-        spec = organisations.setdefault(
-            u.organisation,
-            {"actor": u.actor, "sector": u.sector, "size": u.size, "units": {}},
-        )
-        spec["units"][u.unit] = u.headcount
-    config: dict[str, Any] = {
-        "study": STUDY_NAME,
-        "language": "fi",
-        # Reports in both languages; `evaluation run --language` overrides this.
-        "reports": {"languages": ["fi", "en"]},
-        "seed": int(seed),
-        "rounds": [{"id": rid, "label": label, "date": date} for rid, label, date in ROUNDS],
-        "baseline": BASELINE,
-        "design": "auto",
-        "instruments": ["qwl", "esis"],
-        "data": {
-            key: f"data/raw/{key}.csv"
-            for key in ("responses", "codings", "open_answers", "activities", "feedback")
-        },
-        "codebook": "config/codebook.yaml",
-        # The package's defaults, written out so a user sees (and may change) them.
-        "disclosure": {"min_n": Disclosure.min_n},
-        "analysis": {
-            "correction": Analysis.correction,
-            "ci": Analysis.ci,
-            "alpha": Analysis.alpha,
-            "group_by": list(Analysis.group_by),
-            "bootstrap_reps": Analysis.bootstrap_reps,
-        },
-        "organisations": organisations,
-    }
-    targets = _targets()
-    if targets:
-        config["targets"] = targets
-    config["demo"] = {"respondents": int(respondents), "generator": "evaluation.demo.generate"}
-    return config
-
-
-def _flow(key: str, value: Any) -> bool:
-    """Short inner lists and mappings on one line; scalars, `data` and `targets` in block style."""
-    return isinstance(value, (dict, list)) and key not in ("data", "targets")
-
-
-def _study_yaml(seed: int, respondents: int) -> str:
-    header = (
-        f"# {STUDY_NAME}: a synthetic study written by evaluation.demo.generate\n"
-        f"# (seed {seed}, about {respondents} respondents per round). Every organisation,\n"
-        "# unit and person in it is fictional. Regenerate with\n"
-        f"#   evaluation demo --study DIR --respondents {respondents} --seed {seed}\n"
-    )
-    # One safe_dump per top-level key, so that short lists and mappings read as one line
-    # (rounds, units) while `data` and `targets` stay in block style.
-    body = "".join(
-        yaml.safe_dump(
-            {key: value},
-            sort_keys=False,
-            allow_unicode=True,
-            width=100,
-            default_flow_style=None if _flow(key, value) else False,
-        )
-        for key, value in study_config(seed=seed, respondents=respondents).items()
-    )
-    return header + body
 
 
 # --------------------------------------------------------------------------------------------
@@ -755,7 +357,7 @@ def _population(rng: np.random.Generator, units: list[_Unit], respondents: int) 
         participant[rng.choice(slots, size=k, replace=False)] = True
     participant[n_slots:] = rng.random(n_persons - n_slots) < NEWCOMER_PARTICIPANT
 
-    p_super = np.where(participant, SUPERVISOR_SHARE[True], SUPERVISOR_SHARE[False])
+    p_super = np.where(participant, SUPERVISOR_SHARE["participant"], SUPERVISOR_SHARE["other"])
     supervisor = rng.random(n_persons) < p_super
     qwl_person = rng.normal(0.0, QWL_SD["person"], n_persons)
     esis_person = rng.normal(0.0, 0.65, n_persons)
@@ -1023,13 +625,6 @@ def _codings(rng: np.random.Generator, answers: pd.DataFrame, respondents: int) 
 # Activity records and training feedback
 # --------------------------------------------------------------------------------------------
 
-TRAININGS_PER_YEAR = (3, 2, 1)  # coaching sessions per cohort in project years 1-3
-WORKSHOPS_PER_YEAR = (1, 2, 3)  # development forums; year 3: embedding workshops (TP3)
-TRAINING_COHORT = 14
-WORKSHOP_GROUP = 25
-MENTORING_GROUP = 9  # 8-10 participants per group (TP3)
-MENTORING_ADOPTION_YEAR3 = 0.8  # organisations that keep mentoring going in year 3
-
 
 def _day(start: dt.date, offset: int) -> str:
     return (start + dt.timedelta(days=int(offset))).isoformat()
@@ -1268,7 +863,7 @@ def write_demo(
     feedback = _feedback(streams["feedback"], activities)
 
     contents = {
-        root / "config" / "study.yaml": _study_yaml(seed, respondents),
+        root / "config" / "study.yaml": study_yaml(seed=seed, respondents=respondents),
         root / "config" / "codebook.yaml": codebook_yaml(),
         root / "data" / "raw" / "responses.csv": _csv(responses, RESPONSE_COLUMNS),
         root / "data" / "raw" / "codings.csv": _csv(codings, CODING_COLUMNS),
