@@ -236,17 +236,47 @@ def test_write_demo_keeps_unrelated_files(tmp_path):
     assert found == sorted([*FILES, "notes.txt", "data/raw/extra.csv"])  # no temp files left
 
 
-def test_targets_hook_adds_targets_before_demo(tmp_path, monkeypatch):
-    target = {"id": "trainings", "aggregate": "count", "filter": {"activity": "training"},
-              "target": 30}  # fmt: skip
-    monkeypatch.setattr(demo, "_targets", lambda: [target])
-    write_demo(tmp_path, respondents=100)
-    raw = yaml.safe_load((tmp_path / "config" / "study.yaml").read_text(encoding="utf-8"))
-    assert list(raw)[-2:] == ["targets", "demo"]
-    assert [t.spec() for t in load_study(tmp_path).targets] == [
-        {**target, "target": 30.0, "source": "activities", "direction": "at_least",
-         "label_key": "trainings", "unit": ""}
-    ]  # fmt: skip
+def test_other_size_and_seed_rewrite_only_seed_size_and_headcounts(tmp_path):
+    # config/study.yaml is the source: another size or seed changes the seed, the size and the
+    # headcounts; every other line (targets, rounds, analysis, comments) is copied as it is.
+    write_demo(tmp_path, respondents=100, seed=7)
+    shipped = yaml.safe_load((REPO / "config" / "study.yaml").read_text(encoding="utf-8"))
+    text = (tmp_path / "config" / "study.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    assert list(raw) == TOP_LEVEL_KEYS
+    assert raw["seed"] == 7 and raw["demo"] == {**shipped["demo"], "respondents": 100}
+    assert "seed 7, about 100 respondents" in text and "--respondents 100 --seed 7" in text
+    for key in set(TOP_LEVEL_KEYS) - {"seed", "demo", "organisations"}:
+        assert raw[key] == shipped[key], key
+    for name, org in raw["organisations"].items():
+        assert {**org, "units": None} == {**shipped["organisations"][name], "units": None}
+        assert list(org["units"]) == list(shipped["organisations"][name]["units"])
+    assert 0.5 < len(read(tmp_path, "responses")) / (4 * headcount(tmp_path)) < 0.7
+    assert load_study(tmp_path).seed == 7
+
+
+def test_generator_data_agrees_with_the_study_config():
+    codes = yaml.safe_load(codebook_yaml())["codes"]
+    assert set(demo.TEMPLATES) == set(demo.THEMES) == set(demo.NEIGHBOURS)
+    for code in codes:  # the codebook's example is the theme's first positive sentence
+        assert code["examples"] == [demo.TEMPLATES[code["id"]][0][0]]
+    shipped = yaml.safe_load((REPO / "config" / "study.yaml").read_text(encoding="utf-8"))
+    per_actor = {
+        t["filter"]["actor"]: t["target"]
+        for t in shipped["targets"]
+        if t["aggregate"] == "nunique_person"
+    }
+    assert per_actor == demo.ACTORS  # participants drawn = the plan's targets
+    assert set(demo.CODED_ORGANISATIONS) <= set(shipped["organisations"])
+    assert shipped["seed"] == demo.DEFAULT_SEED and demo.DEFAULT_RESPONDENTS == 600
+
+
+def test_demo_config_is_shipped_in_the_package():
+    from evaluation.paths import RESOURCES
+
+    for name in ("study.yaml", "codebook.yaml"):
+        shipped = RESOURCES / "demo" / name
+        assert shipped.read_bytes() == (REPO / "config" / name).read_bytes()
 
 
 def test_repository_codebook_is_the_demo_codebook(study):
