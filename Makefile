@@ -32,22 +32,25 @@ run: $(STAMP) ## analyse STUDY: validate, score, run the notebooks, write the re
 report: $(STAMP) demo run ## install, generate the demo study, run every notebook, write reports/html/
 	@echo "Reports: $(STUDY)/reports/html/index.html"
 
-test: $(STAMP) ## run the test suite (unit + end-to-end)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+# HYPOTHESIS_PROFILE (tests/conftest.py): ci draws 200 examples per property, dev 20.
+test: $(STAMP) ## the whole suite: unit, property (ci profile), doctests, end-to-end (~15 min)
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 DEEP ?= 40
 test-deep: $(STAMP) ## the generated-studies property with DEEP (default 40) fresh random studies
-	EVALUATION_DEEP_EXAMPLES=$(DEEP) $(BIN)/python -m pytest -n $(JOBS) tests/test_generated_studies.py
+	HYPOTHESIS_PROFILE=ci EVALUATION_DEEP_EXAMPLES=$(DEEP) \
+		$(BIN)/python -m pytest -n $(JOBS) tests/test_generated_studies.py
 
-test-fast: $(STAMP) ## run the tests that do not execute notebooks
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: $(STAMP) ## the tests not marked slow, dev hypothesis profile (under a minute)
+	HYPOTHESIS_PROFILE=dev $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not slow"
 
 lab: $(STAMP) ## open JupyterLab with the evaluation kernel (executed notebooks: reports/notebooks/)
 	$(BIN)/jupyter lab --ServerApp.root_dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-lint: $(STAMP) ## ruff check + format check
+lint: $(STAMP) ## ruff check, ruff format --check, the import contract (lint-imports)
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/ruff format --check src tests benchmarks tools
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP) ## apply ruff format and fixes
 	$(BIN)/ruff check --fix src tests benchmarks tools
