@@ -262,7 +262,7 @@ def _headline_groupings(v: ReportView) -> list[str]:
 def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
     """Mean per round: the whole study and this audience's own group, one panel per headline
     measure that has a mean to show; in words when disclosure control leaves none."""
-    from evaluation.report.plots import new_figure, style_context
+    from evaluation.report.plots import mean_trajectory_plot
 
     own_by = {"consortium": None, "actor": "actor", "organisation": "organisation"}[v.audience.kind]
     base = prepost[
@@ -289,15 +289,7 @@ def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
     if not series:
         note(v.label("rep_trajectory_none").format(min_n=v.study.min_n))
         return
-    with style_context():
-        fig = new_figure(3.75 * len(series) if len(series) > 1 else 4.5, 3.2)
-        axes = fig.subplots(1, len(series), squeeze=False)[0]
-        for ax, (measure, lines) in zip(axes, series.items(), strict=True):
-            for (name, ys), colour in zip(lines, ("#555555", "#1f4e79"), strict=False):
-                ax.plot(range(len(rounds)), ys, marker="o", color=colour, label=name)
-            ax.set_xticks(range(len(rounds)), [v.label(r) for r in rounds], rotation=20)
-            ax.set_title(v.label(measure), fontsize=10)
-        axes[0].legend(frameon=False, fontsize=8)
+    fig = mean_trajectory_plot(series, rounds=rounds, labels=v.labels)
     measures = ", ".join(v.label(m) for m in series)
     alt = v.label("rep_trajectory_alt").format(group=v.audience.name, measures=measures)
     # SVG only: the publication figures (SVG + 300 dpi PNG) are the analysis notebooks'.
@@ -345,8 +337,8 @@ def qualitative(v: ReportView) -> None:
     """The joint display rows and theme prevalence this audience may see."""
     from IPython.display import HTML, display
 
-    from evaluation.analyse.qual.joint import to_html
     from evaluation.analyse.qual.themes import NO_ROUND
+    from evaluation.report.display import joint_display_html
 
     themes = v.table("themes")
     joint = v.table("joint_display")
@@ -358,7 +350,7 @@ def qualitative(v: ReportView) -> None:
         rows = rows[~rows["suppressed"].astype(bool)]
         if not rows.empty:
             heading(v.label("rep_joint_display"), 3)
-            display(HTML(to_html(rows, v.labels)))
+            display(HTML(joint_display_html(rows, v.labels)))
             note(v.label("joint_rule"))
     if themes is not None:
         rows = v.visible(themes)

@@ -125,3 +125,45 @@ def show_figure(
         ">", f"><title>{text}</title>", 1
     )
     display(HTML(f"<figure>{markup}</figure>"))
+
+
+def joint_display_html(table: pd.DataFrame, labels: Mapping[str, str]) -> str:
+    """The joint display as one readable HTML table: effects, themes and a quote per
+    organisation and round, with the meta-inference as a coloured tag."""
+    colours = {"confirms": "#2e7d32", "expands": "#1f4e79", "diverges": "#c0504d",
+               "inconclusive": "#777777", "insufficient": "#aaaaaa"}  # fmt: skip
+    head = "".join(
+        f"<th>{html.escape(labels.get(k, k))}</th>"
+        for k in ("organisation", "round", "jd_effects", "jd_themes", "jd_quote",
+                  "meta_inference")
+    )  # fmt: skip
+    body = []
+    for rec in table.to_dict("records"):
+        inference = str(rec.get("meta_inference") or "")
+        name = html.escape(labels.get(inference, inference))
+        tag = (
+            f'<span style="background:{colours.get(inference, "#777")};color:white;'
+            f'padding:0.1em 0.5em;border-radius:0.8em">{name}</span>'
+        )
+        cells = [
+            html.escape(str(rec["organisation"])),
+            html.escape(labels.get(str(rec["round"]), str(rec["round"]))),
+            html.escape(rec.get("measure_effects") or "–") if rec["suppressed"] is not True
+            else "–",
+            html.escape(rec.get("themes") or "–") if isinstance(rec.get("themes"), str) else "–",
+            f"<q>{html.escape(rec['quote'])}</q>" if isinstance(rec.get("quote"), str)
+            and rec["quote"] else "",
+            tag,
+        ]  # fmt: skip
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    style = (
+        "<style>table.joint td,table.joint th{vertical-align:top;padding:0.4em 0.6em;"
+        "text-align:left !important;border-bottom:1px solid #ddd}"
+        ".joint q{font-style:italic;color:#333}"
+        ".joint{border-collapse:collapse;font-size:0.92em}</style>"
+    )
+    return (
+        f'{style}<table class="joint"><thead><tr>{head}</tr></thead><tbody>'
+        + "".join(body)
+        + "</tbody></table>"
+    )

@@ -326,3 +326,20 @@ def theme_heatmap(themes: pd.DataFrame, *, rounds: list[str], labels: dict):
                 ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=8, color=colour)
         fig.colorbar(image, ax=ax, fraction=0.03, format=lambda v, _: f"{v:.0%}")
     return fig
+
+
+def mean_trajectory_plot(
+    series: dict[str, list[tuple[str, list[float]]]], *, rounds: list[str], labels: dict
+):
+    """Mean per round, one panel per measure (``series``: measure -> [(line name, one mean per
+    round)]); the first line grey (the whole study), the second blue (the audience's group)."""
+    with style_context():
+        fig = new_figure(3.75 * len(series) if len(series) > 1 else 4.5, 3.2)
+        axes = fig.subplots(1, len(series), squeeze=False)[0]
+        for ax, (measure, lines) in zip(axes, series.items(), strict=True):
+            for (name, ys), colour in zip(lines, ("#555555", "#1f4e79"), strict=False):
+                ax.plot(range(len(rounds)), ys, marker="o", color=colour, label=name)
+            ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds], rotation=20)
+            ax.set_title(labels.get(measure, measure), fontsize=10)
+        axes[0].legend(frameon=False, fontsize=8)
+    return fig
