@@ -38,11 +38,9 @@ TOP_LEVEL_KEYS = [
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
-    """The demo study at its default size."""
-    root = tmp_path_factory.mktemp("demo")
-    write_demo(root)
-    return root
+def study(shared_demo_raw) -> Path:
+    """The demo study at its default size (built once per test run: read only)."""
+    return shared_demo_raw
 
 
 def read(root: Path, name: str) -> pd.DataFrame:

@@ -93,7 +93,8 @@ def test_tables_without_a_rule_pass_unchanged():
     pd.testing.assert_frame_equal(protect(frame, "meta"), frame)
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.slow
+@settings(deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(list("ABCDEFGH")),

@@ -405,15 +405,9 @@ def publish(study_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_study(tmp_path_factory) -> Path:
-    """The unmodified demo study (600 respondents per round), run end to end."""
-    from evaluation.demo.generate import write_demo
-    from evaluation.pipeline.run import run
-
-    study = tmp_path_factory.mktemp("attack-demo")
-    write_demo(study)
-    run(study, jobs=2, reports=False)
-    return study
+def demo_study(shared_demo_run) -> Path:
+    """The unmodified demo study (600 respondents per round), run end to end (read only)."""
+    return shared_demo_run
 
 
 def test_demo_no_small_cell_is_recovered_from_the_respondent_tables(demo_study):

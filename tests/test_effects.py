@@ -258,7 +258,7 @@ def test_round_higher_gives_positive_differences_and_effect_sizes():
 finite = st.floats(-100, 100, allow_nan=False).map(lambda x: round(x, 2))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(st.lists(finite, min_size=3, max_size=12), st.lists(finite, min_size=3, max_size=12))
 def test_swapping_rounds_negates_independent_results(a, b):
     fwd, rev = records(independent_rows(a, b)), records(independent_rows(b, a))
@@ -275,7 +275,7 @@ def test_swapping_rounds_negates_independent_results(a, b):
         assert f["p"] == pytest.approx(r["p"], nan_ok=True)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(st.lists(st.tuples(finite, finite), min_size=3, max_size=12))
 def test_swapping_rounds_negates_paired_results(pairs):
     a, b = [p[0] for p in pairs], [p[1] for p in pairs]

@@ -14,6 +14,7 @@ import pytest
 from evaluation.demo.generate import write_demo
 from evaluation.io.files import sha256_file
 from evaluation.pipeline.run import run
+from tests.conftest import copy_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("end_to_end")]
 
@@ -28,11 +29,9 @@ CONTRACT_COLUMNS = {
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> Path:
-    study = tmp_path_factory.mktemp("demo")
-    write_demo(study, respondents=300)
-    run(study, jobs=2, language="both")
-    return study
+def demo_run(tmp_path_factory, shared_demo_run) -> Path:
+    """The demo study run in both languages; this module's own copy (a test runs it again)."""
+    return copy_study(shared_demo_run, tmp_path_factory.mktemp("demo"))
 
 
 def test_one_report_per_audience_in_both_languages(demo_run):

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +17,8 @@ from evaluation.io.readers import read_table_file
 from evaluation.pipeline.process import validate_study
 from tests.conftest import HEADER, write_study
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+# The number of examples comes from the hypothesis profile (tests/conftest.py).
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _read(path) -> None:
@@ -46,6 +47,7 @@ CELL = st.one_of(
 )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(
     st.lists(st.lists(CELL, min_size=17, max_size=17), max_size=8),

@@ -70,7 +70,7 @@ def test_qwl_bands_have_exclusive_upper_bounds():
     assert pd.isna(got.iloc[8])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(
     data_frames(
         [column(c, elements=st.one_of(st.none(), st.integers(1, 5)), dtype=float) for c in ITEMS]

@@ -92,7 +92,7 @@ def test_an_empty_cell_is_never_chosen_as_a_complement():
     assert hidden.to_dict() == {"whole": False, "x": True, "e": False, "y": True}
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(
     sizes=st.lists(
         st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=5),

@@ -8,13 +8,10 @@ import pytest
 
 from evaluation.analyse.qual.joint import meta_inference, qual_direction, quant_direction
 from evaluation.analyse.qual.themes import choose_quote, quotes, theme_prevalence
-from evaluation.config import load_study
-from evaluation.demo.generate import PLANTED_PII, write_demo
-from evaluation.disclosure.plan import make_plan
+from evaluation.demo.generate import PLANTED_PII
 from evaluation.disclosure.redact import redact
 from evaluation.disclosure.rules import protect
 from evaluation.pipeline import session as steps
-from evaluation.pipeline.process import process
 
 ACTORS = {"A": "X", "B": "X", "C": "Y"}
 
@@ -115,15 +112,27 @@ def test_qualitative_direction_and_meta_inference_rule():
     assert meta_inference(None, "positive") == "insufficient"
 
 
+QUALITATIVE_TABLES = (
+    "icr",
+    "disagreements",
+    "suggestions",
+    "suggestion_quality",
+    "themes",
+    "quotes",
+)
+
+
 @pytest.fixture(scope="module")
-def demo_session(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    write_demo(root, respondents=600)
-    process(load_study(root))
-    study = load_study(root)
-    make_plan(study, themes=lambda: steps.study_themes(study))  # as `evaluation run` does
-    s = steps.open_study(root)
-    return s, steps.qualitative(s), steps.joint(s)["joint_display"], steps.pooling(s)["meta"]
+def demo_session(shared_demo_run):
+    """The demo study (600 respondents) after `evaluation run`: its session, and the qualitative,
+    joint-display and meta-analysis tables of record that the notebooks wrote (read only)."""
+    tables = shared_demo_run / "reports" / "tables"
+
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_csv(tables / f"{name}.csv", keep_default_na=False, na_values=[""])
+
+    qual = {name: read(name) for name in QUALITATIVE_TABLES}
+    return steps.open_study(shared_demo_run), qual, read("joint_display"), read("meta")
 
 
 def test_joint_display_effects_are_the_meta_rows(demo_session):
