@@ -50,7 +50,7 @@ lab: $(STAMP) ## open JupyterLab with the evaluation kernel (executed notebooks:
 lint: $(STAMP) ## ruff check, ruff format --check, the import contract (lint-imports)
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/ruff format --check src tests benchmarks tools
-	$(BIN)/lint-imports --no-cache
+	$(BIN)/lint-imports --no-cache --no-logo
 
 format: $(STAMP) ## apply ruff format and fixes
 	$(BIN)/ruff check --fix src tests benchmarks tools
