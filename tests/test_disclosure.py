@@ -16,8 +16,8 @@ from evaluation.analyse.suppression import suppress
 from evaluation.config import load_study
 from evaluation.demo.generate import write_demo
 from evaluation.disclosure.rules import NO_PARTITION, RULES, protect
-from evaluation.pipeline import session as steps
 from evaluation.pipeline.process import process
+from tests.notebook_cells import run_cells
 
 
 def _prepost(groups: dict[str, int], units: dict[str, dict[str, int]]) -> pd.DataFrame:
@@ -122,9 +122,8 @@ def demo_tables(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     write_demo(root, respondents=300)
     process(load_study(root))
-    s = steps.open_study(root)
-    steps.data_quality(s)
-    steps.prepost(s)
+    for notebook in ("10-data-quality", "20-prepost"):  # their code cells, in this process
+        run_cells(notebook, root)
     return root / "reports" / "tables"
 
 
