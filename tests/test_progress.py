@@ -33,11 +33,11 @@ def _notebook() -> nbformat.NotebookNode:
 @dataclass(frozen=True)
 class Job:
     name: str
-    table_log: Path
+    cache_dir: Path
 
 
 def _job(tmp_path: Path, name: str) -> Job:
-    return Job(name, tmp_path / ".cache" / f"{name}.tables")
+    return Job(name, tmp_path / ".cache")
 
 
 def _run_cells(job: Job, upto: int, release: threading.Event | None = None) -> str:

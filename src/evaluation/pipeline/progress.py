@@ -11,7 +11,7 @@ for long.
 
 Where a notebook has got to comes from the worker: :func:`tracked` runs a job there with hooks
 on papermill's execution manager (called by both engines as each cell starts) that write a
-small status file beside the job's table log (``reports/.cache/<name>.progress``); the parent
+small status file in the run's cache folder (``reports/.cache/<name>.progress``); the parent
 reads it. Nothing else changes in how a notebook runs.
 """
 
@@ -44,7 +44,7 @@ class Watched(Protocol):
     has it)."""
 
     name: str
-    table_log: Path  # reports/.cache/<name>.tables: the status file goes beside it
+    cache_dir: Path  # reports/.cache: the status file goes there
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class NotebookState:
 
 def status_file(job: Watched) -> Path:
     """Where the worker running ``job`` records how far it has got."""
-    return job.table_log.with_name(f"{job.name}.progress")
+    return job.cache_dir / f"{job.name}.progress"
 
 
 def read_status(path: Path, since: float) -> NotebookState | None:

@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 
 KERNEL = "evaluation"
 ENGINES = ("inprocess", "kernel")
-TABLE_LOG_ENV = "EVALUATION_TABLE_LOG"
 REPORT_NOTEBOOK = "90-report"
 STAGING = ".staging"  # reports/.staging/<notebook>/: its outputs until it succeeds
 LANGUAGES = ("fi", "en")
@@ -68,7 +67,7 @@ class NotebookJob:
     source: Path
     executed: Path
     html: Path
-    table_log: Path
+    cache_dir: Path  # reports/.cache: the worker's progress file goes there
     parameters: dict
     kernel: str
     engine: str
@@ -80,6 +79,10 @@ class NotebookJob:
     @property
     def reports(self) -> Path:
         return self.cwd / "reports"
+
+    @property
+    def tables(self) -> Path:
+        return self.reports / "tables"
 
 
 def _cache_file(study: Study, name: str) -> Path:
@@ -149,15 +152,13 @@ def execute_notebook(job: NotebookJob) -> dict:
     """Run one notebook with papermill and convert it to HTML (in a worker process)."""
     import papermill as pm
 
-    job.table_log.parent.mkdir(parents=True, exist_ok=True)
-    job.table_log.unlink(missing_ok=True)
+    job.cache_dir.mkdir(parents=True, exist_ok=True)
     # Everything the notebook writes under reports/ goes to its staging folder first and is
     # published (file by file, os.replace) only if the notebook succeeds.
     stage = _stage_dir(job)
     shutil.rmtree(stage, ignore_errors=True)
     executed = stage / job.executed.relative_to(job.reports)
     executed.parent.mkdir(parents=True, exist_ok=True)
-    os.environ[TABLE_LOG_ENV] = str(job.table_log)
     os.environ[STAGING_ENV] = json.dumps({"reports": str(job.reports), "stage": str(stage)})
     os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
@@ -192,7 +193,6 @@ def execute_notebook(job: NotebookJob) -> dict:
     else:
         error = None
     finally:
-        os.environ.pop(TABLE_LOG_ENV, None)
         os.environ.pop(STAGING_ENV, None)
     executed_s = time.perf_counter() - start
     if error is None:
@@ -215,10 +215,11 @@ def execute_notebook(job: NotebookJob) -> dict:
             os.replace(executed, job.executed)
         _drop_stage(stage)
         return {"ok": False, "error": error}
+    # The tables the notebook wrote are the ones in its staging folder (write_table writes
+    # there while the run stages the notebook, under either engine).
+    staged_tables = stage / job.tables.relative_to(job.reports)
+    tables = sorted(p.name for p in staged_tables.glob("*.csv")) if staged_tables.is_dir() else []
     _publish(stage, job.reports)
-    tables = []
-    if job.table_log.is_file():
-        tables = sorted(set(job.table_log.read_text(encoding="utf-8").split()))
     return {
         "ok": True,
         "seconds": round(time.perf_counter() - start, 1),
@@ -363,7 +364,7 @@ class _Run:
             source=nb,
             executed=paths.get("executed", self.study.paths.executed_notebooks / nb.name),
             html=paths.get("html", self.study.paths.html / f"{nb.stem}.html"),
-            table_log=reports / ".cache" / f"{name}.tables",
+            cache_dir=reports / ".cache",
             # The notebook runs in the study folder: "." keeps executed notebooks portable.
             parameters={"study_dir": ".", **parameters},
             kernel=self.kernel,

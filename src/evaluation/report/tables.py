@@ -8,12 +8,10 @@ on any machine, without pretending to more precision than the data carry.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
-from evaluation.analyse.suppression import suppress
 from evaluation.disclosure.rules import protect
 from evaluation.io.files import atomic_write
 from evaluation.paths import StudyPaths
@@ -41,12 +39,7 @@ def write_table(frame: pd.DataFrame, name: str, paths: StudyPaths) -> tuple[Path
             p, index=False, encoding="utf-8", lineterminator="\n", float_format=FLOAT_FORMAT
         ),
     )
-    # `evaluation run` sets this so it knows which tables a notebook wrote (for its cache).
-    table_log = os.environ.get("EVALUATION_TABLE_LOG")
-    if table_log:
-        with open(table_log, "a", encoding="utf-8") as fh:
-            fh.write(f"{target.name}\n")
     return target, protected
 
 
-__all__ = ["FLOAT_FORMAT", "suppress", "write_table"]
+__all__ = ["FLOAT_FORMAT", "write_table"]
