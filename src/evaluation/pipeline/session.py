@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from evaluation.config import Study, load_labels, load_study
+from evaluation.config import Study, load_study
 from evaluation.report.tables import write_table
+from evaluation.report.view import StudyView, view_labels
 from evaluation.safety import safe_name
 
 log = logging.getLogger(__name__)
@@ -183,14 +184,10 @@ def build_options(
     )
 
 
-@dataclass
-class Session:
-    """A study opened for analysis: configuration, labels, processed data (read lazily) and
-    the options of every estimator (:class:`Options`)."""
-
-    study: Study
-    labels: dict[str, str] = field(default_factory=dict)
-    language: str = "fi"
+@dataclass(kw_only=True)
+class Session(StudyView):
+    """A study opened for analysis: configuration, labels (:class:`StudyView`), processed data
+    (read lazily) and the options of every estimator (:class:`Options`)."""
 
     @cached_property
     def scores(self) -> pd.DataFrame:
@@ -231,23 +228,12 @@ class Session:
 
         return protect(frame, name, self.study.paths.processed)
 
-    def label(self, key: str) -> str:
-        return self.labels.get(key, key)
-
-    @property
-    def ci(self) -> float:
-        """Confidence level of every interval (``analysis.ci``)."""
-        return self.study.analysis.ci
-
 
 def open_study(study_dir: str | Path = ".", language: str | None = None) -> Session:
     """Open a processed study (``evaluation run`` has validated and scored it)."""
     study = load_study(study_dir)
     language = language or study.language
-    labels = load_labels(language, study.paths)
-    # Rounds are shown by their labels from study.yaml ("T0" -> "Lähtötaso 2025").
-    labels.update({r.id: r.label for r in study.rounds if r.label and r.label != r.id})
-    return Session(study=study, labels=labels, language=language)
+    return Session(study=study, labels=view_labels(study, language), language=language)
 
 
 def keyed_responses(s: Session) -> pd.DataFrame:

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.config import REPORT_SECTIONS, Study, load_labels, load_study
+from evaluation.config import REPORT_SECTIONS, Study, load_study
 from evaluation.io.codings import codebook_labels, load_codebook
 from evaluation.report.display import heading, link, markdown, note, show, show_figure
+from evaluation.report.view import StudyView, view_labels
 from evaluation.safety import escape_markdown, short_hash, unique_slugs
 from evaluation.safety import slug as _safe_slug
 
@@ -68,17 +69,12 @@ def audiences(study: Study) -> list[Audience]:
     ]
 
 
-@dataclass
-class ReportView:
-    """One audience's view of a study's tables of record."""
+@dataclass(kw_only=True)
+class ReportView(StudyView):
+    """One audience's view of a study's tables of record (read lazily)."""
 
-    study: Study
     audience: Audience
-    labels: dict[str, str]
     _tables: dict[str, pd.DataFrame | None] = field(default_factory=dict)
-
-    def label(self, key: str) -> str:
-        return self.labels.get(key, key)
 
     def shows(self, section: str) -> bool:
         """Whether study.yaml ``reports.sections`` selects this section (the cover always)."""
@@ -132,14 +128,15 @@ def open_report(study_dir: str | Path, language: str, audience: str, group: str)
     """Open the view of one audience (``audience`` = consortium / actor / organisation,
     ``group`` = its name)."""
     study = load_study(study_dir)
-    labels = load_labels(language or study.language, study.paths)
-    labels.update({r.id: r.label for r in study.rounds if r.label and r.label != r.id})
-    labels.update(codebook_labels(load_codebook(study), language or study.language))
+    language = language or study.language
+    labels = view_labels(study, language)
+    labels.update(codebook_labels(load_codebook(study), language))
     if audience not in KINDS:
         raise ValueError(f"audience must be one of {KINDS}, not {audience!r}")
     name = study.name if audience == "consortium" else group
     known = (a for a in audiences(study) if a.kind == audience and a.name == name)
-    return ReportView(study=study, audience=next(known, Audience(audience, name)), labels=labels)
+    audience_ = next(known, Audience(audience, name))
+    return ReportView(study=study, audience=audience_, labels=labels, language=language)
 
 
 # -------------------------------------------------------------------------------------------
