@@ -365,3 +365,22 @@ def test_a_codebook_keyword_given_as_one_text_is_one_keyword_not_its_letters(tmp
         yaml.safe_dump({"codes": [{"id": "a", "keywords": "turvalli"}]}), encoding="utf-8"
     )
     assert load_codebook(study)["keywords"].tolist() == [["turvalli"]]
+
+
+def test_headline_measures_come_from_the_configuration(tmp_path):
+    default = load_study(_study(tmp_path / "default"))
+    assert default.headline_measures == [m for m in ("qwl", "esis") if m in default.measures]
+    chosen = default.measures[-1]
+    study = load_study(_study(tmp_path / "chosen", reports={"headline_measures": [chosen]}))
+    assert study.headline_measures == [chosen]
+
+
+@pytest.mark.parametrize(
+    ("listed", "expected"),
+    [(["qwll"], "did you mean 'qwl'"), (["qwl", "qwl"], "names a measure twice")],
+)
+def test_unknown_or_repeated_headline_measures_are_named(tmp_path, listed, expected):
+    root = _study(tmp_path, reports={"headline_measures": listed})
+    with pytest.raises(ConfigError, match="reports.headline_measures") as err:
+        load_study(root)
+    assert expected in str(err.value)

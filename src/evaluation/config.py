@@ -196,10 +196,14 @@ class Reports:
     sections : list from :data:`REPORT_SECTIONS`, in that order, no repeats; default: all
         The sections of the audience reports after the cover (always shown, first). The list
         selects; the order is the report's own.
+    headline_measures : list of the study's measure ids, no repeats; default: ``qwl`` and
+        ``esis`` where the study has them (:data:`HEADLINE_MEASURES`), else its first two
+        The measures the reports lead with (key results, trends, the joint display).
     """
 
     languages: tuple[str, ...] = ()
     sections: tuple[str, ...] = REPORT_SECTIONS
+    headline_measures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -292,8 +296,11 @@ class Study:
 
     @property
     def headline_measures(self) -> list[str]:
-        """The measures the reports lead with (key results, trends, joint display): QWL and
-        ESIS where the study has them, else its first two measures."""
+        """The measures the reports lead with (key results, trends, joint display):
+        ``reports.headline_measures``, by default QWL and ESIS where the study has them, else
+        its first two measures."""
+        if self.reports.headline_measures:
+            return list(self.reports.headline_measures)
         return [m for m in HEADLINE_MEASURES if m in self.measures] or self.measures[:2]
 
     @property
@@ -746,7 +753,11 @@ def _answer_labels_of_ids(raw: Any, c: _Checks) -> AnswerLabels:
 
 
 def _reports(raw: Any, c: _Checks) -> Reports:
-    checks = {"languages": c.subset(LANGUAGES), "sections": _report_sections(c)}
+    checks = {
+        "languages": c.subset(LANGUAGES),
+        "sections": _report_sections(c),
+        "headline_measures": c.texts,
+    }
     return c.section(Reports, raw, "reports", checks)
 
 
@@ -857,7 +868,7 @@ def load_study(study_dir: str | Path = ".") -> Study:
     columns = c.mapping(raw.get("columns"), "columns")
     for vendor, ours in columns.items():
         c.text(ours, f"columns.{vendor}")
-    return Study(
+    study = Study(
         rounds=rounds,
         baseline=baseline,
         instruments=instruments,
@@ -877,6 +888,24 @@ def load_study(study_dir: str | Path = ".") -> Study:
         redaction=_redaction(raw.get("redaction"), c),
         limits=_limits(raw.get("limits"), c),
     )
+    _check_headline_measures(study, c)
+    return study
+
+
+def _check_headline_measures(study: Study, c: _Checks) -> None:
+    """``reports.headline_measures`` names measures the study scores, each once."""
+    listed = study.reports.headline_measures
+    for measure in listed:
+        if measure not in study.measures:
+            known = ", ".join(study.measures)
+            raise c.fail(
+                "reports.headline_measures",
+                list(listed),
+                f"names '{measure}', which is not one of the study's measures ({known})"
+                + did_you_mean(measure, study.measures),
+            )
+    if len(set(listed)) != len(listed):
+        raise c.fail("reports.headline_measures", list(listed), "names a measure twice")
 
 
 def load_labels(language: str, paths: StudyPaths | None = None) -> dict[str, str]:
