@@ -381,6 +381,6 @@ def test_headline_measures_come_from_the_configuration(tmp_path):
 )
 def test_unknown_or_repeated_headline_measures_are_named(tmp_path, listed, expected):
     root = _study(tmp_path, reports={"headline_measures": listed})
-    with pytest.raises(ConfigError, match="reports.headline_measures") as err:
+    with pytest.raises(ConfigError, match=r"reports\.headline_measures") as err:
         load_study(root)
     assert expected in str(err.value)
