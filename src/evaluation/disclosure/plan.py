@@ -245,6 +245,7 @@ def _add_links(
         at_r = has & rows.at(x)
         if not at_r.any() or not at_b.any():
             continue
+        linked_by: dict[str, np.ndarray] = {}
         for g, (gid, names) in rows.groups.items():
             ok = gid >= 0
             key = gid.astype(np.int64) * n_codes + rows.code
@@ -257,6 +258,7 @@ def _add_links(
                 t_n, t_s = _sums(gid, side & ok, v, len(names))
                 p_n, p_s = _sums(gid, side & linked, v, len(names))
                 sides[tag] = (t_n, t_s, p_n, p_s)
+            linked_by[g] = linked
             present = np.flatnonzero(sides["b"][0] + sides["r"][0] > 0)
             for k in present:
                 value = names[k]
@@ -278,6 +280,62 @@ def _add_links(
                 pair = [cell_id("P", measure, x, g, value, tag) for tag in ("b", "r")]
                 if all(c in b.cells for c in pair):
                     b.relation(pair[0], pair[1:], kind="n")
+        _add_link_partitions(b, measure, x, rows, linked_by, bounds)
+
+
+def _nestings(rows: _Rows) -> list[tuple[str, str]]:
+    """(parent grouping, child grouping) pairs whose groups may add up: every grouping in the
+    whole study, units in their organisation, organisations in their actor, sector and size."""
+    out = [("all", g) for g in rows.groups if g != "all"]
+    if "organisation" in rows.groups:
+        out += [("organisation", "unit")] if "unit" in rows.groups else []
+        out += [(g, "organisation") for g in NESTED if g in rows.groups]
+    return out
+
+
+def _add_link_partitions(
+    b: _Builder,
+    measure: str,
+    x: str,
+    rows: _Rows,
+    linked_by: dict[str, np.ndarray],
+    bounds: tuple[float, float],
+) -> None:
+    """Linked (P) cells add up along a partition wherever the members of each child group are
+    linked exactly as they are in the parent group (nobody changed group between the rounds, the
+    usual case). Then the unlinked (I) cells add up too (I = T - P), and an attacker can subtract
+    published independent-sample rows from their total just as with the totals: the relation
+    must be in the model. Where the linkage differs, no such identity holds and none is added."""
+    lo, hi = bounds
+    for parent_g, child_g in _nestings(rows):
+        if parent_g not in linked_by or child_g not in linked_by:
+            continue
+        pid, pnames = rows.groups[parent_g]
+        cid, cnames = rows.groups[child_g]
+        both = (pid >= 0) & (cid >= 0)
+        if (linked_by[parent_g][both] != linked_by[child_g][both]).any():
+            continue
+        pairs = np.unique(np.stack([cid[both], pid[both]]), axis=1)
+        if len(np.unique(pairs[0])) < pairs.shape[1]:
+            continue  # a child group spans several parent groups
+        kids_of: dict[int, list[int]] = {}
+        for child, parent in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
+            kids_of.setdefault(parent, []).append(child)
+        for tag in ("b", "r"):
+            for parent, kids in kids_of.items():
+                whole = cell_id("P", measure, x, parent_g, pnames[parent], tag)
+                if whole not in b.cells:
+                    continue
+                children = [cell_id("P", measure, x, child_g, cnames[k], tag) for k in kids]
+                children = [c for c in children if c in b.cells]
+                n_kids = sum(b.cells[c]["n"] for c in children)
+                s_kids = sum(b.cells[c]["s"] for c in children)
+                n_rest = b.cells[whole]["n"] - n_kids
+                if n_rest > 0:  # linked members of the parent group outside every child group
+                    rest = cell_id("X", whole, child_g)
+                    s_rest = b.cells[whole]["s"] - s_kids
+                    children.append(b.cell(rest, n_rest, s_rest, lo=lo, hi=hi, shown=False))
+                b.relation(whole, children)
 
 
 def build_model(study, scores: pd.DataFrame) -> sdc.Model:
