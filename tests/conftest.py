@@ -77,7 +77,7 @@ def tiny_study(tmp_path: Path) -> Path:
 # `make test` runs the ci profile, `make test-fast` the dev one (HYPOTHESIS_PROFILE); a plain
 # `pytest` gets ci, the suite's full strength. A test that needs a specific number of examples
 # (each one a whole generated study, say) sets max_examples itself; the others take the profile's.
-settings.register_profile("ci", max_examples=200, deadline=None, print_blob=True)
+settings.register_profile("ci", max_examples=200, deadline=None, print_blob=True, derandomize=True)
 settings.register_profile("dev", max_examples=20, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
