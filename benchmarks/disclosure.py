@@ -82,7 +82,7 @@ def main() -> None:
         "",
         "The demo study at N respondents per round (4 rounds, 17 organisations, 40 units, "
         "`design: auto`, 7 measures): the model of every published respondent count "
-        "(`published.build_model`), the greedy secondary suppression, the attacker's audit "
+        "(`disclosure.plan.build_model`), the greedy secondary suppression, the attacker's audit "
         "(both by HiGHS linear programs), the whole plan as `evaluation run` makes it "
         "(`make_plan`), and the themes model when `themes.csv` is written. One core. Produced "
         "by `make bench` (`benchmarks/disclosure.py`).",
