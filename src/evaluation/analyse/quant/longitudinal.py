@@ -846,9 +846,10 @@ def lmm_table(
     Searle, S. R., Speed, F. M., & Milliken, G. A. (1980). Population marginal means in the
     linear model. *The American Statistician*, 34(4), 216-221.
 
-    Examples
-    --------
-    >>> lmm_table(scores, measure="qwl", rounds=["T0", "T1"], baseline="T0")  # doctest: +SKIP
+    Usage (the whole demo fit takes seconds, so it is shown, not run as a doctest; the
+    estimates are tested against lme4 in ``tests/test_longitudinal.py``)::
+
+        lmm_table(s.scores, measure="qwl", **s.options.lmm)
     """
     rounds = _check_args(scores, measure, rounds, baseline, ci)
     baseline = str(baseline)
