@@ -231,6 +231,7 @@ def _add_links(
     baseline: str,
     design: str,
     bounds: tuple[float, float],
+    nests: list[Nest],
 ) -> None:
     """P and I cells of one measure (linked / unlinked respondents of every comparison): a
     code links when it appears exactly once in the group at both ends (as in
@@ -280,16 +281,34 @@ def _add_links(
                 pair = [cell_id("P", measure, x, g, value, tag) for tag in ("b", "r")]
                 if all(c in b.cells for c in pair):
                     b.relation(pair[0], pair[1:], kind="n")
-        _add_link_partitions(b, measure, x, rows, linked_by, bounds)
+        _add_link_partitions(b, measure, x, rows, linked_by, nests, bounds)
 
 
-def _nestings(rows: _Rows) -> list[tuple[str, str]]:
-    """(parent grouping, child grouping) pairs whose groups may add up: every grouping in the
-    whole study, units in their organisation, organisations in their actor, sector and size."""
-    out = [("all", g) for g in rows.groups if g != "all"]
+Nest = tuple[str, str, dict[int, list[int]]]  # parent grouping, child grouping, kids per parent
+
+
+def _nestings(rows: _Rows) -> list[Nest]:
+    """(parent grouping, child grouping, child groups of each parent group) for the groupings
+    whose groups may add up: every grouping in the whole study, units in their organisation,
+    organisations in their actor, sector and size (where each child group lies in one parent
+    group). Computed once per model: it does not depend on the measure or the round."""
+    pairs = [("all", g) for g in rows.groups if g != "all"]
     if "organisation" in rows.groups:
-        out += [("organisation", "unit")] if "unit" in rows.groups else []
-        out += [(g, "organisation") for g in NESTED if g in rows.groups]
+        pairs += [("organisation", "unit")] if "unit" in rows.groups else []
+        pairs += [(g, "organisation") for g in NESTED if g in rows.groups]
+    out = []
+    for parent_g, child_g in pairs:
+        pid, pnames = rows.groups[parent_g]
+        cid, _ = rows.groups[child_g]
+        both = (pid >= 0) & (cid >= 0)
+        keys = np.unique(cid[both].astype(np.int64) * len(pnames) + pid[both])
+        children, parents = keys // len(pnames), keys % len(pnames)
+        if len(np.unique(children)) < len(children):
+            continue  # a child group spans several parent groups
+        kids_of: dict[int, list[int]] = {}
+        for child, parent in zip(children.tolist(), parents.tolist(), strict=True):
+            kids_of.setdefault(parent, []).append(child)
+        out.append((parent_g, child_g, kids_of))
     return out
 
 
@@ -299,6 +318,7 @@ def _add_link_partitions(
     x: str,
     rows: _Rows,
     linked_by: dict[str, np.ndarray],
+    nests: list[Nest],
     bounds: tuple[float, float],
 ) -> None:
     """Linked (P) cells add up along a partition wherever the members of each child group are
@@ -307,20 +327,13 @@ def _add_link_partitions(
     published independent-sample rows from their total just as with the totals: the relation
     must be in the model. Where the linkage differs, no such identity holds and none is added."""
     lo, hi = bounds
-    for parent_g, child_g in _nestings(rows):
+    for parent_g, child_g, kids_of in nests:
         if parent_g not in linked_by or child_g not in linked_by:
             continue
-        pid, pnames = rows.groups[parent_g]
-        cid, cnames = rows.groups[child_g]
-        both = (pid >= 0) & (cid >= 0)
+        both = (rows.groups[parent_g][0] >= 0) & (rows.groups[child_g][0] >= 0)
         if (linked_by[parent_g][both] != linked_by[child_g][both]).any():
             continue
-        pairs = np.unique(np.stack([cid[both], pid[both]]), axis=1)
-        if len(np.unique(pairs[0])) < pairs.shape[1]:
-            continue  # a child group spans several parent groups
-        kids_of: dict[int, list[int]] = {}
-        for child, parent in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
-            kids_of.setdefault(parent, []).append(child)
+        pnames, cnames = rows.groups[parent_g][1], rows.groups[child_g][1]
         for tag in ("b", "r"):
             for parent, kids in kids_of.items():
                 whole = cell_id("P", measure, x, parent_g, pnames[parent], tag)
@@ -344,6 +357,7 @@ def build_model(study, scores: pd.DataFrame) -> sdc.Model:
     respondent counts."""
     b = _Builder()
     rows = _Rows.of(scores, _groupings(scores, study.group_bys))
+    nests = _nestings(rows) if study.design != "independent" else []
     rounds = study.round_ids
     _add_totals(b, RESPONDENTS, rows, None, rounds, (np.nan, np.nan))
     ranges = _measure_ranges(study)
@@ -355,7 +369,7 @@ def build_model(study, scores: pd.DataFrame) -> sdc.Model:
         values = values.to_numpy(dtype="float64", na_value=np.nan)
         _add_totals(b, m, rows, values, rounds, bounds)
         if study.design != "independent":
-            _add_links(b, m, rows, values, rounds, study.baseline, study.design, bounds)
+            _add_links(b, m, rows, values, rounds, study.baseline, study.design, bounds, nests)
     return b.model()
 
 
