@@ -33,7 +33,7 @@ report: $(STAMP) demo run ## install, generate the demo study, run every noteboo
 	@echo "Reports: $(STUDY)/reports/html/index.html"
 
 # HYPOTHESIS_PROFILE (tests/conftest.py): ci draws 200 examples per property, dev 20.
-test: $(STAMP) ## the whole suite: unit, property (ci profile), doctests, end-to-end (~15 min)
+test: $(STAMP) ## the whole suite: unit, property (ci profile), doctests, end-to-end (~18 min)
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 DEEP ?= 40
