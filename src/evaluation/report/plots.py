@@ -343,3 +343,145 @@ def mean_trajectory_plot(
             ax.set_title(labels.get(measure, measure), fontsize=10)
         axes[0].legend(frameon=False, fontsize=8)
     return fig
+
+
+# --------------------------------------------------------------------------- model diagnostics
+
+#: Okabe & Ito (2008) colour-blind-safe colours of the diagnostic figures: points, reference
+#: lines, smooth.
+_DIAG_POINTS = "#0072B2"  # blue
+_DIAG_REFERENCE = "#D55E00"  # vermillion
+_DIAG_SMOOTH = "#009E73"  # bluish green
+
+
+def _qq(ax, values: np.ndarray, *, labels: Mapping[str, str]) -> None:
+    """Normal Q-Q plot of ``values`` on ``ax``: ordered values against normal quantiles (Blom's
+    plotting positions, scipy ``probplot``), with the line through the quartiles."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    ax.set_xlabel(labels.get("diag_theoretical_quantiles", "Normal quantile"))
+    ax.set_ylabel(labels.get("diag_sample_quantiles", "Sample quantile"))
+    if len(values) < 2:
+        ax.text(0.5, 0.5, labels.get("no_data", "No data"), ha="center", va="center",
+                transform=ax.transAxes)  # fmt: skip
+        return
+    (theory, ordered), _ = stats.probplot(values, dist="norm")
+    ax.scatter(theory, ordered, s=8, color=_DIAG_POINTS, alpha=0.6, linewidths=0)
+    q1, q3 = np.percentile(ordered, [25, 75])
+    t1, t3 = stats.norm.ppf([0.25, 0.75])
+    slope = (q3 - q1) / (t3 - t1)
+    xs = np.array([theory.min(), theory.max()])
+    ax.plot(xs, q1 + slope * (xs - t1), color=_DIAG_REFERENCE, linewidth=1.0)
+
+
+def residual_plot(
+    fitted: Sequence[float] | np.ndarray | pd.Series,
+    resid: Sequence[float] | np.ndarray | pd.Series,
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """Residual diagnostics of a fitted model: residuals against fitted values, and a normal
+    Q-Q plot of the residuals.
+
+    Left: each residual against its fitted value, a dashed line at 0 and a running mean
+    (binned means over 20 equal-count bins) that should stay flat near 0; a funnel shape
+    means the variance changes with the mean. Right: the ordered residuals against normal
+    quantiles (scipy ``probplot``) with the line through the quartiles; heavy tails bend
+    away from it at both ends.
+
+    Every point is one respondent: an analyst's figure, not for publication (no table of
+    record lies behind it). Points are not labelled.
+
+    Parameters
+    ----------
+    fitted, resid : array-like of float
+        Fitted values and residuals of the same rows (NaNs dropped pairwise).
+    labels : mapping, optional
+        Display texts: ``diag_residuals_title``, ``diag_fitted``, ``diag_residual``,
+        ``diag_qq_title``, ``diag_theoretical_quantiles``, ``diag_sample_quantiles``,
+        ``no_data``. Missing keys fall back to English.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes: residuals vs fitted, normal Q-Q.
+    """
+    labels = dict(labels or {})
+    x = np.asarray(fitted, dtype=float)
+    y = np.asarray(resid, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"fitted and resid differ in length: {x.shape} vs {y.shape}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    with style_context():
+        fig = new_figure(7.5, 3.3)
+        left, right = fig.subplots(1, 2)
+        left.set_title(labels.get("diag_residuals_title", "Residuals against fitted"), loc="left")
+        left.set_xlabel(labels.get("diag_fitted", "Fitted value"))
+        left.set_ylabel(labels.get("diag_residual", "Residual"))
+        if len(x):
+            left.scatter(x, y, s=8, color=_DIAG_POINTS, alpha=0.5, linewidths=0)
+            left.axhline(0.0, color=_DIAG_REFERENCE, linestyle="--", linewidth=0.8)
+            if len(x) >= 40:
+                order = np.argsort(x, kind="stable")
+                bins = np.array_split(order, 20)
+                left.plot([x[b].mean() for b in bins], [y[b].mean() for b in bins],
+                          color=_DIAG_SMOOTH, linewidth=1.4)  # fmt: skip
+        right.set_title(labels.get("diag_qq_title", "Normal Q-Q plot of residuals"), loc="left")
+        _qq(right, y, labels=labels)
+    return fig
+
+
+def random_effects_plot(
+    blups: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    *,
+    min_n: int | None = None,
+) -> Figure:
+    """Normal Q-Q plot of the predicted random effects (BLUPs), one panel per level.
+
+    The model assumes each level's random effects (organisations, units within them) are
+    normal; a panel whose points leave the quartile line, or one point far from the rest,
+    shows a cluster the model fits badly. Clusters are not named.
+
+    Parameters
+    ----------
+    blups : DataFrame
+        Columns ``level`` (e.g. ``organisation``, ``unit``), ``cluster`` and ``value`` (the
+        predicted random effect), optionally ``n`` (respondents of the cluster). Not modified.
+    labels : mapping, optional
+        Display texts: the level ids (``organisation``, ``unit``) as panel titles,
+        ``diag_random_effects_title``, ``diag_theoretical_quantiles``, ``diag_blup``,
+        ``no_data``. Missing keys fall back to English.
+    min_n : int, optional
+        With an ``n`` column: clusters with fewer respondents are left out (a random effect
+        of a small unit is close to its few respondents' mean).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per level, in order of appearance.
+    """
+    labels = dict(labels or {})
+    missing = [c for c in ("level", "cluster", "value") if c not in blups]
+    if missing:
+        raise ValueError(f"blups has no column(s) {missing}")
+    shown = blups
+    if min_n is not None and "n" in blups:
+        shown = blups[pd.to_numeric(blups["n"], errors="coerce").fillna(0) >= min_n]
+    levels = list(dict.fromkeys(blups["level"].astype(str)))
+    with style_context():
+        fig = new_figure(3.6 * max(len(levels), 1) + 0.4, 3.3)
+        fig.suptitle(labels.get("diag_random_effects_title", "Random effects"), x=0.02,
+                     ha="left", fontsize=10)  # fmt: skip
+        axes = fig.subplots(1, max(len(levels), 1), squeeze=False)[0]
+        for ax, level in zip(axes, levels, strict=False):
+            values = shown.loc[shown["level"].astype(str) == level, "value"]
+            ax.set_title(labels.get(level, level), loc="left")
+            _qq(ax, values.to_numpy(dtype=float), labels=labels)
+            ax.set_ylabel(labels.get("diag_blup", "Predicted random effect"))
+        if not levels:
+            axes[0].text(0.5, 0.5, labels.get("no_data", "No data"), ha="center", va="center",
+                         transform=axes[0].transAxes)  # fmt: skip
+    return fig
