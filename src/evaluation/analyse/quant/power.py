@@ -468,9 +468,9 @@ def _pooled_sd(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # Where ``n_next`` comes from (the ``n_source`` column of ``power.csv``).
-N_FROM_HEADCOUNT = "headcount"
-N_FROM_LATEST = "latest_round"
-N_FROM_BOTH = "headcount_and_latest_round"
+N_FROM_HEADCOUNT = "n_from_headcount"
+N_FROM_LATEST = "n_from_latest_round"
+N_FROM_BOTH = "n_from_headcount_and_latest_round"
 
 
 def _levels(value: object, measure: str) -> tuple[float, float]:
@@ -574,7 +574,7 @@ def power_table(
     the unit's latest-round respondents: 1 or 0 for groupings by organisation; units without
     any respondent yet count in ``all`` only); a unit without a headcount, or every unit when
     ``response_rate`` is None, keeps its latest-round count. ``n_source`` says which
-    (``headcount``, ``latest_round``, ``headcount_and_latest_round``).
+    (``n_from_headcount``, ``n_from_latest_round``, ``n_from_headcount_and_latest_round``).
 
     For each measure x ``group_by`` x group:
 
