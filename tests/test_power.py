@@ -7,6 +7,9 @@ References:
 - G*Power 3 (Faul et al. 2007), "Means: difference from constant (one sample case)" / matched
   pairs, two-sided alpha = .05, power = .80, d_z = .5 -> total n = 34 (actual power .808).
 - Kish, L. (1965). Survey Sampling: deff = 1 + (m - 1) * icc.
+- Eldridge, Ashby & Kerry (2006), Int J Epidemiol 35:1292-1300: deff = 1 + ((cv^2 + 1) m - 1)
+  icc. The nested (three-level) design effect and the change-score ICCs are tested in
+  test_power_design.py.
 """
 
 from __future__ import annotations
@@ -125,7 +128,10 @@ def test_power_table_rows_counts_and_raw_units():
     assert set(table["latest_round"]) == {"T1"}
     allrow = table[(table["group_by"] == "all") & (table["design"] == "independent")].iloc[0]
     assert allrow["n_baseline"] == 53 and allrow["n_next"] == 53 and allrow["n_clusters"] == 3
-    assert allrow["deff"] == pytest.approx(deff(53 / 3, 0.05))
+    # three organisations of 30, 20 and 3: Eldridge's CV adjustment (float ICC = one level)
+    cv = np.std([30, 20, 3]) / np.mean([30, 20, 3])
+    assert allrow["deff"] == pytest.approx(deff(53 / 3, 0.05, cv=cv))
+    assert allrow["deff"] == pytest.approx(1 + ((900 + 400 + 9) / 53 - 1) * 0.05)
     assert allrow["mde_standardized"] == pytest.approx(mde_i(53, 53, deff=allrow["deff"]))
     t0 = scores.loc[scores["round"] == "T0", "qwl"].to_numpy()
     t1 = scores.loc[scores["round"] == "T1", "qwl"].to_numpy()

@@ -123,6 +123,19 @@ class QualitativeOptions:
 
 
 @dataclass(frozen=True)
+class PowerOptions:
+    """``analysis.power:`` the next round of ``power.csv``.
+
+    response_rate : float in (0, 1], default none
+        Expected response rate of the next round: its n per unit is the unit's headcount
+        (``organisations: ... units:``) times this rate. Without it (or without headcounts)
+        the next round is assumed as large as the latest one (``n_source`` says which).
+    """
+
+    response_rate: float | None = None
+
+
+@dataclass(frozen=True)
 class Analysis:
     """``analysis:`` options of the statistics.
 
@@ -141,6 +154,7 @@ class Analysis:
     meta_methods : non-empty list from ``META_METHODS`` without repeats, default
         ``[reml, dl, pm]``. The first gives the study weights.
     qualitative : :class:`QualitativeOptions`
+    power : :class:`PowerOptions`
     """
 
     correction: Literal["holm", "fdr_bh"] = "holm"
@@ -151,6 +165,7 @@ class Analysis:
     covariates: tuple[str, ...] = ()
     meta_methods: tuple[str, ...] = META_METHODS
     qualitative: QualitativeOptions = field(default_factory=QualitativeOptions)
+    power: PowerOptions = field(default_factory=PowerOptions)
 
 
 @dataclass(frozen=True)
@@ -667,8 +682,22 @@ def _analysis(raw: Any, c: _Checks) -> Analysis:
         "covariates": c.subset(COVARIATES),
         "meta_methods": c.subset(META_METHODS, empty=False),
         "qualitative": lambda v, k: c.section(QualitativeOptions, v, k, qualitative),
+        "power": lambda v, k: c.section(PowerOptions, v, k, {"response_rate": _rate(c)}),
     }
     return c.section(Analysis, raw, "analysis", checks)
+
+
+def _rate(c: _Checks) -> Check:
+    """A proportion in (0, 1] (a response rate)."""
+    number = c.number()
+
+    def check(value: Any, key: str) -> float:
+        rate = number(value, key)
+        if not 0 < rate <= 1:
+            raise c.fail(key, value, "must be a proportion above 0 and at most 1 (e.g. 0.6)")
+        return rate
+
+    return check
 
 
 def _scalar_or_list(c: _Checks) -> Check:

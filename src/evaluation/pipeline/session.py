@@ -155,6 +155,8 @@ def build_options(
             ],
             "alpha": a.alpha,
             "min_n": min_n,
+            "headcounts": {name: org.headcount for name, org in study.organisations.items()},
+            "response_rate": a.power.response_rate,
         },
         meta={
             "measures": instruments,
@@ -254,12 +256,24 @@ def respondent_cells(s: Session) -> pd.DataFrame:
     return s.summaries.groupby(["round", "organisation", "unit"], as_index=False)["n"].max()
 
 
-def icc_by_measure(lmm: pd.DataFrame) -> dict[str, float]:
-    """The mixed model's ICC per measure from ``lmm.csv`` rows (the power table's input)."""
-    rows = lmm[(lmm["term"] == "icc") & lmm["model"].str.startswith("mixedlm")]
-    return {
-        m: float(v) for m, v in rows.groupby("measure")["estimate"].first().items() if pd.notna(v)
-    }
+def icc_by_measure(lmm: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """The mixed model's ICCs per measure from ``lmm.csv`` rows (the power table's input):
+    ``{measure: {"organisation": icc, "unit": icc}}`` by the ``level`` column (without it the
+    first ICC row is the organisation's); an empty unit ICC (``mixedlm_reml_no_unit_vc``) is
+    left out, so the power table takes it equal to the organisation's."""
+    rows = lmm[(lmm["term"] == "icc") & lmm["model"].astype(str).str.startswith("mixedlm")]
+    out: dict[str, dict[str, float]] = {}
+    for measure, group in rows.groupby("measure", sort=False):
+        if "level" in group:
+            by_level = group.dropna(subset=["estimate"]).groupby("level")["estimate"].first()
+        else:
+            by_level = group["estimate"].dropna().head(1).set_axis(["organisation"])
+        if pd.notna(by_level.get("organisation")):
+            levels = {"organisation": float(by_level["organisation"])}
+            if pd.notna(by_level.get("unit")):
+                levels["unit"] = float(by_level["unit"])
+            out[str(measure)] = levels
+    return out
 
 
 SUMMARY_MODE_SKIPS = [
