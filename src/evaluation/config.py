@@ -141,6 +141,9 @@ class Analysis:
     meta_methods : non-empty list from ``META_METHODS`` without repeats, default
         ``[reml, dl, pm]``. The first gives the study weights.
     qualitative : :class:`QualitativeOptions`
+    meta_test : ``knha`` | ``z``, default ``knha``
+        CI and prediction interval of the pooled rows of ``meta.csv``:
+        Hartung-Knapp-Sidik-Jonkman (t, k - 1 df) or normal.
     """
 
     correction: Literal["holm", "fdr_bh"] = "holm"
@@ -151,6 +154,7 @@ class Analysis:
     covariates: tuple[str, ...] = ()
     meta_methods: tuple[str, ...] = META_METHODS
     qualitative: QualitativeOptions = field(default_factory=QualitativeOptions)
+    meta_test: Literal["knha", "z"] = "knha"
 
 
 @dataclass(frozen=True)
@@ -667,6 +671,7 @@ def _analysis(raw: Any, c: _Checks) -> Analysis:
         "covariates": c.subset(COVARIATES),
         "meta_methods": c.subset(META_METHODS, empty=False),
         "qualitative": lambda v, k: c.section(QualitativeOptions, v, k, qualitative),
+        "meta_test": c.choice(("knha", "z")),
     }
     return c.section(Analysis, raw, "analysis", checks)
 

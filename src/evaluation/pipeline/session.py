@@ -164,6 +164,7 @@ def build_options(
             "min_n": min_n,
             "methods": a.meta_methods,
             "ci": ci,
+            "test": a.meta_test,
         },
         indicators={
             "targets": [t.spec() for t in study.targets],
