@@ -103,6 +103,8 @@ def build_options(
             "rounds": rounds,
             "min_n": min_n,
             "ci": ci,
+            "reps": a.bootstrap_reps,
+            "seed": study.seed,
         },
         prepost={
             "measures": study.measures,
