@@ -18,7 +18,9 @@ from sklearn.decomposition import FactorAnalysis
 
 from evaluation.analyse.quant.reliability import (
     RELIABILITY_COLUMNS,
+    _one_factor_ml,
     cronbach_alpha,
+    em_covariance,
     mcdonald_omega,
     reliability_table,
 )
@@ -27,9 +29,14 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REF = yaml.safe_load((FIXTURES / "published_effects.yaml").read_text(encoding="utf-8"))
 
 
-def population_omega(loadings: np.ndarray) -> float:
-    common = loadings.sum() ** 2
-    return common / (common + (1 - loadings**2).sum())
+SCALES = np.array([1, 2, 5, 10, 0.5])  # item SDs of exact_sample
+
+
+def population_omega(loadings: np.ndarray, scales: np.ndarray | None = None) -> float:
+    """Omega of the sum of items x_i = s_i (lambda_i f + e_i), var(e_i) = 1 - lambda_i^2."""
+    s = np.ones_like(loadings) if scales is None else scales[: len(loadings)]
+    common = (s * loadings).sum() ** 2
+    return common / (common + (s**2 * (1 - loadings**2)).sum())
 
 
 def exact_sample(corr: np.ndarray, n: int, seed: int) -> pd.DataFrame:
@@ -39,7 +46,7 @@ def exact_sample(corr: np.ndarray, n: int, seed: int) -> pd.DataFrame:
     z -= z.mean(axis=0)
     z = z @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False))).T  # sample cov = I
     x = z @ np.linalg.cholesky(corr).T
-    return pd.DataFrame(x * [1, 2, 5, 10, 0.5][: corr.shape[0]] + 3, columns=_names(corr))
+    return pd.DataFrame(x * SCALES[: corr.shape[0]] + 3, columns=_names(corr))
 
 
 def _names(corr: np.ndarray) -> list[str]:
@@ -112,30 +119,60 @@ def test_alpha_undefined_cases_are_nan():
 # --------------------------------------------------------------------------- McDonald's omega
 
 
-def test_omega_recovers_exact_one_factor_population():
+def test_omega_recovers_exact_one_factor_population_of_the_raw_items():
+    """Items with SDs 1, 2, 5, 10, 0.5: omega is that of their raw sum (what is scored), not
+    of the standardized items."""
     lam = np.array([0.8, 0.7, 0.6, 0.5, 0.4])
     data = exact_sample(one_factor_corr(lam), n=200, seed=1)
-    assert mcdonald_omega(data)["omega"].item() == pytest.approx(population_omega(lam), abs=1e-6)
+    omega = mcdonald_omega(data)["omega"].item()
+    assert omega == pytest.approx(population_omega(lam, SCALES), abs=1e-6)
+    assert abs(omega - population_omega(lam)) > 0.05  # the standardized value differs
 
 
-def test_omega_equals_standardized_alpha_for_equal_loadings():
-    lam = np.full(4, 0.6)
-    corr = one_factor_corr(lam)
-    data = exact_sample(corr, n=150, seed=2)
-    k, rbar = 4, 0.36
-    std_alpha = k * rbar / (1 + (k - 1) * rbar)
-    assert mcdonald_omega(data)["omega"].item() == pytest.approx(std_alpha, abs=1e-6)
-    assert cronbach_alpha((data - data.mean()) / data.std()).iloc[0][
-        "cronbach_alpha"
-    ] == pytest.approx(std_alpha, abs=1e-9)
+def test_omega_on_standardized_items_equals_the_correlation_fit():
+    """For standardized items the covariance fit is the former correlation fit: omega from
+    the standardized loadings of ``_one_factor_ml(R)``."""
+    lam = np.array([0.8, 0.7, 0.6, 0.5, 0.4])
+    data = exact_sample(one_factor_corr(lam), n=200, seed=1)
+    z = (data - data.mean()) / data.std()
+    load, psi = _one_factor_ml(np.corrcoef(z.to_numpy(), rowvar=False))
+    old = load.sum() ** 2 / (load.sum() ** 2 + psi.sum())
+    assert mcdonald_omega(z)["omega"].item() == pytest.approx(old, rel=1e-10)
+    assert old == pytest.approx(population_omega(lam), abs=1e-6)
+
+
+def test_omega_of_three_items_matches_the_closed_form_of_the_just_identified_model():
+    """With three items the one-factor model is just identified: lambda_i^2 = s_ij s_ik / s_jk
+    and psi_i = s_ii - lambda_i^2 (e.g. Bollen 1989, ch. 7), so the ML fit reproduces S."""
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=(300, 1))
+    x = f * [1.0, 2.5, 0.6] + rng.normal(size=(300, 3)) * [1.2, 1.5, 0.9] + 4
+    s = np.cov(x, rowvar=False)
+    lam = np.sqrt([s[0, 1] * s[0, 2] / s[1, 2], s[0, 1] * s[1, 2] / s[0, 2],
+                   s[0, 2] * s[1, 2] / s[0, 1]])  # fmt: skip
+    psi = np.diag(s) - lam**2
+    expected = lam.sum() ** 2 / (lam.sum() ** 2 + psi.sum())
+    assert mcdonald_omega(pd.DataFrame(x))["omega"].item() == pytest.approx(expected, rel=1e-7)
+
+
+def test_omega_equals_alpha_for_tau_equivalent_items():
+    """Equal raw loadings (tau-equivalent), unequal unique variances: omega = alpha."""
+    lam = np.array([0.8, 0.6, 0.5, 0.7])
+    data = exact_sample(one_factor_corr(lam), n=150, seed=2)  # raw loadings s_i lambda_i
+    sd = 2.0 * 0.4 / lam  # choose SDs so that s_i lambda_i = 0.8 for every item
+    raw = (data - data.mean()) / data.std() * sd
+    cov = (0.8 * 0.8) * np.ones((4, 4)) + np.diag(sd**2 - 0.64)
+    k = 4
+    alpha_pop = k / (k - 1) * (1 - np.trace(cov) / cov.sum())
+    assert mcdonald_omega(raw)["omega"].item() == pytest.approx(alpha_pop, abs=1e-6)
+    assert cronbach_alpha(raw).iloc[0]["cronbach_alpha"] == pytest.approx(alpha_pop, abs=1e-9)
 
 
 def test_omega_at_least_alpha_for_congeneric_items():
     lam = np.array([0.9, 0.7, 0.5, 0.3])
     data = exact_sample(one_factor_corr(lam), n=120, seed=3)
-    std = (data - data.mean()) / data.std()
     assert (
-        mcdonald_omega(data)["omega"].item() > cronbach_alpha(std).iloc[0]["cronbach_alpha"] + 0.01
+        mcdonald_omega(data)["omega"].item() > cronbach_alpha(data).iloc[0]["cronbach_alpha"] + 0.01
     )
 
 
@@ -149,15 +186,78 @@ def test_omega_recovery_in_large_simulated_sample():
     )
 
 
-def test_omega_loadings_agree_with_sklearn_factor_analysis():
+def test_omega_loadings_agree_with_sklearn_factor_analysis_of_the_covariance():
     lam = np.array([0.8, 0.6, 0.7, 0.5, 0.65])
     rng = np.random.default_rng(21)
     x = rng.standard_normal((500, 1)) * lam + rng.standard_normal((500, 5)) * np.sqrt(1 - lam**2)
-    z = (x - x.mean(axis=0)) / x.std(axis=0)
-    fa = FactorAnalysis(n_components=1, tol=1e-10, max_iter=10000).fit(z)
+    x = x * SCALES
+    fa = FactorAnalysis(n_components=1, tol=1e-10, max_iter=10000).fit(x)  # ML on raw cov
     load = np.abs(fa.components_[0])
     expected = load.sum() ** 2 / (load.sum() ** 2 + fa.noise_variance_.sum())
     assert mcdonald_omega(pd.DataFrame(x))["omega"].item() == pytest.approx(expected, abs=1e-4)
+
+
+def test_omega_bootstrap_interval_is_seeded_and_covers_in_simulation():
+    """Percentile bootstrap (79 resamples) over 25 simulated samples (n = 150, k = 4) of a
+    known one-factor population: the interval covers the true omega in most of them
+    (binomial(25, 0.95): fewer than 21 has probability < 0.01). A rough check only."""
+    lam = np.array([0.8, 0.7, 0.6, 0.5])
+    scales = np.array([1.0, 2.0, 0.5, 1.5])
+    truth = population_omega(lam, scales)
+    rng = np.random.default_rng(20251015)
+    covered = 0
+    for i in range(25):
+        f = rng.standard_normal((150, 1))
+        x = (f * lam + rng.standard_normal((150, 4)) * np.sqrt(1 - lam**2)) * scales
+        r = mcdonald_omega(pd.DataFrame(x), n_boot=79, seed=i).iloc[0]
+        assert r["omega_ci_low"] < r["omega"] < r["omega_ci_high"]
+        covered += r["omega_ci_low"] <= truth <= r["omega_ci_high"]
+    assert covered >= 21, covered
+    again = mcdonald_omega(pd.DataFrame(x), n_boot=99, seed=24)
+    pd.testing.assert_frame_equal(again, mcdonald_omega(pd.DataFrame(x), n_boot=99, seed=24))
+    assert mcdonald_omega(pd.DataFrame(x))[["omega_ci_low", "omega_ci_high"]].isna().all(axis=None)
+
+
+# --------------------------------------------------------------------------- alpha, EM
+
+
+def test_em_covariance_matches_closed_form_ml_for_monotone_missingness():
+    """x1 complete, x2 missing for some rows: the ML estimates have a closed form (Anderson
+    1957; Little & Rubin 2002, sec. 7.2): regress x2 on x1 in the complete cases."""
+    rng = np.random.default_rng(3)
+    x = rng.multivariate_normal([1, 2], [[1, 0.6], [0.6, 2]], size=200)
+    x[rng.random(200) < 0.3, 1] = np.nan
+    mean, cov = em_covariance(x)
+    c = x[~np.isnan(x[:, 1])]
+    s_c = np.cov(c, rowvar=False, ddof=0)
+    b = s_c[0, 1] / s_c[0, 0]
+    mu1, s11 = x[:, 0].mean(), x[:, 0].var()
+    mu2 = c[:, 1].mean() + b * (mu1 - c[:, 0].mean())
+    s22 = s_c[1, 1] + b**2 * (s11 - s_c[0, 0])
+    assert mean == pytest.approx([mu1, mu2], rel=1e-8)
+    assert cov == pytest.approx(np.array([[s11, b * s11], [b * s11, s22]]), rel=1e-8)
+
+
+def test_alpha_em_equals_listwise_on_complete_data():
+    rng = np.random.default_rng(4)
+    items = pd.DataFrame(rng.normal(size=(80, 5)) + rng.normal(size=(80, 1)))
+    em = cronbach_alpha(items, missing="em").iloc[0]
+    lw = cronbach_alpha(items).iloc[0]
+    pd.testing.assert_series_equal(em, lw, rtol=1e-12)
+
+
+def test_alpha_em_uses_every_respondent_and_recovers_complete_data_alpha_under_mcar():
+    """10 items, 2000 respondents, 5 % of answers missing completely at random (about 40 %
+    of respondents incomplete): the EM alpha is close to the alpha of the complete data."""
+    rng = np.random.default_rng(7)
+    full = pd.DataFrame(rng.normal(size=(2000, 1)) * 0.7 + rng.normal(size=(2000, 10)))
+    holes = full.mask(rng.random(full.shape) < 0.05)
+    truth = cronbach_alpha(full).iloc[0]["cronbach_alpha"]
+    em = cronbach_alpha(holes, missing="em").iloc[0]
+    assert em["n"] == 2000 and holes.dropna().shape[0] < 1300
+    assert em["cronbach_alpha"] == pytest.approx(truth, abs=0.005)
+    with pytest.raises(ValueError, match="missing"):
+        cronbach_alpha(holes, missing="pairwise")
 
 
 def test_omega_undefined_cases_are_nan():
@@ -198,7 +298,13 @@ INSTRUMENTS = {
 def test_reliability_table_rows_columns_and_suppression():
     data = make_items()
     before = data.copy()
-    out = reliability_table(data, instruments=INSTRUMENTS, rounds=["T0", "T1", "T2"], min_n=5)
+    out = reliability_table(
+        data, instruments=INSTRUMENTS, rounds=["T0", "T1", "T2"], min_n=5, reps=199, seed=1
+    )
+    again = reliability_table(
+        data, instruments=INSTRUMENTS, rounds=["T0", "T1", "T2"], min_n=5, reps=199, seed=1
+    )
+    pd.testing.assert_frame_equal(out, again)
     pd.testing.assert_frame_equal(data, before)
     assert list(out.columns) == RELIABILITY_COLUMNS
     assert list(zip(out["instrument"], out["round"], strict=True)) == [
@@ -210,17 +316,20 @@ def test_reliability_table_rows_columns_and_suppression():
         ("pair", "T2"),
     ]  # qwl has one item: no row
     esis_t0 = out.iloc[0]
-    assert esis_t0["n"] == 58 and esis_t0["k_items"] == 10 and not esis_t0["suppressed"]
+    assert esis_t0["n"] == 60 and esis_t0["k_items"] == 10 and not esis_t0["suppressed"]
+    assert esis_t0["n_complete"] == 58  # two respondents skipped esis_3
     t0 = data[data["round"] == "T0"]
-    direct = cronbach_alpha(t0[INSTRUMENTS["esis"]]).iloc[0]
+    direct = cronbach_alpha(t0[INSTRUMENTS["esis"]], missing="em").iloc[0]
     assert esis_t0["cronbach_alpha"] == pytest.approx(direct["cronbach_alpha"])
     assert esis_t0["alpha_ci_low"] < esis_t0["cronbach_alpha"] < esis_t0["alpha_ci_high"]
     assert esis_t0["omega"] == pytest.approx(
         mcdonald_omega(t0[INSTRUMENTS["esis"]])["omega"].item()
     )
+    assert esis_t0["omega_ci_low"] < esis_t0["omega"] < esis_t0["omega_ci_high"]
     small = out[out["round"].isin(["T1", "T2"])]
     assert small["suppressed"].all()
     stat_cols = ["n", "cronbach_alpha", "alpha_ci_low", "alpha_ci_high", "omega"]
+    stat_cols += ["omega_ci_low", "omega_ci_high", "n_complete"]
     assert small[stat_cols].isna().all().all()
     assert (small["k_items"] == small["instrument"].map({"esis": 10, "pair": 2})).all()
     pair_t0 = out[(out["instrument"] == "pair") & (out["round"] == "T0")].iloc[0]

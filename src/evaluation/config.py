@@ -155,6 +155,9 @@ class Analysis:
         ``[reml, dl, pm]``. The first gives the study weights.
     qualitative : :class:`QualitativeOptions`
     power : :class:`PowerOptions`
+    meta_test : ``knha`` | ``z``, default ``knha``
+        CI and prediction interval of the pooled rows of ``meta.csv``:
+        Hartung-Knapp-Sidik-Jonkman (t, k - 1 df) or normal.
     """
 
     correction: Literal["holm", "fdr_bh"] = "holm"
@@ -166,6 +169,7 @@ class Analysis:
     meta_methods: tuple[str, ...] = META_METHODS
     qualitative: QualitativeOptions = field(default_factory=QualitativeOptions)
     power: PowerOptions = field(default_factory=PowerOptions)
+    meta_test: Literal["knha", "z"] = "knha"
 
 
 @dataclass(frozen=True)
@@ -683,6 +687,7 @@ def _analysis(raw: Any, c: _Checks) -> Analysis:
         "meta_methods": c.subset(META_METHODS, empty=False),
         "qualitative": lambda v, k: c.section(QualitativeOptions, v, k, qualitative),
         "power": lambda v, k: c.section(PowerOptions, v, k, {"response_rate": _rate(c)}),
+        "meta_test": c.choice(("knha", "z")),
     }
     return c.section(Analysis, raw, "analysis", checks)
 

@@ -103,6 +103,8 @@ def build_options(
             "rounds": rounds,
             "min_n": min_n,
             "ci": ci,
+            "reps": a.bootstrap_reps,
+            "seed": study.seed,
         },
         prepost={
             "measures": study.measures,
@@ -166,6 +168,7 @@ def build_options(
             "min_n": min_n,
             "methods": a.meta_methods,
             "ci": ci,
+            "test": a.meta_test,
         },
         indicators={
             "targets": [t.spec() for t in study.targets],

@@ -19,11 +19,18 @@ Viechtbauer, W. (2005). Bias and efficiency of meta-analytic variance estimators
 random-effects model. *Journal of Educational and Behavioral Statistics*, 30, 261-293.
 Higgins, J. P. T., & Thompson, S. G. (2002). Quantifying heterogeneity in a meta-analysis.
 *Statistics in Medicine*, 21, 1539-1558.
+Hartung, J., & Knapp, G. (2001). A refined method for the meta-analysis of controlled clinical
+trials with binary outcome. *Statistics in Medicine*, 20, 3875-3889.
+Sidik, K., & Jonkman, J. N. (2002). A simple confidence interval for meta-analysis.
+*Statistics in Medicine*, 21, 3153-3159.
+Higgins, J. P. T., Thompson, S. G., & Spiegelhalter, D. J. (2009). A re-evaluation of
+random-effects meta-analysis. *Journal of the Royal Statistical Society A*, 172, 137-159.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +47,8 @@ log = logging.getLogger(__name__)
 
 Method = Literal["dl", "pm", "reml"]
 METHODS: tuple[str, ...] = ("dl", "pm", "reml")
+Test = Literal["knha", "z"]
+TESTS: tuple[str, ...] = ("knha", "z")
 
 META_COLUMNS = [
     "measure",
@@ -61,6 +70,10 @@ META_COLUMNS = [
     "k",
     "note",
     "suppressed",
+    "pi_low",
+    "pi_high",
+    "ci_method",
+    "df",
 ]
 
 POOLED_COLUMNS = [
@@ -78,6 +91,10 @@ POOLED_COLUMNS = [
     "q",
     "df_q",
     "p_q",
+    "ci_method",
+    "df",
+    "pi_low",
+    "pi_high",
 ]
 
 
@@ -101,6 +118,10 @@ class _Pooled:
     q: float
     p_q: float
     weights: np.ndarray  # random-effects weights, percent, in input order
+    test: str  # "z" or "knha": the reference distribution of the CI, test and PI
+    df: float  # k - 1 under "knha", NaN under "z"
+    pi_low: float
+    pi_high: float
 
 
 def _tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
@@ -177,10 +198,12 @@ def _tau2_pm(y: np.ndarray, v: np.ndarray) -> float:
     return float(optimize.brentq(excess, 0.0, upper, xtol=1e-15, rtol=1e-14, maxiter=500))
 
 
-def _pool(y: np.ndarray, v: np.ndarray, *, method: str, ci: float) -> _Pooled:
+def _pool(y: np.ndarray, v: np.ndarray, *, method: str, ci: float, test: str = "z") -> _Pooled:
     k = len(y)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, not {test!r}")
     if k < 2:
         raise ValueError(f"pooling needs at least 2 effects, got {k}")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v)) and np.all(v > 0)):
@@ -214,8 +237,28 @@ def _pool(y: np.ndarray, v: np.ndarray, *, method: str, ci: float) -> _Pooled:
     w = 1.0 / (v + tau2)
     estimate = float(np.sum(w * y) / np.sum(w))
     se = float(np.sqrt(1.0 / np.sum(w)))
-    crit = float(stats.norm.isf(alpha / 2))
-    z = estimate / se
+    if test == "knha":
+        # Hartung-Knapp-Sidik-Jonkman: scale the variance by the weighted residual mean square
+        # q_w = sum w* (y - mu)^2 / (k - 1), t with k - 1 df. Not truncated at 1 (the ad hoc
+        # max(1, q_w) of Knapp & Hartung 2003 is not applied), as metafor's test="knha".
+        df = float(k - 1)
+        q_w = float(np.sum(w * (y - estimate) ** 2) / df)
+        se = se * float(np.sqrt(q_w))
+        crit = float(stats.t.isf(alpha / 2, df))
+    else:
+        df = math.nan
+        crit = float(stats.norm.isf(alpha / 2))
+    stat = estimate / se if se > 0 else math.nan
+    p = (
+        float(2 * stats.t.sf(abs(stat), df))
+        if test == "knha"
+        else float(2 * stats.norm.sf(abs(stat)))
+    )
+    # Prediction interval for the effect in a new organisation, as metafor's predict()
+    # (pi.type="default"): mu +- crit sqrt(tau^2 + se^2) with the same quantile and se as the
+    # CI (z, or t_{k-1} with the HKSJ se). Higgins, Thompson & Spiegelhalter (2009) use
+    # t_{k-2} and the unadjusted se; that is metafor's pi.type="riley" and is not used here.
+    pi_half = crit * float(np.sqrt(tau2 + se**2))
     return _Pooled(
         method=method,
         k=k,
@@ -223,13 +266,17 @@ def _pool(y: np.ndarray, v: np.ndarray, *, method: str, ci: float) -> _Pooled:
         se=se,
         ci_low=estimate - crit * se,
         ci_high=estimate + crit * se,
-        z=z,
-        p=float(2 * stats.norm.sf(abs(z))),
+        z=stat,
+        p=p,
         tau2=tau2,
         i2=float(i2),
         q=q,
         p_q=p_q,
         weights=100.0 * w / np.sum(w),
+        test=test,
+        df=df,
+        pi_low=estimate - pi_half,
+        pi_high=estimate + pi_half,
     )
 
 
@@ -240,12 +287,26 @@ def pool_effects(
     ci: float = 0.95,
     effect: str = "effect_size",
     variance: str = "variance",
+    test: Test = "z",
 ) -> pd.DataFrame:
     """Inverse-variance random-effects pooling of k >= 2 effect sizes.
 
     With sampling variances ``v_i`` and between-study variance ``tau^2``:
     ``w_i = 1 / (v_i + tau^2)``, ``mu = sum w_i y_i / sum w_i``, ``se = 1 / sqrt(sum w_i)``,
-    CI ``mu +- z_{1-alpha/2} se`` (normal, as metafor's default ``test="z"``).
+    CI ``mu +- z_{1-alpha/2} se`` (``test="z"``, normal, metafor's default).
+
+    ``test="knha"`` (Hartung-Knapp-Sidik-Jonkman): ``se_HK = se * sqrt(q_w)`` with
+    ``q_w = sum w_i (y_i - mu)^2 / (k - 1)``, CI ``mu +- t_{k-1, 1-alpha/2} se_HK`` and the
+    test ``mu / se_HK`` against t with ``k - 1`` df (Hartung & Knapp 2001; Sidik & Jonkman
+    2002). ``q_w`` is not truncated at 1 (no ad hoc ``max(1, q_w)``), as metafor's
+    ``test="knha"``; so the interval can be narrower than the normal one when the effects
+    vary less than their sampling variances imply.
+
+    Prediction interval for the true effect of a new study, as metafor's ``predict()``:
+    ``mu +- c sqrt(tau^2 + se^2)`` with the CI's quantile ``c`` and standard error
+    (``z`` and ``se``, or ``t_{k-1}`` and ``se_HK``). Higgins, Thompson & Spiegelhalter (2009)
+    proposed ``t_{k-2}`` with the unadjusted ``se`` (metafor ``pi.type="riley"``), which is not
+    used here.
     ``Q = sum (y_i - mu_FE)^2 / v_i`` on ``k - 1`` df (Cochran). ``I^2 = 100 tau^2 /
     (tau^2 + s^2)``, ``s^2 = (k - 1) sum(1/v) / ((sum 1/v)^2 - sum 1/v^2)`` (so I^2 depends on the
     tau^2 estimator, as in metafor; for DL it equals ``(Q - df) / Q``).
@@ -274,12 +335,17 @@ def pool_effects(
         Confidence level of the interval.
     effect, variance : str
         Column names.
+    test : {"z", "knha"}
+        Reference distribution of the CI, the test and the prediction interval.
 
     Returns
     -------
     DataFrame
         One row: ``method, k, effect_size, se, variance, ci_low, ci_high, z, p, tau2, i2, q,
-        df_q, p_q``. ``i2`` is in percent.
+        df_q, p_q, ci_method, df, pi_low, pi_high``. ``i2`` is in percent; ``se`` (and
+        ``variance``) are the HKSJ-scaled ones under ``"knha"``; ``z`` is ``mu / se`` (a t
+        statistic under ``"knha"``) and ``p`` its two-sided p; ``ci_method`` the ``test``;
+        ``df`` ``k - 1`` under ``"knha"``, NaN under ``"z"``.
 
     Raises
     ------
@@ -289,7 +355,8 @@ def pool_effects(
     References
     ----------
     DerSimonian & Laird (1986); Paule & Mandel (1982); Viechtbauer (2005); Borenstein et al.
-    (2009), ch. 12 and 16; Higgins & Thompson (2002).
+    (2009), ch. 12 and 16; Higgins & Thompson (2002); Hartung & Knapp (2001); Sidik & Jonkman
+    (2002); Higgins, Thompson & Spiegelhalter (2009).
 
     Examples
     --------
@@ -299,7 +366,7 @@ def pool_effects(
     """
     y = effects[effect].to_numpy(dtype="float64")
     v = effects[variance].to_numpy(dtype="float64")
-    r = _pool(y, v, method=method, ci=ci)
+    r = _pool(y, v, method=method, ci=ci, test=test)
     row = {
         "method": r.method,
         "k": r.k,
@@ -315,6 +382,10 @@ def pool_effects(
         "q": r.q,
         "df_q": r.k - 1,
         "p_q": r.p_q,
+        "ci_method": r.test,
+        "df": r.df,
+        "pi_low": r.pi_low,
+        "pi_high": r.pi_high,
     }
     return pd.DataFrame([row], columns=POOLED_COLUMNS)
 
@@ -325,8 +396,15 @@ def pool_effects(
 
 
 def _check_options(
-    rounds: Sequence[str], baseline: str, methods: Sequence[str], min_n: int, ci: float
+    rounds: Sequence[str],
+    baseline: str,
+    methods: Sequence[str],
+    min_n: int,
+    ci: float,
+    test: str = "z",
 ) -> None:
+    if test not in TESTS:
+        raise ValueError(f"test must be one of {TESTS}, not {test!r}")
     if baseline not in rounds:
         raise ValueError(f"baseline {baseline!r} is not among rounds {list(rounds)}")
     unknown = [m for m in methods if m not in METHODS]
@@ -347,6 +425,7 @@ def _meta_from_org_stats(
     min_n: int,
     methods: Sequence[str],
     ci: float,
+    test: str,
 ) -> pd.DataFrame:
     """The shared core: ``stats_`` has ``round, organisation, measure, n, mean, sd``."""
     crit = float(stats.norm.isf((1 - ci) / 2))
@@ -377,7 +456,11 @@ def _meta_from_org_stats(
                 if np.isfinite(g):
                     se = np.sqrt(var)
                     row.update(
-                        effect_size=g, variance=var, ci_low=g - crit * se, ci_high=g + crit * se
+                        effect_size=g,
+                        variance=var,
+                        ci_low=g - crit * se,
+                        ci_high=g + crit * se,
+                        ci_method="z",
                     )
                     poolable.append(len(study_rows))
                 else:
@@ -389,14 +472,18 @@ def _meta_from_org_stats(
             n_total = float(sum(study_rows[i]["n"] for i in poolable))
             for j, method in enumerate(methods):
                 row = _meta_row(measure, rnd, "pooled", "pooled", method)
-                row.update(n=n_total if len(poolable) >= 2 else np.nan, k=float(len(poolable)))
+                row.update(
+                    n=n_total if len(poolable) >= 2 else np.nan,
+                    k=float(len(poolable)),
+                    ci_method=test,
+                )
                 if len(poolable) < 2:
                     row["note"] = (
                         f"not pooled: {len(poolable)} organisation(s) with n >= {min_n} "
                         "in both rounds; pooling needs at least 2"
                     )
                 else:
-                    res = _pool(y, v, method=method, ci=ci)
+                    res = _pool(y, v, method=method, ci=ci, test=test)
                     row.update(
                         effect_size=res.estimate,
                         variance=res.se**2,
@@ -407,6 +494,9 @@ def _meta_from_org_stats(
                         i2=res.i2,
                         q=res.q,
                         p_q=res.p_q,
+                        pi_low=res.pi_low,
+                        pi_high=res.pi_high,
+                        df=res.df,
                     )
                     if j == 0:
                         for i, w in zip(poolable, res.weights, strict=True):
@@ -435,6 +525,7 @@ def _meta_row(measure: str, rnd: str, row_type: str, organisation: str, method: 
         method=method,
         note="",
         suppressed=False,
+        ci_method="",
     )
     return row
 
@@ -447,6 +538,7 @@ _TEXT_COLUMNS = (
     "effect_size_type",
     "method",
     "note",
+    "ci_method",
 )
 
 _META_DOC = """
@@ -461,8 +553,10 @@ _META_DOC = """
       column). Heterogeneity columns are empty.
     - ``row_type = "pooled"``, ``organisation = "pooled"``: one row per method; ``n`` total
       respondents of the pooled organisations, ``k`` their number, ``effect_size`` the pooled g,
-      ``variance`` its squared standard error, CI, ``weight`` 100, ``tau2``, ``i2`` (percent),
-      ``q``, ``p_q``.
+      ``variance`` its squared standard error (HKSJ-scaled under ``test="knha"``), CI,
+      ``weight`` 100, ``tau2``, ``i2`` (percent), ``q``, ``p_q``, ``pi_low`` / ``pi_high``
+      the prediction interval of an organisation's true effect, ``ci_method`` the ``test``
+      (``knha`` or ``z``), ``df`` ``k - 1`` under ``knha`` (empty under ``z``).
 
     Disclosure control and missing effects: an organisation with fewer than ``min_n`` answers in
     the baseline or in the round keeps its row with ``suppressed = True`` and every statistic
@@ -472,8 +566,10 @@ _META_DOC = """
     empty statistics, ``suppressed = False`` and a ``note`` saying why.
 
     Columns: ``measure, round, row_type, organisation, n, effect_size_type, effect_size,
-    variance, ci_low, ci_high, weight, tau2, i2, q, p_q, method, k, note, suppressed``
-    (the contract's columns, then ``k``, ``note``, ``suppressed``).
+    variance, ci_low, ci_high, weight, tau2, i2, q, p_q, method, k, note, suppressed, pi_low,
+    pi_high, ci_method, df`` (the contract's columns, then ``k``, ``note``, ``suppressed``,
+    then the prediction interval and the CI's method and df). Study rows with an effect have
+    ``ci_method = "z"`` (their interval is normal) and empty ``pi_low``, ``pi_high``, ``df``.
 """
 
 
@@ -486,6 +582,7 @@ def meta_table(
     min_n: int = 5,
     methods: Sequence[Method] = ("dl", "pm"),
     ci: float = 0.95,
+    test: Test = "knha",
 ) -> pd.DataFrame:
     """Per-organisation Hedges' g (round minus baseline) and their random-effects pooling.
 
@@ -512,7 +609,10 @@ def meta_table(
     methods : sequence of {{"dl", "pm", "reml"}}
         tau^2 estimators; one pooled row each. The first one's weights go to the study rows.
     ci : float
-        Confidence level for study and pooled intervals.
+        Confidence level for study and pooled intervals (and the prediction interval).
+    test : {{"knha", "z"}}
+        The pooled rows' CI and prediction interval: Hartung-Knapp-Sidik-Jonkman (t with
+        ``k - 1`` df) or normal; see :func:`pool_effects`.
 
     Returns
     -------
@@ -523,7 +623,7 @@ def meta_table(
     Hedges, L. V., & Olkin, I. (1985). *Statistical Methods for Meta-Analysis*. Academic Press.
     Borenstein, M., et al. (2009). *Introduction to Meta-Analysis*. Wiley, ch. 4, 12, 16.
     """
-    _check_options(rounds, baseline, methods, min_n, ci)
+    _check_options(rounds, baseline, methods, min_n, ci, test)
     missing = [c for c in ("round", "organisation", *measures) if c not in scores]
     if missing:
         raise ValueError(f"scores lacks column(s) {missing}")
@@ -553,6 +653,7 @@ def meta_table(
         min_n=min_n,
         methods=methods,
         ci=ci,
+        test=test,
     )
 
 
@@ -661,6 +762,7 @@ def meta_from_summaries(
     min_n: int = 5,
     methods: Sequence[Method] = ("dl", "pm"),
     ci: float = 0.95,
+    test: Test = "knha",
 ) -> pd.DataFrame:
     """The :func:`meta_table` from unit-level aggregates (summary-statistics mode).
 
@@ -674,7 +776,7 @@ def meta_from_summaries(
     summaries : DataFrame
         ``round, organisation, unit, measure, n, mean, sd`` (``participant``, ``role``
         optional), one row per disjoint cell. Not modified.
-    measures, rounds, baseline, min_n, methods, ci
+    measures, rounds, baseline, min_n, methods, ci, test
         As in :func:`meta_table`.
 
     Returns
@@ -685,7 +787,7 @@ def meta_from_summaries(
     ----------
     Borenstein, M., et al. (2009). *Introduction to Meta-Analysis*. Wiley, ch. 4, 12, 16, 23.
     """
-    _check_options(rounds, baseline, methods, min_n, ci)
+    _check_options(rounds, baseline, methods, min_n, ci, test)
     org_stats = combine_summaries(summaries)
     present = summaries[["round", "organisation"]].astype(str).drop_duplicates()
     org_stats = _complete([org_stats], present, measures)
@@ -697,6 +799,7 @@ def meta_from_summaries(
         min_n=min_n,
         methods=methods,
         ci=ci,
+        test=test,
     )
 
 
