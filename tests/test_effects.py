@@ -654,3 +654,103 @@ def test_code_repeated_within_a_round_is_not_linked(scores):
     independent = north[north["design"] == "independent"].iloc[0]
     assert paired["n_round"] == 6  # 7 linked before, one code now ambiguous
     assert (independent["n_baseline"], independent["n_round"]) == (8, 8)
+
+
+# --------------------------------------------------------------------------- rank-biserial CIs
+# Mann-Whitney: Newcombe, R. G. (2006). Confidence intervals for an effect size measure based on
+# the Mann-Whitney statistic. Part 2: asymptotic methods and evaluation. Stat Med 25, 559-573
+# (Method 5); its variance is Hanley & McNeil's (1982) with N* = (m + n) / 2.
+# Hanley, J. A., & McNeil, B. J. (1982). The meaning and use of the area under a ROC curve.
+# Radiology 143, 29-36: CT ratings of 58 normal and 51 abnormal patients (Table 1, categories
+# 1-5: normal 33/6/6/11/2, abnormal 3/2/2/11/33), A = 0.893, SE(A) = 0.032.
+HM_NORMAL = np.repeat([1, 2, 3, 4, 5], [33, 6, 6, 11, 2])
+HM_ABNORMAL = np.repeat([1, 2, 3, 4, 5], [3, 2, 2, 11, 33])
+
+
+def test_auc_variance_matches_hanley_mcneil_1982_ct_example():
+    from evaluation.analyse.quant.effects import _theta_variance
+
+    row = by(independent_rows(HM_NORMAL, HM_ABNORMAL), "mann_whitney_u", "rank_biserial")
+    theta = (row["effect_size"] + 1) / 2
+    assert theta == pytest.approx(0.893, abs=5e-4)
+    n_b, n_r = len(HM_NORMAL), len(HM_ABNORMAL)
+    se = math.sqrt(_theta_variance(theta, n_b, n_r, n_b - 1, n_r - 1))
+    assert round(se, 3) == 0.032
+    # The interval of r is Newcombe's Method 5 limits of theta, mapped by r = 2 theta - 1.
+    assert row["es_ci_low"] < row["effect_size"] < row["es_ci_high"] < 1
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.1, 0.5, 0.893, 1.0])
+def test_newcombe_method5_limits_solve_the_score_equation(theta):
+    from evaluation.analyse.quant.effects import _newcombe_interval, _theta_variance
+
+    n_b, n_r, z = 12, 20, stats.norm.ppf(0.975)
+    lo, hi = _newcombe_interval(theta, n_b, n_r, 0.95)
+    assert 0 <= lo <= theta <= hi <= 1 and lo < hi
+    k = (n_b + n_r) / 2 - 1
+    for limit in (lo, hi):
+        if limit not in (0.0, 1.0) or limit != theta:
+            gap = (limit - theta) ** 2 - z * z * _theta_variance(limit, n_b, n_r, k, k)
+            assert gap == pytest.approx(0, abs=1e-10)
+    # Swapping the groups mirrors the interval (N* is symmetric).
+    lo2, hi2 = _newcombe_interval(1 - theta, n_r, n_b, 0.95)
+    assert (lo2, hi2) == pytest.approx((1 - hi, 1 - lo), abs=1e-9)
+
+
+def test_rank_biserial_interval_is_not_the_null_interval_for_large_effects():
+    # Complete separation: r = 1, the interval stays finite and reaches 1.
+    row = by(independent_rows([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]), "mann_whitney_u", "rank_biserial")
+    assert row["effect_size"] == 1 and row["es_ci_high"] == 1 and 0 < row["es_ci_low"] < 1
+
+
+@pytest.mark.parametrize(("shift", "n_b", "n_r"), [(0.0, 20, 25), (1.5, 20, 25), (2.5, 30, 30)])
+def test_mann_whitney_rank_biserial_coverage_by_simulation(shift, n_b, n_r):
+    # Normal shift: P(round > baseline) = Phi(shift / sqrt 2), r = 2 P - 1. The null SE
+    # overstates the spread of r for large effects (coverage ~1); Method 5 should be near .95.
+    from evaluation.analyse.quant.effects import _newcombe_interval
+
+    rng = np.random.default_rng(11)
+    true_r = 2 * stats.norm.cdf(shift / math.sqrt(2)) - 1
+    runs, hits = 1000, 0
+    for _ in range(runs):
+        b, o = rng.normal(0, 1, n_b), rng.normal(shift, 1, n_r)
+        theta = (o[:, None] > b[None, :]).mean()
+        lo, hi = _newcombe_interval(theta, n_b, n_r, 0.95)
+        hits += 2 * lo - 1 <= true_r <= 2 * hi - 1
+    assert 0.925 <= hits / runs <= 0.975
+
+
+def test_signed_rank_jackknife_se_equals_brute_force_leave_one_out():
+    from evaluation.analyse.quant.effects import _signed_rank_jackknife_se
+
+    rng = np.random.default_rng(3)
+    for m in (3, 8, 25):
+        d = rng.integers(-4, 6, size=m).astype(float)
+        d = d[d != 0]
+        loo = []
+        for i in range(len(d)):
+            rest = np.delete(d, i)
+            ranks = stats.rankdata(np.abs(rest))
+            total = len(rest) * (len(rest) + 1) / 2
+            loo.append(ranks[rest > 0].sum() / total)
+        loo = np.array(loo)
+        brute = math.sqrt((len(d) - 1) / len(d) * ((loo - loo.mean()) ** 2).sum())
+        assert _signed_rank_jackknife_se(d) == pytest.approx(brute, rel=1e-12)
+
+
+@pytest.mark.parametrize(("mu", "m"), [(0.0, 30), (0.8, 30), (1.0, 30)])
+def test_matched_pairs_rank_biserial_coverage_by_simulation(mu, m):
+    # D ~ N(mu, 1), no zeros: E[W+] = m p1 + m (m - 1) / 2 p2 with p1 = Phi(mu),
+    # p2 = P(D_i + D_j > 0) = Phi(mu sqrt 2) (Walsh averages), so E[r] = 2 E[W+] / T - 1.
+    from evaluation.analyse.quant.effects import _wilcoxon
+
+    rng = np.random.default_rng(12)
+    total = m * (m + 1) / 2
+    expected = m * stats.norm.cdf(mu) + m * (m - 1) / 2 * stats.norm.cdf(mu * math.sqrt(2))
+    true_r = 2 * expected / total - 1
+    runs, hits = 800, 0
+    for _ in range(runs):
+        b = rng.normal(0, 1, m)
+        row = _wilcoxon(b, b + rng.normal(mu, 1, m), 0.95)
+        hits += row["es_ci_low"] <= true_r <= row["es_ci_high"]
+    assert 0.92 <= hits / runs <= 0.975

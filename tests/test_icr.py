@@ -172,7 +172,9 @@ def test_icr_table_rows_cis_and_determinism():
     assert table["code"].iloc[0] == "all" and set(table["code"]) == {"all", "x", "y", "z"}
     assert set(table["metric"]) == {
         "percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha_nominal",
+        "krippendorff_alpha_masi",
     }  # fmt: skip
+    assert set(table.query("metric == 'krippendorff_alpha_masi'")["code"]) == {"all"}
     assert ((table["ci_low"] <= table["value"]) & (table["value"] <= table["ci_high"])).all()
     assert (table["n_coders"] == 2).all() and (table["n_segments"] == 120).all()
     pd.testing.assert_frame_equal(table, icr_table(codings, reps=200, seed=7))
@@ -205,7 +207,10 @@ def test_segments_with_several_codes_are_left_out_of_the_all_row_and_counted():
     table = icr_table(codings, reps=10, seed=1)
     row = table.query("code == 'all' and metric == 'percent_agreement'").iloc[0]
     assert row["n_segments"] == 2 and row["value"] == pytest.approx(0.5)
-    assert "1 segment" in row["note"]
+    assert row["note"].startswith("1 of 3 segment(s) coded by two or more coders left out")
+    # The MASI row uses every segment: s1 is {x, y} against {x}, distance 1 - (1/2)(2/3).
+    masi = table.query("code == 'all' and metric == 'krippendorff_alpha_masi'").iloc[0]
+    assert masi["n_segments"] == 3 and masi["note"] == ""
     # Per code, s1 counts: code y was applied by a only.
     y = table.query("code == 'y' and metric == 'percent_agreement'").iloc[0]
     assert y["n_segments"] == 3 and y["value"] == pytest.approx(1 / 3)
@@ -250,3 +255,134 @@ def test_collapsing_identical_segments_changes_no_coefficient(rows):
         full = func(r, np.ones((1, r.counts.shape[0])))[0]
         collapsed = func(small, freq[None, :])[0]
         assert full == pytest.approx(collapsed, nan_ok=True), name
+
+
+# --------------------------------------------------------------------------- set-valued codings
+# MASI: Passonneau, R. (2006). Measuring agreement on set-valued items (MASI) for semantic and
+# pragmatic annotation. LREC 2006: M = 1 identical, 2/3 subset, 1/3 overlap, 0 disjoint.
+# NLTK's nltk.metrics.distance.masi_distance doctest: masi_distance({1, 2}, {1, 2, 3, 4}) = 0.665
+# (NLTK rounds M to 0.67; with M = 2/3 the distance is 1 - (2/4)(2/3) = 0.6667).
+
+
+def test_masi_distance_follows_passonneau_2006_and_nltk():
+    from evaluation.analyse.qual.icr import masi_distance
+
+    assert masi_distance({1, 2}, {1, 2}) == 0.0
+    assert masi_distance({1, 2}, {1, 2, 3, 4}) == pytest.approx(1 - 0.5 * 2 / 3)
+    assert masi_distance({1, 2}, {1, 2, 3, 4}) == pytest.approx(0.665, abs=2e-3)  # NLTK
+    assert masi_distance({1, 2}, {2, 3}) == pytest.approx(1 - (1 / 3) * (1 / 3))
+    assert masi_distance({1}, {2}) == 1.0
+    assert masi_distance({3, 1}, {1, 3}) == masi_distance({1, 3}, {3, 1}) == 0.0
+
+
+def _sets_from_matrix(matrix: np.ndarray) -> list[list]:
+    return [[None if np.isnan(v) else {v} for v in row] for row in matrix]
+
+
+@pytest.mark.parametrize("matrix", [KRIPPENDORFF_2011_C, KRIPPENDORFF_2011_A, PACKAGE_README])
+def test_masi_alpha_of_single_codes_is_the_nominal_alpha(matrix):
+    from evaluation.analyse.qual.icr import alpha_masi
+
+    res = alpha_masi(_sets_from_matrix(matrix))
+    assert list(res.columns) == COEFFICIENT_COLUMNS
+    nominal = coefficient(matrix, "krippendorff_alpha_nominal")
+    assert res["value"].item() == pytest.approx(nominal["value"].item(), abs=1e-12)
+    assert res["n_segments"].item() == nominal["n_segments"].item()
+    theirs = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+    assert res["value"].item() == pytest.approx(theirs, abs=1e-12)
+
+
+def test_masi_alpha_2011_worked_example_value():
+    from evaluation.analyse.qual.icr import alpha_masi
+
+    # Krippendorff (2011), section C: alpha_nominal = .743 (single codes: MASI = nominal).
+    value = alpha_masi(_sets_from_matrix(KRIPPENDORFF_2011_C))["value"].item()
+    assert value == pytest.approx(0.743, abs=5e-4)
+
+
+def _random_sets(seed: int, coders: int, units: int, p_missing: float = 0.2) -> list[list]:
+    rng = np.random.default_rng(seed)
+    codes = ["x", "y", "z", "w"]
+    out = []
+    for _ in range(coders):
+        row = []
+        for _ in range(units):
+            if rng.random() < p_missing:
+                row.append(None)
+            else:
+                k = rng.integers(1, 4)
+                row.append(set(rng.choice(codes, size=k, replace=False).tolist()))
+        out.append(row)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_masi_alpha_equals_the_krippendorff_package_with_a_masi_metric(seed):
+    from evaluation.analyse.qual.icr import alpha_masi, masi_distance
+
+    sets = _random_sets(seed, coders=3, units=25)
+    domain = sorted({frozenset(v) for row in sets for v in row if v is not None}, key=sorted)
+    dist = np.array([[masi_distance(a, b) for b in domain] for a in domain])
+    data = np.array(
+        [[np.nan if v is None else domain.index(frozenset(v)) for v in row] for row in sets]
+    )
+
+    def metric(v1, v2, i1, i2, n_v, dtype=np.float64):
+        return dist[i1, i2].astype(dtype)
+
+    theirs = krippendorff.alpha(
+        reliability_data=data, value_domain=np.arange(len(domain)), level_of_measurement=metric
+    )
+    assert alpha_masi(sets)["value"].item() == pytest.approx(theirs, abs=1e-12)
+
+
+def _set_codings(seed: int, n: int, p_copy: float) -> pd.DataFrame:
+    """Two coders; coder b copies coder a's set of codes with probability p_copy, otherwise
+    draws an independent set (1-3 of 4 codes)."""
+    rng = np.random.default_rng(seed)
+    codes = np.array(["x", "y", "z", "w"])
+    rows = []
+    for i in range(n):
+        a = rng.choice(codes, size=rng.integers(1, 4), replace=False)
+        b = (
+            a
+            if rng.random() < p_copy
+            else rng.choice(codes, size=rng.integers(1, 4), replace=False)
+        )
+        rows += [(f"s{i:04d}", "a", c) for c in a] + [(f"s{i:04d}", "b", c) for c in b]
+    return pd.DataFrame(rows, columns=["segment", "coder", "code"])
+
+
+def test_masi_alpha_recovers_known_agreement_by_simulation():
+    # Independent sets from the same distribution: D_o = D_e in expectation, alpha ~ 0.
+    # Copying with probability p: D_o = (1 - p) D_e, so alpha ~ p (here 0.6).
+    table0 = icr_table(_set_codings(5, 3000, 0.0), reps=50, seed=1)
+    table6 = icr_table(_set_codings(6, 3000, 0.6), reps=200, seed=1)
+    q = "code == 'all' and metric == 'krippendorff_alpha_masi'"
+    row0, row6 = table0.query(q).iloc[0], table6.query(q).iloc[0]
+    assert row0["value"] == pytest.approx(0.0, abs=0.03)
+    assert row6["value"] == pytest.approx(0.6, abs=0.03)
+    assert row6["n_segments"] == 3000 and row6["ci_low"] < 0.6 < row6["ci_high"]
+    # The nominal rows use only the segments where both coders gave one code.
+    nominal = table6.query("code == 'all' and metric == 'krippendorff_alpha_nominal'").iloc[0]
+    assert nominal["n_segments"] < 3000 and nominal["note"].startswith(
+        f"{3000 - nominal['n_segments']} of 3000 segment(s)"
+    )
+
+
+def test_masi_bootstrap_is_seeded_and_compression_keeps_the_distance():
+    from evaluation.analyse.qual.icr import (
+        _krippendorff_alpha_distance,
+        compress,
+        ratings_from_sets,
+    )
+
+    sets = _random_sets(9, coders=2, units=200, p_missing=0.0)
+    r = ratings_from_sets(sets)
+    small, freq = compress(r)
+    full = _krippendorff_alpha_distance(r, np.ones((1, r.counts.shape[0])))[0]
+    assert _krippendorff_alpha_distance(small, freq[None, :])[0] == pytest.approx(full)
+    codings = _set_codings(10, 150, 0.5)
+    pd.testing.assert_frame_equal(
+        icr_table(codings, reps=100, seed=3), icr_table(codings, reps=100, seed=3)
+    )

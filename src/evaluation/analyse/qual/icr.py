@@ -6,9 +6,11 @@ never coded is missing for that coder, not a "no".
 
 Two views, as in the contract:
 
-* ``code = all``: the coding as one nominal variable (the code a coder gave the segment). Only
-  meaningful where each coder gives at most one code per segment: segments where a coder gave
-  more than one are left out of this row, and the ``note`` column says how many.
+* ``code = all``: the coding as one variable. The nominal coefficients take the code a coder
+  gave the segment, so they use only the segments where every coder gave one code (the
+  ``note`` says how many segments coded by two or more coders they leave out);
+  ``krippendorff_alpha_masi`` takes each coder's *set* of codes as the value and uses every
+  segment, with the MASI distance between sets (Passonneau 2006).
 * one row per code: present (1) / absent (0) for every coder who saw the segment.
 
 Coefficients (each a function of per-segment counts, so that bootstrap replicates are weighted
@@ -20,6 +22,12 @@ sums over segments and all replicates are computed at once):
 * Fleiss' kappa (segments coded by every coder): (P̄ − P̄_e) / (1 − P̄_e) (Fleiss 1971);
 * Krippendorff's alpha, nominal (any number of coders, missing allowed): 1 − D_o / D_e from
   the coincidence matrix (Krippendorff 2011).
+* Krippendorff's alpha with the MASI distance (``code = all`` only): the same 1 − D_o / D_e
+  with the difference function δ(A, B) = 1 − J(A, B) · M(A, B) between two sets of codes,
+  J = |A ∩ B| / |A ∪ B| (Jaccard) and M = 1 if A = B, 2/3 if one is a subset of the other,
+  1/3 if they overlap otherwise, 0 if disjoint (Passonneau 2006; Krippendorff 2011 gives alpha
+  for any difference function). With one code per coder and segment δ is the nominal
+  difference, so this alpha equals the nominal one.
 
 Confidence intervals: percentile bootstrap over segments (``reps`` replicates, seeded).
 Undefined values (e.g. kappa when every coder always says the same) are NaN, never an error.
@@ -27,12 +35,15 @@ Undefined values (e.g. kappa when every coder always says the same) are NaN, nev
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 METRICS = ("percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha_nominal")
+# Metrics of the set-valued view (``code = all`` only): each coder's set of codes is the value.
+SET_METRICS = ("krippendorff_alpha_masi",)
 ICR_COLUMNS = ["code", "metric", "value", "ci_low", "ci_high", "n_segments", "n_coders", "note"]
 # The columns of the one-row result of :func:`coefficient` (the names of ``icr.csv``).
 COEFFICIENT_COLUMNS = ["metric", "value", "n_segments", "n_coders"]
@@ -46,6 +57,8 @@ class Ratings:
     counts: np.ndarray  # (units, categories)
     pair: np.ndarray | None  # (units, 2) category index per coder, or None if not 2 coders
     n_coders: int
+    # (categories, categories) difference function between the values; None = nominal.
+    distance: np.ndarray | None = None
 
     @property
     def m(self) -> np.ndarray:
@@ -113,12 +126,115 @@ def _krippendorff_alpha_nominal(r: Ratings, w: np.ndarray) -> np.ndarray:
     return 1 - _safe_divide((n - 1) * (n - trace), n**2 - (n_c**2).sum(axis=1))
 
 
+def _krippendorff_alpha_distance(r: Ratings, w: np.ndarray) -> np.ndarray:
+    """Krippendorff's alpha with the difference function ``r.distance`` (nominal if None):
+    alpha = 1 - (n - 1) sum_u [n_u' D n_u / (m_u - 1)] / (n.' D n.), the coincidence form
+    1 - D_o / D_e of Krippendorff (2011) written per unit (the diagonal of D is 0)."""
+    k = r.counts.shape[1]
+    dist = 1.0 - np.eye(k) if r.distance is None else r.distance
+    m = r.m
+    ok = m >= 2
+    counts, wk = r.counts[ok], w[:, ok]
+    within = ((counts @ dist) * counts).sum(axis=1) / (m[ok] - 1)  # n_u' D n_u / (m_u - 1)
+    n = wk @ m[ok].astype(float)
+    n_c = wk @ counts
+    expected = ((n_c @ dist) * n_c).sum(axis=1)
+    return 1 - _safe_divide((n - 1) * (wk @ within), expected)
+
+
 COEFFICIENTS = {
     "percent_agreement": _percent_agreement,
     "cohen_kappa": _cohen_kappa,
     "fleiss_kappa": _fleiss_kappa,
     "krippendorff_alpha_nominal": _krippendorff_alpha_nominal,
+    "krippendorff_alpha_masi": _krippendorff_alpha_distance,
 }
+
+
+def masi_distance(a: Iterable, b: Iterable) -> float:
+    """MASI distance between two sets of codes (Passonneau 2006).
+
+    ``1 - J * M`` with the Jaccard ratio ``J = |A ∩ B| / |A ∪ B|`` and the monotonicity weight
+    ``M`` = 1 (identical), 2/3 (one a subset of the other), 1/3 (overlapping otherwise), 0
+    (disjoint). NLTK's ``nltk.metrics.distance.masi_distance`` rounds M to 0.67 and 0.33.
+
+    Examples
+    --------
+    >>> round(masi_distance({1, 2}, {1, 2, 3, 4}), 4)
+    0.6667
+    """
+    a, b = frozenset(a), frozenset(b)
+    if not a and not b:
+        return 0.0
+    inter, union = len(a & b), len(a | b)
+    if a == b:
+        weight = 1.0
+    elif a <= b or b <= a:
+        weight = 2 / 3
+    elif inter:
+        weight = 1 / 3
+    else:
+        weight = 0.0
+    return 1.0 - inter / union * weight
+
+
+def ratings_from_sets(sets: Sequence[Sequence[Iterable | None]]) -> Ratings:
+    """Ratings of set-valued codings: ``sets`` is coders × units, each entry the set of codes
+    the coder gave the unit (None = the coder did not code it); the categories are the distinct
+    sets, and ``distance`` is the MASI distance between them."""
+    values = [[None if v is None else frozenset(v) for v in row] for row in sets]
+    domain = sorted({v for row in values for v in row if v is not None}, key=sorted)
+    index = {v: i for i, v in enumerate(domain)}
+    n_units = len(values[0]) if values else 0
+    counts = np.zeros((n_units, len(domain)))
+    for row in values:
+        for u, v in enumerate(row):
+            if v is not None:
+                counts[u, index[v]] += 1
+    dist = np.array([[masi_distance(a, b) for b in domain] for a in domain]).reshape(
+        len(domain), len(domain)
+    )
+    return Ratings(counts=counts, pair=None, n_coders=len(values), distance=dist)
+
+
+def alpha_masi(sets: Sequence[Sequence[Iterable | None]]) -> pd.DataFrame:
+    """Krippendorff's alpha of set-valued codings with the MASI distance.
+
+    alpha = 1 - D_o / D_e = 1 - (n - 1) Σ_u [Σ_ck n_uc n_uk δ_ck / (m_u - 1)] / Σ_ck n_c n_k δ_ck,
+    δ = :func:`masi_distance`, n_uc = coders who gave unit u the set c, m_u = coders of unit u
+    (units with m_u ≥ 2 only), n_c = Σ_u n_uc, n = Σ_c n_c (Krippendorff 2011; Passonneau 2006).
+
+    Parameters
+    ----------
+    sets : coders × units
+        Each entry the set (any iterable) of codes a coder gave a unit; None where the coder
+        did not code the unit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, columns ``COEFFICIENT_COLUMNS`` (``metric = "krippendorff_alpha_masi"``).
+
+    Examples
+    --------
+    >>> s = [[{"a"}, {"a", "b"}, {"b"}, {"c"}], [{"a"}, {"a"}, {"b"}, {"c"}]]
+    >>> print(alpha_masi(s).round(3).to_string(index=False))
+                     metric  value  n_segments  n_coders
+    krippendorff_alpha_masi  0.781           4         2
+
+    References
+    ----------
+    Passonneau, R. (2006). Measuring agreement on set-valued items (MASI) for semantic and
+    pragmatic annotation. Proceedings of LREC 2006.
+    Krippendorff, K. (2011). Computing Krippendorff's alpha-reliability. Annenberg School for
+    Communication, University of Pennsylvania.
+    """
+    metric = "krippendorff_alpha_masi"
+    r = ratings_from_sets(sets)
+    ones = np.ones((1, r.counts.shape[0]))
+    value = float(_krippendorff_alpha_distance(r, ones)[0])
+    used = _units_used(r, metric, np.ones(r.counts.shape[0]))
+    return pd.DataFrame([[metric, value, used, r.n_coders]], columns=COEFFICIENT_COLUMNS)
 
 
 def ratings_from_matrix(matrix: np.ndarray) -> Ratings:
@@ -175,8 +291,8 @@ def _human(codings: pd.DataFrame, include_suggestions: bool) -> pd.DataFrame:
     return codings.drop_duplicates(["segment", "coder", "code"])
 
 
-def _views(codings: pd.DataFrame) -> list[tuple[str, np.ndarray, str]]:
-    """(code, coders × segments matrix, note) for ``all`` and for each code."""
+def _views(codings: pd.DataFrame) -> list[tuple[str, Ratings, str, tuple[str, ...]]]:
+    """(code, ratings, note, metrics) for ``all`` (nominal, then set-valued) and for each code."""
     coders = sorted(codings["coder"].unique())
     segments = sorted(codings["segment"].unique())
     seen = pd.crosstab(codings["coder"], codings["segment"]).reindex(
@@ -194,8 +310,22 @@ def _views(codings: pd.DataFrame) -> list[tuple[str, np.ndarray, str]]:
     for seg, coder, code in single[["segment", "coder", "code"]].itertuples(index=False):
         matrix[pos_coder[coder], pos_seg[seg]] = code_index[code]
     keep = [pos_seg[s] for s in segments if s not in multi]
-    note = f"{len(multi)} segment(s) with more than one code from a coder left out" if multi else ""
-    out.append(("all", matrix[:, keep], note))
+    # Only segments coded by two or more coders can enter a coefficient: count those left out.
+    n_seen = (seen > 0).sum(axis=0)
+    pairable = set(n_seen[n_seen >= 2].index)
+    left_out = len(multi & pairable)
+    note = (
+        f"{left_out} of {len(pairable)} segment(s) coded by two or more coders left out "
+        "(a coder gave several codes); krippendorff_alpha_masi uses all"
+        if left_out
+        else ""
+    )
+    out.append(("all", ratings_from_matrix(matrix[:, keep]), note, METRICS))
+    sets: list[list[frozenset | None]] = [[None] * len(segments) for _ in coders]
+    grouped = codings.groupby(["coder", "segment"])["code"].agg(frozenset)
+    for (coder, seg), value in grouped.items():
+        sets[pos_coder[coder]][pos_seg[seg]] = value
+    out.append(("all", ratings_from_sets(sets), "", SET_METRICS))
     present = seen.to_numpy() > 0
     for code in codes:
         applied = pd.crosstab(
@@ -203,7 +333,7 @@ def _views(codings: pd.DataFrame) -> list[tuple[str, np.ndarray, str]]:
             codings.loc[codings["code"] == code, "segment"],
         ).reindex(index=coders, columns=segments, fill_value=0)
         m = np.where(present, (applied.to_numpy() > 0).astype(float), np.nan)
-        out.append((code, m, ""))
+        out.append((code, ratings_from_matrix(m), "", METRICS))
     return out
 
 
@@ -215,17 +345,24 @@ def icr_table(
     ci: float = 0.95,
     include_suggestions: bool = False,
 ) -> pd.DataFrame:
-    """``icr.csv``: every coefficient for ``all`` and per code, with bootstrap CIs."""
+    """``icr.csv``: every coefficient for ``all`` and per code, with bootstrap CIs.
+
+    Rows for ``code = all``: the nominal coefficients over the segments where each coder gave
+    one code, then ``krippendorff_alpha_masi`` over every segment (each coder's set of codes,
+    MASI distance); then one row per code and metric (present / absent). ``n_segments`` is the
+    number of segments each row used. Intervals: percentile bootstrap over segments (``reps``
+    multinomial resamples of the segments, ``np.random.default_rng(seed)``).
+    """
     data = _human(codings, include_suggestions)
     rng = np.random.default_rng(seed)
     rows = []
     n_coders_all = data["coder"].nunique()
-    for code, matrix, note in _views(data):
-        r, freq = compress(ratings_from_matrix(matrix))
+    for code, ratings, note, metrics in _views(data):
+        r, freq = compress(ratings)
         units = int(freq.sum())
         ones = freq[None, :].astype(float)
         boot = rng.multinomial(units, freq / units, size=reps) if units else ones
-        for metric in METRICS:
+        for metric in metrics:
             if metric == "cohen_kappa" and n_coders_all != 2:
                 continue
             used = _units_used(r, metric, freq)
@@ -273,7 +410,7 @@ def compress(r: Ratings) -> tuple[Ratings, np.ndarray]:
     freq = np.bincount(inverse.ravel(), minlength=len(rows)).astype(float)
     k = r.counts.shape[1]
     pair = None if r.pair is None else rows[:, k:].astype(int)
-    return Ratings(counts=rows[:, :k], pair=pair, n_coders=r.n_coders), freq
+    return Ratings(counts=rows[:, :k], pair=pair, n_coders=r.n_coders, distance=r.distance), freq
 
 
 DISAGREEMENT_COLUMNS = ["segment", "code", "coders_with", "coders_without", "text"]

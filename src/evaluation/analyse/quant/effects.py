@@ -386,6 +386,33 @@ def hedges_g_with_variance(
     return pd.DataFrame([row], columns=HEDGES_G_COLUMNS)
 
 
+def _theta_variance(theta: float, n_b: int, n_r: int, k_b: float, k_r: float) -> float:
+    """Hanley & McNeil's (1982) variance of ``theta = U / (n_b n_r)`` at ``theta``, written as
+    ``theta (1 - theta) [1 + k_r (1 - theta) / (2 - theta) + k_b theta / (1 + theta)] / (n_b n_r)``
+    (``Q1 - theta^2`` and ``Q2 - theta^2`` of their exponential model, Q1 = theta / (2 - theta),
+    Q2 = 2 theta^2 / (1 + theta)): ``k = n - 1`` is Hanley & McNeil's; Newcombe (2006, Part 2)
+    uses ``k_b = k_r = N* - 1``, ``N* = (n_b + n_r) / 2``, which makes it symmetric in the
+    groups."""
+    q = k_r * (1 - theta) / (2 - theta) + k_b * theta / (1 + theta)
+    return theta * (1 - theta) * (1 + q) / (n_b * n_r)
+
+
+def _newcombe_interval(theta: float, n_b: int, n_r: int, ci: float) -> tuple[float, float]:
+    """Newcombe's (2006, Part 2) Method 5 interval for theta = U / (n_b n_r): the score-type
+    limits solving ``(theta - theta_hat)^2 = z^2 V(theta)`` with V of :func:`_theta_variance`
+    (``k_b = k_r = N* - 1``); inside [0, 1] and finite at theta_hat = 0 or 1."""
+    z = stats.norm.ppf(1 - (1 - ci) / 2)
+    k = (n_b + n_r) / 2 - 1
+
+    def g(t: float) -> float:
+        return (t - theta) ** 2 - z * z * _theta_variance(t, n_b, n_r, k, k)
+
+    eps = 1e-12  # g(0) = theta^2 and g(1) = (1 - theta)^2: one sign change on each side
+    lo = optimize.brentq(g, 0.0, min(theta, 1 - eps)) if theta > 0 else 0.0
+    hi = optimize.brentq(g, max(theta, eps), 1.0) if theta < 1 else 1.0
+    return lo, hi
+
+
 def _mann_whitney(baseline: np.ndarray, other: np.ndarray, ci: float) -> dict:
     n_b, n_r = len(baseline), len(other)
     mean_b = float(np.mean(baseline)) if n_b else math.nan
@@ -406,10 +433,10 @@ def _mann_whitney(baseline: np.ndarray, other: np.ndarray, ci: float) -> dict:
         p = float(res.pvalue)
         nn = n_b * n_r
         r = 2 * u / nn - 1
-        # Interval only: keep U within [1/2, n1 n2 - 1/2] so complete separation stays finite.
-        u_ci = min(max(u, 0.5), nn - 0.5) if nn > 1 else math.nan
-        se = math.sqrt((n_b + n_r + 1) / (3 * nn))
-        lo, hi = _close_at_bound(r, *_fisher_z_interval(2 * u_ci / nn - 1, se, ci))
+        if nn > 1:
+            # Newcombe (2006) Method 5 for theta = U / (n_b n_r), mapped to r = 2 theta - 1.
+            t_lo, t_hi = _newcombe_interval(u / nn, n_b, n_r, ci)
+            lo, hi = 2 * t_lo - 1, 2 * t_hi - 1
     return _row(
         "independent",
         n_b,
@@ -446,11 +473,9 @@ def independent_rows(
        continuity correction (``method="asymptotic", use_continuity=True``). The rank-biserial
        correlation ``r = 2 U_r / (n_b n_r) - 1`` is the proportion of favourable minus
        unfavourable pairs (Kerby 2014), positive when the round tends to be higher. Its interval
-       is the normal approximation on Fisher's z scale with the null SE of r,
-       ``se = sqrt((n_b + n_r + 1) / (3 n_b n_r))`` (from ``Var U = n_b n_r (n_b + n_r + 1) / 12``;
-       as in the R package effectsize); for the interval only, U is kept within
-       ``[1/2, n_b n_r - 1/2]`` so that complete separation (r = ±1) still gives a finite
-       interval, which then reaches ±1 on the side of the estimate.
+       is Newcombe's (2006, Part 2) Method 5 interval for ``theta = U_r / (n_b n_r)`` (score
+       limits with a non-null variance, see :func:`_newcombe_interval`) mapped by
+       ``r = 2 theta - 1``; it stays in [-1, 1] and reaches ±1 at complete separation.
 
     Parameters
     ----------
@@ -527,6 +552,28 @@ def d_av_interval(t: float, n: int, sd_diff: float, s_av: float, ci: float) -> t
     return lo * scale, hi * scale
 
 
+def _signed_rank_jackknife_se(nz: np.ndarray) -> float:
+    """Jackknife SE of ``theta = W+ / T`` (``T = m (m + 1) / 2``) over the ``m`` non-zero
+    differences, without assuming the null.
+
+    ``W+`` counts the Walsh pairs ``i <= j`` with ``D_i + D_j > 0`` (ties ½), so leaving out
+    difference i removes ``c_i = #{j: D_j > -D_i} + ½ #{j: D_j = -D_i}`` pairs:
+    ``theta_(-i) = (W+ - c_i) / (m (m - 1) / 2)`` and
+    ``se^2 = (m - 1) / m · Σ (theta_(-i) - mean)^2`` (the jackknife variance of a U-statistic,
+    Arvesen 1969). All ``c_i`` come from one sort (O(m log m)).
+    """
+    m = len(nz)
+    if m < 3:
+        return math.nan
+    srt = np.sort(nz)
+    left = np.searchsorted(srt, -nz, side="left")
+    right = np.searchsorted(srt, -nz, side="right")
+    c = (m - right) + 0.5 * (right - left)
+    w_plus = (c.sum() + (nz > 0).sum()) / 2
+    loo = (w_plus - c) / (m * (m - 1) / 2)
+    return math.sqrt((m - 1) / m * float(((loo - loo.mean()) ** 2).sum()))
+
+
 def _wilcoxon(b: np.ndarray, o: np.ndarray, ci: float) -> dict:
     n = len(b)
     mean_b = float(b.mean()) if n else math.nan
@@ -550,9 +597,16 @@ def _wilcoxon(b: np.ndarray, o: np.ndarray, ci: float) -> dict:
                 d, zero_method="wilcox", correction=True, alternative="two-sided", method=method
             )
         p = float(res.pvalue)
-        w_ci = min(max(w_plus, 0.5), total - 0.5) if total > 1 else math.nan
-        se = math.sqrt(nd * (nd + 1) * (2 * nd + 1) / 6) / total
-        lo, hi = _close_at_bound(r, *_fisher_z_interval((2 * w_ci - total) / total, se, ci))
+        # Non-null SE: jackknife of W+ / T, on Fisher's z scale (se_z = 2 se_theta / (1 - r^2)).
+        se_theta = _signed_rank_jackknife_se(nz)
+        if abs(r) < 1 and se_theta > 0:
+            lo, hi = _fisher_z_interval(r, 2 * se_theta / (1 - r * r), ci)
+        else:
+            # r = ±1 (or m < 3): the jackknife SE is 0 or undefined; keep the null-SE interval,
+            # W+ clamped to [1/2, T - 1/2] and closed at ±1 on the side of the estimate.
+            w_ci = min(max(w_plus, 0.5), total - 0.5) if total > 1 else math.nan
+            se = math.sqrt(nd * (nd + 1) * (2 * nd + 1) / 6) / total
+            lo, hi = _close_at_bound(r, *_fisher_z_interval((2 * w_ci - total) / total, se, ci))
     return _row(
         "paired", n, n, mean_b, mean_r, "wilcoxon", w_plus, math.nan, p, "rank_biserial", r, lo, hi
     )
@@ -583,9 +637,10 @@ def paired_rows(
        p follows R's defaults: exact when there are no ties or zeros and fewer than 50 non-zero
        differences, otherwise the normal approximation with tie and continuity correction.
        Matched-pairs rank-biserial ``r = (W+ - W-) / (W+ + W-)`` (Kerby 2014), positive when the
-       round tends to be higher; interval by Fisher's z with the null SE
-       ``sqrt(m (m+1) (2m+1) / 6) / (m (m+1) / 2)`` over the ``m`` non-zero differences (as in
-       the R package effectsize), W+ kept within ``[1/2, m(m+1)/2 - 1/2]`` for the interval only.
+       round tends to be higher; interval by Fisher's z with the jackknife (non-null) SE of
+       ``W+ / T`` (:func:`_signed_rank_jackknife_se`), ``se_z = 2 se / (1 - r^2)``; at r = ±1 or
+       with fewer than 3 non-zero differences the null-SE interval of the R package effectsize,
+       W+ kept within ``[1/2, T - 1/2]``, closed at ±1 on the side of the estimate.
 
     Returns
     -------
