@@ -21,6 +21,7 @@ from statsmodels.stats.multitest import multipletests
 from evaluation.analyse.quant.effects import (
     HEDGES_G_COLUMNS,
     PREPOST_COLUMNS,
+    PREPOST_IDENTIFYING,
     ROW_KEYS,
     adjust_p,
     combine_cells,
@@ -436,8 +437,11 @@ def auto_table(scores) -> pd.DataFrame:
 
 def test_prepost_columns_and_order(auto_table):
     assert list(auto_table.columns) == PREPOST_COLUMNS
-    assert set(auto_table["design"]) == {"independent", "paired"}
-    assert set(auto_table["correction"]) == {"holm"}
+    assert set(auto_table["design"]) == {"independent", "paired", "partial_overlap"}
+    # The primary family is Holm (adjusted with the DiD tests elsewhere); the rest BH by default.
+    primary = auto_table["analysis"] == "primary"
+    assert set(auto_table.loc[primary, "correction"]) == {"holm"}
+    assert set(auto_table.loc[~primary, "correction"]) == {"fdr_bh"}
     assert set(auto_table["round"]) == {"T1"}  # T2 has no data: no rows
     key = auto_table[["measure", "group_by", "group", "design", "test", "effect_size_type"]]
     assert list(auto_table["measure"].drop_duplicates()) == ["qwl", "esis"]
@@ -471,41 +475,34 @@ def test_prepost_does_not_modify_input():
 def test_suppressed_rows_keep_identifiers_only(auto_table):
     small = auto_table[auto_table["group"] == "B / small"]
     assert len(small) > 0 and small["suppressed"].all()
-    identifying = [
-        "measure",
-        "group_by",
-        "group",
-        "round",
-        "baseline",
-        "design",
-        "test",
-        "effect_size_type",
-        "correction",
-        "family",
-    ]
+    identifying = list(PREPOST_IDENTIFYING)
     assert small[identifying].notna().all().all()
     stats_cols = [c for c in PREPOST_COLUMNS if c not in [*identifying, "suppressed"]]
     assert small[stats_cols].isna().all().all()
     live = auto_table[~auto_table["suppressed"]]
     assert (live[["n_baseline", "n_round"]] >= 5).all().all()
-    assert live["p_adjusted"].notna().all()
+    # Only the primary family leaves p_adjusted to primary.csv.
+    assert live["p_adjusted"].isna().eq(live["family"].eq("primary")).all()
 
 
 @pytest.mark.parametrize("method", ["holm", "fdr_bh"])
 def test_p_adjusted_per_family_excludes_suppressed(scores, method):
     out = prepost_table(scores, design="auto", correction=method, **KW)
-    assert set(out["correction"]) == {method}
+    assert set(out.loc[out["family"] != "primary", "correction"]) == {method}
     for fam, part in out.groupby("family"):
-        measure, group_by, test, design = fam.split(":")
+        if fam == "primary":
+            assert part["p_adjusted"].isna().all() and set(part["correction"]) == {"holm"}
+            continue
+        measure, group_by, test, population = fam.split(":")
         assert set(part["measure"]) == {measure} and set(part["group_by"]) == {group_by}
-        assert set(part["test"]) == {test} and set(part["design"]) == {design}
+        assert set(part["test"]) == {test} and set(part["population"]) == {population}
         live = part[~part["suppressed"]].drop_duplicates(subset=["group", "round"])
         if live.empty:
             continue
         expected = adjust_p(live["p"].to_numpy(), method)
         np.testing.assert_allclose(live["p_adjusted"].to_numpy(), expected)
     # Two families straight against statsmodels (each Holm call there costs a gc.collect()).
-    for fam in ("qwl:unit:welch_t:independent", "esis:participant:wilcoxon:paired"):
+    for fam in ("qwl:unit:welch_t:unlinked", "esis:participant:wilcoxon:linked"):
         live = out[(out["family"] == fam) & ~out["suppressed"]]
         assert len(live) == 2  # e.g. two units of three: the small one is not in the family
         expected = multipletests(live["p"].to_numpy(), method=method)[1]

@@ -139,8 +139,10 @@ class PowerOptions:
 class Analysis:
     """``analysis:`` options of the statistics.
 
-    correction : ``holm`` | ``fdr_bh``, default ``holm``
-        Multiple-comparison correction of the p values in ``prepost.csv``.
+    correction : ``holm`` | ``fdr_bh``, default ``fdr_bh``
+        Multiple-comparison correction of the sensitivity and exploratory families of
+        ``prepost.csv`` (Benjamini-Hochberg by default); the primary family is always Holm,
+        adjusted jointly with the DiD tests in ``primary.csv``.
     ci : float in (0, 1), default 0.95
         Confidence level of every interval.
     alpha : float in (0, 1), default 0.05
@@ -160,7 +162,7 @@ class Analysis:
         Hartung-Knapp-Sidik-Jonkman (t, k - 1 df) or normal.
     """
 
-    correction: Literal["holm", "fdr_bh"] = "holm"
+    correction: Literal["holm", "fdr_bh"] = "fdr_bh"
     ci: float = 0.95
     alpha: float = 0.05
     group_by: tuple[str, ...] = GROUP_BYS

@@ -574,7 +574,9 @@ def row_cells(name: str, frame: pd.DataFrame, design: str, baseline: str) -> lis
             m, g, v, x, base = r.measure, r.group_by, r.group, r.round, r.baseline
             if r.design == "paired":
                 out.append([cell_id("P", m, x, g, v, "b"), cell_id("P", m, x, g, v, "r")])
-            elif design == "independent":
+            elif design == "independent" or r.design == "partial_overlap":
+                # Every respondent of the group at both ends: the whole-group totals (T = P + I
+                # is in the model already, so the attacker is credited with the split).
                 out.append([_t(m, base, g, v), _t(m, x, g, v)])
             else:
                 out.append([cell_id("I", m, x, g, v, "b"), cell_id("I", m, x, g, v, "r")])

@@ -211,6 +211,10 @@ def _readjust(out: pd.DataFrame) -> pd.DataFrame:
     if method.empty:
         return out
     out["p_adjusted"] = _adjust_families(out, method.iloc[0])
+    if "family_size" in out:  # the m of each family over the published rows too
+        from evaluation.analyse.quant.effects import family_sizes
+
+        out["family_size"] = family_sizes(out)
     return out
 
 

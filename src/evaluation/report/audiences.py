@@ -30,7 +30,9 @@ from evaluation.safety import escape_markdown, short_hash, unique_slugs
 from evaluation.safety import slug as _safe_slug
 
 KINDS = ("consortium", "actor", "organisation")
-HEADLINE_EFFECTS = ("hedges_g", "d_z")
+HEADLINE_EFFECTS = ("hedges_g", "d_z", "d_av_all")
+# The tests of a comparison over every respondent of the group (prepost.csv population "all").
+ALL_RESPONDENT_TESTS = ("welch_t", "paired_t", "partial_overlap_t")
 
 
 def slug(text: str) -> str:
@@ -192,13 +194,16 @@ def key_results(v: ReportView) -> None:
         _baseline_levels(v)
         return
     rows = v.visible(prepost)
+    whole = rows["population"].eq("all") if "population" in rows else False
     rows = rows[
         rows["measure"].isin(v.study.headline_measures)
         & rows["effect_size_type"].isin(HEADLINE_EFFECTS)
         & rows["group_by"].isin(_headline_groupings(v))
-        # Paired rows (linked respondents only) for the whole study; groups by independent rows.
-        & (rows["group_by"].eq("all") | rows["design"].eq("independent"))
+        # Paired rows (linked respondents only) for the whole study; groups by independent rows;
+        # rows over every respondent of a group wherever there are (then only those).
+        & (rows["group_by"].eq("all") | rows["design"].eq("independent") | whole)
     ].copy()
+    rows = _all_respondents(rows)
     participant = rows["group_by"] == "participant"
     rows.loc[participant, "group"] = (
         rows.loc[participant, "group"]
@@ -218,6 +223,16 @@ def key_results(v: ReportView) -> None:
         _show_or_say(v, block[columns].drop(columns="measure"))
     note(v.label("rep_effect_size_note"))
     _trajectory_figure(v, prepost)
+
+
+def _all_respondents(rows: pd.DataFrame) -> pd.DataFrame:
+    """Where a comparison has rows over every respondent of the group (``population = "all"``),
+    only those; the others (tables written before the column existed) as they are."""
+    if "population" not in rows:
+        return rows
+    key = [rows[c].astype(str) for c in ("measure", "group_by", "group", "round")]
+    has_all = rows["population"].eq("all").groupby(key).transform("any")
+    return rows[~has_all | rows["population"].eq("all")]
 
 
 def _show_or_say(v: ReportView, rows: pd.DataFrame) -> None:
@@ -262,11 +277,18 @@ def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
     from evaluation.report.plots import mean_trajectory_plot
 
     own_by = {"consortium": None, "actor": "actor", "organisation": "organisation"}[v.audience.kind]
-    base = prepost[
-        (prepost["design"] == "independent")
-        & (prepost["test"] == "welch_t")
-        & (prepost["measure"].isin(v.study.headline_measures))
-    ]
+    if "population" in prepost:  # the means of every respondent of the group
+        base = prepost[
+            prepost["population"].eq("all")
+            & prepost["test"].isin(ALL_RESPONDENT_TESTS)
+            & prepost["measure"].isin(v.study.headline_measures)
+        ].drop_duplicates(["measure", "group_by", "group", "round"])
+    else:
+        base = prepost[
+            (prepost["design"] == "independent")
+            & (prepost["test"] == "welch_t")
+            & (prepost["measure"].isin(v.study.headline_measures))
+        ]
     groups = [("all", "all", v.label("all"))]
     if own_by:
         groups.append((own_by, v.audience.name, v.audience.name))

@@ -6,6 +6,7 @@ Estimators
 ----------
 ``independent_rows``  Welch t + Hedges' g; Mann-Whitney U + rank-biserial r.
 ``paired_rows``       paired t + d_z and d_av; Wilcoxon signed-rank + matched-pairs rank-biserial r.
+``partial_overlap_rows``  partially overlapping samples t (Derrick et al. 2017) + d_av_all.
 ``summary_rows``      Welch t + Hedges' g from ``n, mean, sd`` only (vendor aggregates).
 ``prepost_summary_table``  the pre-post table from unit aggregates (summary-statistics mode).
 ``hedges_g_with_variance``  g and its sampling variance, for meta-analysis.
@@ -85,12 +86,16 @@ PREPOST_COLUMNS = [
     "es_ci_high",
     "suppressed",
     "family",
+    "population",
+    "analysis",
+    "family_size",
 ]
 
 # Columns that identify a row of prepost.csv and survive disclosure control.
 # Columns that identify a row of prepost.csv and survive suppression (also the disclosure rules').
 PREPOST_IDENTIFYING = ("measure", "group_by", "group", "round", "baseline", "design", "test",
-                       "effect_size_type", "correction", "family")  # fmt: skip
+                       "effect_size_type", "correction", "family", "population", "analysis",
+                       "family_size")  # fmt: skip
 IDENTIFYING = list(PREPOST_IDENTIFYING)
 
 # R's wilcox.test computes exact p-values below this sample size when there are no ties.
@@ -98,6 +103,14 @@ _EXACT_BELOW = 50
 
 Design = Literal["auto", "independent", "paired"]
 Correction = Literal["holm", "fdr_bh"]
+
+# The primary analysis (``analysis = "primary"`` in prepost.csv): these measures, the whole study,
+# every respondent of both rounds, the parametric test. Its family is adjusted jointly with the
+# DiD tests of lmm.csv (Holm, in primary.csv), so prepost.csv leaves its p_adjusted empty.
+PRIMARY_MEASURES = ("qwl", "esis")
+PRIMARY_TESTS = ("welch_t", "paired_t", "partial_overlap_t")
+PRIMARY_FAMILY = "primary"
+PRIMARY_CORRECTION: Correction = "holm"
 
 
 # The columns of :func:`hedges_g_with_variance`.
@@ -705,6 +718,162 @@ def _paired(baseline: Iterable[float], other: Iterable[float], ci: float) -> lis
     return rows
 
 
+# --------------------------------------------------------------------------- partially overlapping
+
+
+def _partover(
+    b_pair: np.ndarray,
+    r_pair: np.ndarray,
+    b_only: np.ndarray,
+    r_only: np.ndarray,
+    *,
+    var_equal: bool = False,
+) -> dict:
+    """The partially overlapping samples t-test of round (sample 1) against baseline (sample 2).
+
+    ``var_equal=False`` is T_new2 and ``True`` is T_new1 of Derrick et al. (2017), exactly as
+    ``Partover.test`` of the R package Partiallyoverlapping 2.0 computes them (including its
+    rule that ``r = 0`` when either set of paired values has no variance). Returns the means,
+    SDs and sizes over all observations of each round, t, df, p and the standard error of the
+    difference; NaN where undefined (one pair, fewer than 2 values in a round, zero SE).
+    """
+    n12, n_a, n_c = len(b_pair), len(r_only), len(b_only)  # pairs, round-only, baseline-only
+    allr = np.concatenate([r_only, r_pair])
+    allb = np.concatenate([b_only, b_pair])
+    n1, n2 = len(allr), len(allb)
+    out = dict.fromkeys(["mean_r", "mean_b", "sd_r", "sd_b", "t", "df", "p", "se", "r"], math.nan)
+    out.update(n_r=n1, n_b=n2)
+    with np.errstate(all="ignore"):
+        if n1:
+            out["mean_r"] = float(allr.mean())
+        if n2:
+            out["mean_b"] = float(allb.mean())
+        if n1 < 2 or n2 < 2 or n12 == 1:
+            return out
+        s1, s2 = float(allr.std(ddof=1)), float(allb.std(ddof=1))
+        out["sd_r"], out["sd_b"] = s1, s2
+        r = 0.0
+        if n12 >= 2 and float(r_pair.std()) > 0 and float(b_pair.std()) > 0:
+            r = float(np.corrcoef(r_pair, b_pair)[0, 1])
+        out["r"] = r
+        unpaired = n_a + n_c
+        if var_equal:
+            sp = math.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / (n1 + n2 - 2))
+            se2 = sp**2 * (1 / n1 + 1 / n2 - 2 * r * n12 / (n1 * n2))
+            df = (n12 - 1) + (unpaired + n12 - 1) / (unpaired + 2 * n12) * unpaired
+        else:
+            v1, v2 = s1**2 / n1, s2**2 / n2
+            se2 = v1 + v2 - 2 * r * n12 * s1 * s2 / (n1 * n2)
+            welch = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+            df = (n12 - 1) + (welch - n12 + 1) / (unpaired + 2 * n12) * unpaired
+        if not (np.isfinite(se2) and se2 > 0 and np.isfinite(df) and df > 0):
+            return out
+        se = math.sqrt(se2)
+        t = (out["mean_r"] - out["mean_b"]) / se
+        out.update(t=t, df=float(df), se=se, p=float(2 * stats.t.sf(abs(t), df)))
+    return out
+
+
+def partial_overlap_rows(
+    baseline_paired: Iterable[float],
+    round_paired: Iterable[float],
+    baseline_unpaired: Iterable[float],
+    round_unpaired: Iterable[float],
+    *,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Compare a round with the baseline using every respondent: linked pairs and the rest.
+
+    The partially overlapping samples t-test T_new2 of Derrick, Russ, Toher & White (2017) (the
+    Welch-type statistic for unequal variances; R: ``Partiallyoverlapping::Partover.test(x1 =
+    round_unpaired, x2 = baseline_unpaired, x3 = round_paired, x4 = baseline_paired)``, with
+    ``var.equal = FALSE``). With ``n_12`` pairs, ``n_a`` round-only and ``n_c`` baseline-only
+    values, ``n_r = n_a + n_12``, ``n_b = n_c + n_12``, ``m``, ``s`` the mean and SD (``ddof=1``)
+    of **all** values of a round and ``r`` the Pearson correlation of the pairs (0 when either
+    side of the pairs has no variance, as in the R package)::
+
+        t    = (m_r - m_b) / sqrt(s_r^2/n_r + s_b^2/n_b - 2 r n_12 s_r s_b / (n_r n_b))
+        ν_W  = (s_r^2/n_r + s_b^2/n_b)^2 / ((s_r^2/n_r)^2/(n_r-1) + (s_b^2/n_b)^2/(n_b-1))
+        df   = (n_12 - 1) + (ν_W - n_12 + 1) / (n_a + n_c + 2 n_12) * (n_a + n_c)
+
+    with a two-sided p from the t distribution. With no pairs it is Welch's t (df = ν_W); with
+    no unlinked values it is the paired t (df = n_12 - 1). One pair alone gives no correlation:
+    the statistics are then empty (the R package refuses fewer than two pairs).
+
+    Effect size ``d_av_all`` (round minus baseline), standardised by an SD that does not depend
+    on how many respondents are linked::
+
+        d_av_all = (m_r - m_b) / ((s_r + s_b) / 2)
+
+    over all values of each round (Lakens 2013 eq. 10 applied to all respondents; with only
+    pairs it equals the paired ``d_av``, with none it differs from Hedges' g only by the
+    standardiser (average instead of pooled SD) and J). Not small-sample corrected. Interval:
+    the noncentral-t interval ``[λ_lo, λ_hi]`` for the noncentrality of t with the test's df,
+    rescaled by ``se / ((s_r + s_b) / 2)`` (the observed ratio d_av_all / t; Algina & Keselman
+    2003, as for the paired d_av); the tests check its coverage by simulation.
+
+    Parameters
+    ----------
+    baseline_paired, round_paired : array-like of float
+        The linked respondents' values, aligned (same length). Pairs with a NaN on either side
+        are dropped. Inputs are not modified.
+    baseline_unpaired, round_unpaired : array-like of float
+        The unlinked respondents' values of each round; NaNs dropped.
+    ci : float
+        Confidence level of the effect-size interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row with the columns ``ROW_KEYS``: ``design = "partial_overlap"``, ``test =
+        "partial_overlap_t"``, ``effect_size_type = "d_av_all"``; ``n_baseline``, ``n_round``
+        and the means are over all values of each round.
+
+    Examples
+    --------
+    >>> res = partial_overlap_rows([14, 15, 18, 20, 11], [15, 10, 15, 17, 13],
+    ...                            [20, 21, 16, 18], [10, 16, 18, 16]).iloc[0]
+    >>> print(res["test"], res["effect_size_type"], int(res["n_baseline"]), int(res["n_round"]))
+    partial_overlap_t d_av_all 9 9
+
+    References
+    ----------
+    Derrick, B., Russ, B., Toher, D., & White, P. (2017). Test statistics for the comparison of
+    means for two samples that include both paired and independent observations. Journal of
+    Modern Applied Statistical Methods, 16(1), 137-157.
+    Derrick, B., Toher, D., & White, P. (2017). How to compare the means of two samples that
+    include paired observations and independent observations: a companion to Derrick, Russ,
+    Toher and White (2017). The Quantitative Methods for Psychology, 13(2), 120-126.
+    Derrick, B. (2018). Partiallyoverlapping: Partially Overlapping Samples Tests. R package 2.0.
+    Lakens, D. (2013). Frontiers in Psychology, 4, 863.
+    Algina, J., & Keselman, H. J. (2003). Educational and Psychological Measurement, 63(4),
+    537-553.
+    """
+    _check_ci(ci)
+    b_pair, r_pair = _paired_arrays(baseline_paired, round_paired)
+    return _frame([_partial_overlap(b_pair, r_pair, _clean(baseline_unpaired),
+                                    _clean(round_unpaired), ci)])  # fmt: skip
+
+
+def _partial_overlap(
+    b_pair: np.ndarray, r_pair: np.ndarray, b_only: np.ndarray, r_only: np.ndarray, ci: float
+) -> dict:
+    """:func:`partial_overlap_rows` as a row dict (the pre-post table's inner loop)."""
+    res = _partover(b_pair, r_pair, b_only, r_only)
+    es = lo = hi = math.nan
+    s_av = (res["sd_r"] + res["sd_b"]) / 2
+    if np.isfinite(s_av) and s_av > 0:
+        es = (res["mean_r"] - res["mean_b"]) / s_av
+        if np.isfinite(res["t"]):
+            ncp_lo, ncp_hi = _nct_ncp_interval(res["t"], res["df"], ci)
+            scale = res["se"] / s_av
+            lo, hi = ncp_lo * scale, ncp_hi * scale
+    return _row(
+        "partial_overlap", res["n_b"], res["n_r"], res["mean_b"], res["mean_r"],
+        "partial_overlap_t", res["t"], res["df"], res["p"], "d_av_all", es, lo, hi,
+    )  # fmt: skip
+
+
 # --------------------------------------------------------------------------- multiplicity
 
 
@@ -828,18 +997,32 @@ def _comparisons(
     design: Design,
     ci: float,
 ) -> tuple[list[dict], int]:
-    """Rows for one measure x group x round, by design (and the count of repeated codes)."""
+    """Rows for one measure x group x round, by design (and the count of repeated codes).
+
+    Each row carries its ``population``: ``all`` when it uses every respondent of the group in
+    both rounds, ``linked`` (the pairs only) or ``unlinked`` (the rest only). With ``auto``,
+    pairs and unlinked respondents, the partially overlapping samples t over all of them is
+    added (``design = "partial_overlap"``)."""
     rows: list[dict] = []
     if design == "independent":
         if len(b_val) and len(r_val):
-            rows += _independent(b_val, r_val, ci)
+            rows += _tag(_independent(b_val, r_val, ci), "all")
         return rows, 0
     pair_b, pair_r, rest_b, rest_r, repeated = _split_linked(b_val, b_code, r_val, r_code)
+    unlinked = bool(len(rest_b) or len(rest_r))
     if len(pair_b):
-        rows += _paired(pair_b, pair_r, ci)
+        rows += _tag(_paired(pair_b, pair_r, ci), "linked" if unlinked else "all")
     if design == "auto" and len(rest_b) and len(rest_r):
-        rows += _independent(rest_b, rest_r, ci)
+        rows += _tag(_independent(rest_b, rest_r, ci), "unlinked" if len(pair_b) else "all")
+    if design == "auto" and len(pair_b) and unlinked:
+        rows += _tag([_partial_overlap(pair_b, pair_r, rest_b, rest_r, ci)], "all")
     return rows, repeated
+
+
+def _tag(rows: list[dict], population: str) -> list[dict]:
+    for row in rows:
+        row["population"] = population
+    return rows
 
 
 def prepost_table(
@@ -851,8 +1034,9 @@ def prepost_table(
     group_bys: list[str],
     design: Design = "auto",
     min_n: int = 5,
-    correction: Correction = "holm",
+    correction: Correction = "fdr_bh",
     ci: float = 0.95,
+    primary_measures: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """The pre-post table of record: every round against the baseline, per measure and group.
 
@@ -866,7 +1050,20 @@ def prepost_table(
       rank-biserial); unlinked respondents are left out.
     - ``design="auto"``: the paired analysis on the linked respondents **and** the independent
       analysis on the unlinked remainder of both rounds; the ``design`` column tells which
-      subset a row describes. With nothing linked, only the independent analysis.
+      subset a row describes. With nothing linked, only the independent analysis. Where a
+      comparison has both linked pairs and unlinked respondents, also the partially overlapping
+      samples t over **all** of them (:func:`partial_overlap_rows`, ``design =
+      "partial_overlap"``): the one analysis of the whole group.
+
+    ``population`` says which respondents of the group (in both rounds) a row uses: ``all``
+    (every one: the partially overlapping row; the paired rows when everyone is linked; the
+    independent rows when no one is, or with ``design="independent"``), ``linked`` (the pairs
+    only) or ``unlinked`` (the rest only).
+
+    ``analysis``: ``primary`` for a measure in ``primary_measures`` with ``group_by = "all"``,
+    ``population = "all"`` and a parametric test (``welch_t``, ``paired_t``,
+    ``partial_overlap_t``); ``sensitivity`` for the other rows of those measures with
+    ``group_by = "all"`` (other populations, rank tests); ``exploratory`` for the rest.
 
     Linking happens within the group, so a respondent who moved unit is unlinked in both
     units. A code repeated within a round is ambiguous: its rows stay unlinked (logged).
@@ -877,16 +1074,18 @@ def prepost_table(
     made only when both rounds have at least one value in the (group, design) subset; a round
     with no data at all (e.g. a planned round) gives no row.
 
-    Multiplicity: a family is one measure x group_by x test x design (all groups and rounds of
-    that measure and grouping for that test); ``p_adjusted`` is Holm or Benjamini-Hochberg
-    within the family (:func:`adjust_p`), each test counted once (the d_z and d_av rows share
-    one paired t). ``family`` names it ``"<measure>:<group_by>:<test>:<design>"`` and
-    ``correction`` holds the method.
+    Multiplicity: the primary rows form the family ``"primary"`` with ``correction = "holm"``;
+    it also holds the DiD tests of ``lmm.csv`` and is adjusted jointly in ``primary.csv``, so
+    their ``p_adjusted`` is empty here. Every other family is one measure x group_by x test x
+    population (all groups and rounds of that measure and grouping for that test), named
+    ``"<measure>:<group_by>:<test>:<population>"``; ``p_adjusted`` is ``correction`` (default
+    Benjamini-Hochberg) within the family (:func:`adjust_p`), each test counted once (the d_z
+    and d_av rows share one paired t). ``family_size`` is the number of tests with a p in the
+    row's family (:func:`family_sizes`).
 
     Disclosure control: a row where ``n_baseline < min_n`` or ``n_round < min_n`` keeps its
-    identifying columns (``measure, group_by, group, round, baseline, design, test,
-    effect_size_type, correction, family``), ``suppressed = True`` and every statistic empty
-    (NaN), and is left out of its multiplicity family.
+    identifying columns (``PREPOST_IDENTIFYING``), ``suppressed = True`` and every statistic
+    empty (NaN), and is left out of its multiplicity family.
 
     Parameters
     ----------
@@ -899,18 +1098,22 @@ def prepost_table(
     design : {"auto", "independent", "paired"}
     min_n : smallest n per round shown.
     correction : {"holm", "fdr_bh"}
+        The correction of the sensitivity and exploratory families (the primary family: Holm).
     ci : confidence level of the effect-size intervals.
+    primary_measures : measures of the primary analysis; default ``PRIMARY_MEASURES``
+        (``qwl``, ``esis``).
 
     Returns
     -------
     DataFrame
-        Columns ``PREPOST_COLUMNS`` (the contract's ``prepost.csv`` columns, then ``family``),
-        sorted by measure, group_by (given orders), group (as string), round (given order),
-        design, test, effect_size_type.
+        Columns ``PREPOST_COLUMNS`` (the contract's ``prepost.csv`` columns, then ``family``,
+        ``population``, ``analysis``, ``family_size``), sorted by measure, group_by (given
+        orders), group (as string), round (given order), design, test, effect_size_type.
 
     References
     ----------
-    See :func:`independent_rows`, :func:`paired_rows` and :func:`adjust_p`.
+    See :func:`independent_rows`, :func:`paired_rows`, :func:`partial_overlap_rows` and
+    :func:`adjust_p`.
     """
     if design not in ("auto", "independent", "paired"):
         raise ValueError(f"design must be 'auto', 'independent' or 'paired', got {design!r}")
@@ -979,6 +1182,7 @@ def prepost_table(
         rounds=rounds,
         min_n=min_n,
         correction=correction,
+        primary_measures=primary_measures,
     )
 
 
@@ -990,19 +1194,27 @@ def _finish(
     rounds: list[str],
     min_n: int,
     correction: Correction,
+    primary_measures: Iterable[str] | None,
 ) -> pd.DataFrame:
-    """Rows -> the pre-post table: families, disclosure control, adjusted p, order, dtypes."""
+    """Rows -> the pre-post table: analyses, families, disclosure control, adjusted p, order."""
     if not records:
         return _empty_prepost()
     out = pd.DataFrame.from_records(records)
-    out["correction"] = correction
-    out["family"] = out["measure"] + ":" + out["group_by"] + ":" + out["test"] + ":" + out["design"]
+    primary_measures = PRIMARY_MEASURES if primary_measures is None else tuple(primary_measures)
+    headline = out["measure"].isin(primary_measures) & out["group_by"].eq("all")
+    primary = headline & out["population"].eq("all") & out["test"].isin(PRIMARY_TESTS)
+    out["analysis"] = np.where(primary, "primary", np.where(headline, "sensitivity", "exploratory"))
+    out["correction"] = np.where(primary, PRIMARY_CORRECTION, correction)
+    own = out["measure"] + ":" + out["group_by"] + ":" + out["test"] + ":" + out["population"]
+    out["family"] = np.where(primary, PRIMARY_FAMILY, own)
     for col in ["n_baseline", "n_round"]:
         out[col] = out[col].astype("float64")
     out["p_adjusted"] = np.nan
+    out["family_size"] = 0
     out["suppressed"] = False
     out = suppress(out, n_columns=["n_baseline", "n_round"], keep=IDENTIFYING, min_n=min_n)
     out["p_adjusted"] = _adjust_families(out, correction)
+    out["family_size"] = family_sizes(out)
     out = _sort(out, measures=measures, group_bys=group_bys, rounds=rounds)
     out = out[PREPOST_COLUMNS].reset_index(drop=True)
     float_cols = [
@@ -1023,6 +1235,7 @@ def _finish(
     out["suppressed"] = out["suppressed"].astype(bool)
     for col in IDENTIFYING:
         out[col] = out[col].astype(object)
+    out["family_size"] = out["family_size"].astype("int64")
     return out
 
 
@@ -1069,8 +1282,9 @@ def prepost_summary_table(
     group_bys: list[str],
     measures: list[str] | None = None,
     min_n: int = 5,
-    correction: Correction = "holm",
+    correction: Correction = "fdr_bh",
     ci: float = 0.95,
+    primary_measures: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """The pre-post table from unit aggregates (summary-statistics mode): Welch t + Hedges' g.
 
@@ -1083,15 +1297,15 @@ def prepost_summary_table(
     ``summaries`` (``organisation``, ``participant``, ``role``). Cells with ``n >= 2`` but no
     mean or SD (suppressed by the vendor) cannot be combined and are left out (logged).
 
-    Families, ``p_adjusted``, disclosure control (``min_n``), columns and order are those of
-    :func:`prepost_table`, which gives the same ``welch_t`` rows from the individual answers
-    with ``design="independent"``.
+    Families, ``p_adjusted``, analyses (every row has ``population = "all"``), disclosure
+    control (``min_n``), columns and order are those of :func:`prepost_table`, which gives the
+    same ``welch_t`` rows from the individual answers with ``design="independent"``.
 
     Parameters
     ----------
     summaries : DataFrame
         Not modified.
-    rounds, baseline, group_bys, min_n, correction, ci
+    rounds, baseline, group_bys, min_n, correction, ci, primary_measures
         As in :func:`prepost_table`.
     measures : list of str, optional
         Measures in output order; default: as they first appear in ``summaries``.
@@ -1158,6 +1372,7 @@ def prepost_summary_table(
                                 "round": rnd,
                                 "baseline": baseline,
                                 **row,
+                                "population": "all",
                             }
                         )
     return _finish(
@@ -1167,16 +1382,39 @@ def prepost_summary_table(
         rounds=rounds,
         min_n=min_n,
         correction=correction,
+        primary_measures=primary_measures,
     )
 
 
+def _tests(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct test (the d_z and d_av rows share one paired t)."""
+    keys = ["measure", "group_by", "group", "round", "test", "population"]
+    return frame.drop_duplicates(subset=[k for k in keys if k in frame])
+
+
+def family_sizes(frame: pd.DataFrame) -> pd.Series:
+    """``family_size`` of each row of a pre-post table: the number of distinct tests with a p
+    in its family over the published (non-suppressed) rows, i.e. the ``m`` of its adjustment
+    (for ``family = "primary"``: the pre-post part of the primary family)."""
+    live = frame.loc[~frame["suppressed"].astype(bool) & frame["p"].notna()]
+    sizes = _tests(live).groupby("family", sort=False).size()
+    return frame["family"].map(sizes).fillna(0).astype("int64")
+
+
 def _adjust_families(frame: pd.DataFrame, correction: Correction) -> pd.Series:
-    """p_adjusted within each family over non-suppressed rows, each test counted once."""
+    """p_adjusted within each family over non-suppressed rows, each test counted once, with
+    the family's own ``correction`` (``correction`` where the frame has none). The primary
+    family is adjusted jointly with the DiD tests elsewhere (primary.csv): empty here."""
     adjusted = pd.Series(np.nan, index=frame.index, dtype="float64")
     live = frame.loc[~frame["suppressed"].astype(bool)]
-    for _, fam in live.groupby("family", sort=False):
+    for name, fam in live.groupby("family", sort=False):
+        if name == PRIMARY_FAMILY:
+            continue
         tests = fam.drop_duplicates(subset=["group", "round"])
-        adj = adjust_p(tests["p"].to_numpy(dtype=float), method=correction)
+        method = correction
+        if "correction" in fam and fam["correction"].notna().any():
+            method = fam["correction"].dropna().iloc[0]
+        adj = adjust_p(tests["p"].to_numpy(dtype=float), method=method)
         lookup = dict(zip(zip(tests["group"], tests["round"], strict=True), adj, strict=True))
         adjusted.loc[fam.index] = [
             lookup[(g, r)] for g, r in zip(fam["group"], fam["round"], strict=True)
@@ -1208,4 +1446,5 @@ def _empty_prepost() -> pd.DataFrame:
     for col in IDENTIFYING:
         out[col] = out[col].astype(object)
     out["suppressed"] = out["suppressed"].astype(bool)
+    out["family_size"] = out["family_size"].astype("int64")
     return out
