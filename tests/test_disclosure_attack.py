@@ -160,6 +160,17 @@ def _units(study) -> dict[str, list[str]]:
     return {name: list(org.headcount) for name, org in study.organisations.items()}
 
 
+def _part(row_design: str, study_design: str) -> str:
+    """The cell a prepost row's n and mean describe: the linked pairs (P), the unlinked rest
+    (I) or, for the partially overlapping rows and every row of an independent design, the
+    whole group (T)."""
+    if row_design == "paired":
+        return "P"
+    if row_design == "partial_overlap" or study_design == "independent":
+        return "T"
+    return "I"
+
+
 def survey_attack(study, tables: Path) -> tuple[PerMeasure, list[tuple]]:
     """The attacker of the respondent tables; returns it and the cell keys of every
     suppressed prepost row (``(measure, group_by, group, round, part, side)``)."""
@@ -174,7 +185,7 @@ def survey_attack(study, tables: Path) -> tuple[PerMeasure, list[tuple]]:
     design_rows = prepost.drop_duplicates(["measure", "group_by", "group", "round", "design"])
     seen_parts = set()
     for r in design_rows.itertuples(index=False):
-        part = "P" if r.design == "paired" else "T" if study.design == "independent" else "I"
+        part = _part(r.design, study.design)
         seen_parts.add((r.measure, r.group_by, r.group, r.round, part))
         for side, n_col, m_col in (("b", "n_baseline", "mean_baseline"),
                                    ("r", "n_round", "mean_round")):  # fmt: skip
@@ -285,7 +296,7 @@ def true_prepost(study) -> dict[tuple, float]:
     )  # fmt: skip
     out = {}
     for r in table.itertuples(index=False):
-        part = "P" if r.design == "paired" else ("T" if study.design == "independent" else "I")
+        part = _part(r.design, study.design)
         for side, n in (("b", r.n_baseline), ("r", r.n_round)):
             x = study.baseline if side == "b" else r.round
             key = (r.measure, r.group_by, r.group, r.round, part, side) if part != "T" else (
