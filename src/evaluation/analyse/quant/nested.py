@@ -362,7 +362,9 @@ def fit_nested(
         for i in range(n_levels)
     }
     n_clusters = {names[n_levels - 1 - i]: st.sizes[i] for i in range(n_levels)}
-    singular = tuple(names[n_levels - 1 - i] for i in range(n_levels) if psi[i] < SINGULAR_TOL)
+    singular = tuple(names[n_levels - 1 - i] for i in range(n_levels) if psi[i] < SINGULAR_TOL)[
+        ::-1
+    ]
     return NestedFit(
         levels=names,
         beta=beta,
