@@ -256,7 +256,7 @@ def respondent_cells(s: Session) -> pd.DataFrame:
 
 def icc_by_measure(lmm: pd.DataFrame) -> dict[str, float]:
     """The mixed model's ICC per measure from ``lmm.csv`` rows (the power table's input)."""
-    rows = lmm[(lmm["term"] == "icc") & lmm["model"].str.startswith("mixedlm")]
+    rows = lmm[(lmm["term"] == "icc") & lmm["model"].str.startswith(("mixedlm", "lmm_reml"))]
     return {
         m: float(v) for m, v in rows.groupby("measure")["estimate"].first().items() if pd.notna(v)
     }

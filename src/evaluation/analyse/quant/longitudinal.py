@@ -1,14 +1,17 @@
 """Longitudinal models: the mixed model behind ``lmm.csv`` and its cluster-robust cross-check.
 
-Respondents are nested in units nested in organisations and answer once a round. The model of
-record is a linear mixed model (LMM) with a random intercept for the organisation and a variance
-component for the unit within the organisation,
+Respondents are nested in units nested in organisations and answer once a round; a linked
+respondent code makes the same person recognisable across rounds. The model of record is a
+linear mixed model (LMM) with random intercepts for the organisation, the unit within it and the
+person within the unit (q ~ N(0, s2_person), left out when nobody is linked; fitted by
+:func:`evaluation.analyse.quant.nested.fit_nested` from sufficient statistics, t with G - 1 df),
+shown here without the person term:
 
     y_iujr = b0 + sum_r g_r [round = r] + d * P_i + sum_r t_r [round = r] * P_i (+ covariates)
              + o_j + u_uj + e_iujr,
     o_j ~ N(0, s2_org),  u_uj ~ N(0, s2_unit),  e_iujr ~ N(0, s2_resid),
 
-fitted by REML (statsmodels ``MixedLM``), where ``P`` is programme participation (0/1) and the
+fitted by REML, where ``P`` is programme participation (0/1) and the
 baseline round is the reference. ``t_r`` is the difference-in-differences (DiD) of round ``r``:
 the participants' change from the baseline minus the non-participants' change.
 
@@ -21,12 +24,12 @@ Functions
 ``icc_oneway``            model-free one-way ANOVA ICC(1) of one clustering level.
 ``tidy``                  a fitted statsmodels result as one row per fixed-effect coefficient.
 
-Fallbacks are never silent: a fit that does not converge, lands on the boundary of the parameter
-space (a variance component of zero: lme4's "singular fit") or gives non-finite numbers is
-retried with other optimisers, then with a simpler model (a random intercept per unit when only
-the organisation variance is zero; no unit variance component; then OLS with CR1 standard
-errors clustered by organisation). The model actually used is named in the
-``model`` column and every step down is announced with a :class:`ModelWarning`.
+Fallbacks are never silent: a variance estimated as zero (lme4's "singular fit") stays in the
+model at zero and is announced; a fit that does not converge from three starting points, or a
+single organisation, falls back to OLS with CR1 standard errors clustered by organisation. The
+model used is named in the ``model`` column (``lmm_reml_`` + the levels modelled) and every step
+down is announced with a :class:`ModelWarning`. The statsmodels ``MixedLM`` chain
+(``_fit_chain``) is kept as the reference path of the tests only.
 
 References
 ----------
@@ -903,13 +906,24 @@ def lmm_table(
 ) -> pd.DataFrame:
     """The ``lmm.csv`` rows of one measure: model means, DiD per round, ICCs.
 
-    Model (REML, statsmodels ``MixedLM``; formula API)::
+    Model (REML, :func:`evaluation.analyse.quant.nested.fit_nested`)::
 
         measure ~ C(round, Treatment(baseline)) * participant [+ covariates]
-        groups = organisation (random intercept), vc_formula = {"unit": "0 + C(unit)"}
+        + (1 | organisation) + (1 | organisation:unit) + (1 | organisation:unit:person)
 
-    i.e. y = X b + o_org + u_unit(org) + e with variances s2_org, s2_unit, s2_resid. Rows with a
-    missing measure, participant, organisation, unit or covariate are dropped (logged).
+    i.e. y = X b + o_org + u_unit(org) + q_person(unit) + e. A person is a ``respondent`` code
+    within its organisation and unit (a person who changed unit is a different person-in-unit;
+    a row without a code is its own singleton person). Levels the data do not identify are left
+    out (no linked code answers twice: no person level; no organisation with two units: no unit
+    level, with a warning); ``model`` = ``lmm_reml_`` + the levels modelled, e.g.
+    ``lmm_reml_org_unit_person``. Means and DiDs use t with G - 1 df (G organisations); ICC rows
+    for ``organisation``, ``unit`` and ``person`` (the same person's answers in two rounds:
+    (s2_org + s2_unit + s2_person) / total). ``population`` = ``all``; ``analysis`` =
+    ``primary``, except the DiD rows with 2 <= G < 30 organisations (``sensitivity``: the wild
+    cluster bootstrap of :func:`cluster_robust_check` is primary). The details below on the
+    statsmodels models describe the earlier model ids (``mixedlm_reml*``); see docs/methods.md,
+    "Mixed model with a person level". Rows with a missing measure, participant, organisation,
+    unit or covariate are dropped (logged).
 
     Rows (``term``):
 
