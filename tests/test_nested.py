@@ -195,3 +195,24 @@ def test_not_nested_raises():
         fit_nested(
             np.ones((4, 1)), np.arange(4.0), [("org", ["a", "a", "b", "b"]), ("unit", list("xyxy"))]
         )
+
+
+def test_compressed_sweep_equals_full_sweep():
+    """The fast criterion (innermost clusters grouped by parent and size) equals the
+    cluster-by-cluster recursion at arbitrary variance ratios, zeros included."""
+    from evaluation.analyse.quant import nested
+
+    rng = np.random.default_rng(8)
+    org = rng.integers(0, 5, 500)
+    unit = org * 10 + rng.integers(0, 4, 500)
+    person = unit * 1000 + rng.integers(0, 150, 500)
+    x = np.column_stack([np.ones(500), rng.normal(size=500), rng.integers(0, 2, 500)])
+    y = rng.normal(size=500)
+    codes = [nested._codes(c)[0] for c in (person, unit, org)]
+    st = nested._sufficient(x, y, codes, ("person", "unit", "org"))
+    assert len(st.g_n) < st.sizes[0]  # compressed
+    for theta in ([0.7, 0.2, 1.5], [0.0, 0.3, 0.0], [2.0, 0.0, 0.1]):
+        full = nested._sweep(st, np.array(theta))[:4]
+        fast = nested._sweep_fast(st, np.array(theta))
+        for a, b in zip(full, fast, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-9)

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, sparse
 
 # lme4's isSingular(): a relative SD below this is a variance estimated as zero.
 SINGULAR_TOL = 1e-4
@@ -122,6 +122,18 @@ class _Stats:
     by0: np.ndarray  # (C0,)
     parents: list[np.ndarray]  # parents[l]: cluster of level l+1 (outwards) of each level-l one
     sizes: list[int]  # clusters per level, innermost first
+    # The innermost level compressed: its k_c depends on the cluster only through its row count
+    # n_c, so clusters with the same (parent, n_c) are summed once (group g: count, n, parent,
+    # sum bX, sum by, sum bX bX', sum bX by, sum by^2).
+    g_count: np.ndarray
+    g_n: np.ndarray
+    g_parent: np.ndarray
+    g_bx: np.ndarray
+    g_by: np.ndarray
+    g_xx: np.ndarray  # (G, p, p)
+    g_xy: np.ndarray  # (G, p)
+    g_yy: np.ndarray
+    aggregate: list  # aggregate[l]: sparse (clusters of level l+1) x (clusters of level l) ones
 
 
 def _codes(values: Sequence | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,17 +170,80 @@ def _sufficient(x: np.ndarray, y: np.ndarray, codes: list[np.ndarray], names) ->
             _parent_map(codes[lvl - 1], codes[lvl], n_child, (names[lvl], names[lvl - 1]))
         )
         sizes.append(int(codes[lvl].max()) + 1)
+    bx0 = bx0.reshape(c0, p)
+    parent0 = parents[0] if parents else np.zeros(c0, dtype=np.int64)
+    counts = a0.astype(np.int64)
+    key = parent0.astype(np.int64) * (int(counts.max()) + 1) + counts
+    _, first, gcode = np.unique(key, return_index=True, return_inverse=True)
+    n_g = len(first)
+
+    def gsum(w: np.ndarray) -> np.ndarray:
+        return np.bincount(gcode, weights=w, minlength=n_g)
+
+    g_xx = np.empty((n_g, p, p))
+    for j in range(p):
+        for k in range(j + 1):
+            g_xx[:, j, k] = g_xx[:, k, j] = gsum(bx0[:, j] * bx0[:, k])
+    aggregate = [
+        sparse.csr_matrix(
+            (np.ones(len(par)), (par, np.arange(len(par)))), shape=(sizes[i + 1], len(par))
+        )
+        for i, par in enumerate(parents)
+    ]
     return _Stats(
         n=n,
         xtx=x.T @ x,
         xty=x.T @ y,
         yty=float(y @ y),
         a0=a0,
-        bx0=bx0.reshape(c0, p),
+        bx0=bx0,
         by0=by0,
         parents=parents,
         sizes=sizes,
+        g_count=gsum(np.ones(c0)),
+        g_n=counts[first].astype(float),
+        g_parent=parent0[first],
+        g_bx=np.column_stack([gsum(bx0[:, j]) for j in range(p)]).reshape(n_g, p),
+        g_by=gsum(by0),
+        g_xx=g_xx,
+        g_xy=np.column_stack([gsum(bx0[:, j] * by0) for j in range(p)]).reshape(n_g, p),
+        g_yy=gsum(by0 * by0),
+        aggregate=aggregate,
     )
+
+
+def _sweep_fast(st: _Stats, theta: np.ndarray):
+    """As :func:`_sweep` (without ``keep``), the innermost level from its compressed groups."""
+    th = theta[0]
+    d = 1.0 + th * st.g_n
+    k = th / d
+    xwx = st.xtx - np.tensordot(k, st.g_xx, axes=1)
+    xwy = st.xty - k @ st.g_xy
+    ywy = st.yty - float(k @ st.g_yy)
+    logdet = float(st.g_count @ np.log(d))
+    if len(theta) == 1:
+        return xwx, xwy, ywy, logdet
+    m = st.sizes[1]
+    a = np.bincount(st.g_parent, weights=st.g_count * st.g_n / d, minlength=m)
+    by = np.bincount(st.g_parent, weights=st.g_by / d, minlength=m)
+    bx = np.column_stack(
+        [np.bincount(st.g_parent, weights=st.g_bx[:, j] / d, minlength=m) for j in range(len(xwy))]
+    ).reshape(m, len(xwy))
+    for lvl in range(1, len(theta)):
+        th = theta[lvl]
+        if th > 0:
+            d = 1.0 + th * a
+            k = th / d
+            kbx = bx * k[:, None]
+            xwx -= kbx.T @ bx
+            xwy -= kbx.T @ by
+            ywy -= float(k @ (by * by))
+            logdet += float(np.sum(np.log(d)))
+            a, bx, by = a / d, bx / d[:, None], by / d
+        if lvl + 1 < len(theta):
+            agg = st.aggregate[lvl]
+            a, by, bx = agg @ a, agg @ by, np.asarray(agg @ bx)
+    return xwx, xwy, ywy, logdet
 
 
 def _sweep(st: _Stats, theta: np.ndarray, keep: bool = False):
@@ -192,18 +267,14 @@ def _sweep(st: _Stats, theta: np.ndarray, keep: bool = False):
             logdet += float(np.sum(np.log(d)))
             a, bx, by = a / d, bx / d[:, None], by / d
         if lvl + 1 < len(theta):
-            par, m = st.parents[lvl], st.sizes[lvl + 1]
-            a = np.bincount(par, weights=a, minlength=m)
-            by = np.bincount(par, weights=by, minlength=m)
-            bx = np.column_stack(
-                [np.bincount(par, weights=bx[:, j], minlength=m) for j in range(bx.shape[1])]
-            ).reshape(m, bx.shape[1])
+            agg = st.aggregate[lvl]
+            a, by, bx = agg @ a, agg @ by, np.asarray(agg @ bx)
     return xwx, xwy, ywy, logdet, kept
 
 
 def _criterion(st: _Stats, theta: np.ndarray, reml: bool) -> tuple[float, np.ndarray, float]:
     """(-2 log-likelihood profiled over b and s2_e, b, RSS)."""
-    xwx, xwy, ywy, logdet, _ = _sweep(st, theta)
+    xwx, xwy, ywy, logdet = _sweep_fast(st, theta)
     chol = np.linalg.cholesky(xwx)
     beta = np.linalg.solve(xwx, xwy)
     rss = max(ywy - float(xwy @ beta), 1e-300)
