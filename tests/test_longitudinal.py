@@ -21,6 +21,7 @@ Reference values, each with its source:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from pathlib import Path
@@ -31,6 +32,7 @@ import pytest
 import statsmodels
 import statsmodels.formula.api as smf
 from scipy import stats
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from evaluation.analyse.quant import longitudinal as lg
 from evaluation.analyse.quant.longitudinal import (
@@ -41,6 +43,7 @@ from evaluation.analyse.quant.longitudinal import (
     lmm_table,
     tidy,
 )
+from evaluation.analyse.quant.nested import fit_nested
 
 ROUNDS = ["T0", "T1", "T2", "T3"]
 SD_ORG, SD_UNIT, SD_RES = 4.0, 3.0, 12.0
@@ -134,8 +137,11 @@ def sim_table(sim) -> pd.DataFrame:
 def test_lmm_table_shape_and_columns(sim, sim_table):
     out = sim_table
     assert list(out.columns) == LMM_COLUMNS
-    assert out["term"].value_counts().to_dict() == {"mean": 8, "did": 3, "icc": 2}
-    assert set(out["model"]) == {"mixedlm_reml"}
+    assert out["term"].value_counts().to_dict() == {"mean": 8, "did": 3, "icc": 3}
+    assert set(out["model"]) == {"lmm_reml_org_unit"}  # no respondent codes: no person level
+    assert out["population"].eq("all").all()
+    # 9 organisations (< 30): the wild bootstrap DiD is primary, the mixed model's sensitivity
+    assert out["analysis"].eq(np.where(out["term"].eq("did"), "sensitivity", "primary")).all()
     assert out["measure"].eq("qwl").all()
     assert not out["suppressed"].any()
     means = out[out.term == "mean"]
@@ -144,7 +150,8 @@ def test_lmm_table_shape_and_columns(sim, sim_table):
     assert did["participant"].isna().all() and list(did["round"]) == ["T1", "T2", "T3"]
     assert did["p"].between(0, 1).all()
     icc = out[out.term == "icc"]
-    assert list(icc["level"]) == ["organisation", "unit"] and icc["round"].isna().all()
+    assert list(icc["level"]) == ["organisation", "unit", "person"] and icc["round"].isna().all()
+    assert np.isnan(row(out, "icc", level="person")["estimate"])
     assert out["n_clusters"].iloc[0] == N_ORG_SMALL
     n_units = sim[["organisation", "unit"]].drop_duplicates().shape[0]
     assert row(out, "icc", level="unit")["n_clusters"] == n_units >= N_ORG_SMALL * 3
@@ -170,23 +177,28 @@ def test_lmm_matches_direct_statsmodels_fit(sim, sim_table):
         re_formula="1",
         vc_formula={"unit": "0 + C(unit)"},
     )
-    res = model.fit(reml=True, method=["bfgs"])
+    with warnings.catch_warnings():  # gtol 1e-10 is beyond what bfgs reports as met
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = model.fit(reml=True, method="bfgs", gtol=1e-10)
     for rnd in ["T1", "T2", "T3"]:
         name = f"C(round, Treatment('T0'))[T.{rnd}]:participant"
         got = row(sim_table, "did", rnd)
-        assert got["estimate"] == pytest.approx(res.fe_params[name], abs=1e-4)
-        half = stats.norm.ppf(0.975) * res.bse_fe[name]
+        assert got["estimate"] == pytest.approx(res.fe_params[name], abs=1e-6)
+        # t with G - 1 df; SEs as lme4's s2 (X'V^-1X)^-1, within 1e-3 of statsmodels' bse_fe
+        half = stats.t.ppf(0.975, N_ORG_SMALL - 1) * res.bse_fe[name]
         assert got["ci_high"] - got["ci_low"] == pytest.approx(2 * half, rel=1e-3)
-        assert got["p"] == pytest.approx(res.pvalues[name], rel=1e-2, abs=1e-8)
+        t = res.fe_params[name] / res.bse_fe[name]
+        p_t = 2 * stats.t.sf(abs(t), N_ORG_SMALL - 1)
+        assert got["p"] == pytest.approx(p_t, rel=1e-2, abs=1e-8)
     pred = res.predict(pd.DataFrame({"round": ["T3"], "participant": [1.0]}))
     assert row(sim_table, "mean", "T3", 1)["estimate"] == pytest.approx(pred.iloc[0], abs=1e-4)
     v_org, v_unit, v_res = float(res.cov_re.iloc[0, 0]), float(res.vcomp[0]), float(res.scale)
     total = v_org + v_unit + v_res
     assert row(sim_table, "icc", level="organisation")["estimate"] == pytest.approx(
-        v_org / total, rel=1e-3
+        v_org / total, rel=1e-5
     )
     assert row(sim_table, "icc", level="unit")["estimate"] == pytest.approx(
-        (v_org + v_unit) / total, rel=1e-3
+        (v_org + v_unit) / total, rel=1e-5
     )
 
 
@@ -455,6 +467,29 @@ def test_bootstrap_ci_inverts_the_test():
     assert test.p_value(hi - eps) >= 0.05 > test.p_value(hi + eps)
 
 
+def test_bootstrap_ci_boundary_compares_counts_not_floats():
+    """Regression: 1 - 0.95 is 0.05000000000000004, so with B = 999 a null value with exactly
+    50 = alpha (B + 1) counts has p = 0.05 >= alpha and lies inside the interval. Constructed
+    t*: 49 draws with |t*| = 10, 950 with |t*| = 0.5 (and t* the same for every null value),
+    so p(c) = 0.05 for 0.5 < |t(c)| <= 10 and the CI is estimate +- 10 SE (the float
+    comparison p(c) < alpha gave +- 0.5 SE)."""
+    t = np.r_[np.full(49, 10.0), np.full(950, 0.5)] * np.where(np.arange(999) % 2, 1, -1)
+    test = lg._WildTest(
+        beta=2.0,
+        se=0.25,
+        const=1.0,
+        num0=t,
+        num1=np.zeros(999),
+        score0=np.ones((1, 999)),
+        score1=np.zeros((1, 999)),
+    )
+    assert test.p_value(2.0 - 5 * 0.25) == 0.05
+    lo, hi = test.confint(1 - 0.95)
+    assert lo == pytest.approx(2.0 - 10 * 0.25, abs=1e-5)
+    assert hi == pytest.approx(2.0 + 10 * 0.25, abs=1e-5)
+    assert lg._min_count(1 - 0.95, 999) == 50 and lg._min_count(0.05, 998) == 50
+
+
 def test_weights_auto_and_few_clusters_rows(sim):
     out = cluster_robust_check(sim, measure="qwl", rounds=ROUNDS, baseline="T0", seed=3)
     assert list(out.columns) == LMM_COLUMNS
@@ -533,24 +568,28 @@ def zero_between_variance(unit_effects=(0.0, 0.0, 0.0)) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def test_zero_between_variance_falls_back_loudly():
+def test_zero_between_variance_is_a_singular_fit():
+    """Both between variances at the boundary: kept at zero (lme4's singular fit), announced;
+    with every variance component zero the GLS DiD is the OLS DiD."""
     data = zero_between_variance()
-    with pytest.warns(ModelWarning, match=r"lmm_table\(qwl\).*singular fit") as rec:
+    with pytest.warns(ModelWarning, match=r"lmm_table\(qwl\).*singular fit.*organisation and unit"):
         out = lmm_table(data, measure="qwl", rounds=["T0", "T1"], baseline="T0")
-    assert any("ols_cluster_robust" in str(w.message) for w in rec)
-    assert set(out["model"]) == {"ols_cluster_robust"}
+    assert set(out["model"]) == {"lmm_reml_org_unit"}
     did = row(out, "did", "T1")
     ols = smf.ols("qwl ~ C(round) * participant", data).fit()
     assert did["estimate"] == pytest.approx(ols.params["C(round)[T.T1]:participant"], rel=1e-9)
     assert np.isfinite([did["ci_low"], did["ci_high"], did["p"]]).all()
-    assert out.loc[out.term == "icc", "estimate"].isna().all()
+    assert row(out, "icc", level="organisation")["estimate"] == 0.0
+    assert row(out, "icc", level="unit")["estimate"] == 0.0
 
 
-def test_zero_organisation_variance_uses_unit_intercepts():
+def test_zero_organisation_variance_equals_unit_intercepts():
+    """The organisation variance at the boundary: the fit is that of a random intercept per
+    unit (the same REML likelihood), cross-checked with statsmodels."""
     data = zero_between_variance(unit_effects=(-4.0, 0.0, 4.0))
-    with pytest.warns(ModelWarning, match="organisation variance is estimated as zero"):
+    with pytest.warns(ModelWarning, match="organisation variance estimated as zero"):
         out = lmm_table(data, measure="qwl", rounds=["T0", "T1"], baseline="T0")
-    assert set(out["model"]) == {"mixedlm_reml_no_org_re"}
+    assert set(out["model"]) == {"lmm_reml_org_unit"}
     assert row(out, "icc", level="organisation")["estimate"] == 0.0
     assert 0.05 < row(out, "icc", level="unit")["estimate"] < 0.3  # 16 / (16 + ~100)
     res = smf.mixedlm(
@@ -574,44 +613,125 @@ def test_one_organisation_gives_labelled_empty_inference():
     assert cr[["ci_low", "ci_high", "p"]].isna().all().all()
 
 
-def test_one_unit_per_organisation_drops_unit_component(sim):
+def test_one_unit_per_organisation_drops_unit_level(sim):
     data = sim.assign(unit="all")
     with pytest.warns(ModelWarning, match="unit variance not identified"):
         out = lmm_table(data, measure="qwl", rounds=ROUNDS, baseline="T0")
-    assert set(out["model"]) == {"mixedlm_reml_no_unit_vc"}
+    assert set(out["model"]) == {"lmm_reml_org"}
     assert np.isfinite(row(out, "icc", level="organisation")["estimate"])
     assert np.isnan(row(out, "icc", level="unit")["estimate"])
 
 
-def test_optimiser_retries_then_steps_down(sim, monkeypatch):
+def test_no_convergence_falls_back_to_ols(sim, monkeypatch):
     calls = []
+    real = lg.fit_nested
 
-    def failing(data, formula, *, variant, method, model=None):
-        calls.append((variant, method))
-        return None, "retry", f"{method}: did not converge"
+    def failing(*args, **kw):
+        calls.append(kw.get("start"))
+        return dataclasses.replace(real(*args, **kw), converged=False)
 
-    monkeypatch.setattr(lg, "_fit_mixed", failing)
-    with pytest.warns(ModelWarning, match=r"lmm_table\(qwl\).*mixedlm_reml failed.*nm") as rec:
+    monkeypatch.setattr(lg, "fit_nested", failing)
+    with pytest.warns(ModelWarning, match=r"lmm_reml_org_unit failed.*did not converge") as rec:
         out = lmm_table(sim, measure="qwl", rounds=ROUNDS, baseline="T0")
-    assert calls == [("mixedlm_reml", m) for m in lg.OPTIMISERS] + [
-        ("mixedlm_reml_no_unit_vc", m) for m in lg.OPTIMISERS
-    ]
+    assert len(calls) == 3  # three starting points
     assert "ols_cluster_robust" in str(rec[-1].message)
     assert set(out["model"]) == {"ols_cluster_robust"}
     assert np.isfinite(row(out, "did", "T3")["estimate"])
 
 
-def test_first_optimiser_failure_is_retried_silently(sim, monkeypatch):
-    real = lg._fit_mixed
+def test_first_start_failure_is_retried_silently(sim, monkeypatch):
+    real = lg.fit_nested
+    calls = []
 
-    def flaky(data, formula, *, variant, method, model=None):
-        if method == lg.OPTIMISERS[0]:
-            return None, "retry", "did not converge"
-        return real(data, formula, variant=variant, method=method, model=model)
+    def flaky(*args, **kw):
+        calls.append(kw.get("start"))
+        fit = real(*args, **kw)
+        return dataclasses.replace(fit, converged=False) if len(calls) == 1 else fit
 
-    monkeypatch.setattr(lg, "_fit_mixed", flaky)
+    monkeypatch.setattr(lg, "fit_nested", flaky)
     out, msgs = quiet_lmm(sim)
-    assert msgs == [] and set(out["model"]) == {"mixedlm_reml"}
+    assert msgs == [] and set(out["model"]) == {"lmm_reml_org_unit"} and len(calls) == 2
+
+
+def linked(seed: int, n_org: int = 12, sd_person: float = 6.0) -> pd.DataFrame:
+    """Panel-like data: 3 units x 10 people per organisation, each answering each of 4 rounds
+    with probability 0.7 under a respondent code; 5% of the people change unit once."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for o in range(n_org):
+        uo = rng.normal(0, SD_ORG)
+        units = rng.normal(0, SD_UNIT, 3)
+        for k in range(30):
+            up, u, part = rng.normal(0, sd_person), k % 3, float(k % 2)
+            moves = rng.random() < 0.05
+            for r, rnd in enumerate(ROUNDS):
+                if moves and r == 2:
+                    u = (u + 1) % 3
+                if rng.random() < 0.7:
+                    y = MU + uo + units[u] + up + TREND * r + PART * part + rng.normal(0, SD_RES)
+                    rows.append((rnd, f"O{o}", f"U{u}", f"P{o}-{k}", part, y))
+    cols = ["round", "organisation", "unit", "respondent", "participant", "qwl"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_person_level_with_linked_respondents():
+    data = linked(1)
+    data.loc[data.index[::10], "respondent"] = None  # anonymous rows: singleton people
+    out, msgs = quiet_lmm(data)
+    assert msgs == []
+    assert set(out["model"]) == {"lmm_reml_org_unit_person"}
+    person = row(out, "icc", level="person")
+    unit = row(out, "icc", level="unit")
+    assert unit["estimate"] < person["estimate"] < 1
+    # people: a person-in-unit per code (a mover is two), plus one per anonymous row
+    code = data["respondent"]
+    key = data["organisation"] + "/" + data["unit"] + "/" + code.astype(str)
+    assert person["n_clusters"] == key[code.notna()].nunique() + code.isna().sum()
+    # the same fit directly
+    x = smf.ols("qwl ~ C(round) * participant", data).exog
+    anon = "single" + pd.Series(range(len(data)), index=data.index).astype(str)
+    fit = fit_nested(
+        x,
+        data["qwl"].to_numpy(),
+        [
+            ("organisation", data["organisation"]),
+            ("unit", data["organisation"] + "/" + data["unit"]),
+            ("person", key.where(code.notna(), anon)),
+        ],
+    )
+    v = fit.variances
+    total = sum(v.values())
+    assert person["estimate"] == pytest.approx(1 - v["residual"] / total, rel=1e-6)
+    assert row(out, "did", "T3")["estimate"] == pytest.approx(fit.beta[-1], rel=1e-6)
+
+
+def test_person_level_recovers_truth_and_primary_rows():
+    """3 seeds: the person ICC averages near the truth; exactly one primary DiD per round in
+    lmm_table + cluster_robust_check, the bootstrap's below 30 organisations."""
+    total = SD_ORG**2 + SD_UNIT**2 + 36.0 + SD_RES**2
+    iccs = []
+    for seed in range(3):
+        data = linked(10 + seed)
+        out, _ = quiet_lmm(data)
+        iccs.append(row(out, "icc", level="person")["estimate"])
+        cr = cluster_robust_check(data, measure="qwl", rounds=ROUNDS, baseline="T0", seed=1)
+        both = pd.concat([out, cr], ignore_index=True)
+        primary = both[both["term"].eq("did") & both["analysis"].eq("primary")]
+        assert list(primary["round"]) == ["T1", "T2", "T3"]
+        assert set(primary["model"]) == {"ols_wild_cluster_bootstrap"}
+    assert np.mean(iccs) == pytest.approx(1 - SD_RES**2 / total, abs=0.06)
+
+
+def test_primary_did_is_the_mixed_model_with_30_organisations():
+    data = simulate(5, n_org=30, per_unit=3)
+    out, _ = quiet_lmm(data)
+    cr = cluster_robust_check(data, measure="qwl", rounds=ROUNDS, baseline="T0", seed=1)
+    both = pd.concat([out, cr], ignore_index=True)
+    did = both[both["term"].eq("did")]
+    primary = did[did["analysis"].eq("primary")]
+    assert list(primary["round"]) == ["T1", "T2", "T3"]
+    assert set(primary["model"]) == {"lmm_reml_org_unit"}
+    assert did.loc[did["model"].eq("ols_cr1"), "analysis"].eq("sensitivity").all()
 
 
 def test_baseline_without_participants_gives_empty_rows_and_warning(sim):
@@ -726,3 +846,12 @@ def test_tidy_rows(sim):
     mixed = tidy(fit)
     assert list(mixed["term"]) == ["Intercept"]
     assert mixed["p"].iloc[0] == pytest.approx(fit.pvalues["Intercept"])
+
+
+def test_power_icc_reads_the_nested_model(sim_table):
+    from evaluation.pipeline.session import icc_by_measure
+
+    icc = row(sim_table, "icc", level="organisation")["estimate"]
+    got = icc_by_measure(sim_table)["qwl"]
+    # a float per measure, or (after h5-power) a dict of levels: the organisation ICC either way
+    assert (got["organisation"] if isinstance(got, dict) else got) == pytest.approx(icc)

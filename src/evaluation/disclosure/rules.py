@@ -183,10 +183,12 @@ def protect(frame: pd.DataFrame, name: str, processed: Path | None = None) -> pd
 # Identifying columns of the model's tables that have no RULES entry.
 _IDENTIFYING = {
     "distributions": ("measure", "round"),
-    "meta": ("measure", "round", "row_type", "organisation", "effect_size_type", "method"),
-    "lmm": ("measure", "term", "round", "participant", "n_clusters", "model", "level"),
+    "meta": ("measure", "round", "row_type", "organisation", "effect_size_type", "method",
+             "ci_method"),
+    "lmm": ("measure", "term", "round", "participant", "n_clusters", "model", "level",
+            "population", "analysis"),
     "power": ("measure", "group_by", "group", "design", "baseline", "latest_round", "icc",
-              "alpha", "power", "effect_size_type"),
+              "icc_unit", "alpha", "power", "effect_size_type", "n_source"),
 }  # fmt: skip
 
 

@@ -262,9 +262,11 @@ def respondent_cells(s: Session) -> pd.DataFrame:
 def icc_by_measure(lmm: pd.DataFrame) -> dict[str, dict[str, float]]:
     """The mixed model's ICCs per measure from ``lmm.csv`` rows (the power table's input):
     ``{measure: {"organisation": icc, "unit": icc}}`` by the ``level`` column (without it the
-    first ICC row is the organisation's); an empty unit ICC (``mixedlm_reml_no_unit_vc``) is
+    first ICC row is the organisation's); an empty unit ICC (a model without the unit level) is
     left out, so the power table takes it equal to the organisation's."""
-    rows = lmm[(lmm["term"] == "icc") & lmm["model"].astype(str).str.startswith("mixedlm")]
+    rows = lmm[
+        (lmm["term"] == "icc") & lmm["model"].astype(str).str.startswith(("mixedlm", "lmm_reml"))
+    ]
     out: dict[str, dict[str, float]] = {}
     for measure, group in rows.groupby("measure", sort=False):
         if "level" in group:

@@ -1,14 +1,17 @@
 """Longitudinal models: the mixed model behind ``lmm.csv`` and its cluster-robust cross-check.
 
-Respondents are nested in units nested in organisations and answer once a round. The model of
-record is a linear mixed model (LMM) with a random intercept for the organisation and a variance
-component for the unit within the organisation,
+Respondents are nested in units nested in organisations and answer once a round; a linked
+respondent code makes the same person recognisable across rounds. The model of record is a
+linear mixed model (LMM) with random intercepts for the organisation, the unit within it and the
+person within the unit (q ~ N(0, s2_person), left out when nobody is linked; fitted by
+:func:`evaluation.analyse.quant.nested.fit_nested` from sufficient statistics, t with G - 1 df),
+shown here without the person term:
 
     y_iujr = b0 + sum_r g_r [round = r] + d * P_i + sum_r t_r [round = r] * P_i (+ covariates)
              + o_j + u_uj + e_iujr,
     o_j ~ N(0, s2_org),  u_uj ~ N(0, s2_unit),  e_iujr ~ N(0, s2_resid),
 
-fitted by REML (statsmodels ``MixedLM``), where ``P`` is programme participation (0/1) and the
+fitted by REML, where ``P`` is programme participation (0/1) and the
 baseline round is the reference. ``t_r`` is the difference-in-differences (DiD) of round ``r``:
 the participants' change from the baseline minus the non-participants' change.
 
@@ -21,12 +24,12 @@ Functions
 ``icc_oneway``            model-free one-way ANOVA ICC(1) of one clustering level.
 ``tidy``                  a fitted statsmodels result as one row per fixed-effect coefficient.
 
-Fallbacks are never silent: a fit that does not converge, lands on the boundary of the parameter
-space (a variance component of zero: lme4's "singular fit") or gives non-finite numbers is
-retried with other optimisers, then with a simpler model (a random intercept per unit when only
-the organisation variance is zero; no unit variance component; then OLS with CR1 standard
-errors clustered by organisation). The model actually used is named in the
-``model`` column and every step down is announced with a :class:`ModelWarning`.
+Fallbacks are never silent: a variance estimated as zero (lme4's "singular fit") stays in the
+model at zero and is announced; a fit that does not converge from three starting points, or a
+single organisation, falls back to OLS with CR1 standard errors clustered by organisation. The
+model used is named in the ``model`` column (``lmm_reml_`` + the levels modelled) and every step
+down is announced with a :class:`ModelWarning`. The statsmodels ``MixedLM`` chain
+(``_fit_chain``) is kept as the reference path of the tests only.
 
 References
 ----------
@@ -63,6 +66,8 @@ import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
+from evaluation.analyse.quant.nested import NestedFit, fit_nested
+
 log = logging.getLogger(__name__)
 
 LMM_COLUMNS = [
@@ -79,6 +84,8 @@ LMM_COLUMNS = [
     "model",
     "level",
     "suppressed",
+    "population",
+    "analysis",
 ]
 
 # The columns of :func:`icc_oneway`.
@@ -94,6 +101,12 @@ MIXED_NO_ORG = "mixedlm_reml_no_org_re"
 OLS_CLUSTER = "ols_cluster_robust"
 OLS_CR1 = "ols_cr1"
 WILD = "ols_wild_cluster_bootstrap"
+# The nested REML models of record (evaluation.analyse.quant.nested): "lmm_reml_" followed by
+# the levels modelled, outermost first, e.g. ``lmm_reml_org_unit_person``.
+LMM_PREFIX = "lmm_reml"
+LEVEL_IDS = {"organisation": "org", "unit": "unit", "person": "person"}
+# ``population`` of every row: all respondents (linked people enter through the person level).
+POPULATION = "all"
 
 # Optimisers tried in turn for one mixed model when a fit does not converge.
 OPTIMISERS: tuple[str, ...] = ("bfgs", "lbfgs", "powell", "nm")
@@ -230,6 +243,15 @@ def _prepare(
         data["_cluster"] = data["_org"]
     else:  # a unit is only identified within its organisation
         data["_cluster"] = data["_org"] + " / " + data["_unit"]
+    # person: a linked respondent code within its organisation and unit (a person who changed
+    # unit is a different person-in-unit); a row without a code is its own singleton person
+    if "respondent" in src:
+        code = src["respondent"].to_numpy(dtype=object)[keep]
+        linked = pd.notna(code) & (pd.Series(code).astype(str).str.strip() != "").to_numpy()
+        person = data["_org"] + " / " + data["_unit"] + " / " + pd.Series(code).astype(str)
+        data["_person"] = np.where(linked, person, "_single " + pd.Series(data.index).astype(str))
+    else:
+        data["_person"] = "_single " + pd.Series(data.index).astype(str)
     counted = data.groupby(["_round_id", "_participant"]).size()
     counts = {(r, p): int(counted.get((r, float(p)), 0)) for r in rounds for p in (0, 1)}
     return _Prepared(data=data, codes=codes, counts=counts, covariates=internal)
@@ -355,15 +377,24 @@ class _WildTest:
         Counting the observed statistic as one of the draws keeps p above zero (a p of 0 would
         claim more than B draws can show); Davison & Hinkley (1997), eq. 4.11.
         """
+        return float(self.count(c) / (self.num0.size + 1))
+
+    def count(self, c: float = 0.0) -> int:
+        """1 + #{b : |t*_b(c)| >= |t(c)|}: the numerator of :meth:`p_value`, an integer."""
         t_star = self.t_star(c)
         t_obs = abs(self.t_obs(c))
-        hits = np.count_nonzero(np.abs(t_star) >= t_obs - 1e-12 * t_obs)
-        return float((hits + 1) / (t_star.size + 1))
+        return int(np.count_nonzero(np.abs(t_star) >= t_obs - 1e-12 * t_obs)) + 1
 
     def confint(
         self, alpha: float, *, tol: float = 1e-6, max_steps: int = 200
     ) -> tuple[float, float]:
-        """CI by test inversion: the values c whose bootstrap test has p(c) >= alpha."""
+        """CI by test inversion: the values c whose bootstrap test has p(c) >= alpha.
+
+        Compared as integer counts, count(c) >= k_min with k_min = ceil(alpha (B + 1)), where
+        alpha (B + 1) is first rounded to 9 decimals: ``1 - 0.95`` is 0.05000000000000004 in
+        floating point, and comparing p(c) >= alpha as floats would wrongly reject a null value
+        with exactly alpha (B + 1) exceedances."""
+        k_min = _min_count(alpha, self.num0.size)
         bounds = []
         for direction in (-1.0, 1.0):
             inside = self.beta
@@ -371,7 +402,7 @@ class _WildTest:
             outside = math.nan
             for _ in range(max_steps):
                 trial = inside + direction * step
-                if self.p_value(trial) < alpha:
+                if self.count(trial) < k_min:
                     outside = trial
                     break
                 inside = trial
@@ -380,12 +411,17 @@ class _WildTest:
                 continue
             while abs(outside - inside) > tol * self.se:
                 mid = 0.5 * (inside + outside)
-                if self.p_value(mid) < alpha:
+                if self.count(mid) < k_min:
                     outside = mid
                 else:
                     inside = mid
             bounds.append(0.5 * (inside + outside))
         return bounds[0], bounds[1]
+
+
+def _min_count(alpha: float, n_boot: int) -> int:
+    """The smallest count k with k / (B + 1) >= alpha, free of floating-point noise in alpha."""
+    return math.ceil(round(alpha * (n_boot + 1), 9))
 
 
 def _wild_test(
@@ -461,6 +497,9 @@ class _Fit:
     var_unit: float = math.nan
     var_resid: float = math.nan
     df: float = math.inf  # reference distribution of Wald statistics: normal when inf
+    var_person: float = math.nan
+    levels: tuple[str, ...] = ()  # the random-intercept levels modelled, outermost first
+    nested: NestedFit | None = None  # the nested REML fit (BLUPs, fitted values, residuals)
 
 
 def _design_rows(model: Any, frame: pd.DataFrame) -> np.ndarray:
@@ -649,6 +688,120 @@ def _fit_chain(data: pd.DataFrame, formula: str, measure: str) -> tuple[_Fit, li
     return fit, notes
 
 
+def _nested_levels(data: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The identifiable levels of organisation > unit > person, and notes on those left out."""
+    levels, notes = ["organisation"], []
+    n_org = data["_org"].nunique()
+    n_units = data[["_org", "_unit"]].drop_duplicates().shape[0]
+    if n_units > n_org:
+        levels.append("unit")
+    else:
+        notes.append("no organisation has two units, unit variance not identified")
+    if data["_person"].duplicated().any():
+        levels.append("person")
+    # no linked respondent answering twice: no person level (the usual repeated cross-section,
+    # so not a warning; the model id says which levels were modelled)
+    return levels, notes
+
+
+def _fit_nested_chain(data: pd.DataFrame, formula: str, measure: str) -> _Fit:
+    """The model of record: nested REML random intercepts organisation > unit > person.
+
+    Levels that the data cannot identify (one unit per organisation; nobody linked) are left
+    out and named in the label; a variance estimated as zero stays in the model at zero (lme4's
+    singular fit: the REML estimate on the boundary, announced). A fit that does not converge
+    from three starting points, or a single organisation, falls back to OLS with CR1 SEs.
+    Fixed-effect intervals use t with G - 1 df (G organisations).
+    """
+    # The design row depends only on round, participation and covariates: build it (formula
+    # API) for their distinct combinations and index it per row (a formula over 400k rows costs
+    # seconds).
+    keys = ["_round", "_participant"] + [
+        c for c in data.columns if c[:2] == "_c" and c[2:].isdigit()
+    ]
+    combo = data.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    first = np.unique(combo, return_index=True)[1]
+    design = smf.ols(formula, data.iloc[first].reset_index(drop=True))
+    x = np.asarray(design.exog, dtype=float)[combo]
+    y = data["_y"].to_numpy(float)
+    n_org = int(data["_org"].nunique())
+    notes: list[str] = []
+    if n_org >= 2:
+        levels, notes = _nested_levels(data)
+        label = "_".join([LMM_PREFIX] + [LEVEL_IDS[lv] for lv in levels])
+        cols = {"organisation": "_org", "unit": "_orgunit", "person": "_person"}
+        orgunit = data["_org"] + " / " + data["_unit"]
+        groups = [
+            (lv, orgunit if lv == "unit" else data[cols[lv]].to_numpy(dtype=object))
+            for lv in levels
+        ]
+        fit = None
+        failures: list[str] = []  # a retry that then converges is only logged
+        for start in (None, [0.1] * len(levels), [2.0] * len(levels)):
+            try:
+                trial = fit_nested(x, y, groups, reml=True, start=start)
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                failures.append(f"{type(exc).__name__}: {exc}")
+                break
+            if trial.converged:
+                fit = trial
+                break
+            failures.append(f"did not converge from relative SDs {start or 0.5}")
+            log.info("lmm_table(%s): %s %s", measure, label, failures[-1])
+        if fit is None:
+            notes.append(f"{label} failed ({'; '.join(failures)})")
+        else:
+            if fit.singular:
+                what = " and ".join(fit.singular)
+                notes.append(
+                    f"singular fit: the {what} variance estimated as zero (boundary), kept at zero"
+                )
+            if notes:
+                warnings.warn(
+                    f"lmm_table({measure}): {'; '.join(notes)}; using {label}",
+                    ModelWarning,
+                    stacklevel=3,
+                )
+            v = fit.variances
+            return _Fit(
+                label=label,
+                beta=fit.beta,
+                cov=fit.cov,
+                model=design,
+                var_org=v["organisation"],
+                var_unit=v.get("unit", math.nan),
+                var_resid=v["residual"],
+                var_person=v.get("person", math.nan),
+                df=float(n_org - 1),
+                levels=tuple(levels),
+                nested=fit,
+            )
+    else:
+        notes.append(f"only {n_org} organisation: no between-organisation variance to model")
+    beta = np.linalg.lstsq(x, y, rcond=None)[0]
+    _, cov, g = _ols_cr1(x, y, data["_org"].to_numpy())
+    reason = (
+        "; standard errors need at least two organisations, so CI and p are empty"
+        if g < 2
+        else "; CR1 standard errors clustered by organisation, t reference with G-1 df; no ICC"
+    )
+    warnings.warn(
+        f"lmm_table({measure}): {'; '.join(notes)}; using {OLS_CLUSTER}{reason}",
+        ModelWarning,
+        stacklevel=3,
+    )
+    return _Fit(label=OLS_CLUSTER, beta=beta, cov=cov, model=design, df=max(g - 1, 1))
+
+
+def did_is_primary_for_mixed(n_organisations: int) -> bool:
+    """Whether the mixed model's DiD is the primary one (``analysis`` column).
+
+    With 2 <= G < :data:`FEW_CLUSTERS` organisations the wild cluster bootstrap row of
+    :func:`cluster_robust_check` is primary (Cameron, Gelbach & Miller 2008); otherwise (30 or
+    more, or fewer than two organisations, where no bootstrap is run) the mixed model's."""
+    return not 2 <= n_organisations < FEW_CLUSTERS
+
+
 # --------------------------------------------------------------------------- public functions
 
 
@@ -722,6 +875,7 @@ def _wald(est: float, se: float, ci: float, df: float) -> tuple[float, float, fl
 def _row(measure: str, term: str, **values: Any) -> dict[str, Any]:
     row = dict.fromkeys(LMM_COLUMNS, math.nan)
     row.update(measure=measure, term=term, round=None, participant=pd.NA, level=None)
+    row.update(population=POPULATION, analysis=None)
     row.update(values)
     return row
 
@@ -738,7 +892,7 @@ def _finish(rows: list[dict[str, Any]]) -> pd.DataFrame:
         out[col] = pd.array(
             [pd.NA if v is None or pd.isna(v) else int(v) for v in out[col]], dtype="Int64"
         )
-    for col in ("round", "level", "model"):
+    for col in ("round", "level", "model", "population", "analysis"):
         out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out
 
@@ -760,13 +914,24 @@ def lmm_table(
 ) -> pd.DataFrame:
     """The ``lmm.csv`` rows of one measure: model means, DiD per round, ICCs.
 
-    Model (REML, statsmodels ``MixedLM``; formula API)::
+    Model (REML, :func:`evaluation.analyse.quant.nested.fit_nested`)::
 
         measure ~ C(round, Treatment(baseline)) * participant [+ covariates]
-        groups = organisation (random intercept), vc_formula = {"unit": "0 + C(unit)"}
+        + (1 | organisation) + (1 | organisation:unit) + (1 | organisation:unit:person)
 
-    i.e. y = X b + o_org + u_unit(org) + e with variances s2_org, s2_unit, s2_resid. Rows with a
-    missing measure, participant, organisation, unit or covariate are dropped (logged).
+    i.e. y = X b + o_org + u_unit(org) + q_person(unit) + e. A person is a ``respondent`` code
+    within its organisation and unit (a person who changed unit is a different person-in-unit;
+    a row without a code is its own singleton person). Levels the data do not identify are left
+    out (no linked code answers twice: no person level; no organisation with two units: no unit
+    level, with a warning); ``model`` = ``lmm_reml_`` + the levels modelled, e.g.
+    ``lmm_reml_org_unit_person``. Means and DiDs use t with G - 1 df (G organisations); ICC rows
+    for ``organisation``, ``unit`` and ``person`` (the same person's answers in two rounds:
+    (s2_org + s2_unit + s2_person) / total). ``population`` = ``all``; ``analysis`` =
+    ``primary``, except the DiD rows with 2 <= G < 30 organisations (``sensitivity``: the wild
+    cluster bootstrap of :func:`cluster_robust_check` is primary). The details below on the
+    statsmodels models describe the earlier model ids (``mixedlm_reml*``); see docs/methods.md,
+    "Mixed model with a person level". Rows with a missing measure, participant, organisation,
+    unit or covariate are dropped (logged).
 
     Rows (``term``):
 
@@ -866,7 +1031,7 @@ def lmm_table(
         formula = f"_y ~ C(_round, Treatment('{ref}')) * _participant"
         if prep.covariates:
             formula += " + " + " + ".join(prep.covariates)
-        fit, _ = _fit_chain(data, formula, measure)
+        fit = _fit_nested_chain(data, formula, measure)
 
     n_org = int(data["_org"].nunique())
     n_units = int(data[["_org", "_unit"]].drop_duplicates().shape[0])
@@ -915,8 +1080,10 @@ def lmm_table(
                     n_clusters=n_org,
                     model=label,
                     suppressed=n < min_n,
+                    analysis="primary",
                 )
             )
+    did_analysis = "primary" if did_is_primary_for_mixed(n_org) else "sensitivity"
     cb0, cb1 = contrasts.get((baseline, 0)), contrasts.get((baseline, 1))
     for r in rounds:
         if r == baseline:
@@ -939,30 +1106,33 @@ def lmm_table(
                 n_clusters=n_org,
                 model=label,
                 suppressed=min(cells) < min_n,
+                analysis=did_analysis,
             )
         )
 
-    icc_org = icc_unit = math.nan
-    if fit is not None and fit.label == MIXED:
-        total = fit.var_org + fit.var_unit + fit.var_resid
-        icc_org, icc_unit = fit.var_org / total, (fit.var_org + fit.var_unit) / total
-    elif fit is not None and fit.label == MIXED_NO_UNIT:
-        icc_org = fit.var_org / (fit.var_org + fit.var_resid)
-    elif fit is not None and fit.label == MIXED_NO_ORG:
-        # the full model put the organisation variance at zero (boundary)
-        icc_org, icc_unit = 0.0, fit.var_unit / (fit.var_unit + fit.var_resid)
+    icc: dict[str, float] = dict.fromkeys(("organisation", "unit", "person"), math.nan)
+    if fit is not None and fit.nested is not None:
+        var = {"organisation": fit.var_org, "unit": fit.var_unit, "person": fit.var_person}
+        total = fit.var_resid + sum(var[lv] for lv in fit.levels)
+        cumulative = 0.0
+        for lv in ("organisation", "unit", "person"):
+            if lv in fit.levels:
+                cumulative += var[lv]
+                icc[lv] = cumulative / total
     n_all = len(data)
-    for level, value, clusters in (("organisation", icc_org, n_org), ("unit", icc_unit, n_units)):
+    n_people = int(data["_person"].nunique())
+    for level, clusters in (("organisation", n_org), ("unit", n_units), ("person", n_people)):
         rows.append(
             _row(
                 measure,
                 "icc",
                 level=level,
-                estimate=value,
+                estimate=icc[level],
                 n=n_all,
                 n_clusters=clusters,
                 model=label,
                 suppressed=n_all < min_n,
+                analysis="primary",
             )
         )
     return _finish(rows)
@@ -1126,6 +1296,11 @@ def cluster_robust_check(
                     model=label,
                     level=cluster,
                     suppressed=min(cells) < min_n,
+                    analysis=(
+                        "primary"
+                        if label == WILD and do_wild and cluster == "organisation"
+                        else "sensitivity"
+                    ),
                 )
             )
     return _finish(rows)
