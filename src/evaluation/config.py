@@ -122,6 +122,29 @@ class QualitativeOptions:
     include_suggestions: bool = False
 
 
+PRIMARY_COMPARISONS = ("change", "did")  # analysis.primary.comparisons
+PRIMARY_CORRECTIONS = ("holm", "bonferroni")  # analysis.primary.correction
+
+
+@dataclass(frozen=True)
+class PrimaryOptions:
+    """``analysis.primary:`` the declared primary family (``primary.csv``).
+
+    measures : list of the study's measure ids, no repeats; default: ``qwl`` and ``esis``
+        where the study has them (:data:`HEADLINE_MEASURES`)
+        The primary outcomes.
+    comparisons : non-empty list from ``change``, ``did``; default both
+        ``change``: each round against the baseline (``prepost.csv``, whole study);
+        ``did``: the difference in differences of each round (``lmm.csv``).
+    correction : ``holm`` | ``bonferroni``, default ``holm``
+        Family-wise correction over all the primary family's tests at once.
+    """
+
+    measures: tuple[str, ...] = ()
+    comparisons: tuple[str, ...] = PRIMARY_COMPARISONS
+    correction: Literal["holm", "bonferroni"] = "holm"
+
+
 @dataclass(frozen=True)
 class Analysis:
     """``analysis:`` options of the statistics.
@@ -141,6 +164,7 @@ class Analysis:
     meta_methods : non-empty list from ``META_METHODS`` without repeats, default
         ``[reml, dl, pm]``. The first gives the study weights.
     qualitative : :class:`QualitativeOptions`
+    primary : :class:`PrimaryOptions`
     """
 
     correction: Literal["holm", "fdr_bh"] = "holm"
@@ -151,6 +175,7 @@ class Analysis:
     covariates: tuple[str, ...] = ()
     meta_methods: tuple[str, ...] = META_METHODS
     qualitative: QualitativeOptions = field(default_factory=QualitativeOptions)
+    primary: PrimaryOptions = field(default_factory=PrimaryOptions)
 
 
 @dataclass(frozen=True)
@@ -667,8 +692,26 @@ def _analysis(raw: Any, c: _Checks) -> Analysis:
         "covariates": c.subset(COVARIATES),
         "meta_methods": c.subset(META_METHODS, empty=False),
         "qualitative": lambda v, k: c.section(QualitativeOptions, v, k, qualitative),
+        "primary": lambda v, k: c.section(PrimaryOptions, v, k, _primary_checks(c)),
     }
     return c.section(Analysis, raw, "analysis", checks)
+
+
+def _primary_checks(c: _Checks) -> dict[str, Check]:
+    """``analysis.primary``: the measures are checked against the study's once it is read
+    (:func:`_check_primary_measures`)."""
+
+    def measures(value: Any, key: str) -> tuple[str, ...]:
+        out = c.texts(value, key)
+        if not out:
+            raise c.fail(key, value, "must list at least one measure (or leave the key out)")
+        return out
+
+    return {
+        "measures": measures,
+        "comparisons": c.subset(PRIMARY_COMPARISONS, empty=False),
+        "correction": c.choice(PRIMARY_CORRECTIONS),
+    }
 
 
 def _scalar_or_list(c: _Checks) -> Check:
@@ -889,6 +932,7 @@ def load_study(study_dir: str | Path = ".") -> Study:
         limits=_limits(raw.get("limits"), c),
     )
     _check_headline_measures(study, c)
+    _check_primary_measures(study, c)
     return study
 
 
@@ -906,6 +950,29 @@ def _check_headline_measures(study: Study, c: _Checks) -> None:
             )
     if len(set(listed)) != len(listed):
         raise c.fail("reports.headline_measures", list(listed), "names a measure twice")
+
+
+def _check_primary_measures(study: Study, c: _Checks) -> None:
+    """``analysis.primary.measures`` names measures the study scores, each once."""
+    key = "analysis.primary.measures"
+    listed = study.analysis.primary.measures
+    for measure in listed:
+        if measure not in study.measures:
+            raise c.fail(
+                key,
+                list(listed),
+                f"names '{measure}', which is not one of the study's measures "
+                f"({', '.join(study.measures)})" + did_you_mean(measure, study.measures),
+            )
+    if len(set(listed)) != len(listed):
+        raise c.fail(key, list(listed), "names a measure twice")
+
+
+def primary_measures(study: Study) -> list[str]:
+    """The declared primary outcomes: ``analysis.primary.measures``, by default ``qwl`` and
+    ``esis`` where the study scores them (none when it scores neither)."""
+    listed = study.analysis.primary.measures
+    return list(listed) if listed else [m for m in HEADLINE_MEASURES if m in study.measures]
 
 
 def load_labels(language: str, paths: StudyPaths | None = None) -> dict[str, str]:
