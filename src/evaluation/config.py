@@ -122,6 +122,29 @@ class QualitativeOptions:
     include_suggestions: bool = False
 
 
+PRIMARY_COMPARISONS = ("change", "did")  # analysis.primary.comparisons
+PRIMARY_CORRECTIONS = ("holm", "bonferroni")  # analysis.primary.correction
+
+
+@dataclass(frozen=True)
+class PrimaryOptions:
+    """``analysis.primary:`` the declared primary family (``primary.csv``).
+
+    measures : list of the study's measure ids, no repeats; default: ``qwl`` and ``esis``
+        where the study has them (:data:`HEADLINE_MEASURES`)
+        The primary outcomes.
+    comparisons : non-empty list from ``change``, ``did``; default both
+        ``change``: each round against the baseline (``prepost.csv``, whole study);
+        ``did``: the difference in differences of each round (``lmm.csv``).
+    correction : ``holm`` | ``bonferroni``, default ``holm``
+        Family-wise correction over all the primary family's tests at once.
+    """
+
+    measures: tuple[str, ...] = ()
+    comparisons: tuple[str, ...] = PRIMARY_COMPARISONS
+    correction: Literal["holm", "bonferroni"] = "holm"
+
+
 @dataclass(frozen=True)
 class PowerOptions:
     """``analysis.power:`` the next round of ``power.csv``.
@@ -160,6 +183,7 @@ class Analysis:
     meta_test : ``knha`` | ``z``, default ``knha``
         CI and prediction interval of the pooled rows of ``meta.csv``:
         Hartung-Knapp-Sidik-Jonkman (t, k - 1 df) or normal.
+    primary : :class:`PrimaryOptions`
     """
 
     correction: Literal["holm", "fdr_bh"] = "fdr_bh"
@@ -172,6 +196,7 @@ class Analysis:
     qualitative: QualitativeOptions = field(default_factory=QualitativeOptions)
     power: PowerOptions = field(default_factory=PowerOptions)
     meta_test: Literal["knha", "z"] = "knha"
+    primary: PrimaryOptions = field(default_factory=PrimaryOptions)
 
 
 @dataclass(frozen=True)
@@ -690,6 +715,7 @@ def _analysis(raw: Any, c: _Checks) -> Analysis:
         "qualitative": lambda v, k: c.section(QualitativeOptions, v, k, qualitative),
         "power": lambda v, k: c.section(PowerOptions, v, k, {"response_rate": _rate(c)}),
         "meta_test": c.choice(("knha", "z")),
+        "primary": lambda v, k: c.section(PrimaryOptions, v, k, _primary_checks(c)),
     }
     return c.section(Analysis, raw, "analysis", checks)
 
@@ -705,6 +731,21 @@ def _rate(c: _Checks) -> Check:
         return rate
 
     return check
+def _primary_checks(c: _Checks) -> dict[str, Check]:
+    """``analysis.primary``: the measures are checked against the study's once it is read
+    (:func:`_check_primary_measures`)."""
+
+    def measures(value: Any, key: str) -> tuple[str, ...]:
+        out = c.texts(value, key)
+        if not out:
+            raise c.fail(key, value, "must list at least one measure (or leave the key out)")
+        return out
+
+    return {
+        "measures": measures,
+        "comparisons": c.subset(PRIMARY_COMPARISONS, empty=False),
+        "correction": c.choice(PRIMARY_CORRECTIONS),
+    }
 
 
 def _scalar_or_list(c: _Checks) -> Check:
@@ -925,6 +966,7 @@ def load_study(study_dir: str | Path = ".") -> Study:
         limits=_limits(raw.get("limits"), c),
     )
     _check_headline_measures(study, c)
+    _check_primary_measures(study, c)
     return study
 
 
@@ -942,6 +984,29 @@ def _check_headline_measures(study: Study, c: _Checks) -> None:
             )
     if len(set(listed)) != len(listed):
         raise c.fail("reports.headline_measures", list(listed), "names a measure twice")
+
+
+def _check_primary_measures(study: Study, c: _Checks) -> None:
+    """``analysis.primary.measures`` names measures the study scores, each once."""
+    key = "analysis.primary.measures"
+    listed = study.analysis.primary.measures
+    for measure in listed:
+        if measure not in study.measures:
+            raise c.fail(
+                key,
+                list(listed),
+                f"names '{measure}', which is not one of the study's measures "
+                f"({', '.join(study.measures)})" + did_you_mean(measure, study.measures),
+            )
+    if len(set(listed)) != len(listed):
+        raise c.fail(key, list(listed), "names a measure twice")
+
+
+def primary_measures(study: Study) -> list[str]:
+    """The declared primary outcomes: ``analysis.primary.measures``, by default ``qwl`` and
+    ``esis`` where the study scores them (none when it scores neither)."""
+    listed = study.analysis.primary.measures
+    return list(listed) if listed else [m for m in HEADLINE_MEASURES if m in study.measures]
 
 
 def load_labels(language: str, paths: StudyPaths | None = None) -> dict[str, str]:

@@ -4,7 +4,8 @@ Two stages, each in parallel ``jobs`` at a time over one pool of warm worker pro
 
 1. the analysis notebooks (``notebooks/[0-8]*.ipynb``, shipped and the study's own): each
    reads ``data/processed`` and writes its own tables of record, so they are independent of
-   each other;
+   each other; those named ``8*`` (80-89, the second wave) read the tables of the others and
+   run after them (not at all when one of them failed);
 2. the audience reports (``notebooks/90-report.ipynb``), one per audience (consortium, each
    actor, each organisation) and language: they only read the tables of stage 1.
 
@@ -647,11 +648,17 @@ def _run(
     if not analyses and report_nb is None:
         raise UsageError(f"no notebooks to run in {study.paths.root}")
 
-    stage1 = [state.job(nb, nb.stem, {"language": languages[0]}, main_labels) for nb in analyses]
+    # The second wave (notebooks/8*) reads the tables of record of the first: it runs after it.
+    later = [nb for nb in analyses if _second_wave(nb)]
+    stage1 = [
+        state.job(nb, nb.stem, {"language": languages[0]}, main_labels)
+        for nb in analyses
+        if not _second_wave(nb)
+    ]
     todo1 = state.todo(stage1)
     report_jobs: list[NotebookJob] = []
     workers = max(1, jobs)
-    pool = _pool(workers) if todo1 or report_nb is not None else None
+    pool = _pool(workers) if todo1 or later or report_nb is not None else None
     try:
         with _stop_on_signals():
             if todo1:
@@ -660,6 +667,7 @@ def _run(
             for job in stage1:
                 state.records[job.name]["html"] = job.html
             current = state.settle([job.name for job in stage1])
+            current |= _second_wave_run(state, pool, later, notebooks, languages[0], main_labels)
             if state.failures:
                 # What a failed notebook would have replaced is unknown: nothing is removed.
                 log.info("a notebook failed: the tables of earlier runs are all kept")
@@ -716,6 +724,61 @@ def _run(
         )
     log.info("reports in %s (%.1f s)", study.paths.html, time.perf_counter() - t0)
     return state.records
+
+
+SECOND_WAVE = "8"  # analysis notebooks named 8* (80-89) read the first wave's tables
+
+
+def _second_wave(nb: Path) -> bool:
+    return nb.stem.startswith(SECOND_WAVE)
+
+
+def _second_wave_run(
+    state: _Run,
+    pool: Executor | None,
+    later: list[Path],
+    notebooks: list[Path],
+    language: str,
+    labels: dict,
+) -> set[str]:
+    """Run the second-wave notebooks (``notebooks/8*``, in parallel among themselves) after the
+    first wave, unless a notebook of the first wave failed (then they are not run: they would
+    read tables the failed notebook did not replace). Their cache key includes the sha256 of
+    every table the first-wave notebooks wrote (their cache records), so a changed table runs
+    them again. Returns the tables they stand behind."""
+    if not later:
+        return set()
+    if state.failures:
+        names = ", ".join(nb.stem for nb in later)
+        log.warning("a first-wave notebook failed: the second wave (%s) is not run", names)
+        for nb in later:
+            state.records[nb.stem] = {"status": "not run", "error": "a first-wave notebook failed"}
+        return set()
+    first = [nb.stem for nb in notebooks if nb.stem != REPORT_NOTEBOOK and not _second_wave(nb)]
+    depends = {"tables": _first_wave_tables(state.study, first)}
+    wave = [state.job(nb, nb.stem, {"language": language}, labels, depends=depends) for nb in later]
+    todo = state.todo(wave)
+    if todo:
+        log.info("running %d second-wave notebook(s) (8*) on the first wave's tables", len(todo))
+    state.execute(pool, todo)
+    for job in wave:
+        state.records[job.name]["html"] = job.html
+    return state.settle([job.name for job in wave])
+
+
+def _first_wave_tables(study: Study, names: list[str]) -> dict[str, str]:
+    """sha256 of each table the first-wave notebooks ``names`` stand behind (from their cache
+    records, written or kept in this run or an earlier one), as it is on disk now."""
+    tables: set[str] = set()
+    for name in names:
+        cache = _cache_file(study, name)
+        if cache.is_file():
+            tables |= set(json.loads(cache.read_text(encoding="utf-8")).get("tables", {}))
+    return {
+        t: sha256_file(study.paths.tables / t)
+        for t in sorted(tables)
+        if (study.paths.tables / t).is_file()
+    }
 
 
 def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool) -> dict:

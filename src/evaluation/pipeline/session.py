@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from evaluation.config import Study, load_study
+from evaluation.config import Study, load_study, primary_measures
 from evaluation.report.tables import write_table
 from evaluation.report.view import StudyView, view_labels
 from evaluation.safety import safe_name
@@ -54,6 +54,7 @@ class Options:
     quotes: Kwargs  # evaluation.analyse.qual.themes.quotes (+ redact, by_organisation)
     instruments: tuple[str, ...] = ()  # the scored instruments (mixed model, power, meta)
     banded: Kwargs = field(default_factory=dict)  # instrument -> its band ids, in order
+    primary: Kwargs = field(default_factory=dict)  # analyse.quant.multiplicity.primary_table
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -186,6 +187,13 @@ def build_options(
         quotes={"actors": actors, "rounds": rounds, "min_n": min_n, "seed": study.seed},
         instruments=tuple(instruments),
         banded={i.id: [b.id for b in i.bands] for i in on_responses if i.bands},
+        primary={
+            "measures": primary_measures(study),
+            "comparisons": list(a.primary.comparisons),
+            "correction": a.primary.correction,
+            "rounds": rounds,
+            "baseline": baseline,
+        },
     )
 
 
@@ -527,3 +535,12 @@ def study_themes(study: Study) -> pd.DataFrame | None:
     s = open_study(study.paths.root)
     q = qualitative_inputs(s)
     return None if q is None else theme_prevalence(q.used, q.answers, **s.options.themes)
+
+
+def table_of_record(s: Session, name: str) -> pd.DataFrame | None:
+    """``reports/tables/<name>.csv`` as written by an analysis notebook of the first wave (for
+    the second wave, ``notebooks/8*``), or None when the run wrote no such table."""
+    path = s.study.paths.tables / f"{name}.csv"
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])

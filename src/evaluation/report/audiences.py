@@ -221,6 +221,7 @@ def key_results(v: ReportView) -> None:
             continue
         heading(v.label(measure), 3)
         _show_or_say(v, block[columns].drop(columns="measure"))
+    _primary_family(v)
     note(v.label("rep_effect_size_note"))
     _trajectory_figure(v, prepost)
 
@@ -437,3 +438,41 @@ def render(v: ReportView) -> None:
     section cells show one by one)."""
     for section in SECTIONS:
         section(v)
+
+
+# -------------------------------------------------------------------------------------------
+# The declared primary family (analysis.primary; primary.csv of notebooks/80-primary)
+# -------------------------------------------------------------------------------------------
+
+PRIMARY_SHOWN = ("measure", "comparison", "round", "method", "n", "estimate", "ci_low", "ci_high",
+                 "effect_size_type", "effect_size", "p", "p_adjusted", "suppressed")  # fmt: skip
+
+
+def primary_family_note(v: StudyView, primary: pd.DataFrame) -> str:
+    """The sentence that says which p-values are primary: the family's size, comparisons,
+    measures and correction (from ``primary.csv`` and ``analysis.primary``), and that every
+    other p-value is exploratory (Benjamini-Hochberg within each measure x grouping)."""
+    from evaluation.config import primary_measures
+
+    options = v.study.analysis.primary
+    size = int(primary["family_size"].iloc[0]) if len(primary) else 0
+    return v.label("primary_family_note").format(
+        k=size,
+        comparisons=", ".join(v.label(c) for c in options.comparisons),
+        measures=", ".join(v.label(m) for m in primary_measures(v.study)),
+        correction=v.label(f"correction_{options.correction}"),
+    )
+
+
+def _primary_family(v: ReportView) -> None:
+    """Key results: the primary family's tests and, in words, what is primary and what is
+    exploratory (whole-study rows: every audience sees them)."""
+    primary = v.table("primary")
+    if primary is None:
+        return
+    heading(v.label("rep_primary"), 3)
+    if primary.empty:
+        note(v.label("primary_none"))
+        return
+    note(primary_family_note(v, primary))
+    _show_or_say(v, primary[[c for c in PRIMARY_SHOWN if c in primary]])
