@@ -731,6 +731,8 @@ def _rate(c: _Checks) -> Check:
         return rate
 
     return check
+
+
 def _primary_checks(c: _Checks) -> dict[str, Check]:
     """``analysis.primary``: the measures are checked against the study's once it is read
     (:func:`_check_primary_measures`)."""
