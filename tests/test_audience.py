@@ -111,3 +111,31 @@ def test_the_trend_chart_draws_only_measures_with_a_mean_and_says_so_when_none(
     assert said == ["rep_trajectory_none"] and drawn == []  # no empty chart, a sentence
     audience._trajectory_figure(view, _trend_rows([nan, nan], [3.5, 3.6]))
     assert drawn == [1]  # ESIS only: one panel, not an empty QWL panel beside it
+
+
+def test_key_results_show_the_primary_familys_adjusted_p_from_primary_csv():
+    """Primary rows of prepost.csv leave p_adjusted empty (their family also holds the DiD
+    tests); the key results take the jointly adjusted value from primary.csv."""
+    import pandas as pd
+
+    from evaluation.report.audiences import _with_primary_p
+
+    rows = pd.DataFrame(
+        {
+            "measure": ["qwl", "qwl", "qwl"],
+            "round": ["T1", "T2", "T1"],
+            "family": ["primary", "primary", "qwl:actor:welch_t:all"],
+            "p_adjusted": [float("nan"), float("nan"), 0.2],
+        }
+    )
+    primary = pd.DataFrame(
+        {
+            "measure": ["qwl", "qwl", "qwl"],
+            "comparison": ["change", "did", "change"],
+            "round": ["T1", "T1", "T2"],
+            "p_adjusted": [0.01, 0.5, 0.03],
+        }
+    )
+    out = _with_primary_p(rows, primary)
+    assert out["p_adjusted"].tolist() == [0.01, 0.03, 0.2]
+    assert rows["p_adjusted"].isna().sum() == 2  # the input is not modified

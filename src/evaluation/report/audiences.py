@@ -203,7 +203,7 @@ def key_results(v: ReportView) -> None:
         # rows over every respondent of a group wherever there are (then only those).
         & (rows["group_by"].eq("all") | rows["design"].eq("independent") | whole)
     ].copy()
-    rows = _all_respondents(rows)
+    rows = _with_primary_p(_all_respondents(rows), v.table("primary"))
     participant = rows["group_by"] == "participant"
     rows.loc[participant, "group"] = (
         rows.loc[participant, "group"]
@@ -224,6 +224,24 @@ def key_results(v: ReportView) -> None:
     _primary_family(v)
     note(v.label("rep_effect_size_note"))
     _trajectory_figure(v, prepost)
+
+
+def _with_primary_p(rows: pd.DataFrame, primary: pd.DataFrame | None) -> pd.DataFrame:
+    """The primary family's rows of ``prepost.csv`` leave ``p_adjusted`` empty: their family
+    also holds the DiD tests, so it is adjusted in ``primary.csv``; show that value."""
+    if primary is None or primary.empty or "family" not in rows:
+        return rows
+    change = primary[primary["comparison"] == "change"]
+    adjusted = dict(
+        zip(zip(change["measure"], change["round"], strict=True), change["p_adjusted"], strict=True)
+    )
+    rows = rows.copy()
+    is_primary = rows["family"].eq("primary")
+    rows.loc[is_primary, "p_adjusted"] = [
+        adjusted.get((m, r), float("nan"))
+        for m, r in zip(rows.loc[is_primary, "measure"], rows.loc[is_primary, "round"], strict=True)
+    ]
+    return rows
 
 
 def _all_respondents(rows: pd.DataFrame) -> pd.DataFrame:
