@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from evaluation.config import load_labels
 from evaluation.report.plots import random_effects_plot, residual_plot, save_figure
@@ -27,17 +26,39 @@ def test_residual_plot_axes_are_labelled_from_the_label_file(language):
     assert right.get_title(loc="left") == labels["diag_qq_title"]
 
 
-def test_residual_qq_points_are_the_ordered_residuals_against_normal_quantiles():
+def test_residual_qq_points_are_means_of_blocks_of_at_least_min_n_residuals():
+    """Every Q-Q mark is the mean of min_n or more ordered residuals (the figure is
+    published: no mark shows one respondent), at the normal quantile of the block's middle."""
     rng = np.random.default_rng(2)
-    resid = rng.normal(0, 3, 150)
+    resid = rng.normal(0, 3, 151)
     resid[5] = np.nan  # dropped pairwise
-    fig = residual_plot(np.arange(150.0), resid)
+    fig = residual_plot(np.arange(151.0), resid, min_n=5)
     points = fig.axes[1].collections[0].get_offsets()
-    (theory, ordered), _ = stats.probplot(resid[np.isfinite(resid)], dist="norm")
-    np.testing.assert_allclose(points[:, 0], theory)
-    np.testing.assert_allclose(points[:, 1], ordered)
-    np.testing.assert_allclose(ordered, np.sort(resid[np.isfinite(resid)]))
-    assert len(fig.axes[0].collections[0].get_offsets()) == 149
+    ranked = np.sort(resid[np.isfinite(resid)])
+    assert len(points) == 150 // 5
+    blocks = np.array_split(ranked, 30)
+    assert min(len(b) for b in blocks) >= 5
+    np.testing.assert_allclose(points[:, 1], [b.mean() for b in blocks])
+    assert np.all(np.diff(points[:, 0]) > 0)
+    # a normal sample lies near the reference line: block means close to the quartile line
+    assert abs(np.corrcoef(points[:, 0], points[:, 1])[0, 1]) > 0.97
+
+
+def test_residual_hexbins_hide_bins_of_fewer_than_min_n_respondents():
+    rng = np.random.default_rng(4)
+    fitted = np.concatenate([rng.normal(60, 1, 400), [90.0, 91.0]])  # two outlying people
+    resid = np.concatenate([rng.normal(0, 1, 400), [15.0, 16.0]])
+    fig = residual_plot(fitted, resid, min_n=5)
+    hexes = fig.axes[0].collections[0]
+    counts = hexes.get_array()
+    assert len(counts) > 0 and counts.min() >= 5
+    centres = hexes.get_offsets()
+    assert not np.any(centres[:, 0] > 80)  # the outliers' bin is not drawn
+
+
+def test_residual_plot_with_fewer_than_two_blocks_says_no_data():
+    fig = residual_plot(np.arange(6.0), np.zeros(6), {"no_data": "Ei tietoja"}, min_n=5)
+    assert fig.axes[1].texts[0].get_text() == "Ei tietoja"
 
 
 @pytest.mark.parametrize("language", ["fi", "en"])

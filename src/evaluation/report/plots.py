@@ -380,18 +380,19 @@ def residual_plot(
     fitted: Sequence[float] | np.ndarray | pd.Series,
     resid: Sequence[float] | np.ndarray | pd.Series,
     labels: Mapping[str, str] | None = None,
+    *,
+    min_n: int = 5,
 ) -> Figure:
-    """Residual diagnostics of a fitted model: residuals against fitted values, and a normal
-    Q-Q plot of the residuals.
+    """Residual diagnostics of a fitted model, drawn from groups of at least ``min_n``
+    respondents so that the figure can be published: no mark stands for fewer people.
 
-    Left: each residual against its fitted value, a dashed line at 0 and a running mean
-    (binned means over 20 equal-count bins) that should stay flat near 0; a funnel shape
-    means the variance changes with the mean. Right: the ordered residuals against normal
-    quantiles (scipy ``probplot``) with the line through the quartiles; heavy tails bend
-    away from it at both ends.
-
-    Every point is one respondent: an analyst's figure, not for publication (no table of
-    record lies behind it). Points are not labelled.
+    Left: residuals against fitted values as hexagonal bins (a bin with fewer than ``min_n``
+    respondents is not drawn), a dashed line at 0 and the means of equal-count bins of the
+    fitted values (each of at least ``min_n`` respondents) that should stay flat near 0; a
+    funnel shape means the variance changes with the mean. Right: a normal Q-Q plot of the
+    means of consecutive blocks of ``min_n`` or more ordered residuals against the normal
+    quantiles of the blocks' middle plotting positions, with the line through the quartiles;
+    heavy tails bend away from it at both ends (block means pull the extremes in a little).
 
     Parameters
     ----------
@@ -400,13 +401,16 @@ def residual_plot(
     labels : mapping, optional
         Display texts: ``diag_residuals_title``, ``diag_fitted``, ``diag_residual``,
         ``diag_qq_title``, ``diag_theoretical_quantiles``, ``diag_sample_quantiles``,
-        ``no_data``. Missing keys fall back to English.
+        ``no_data``.
+    min_n : smallest number of respondents behind any mark.
 
     Returns
     -------
     matplotlib.figure.Figure
         Two axes: residuals vs fitted, normal Q-Q.
     """
+    from scipy import stats
+
     labels = dict(labels or {})
     x = np.asarray(fitted, dtype=float)
     y = np.asarray(resid, dtype=float)
@@ -414,22 +418,39 @@ def residual_plot(
         raise ValueError(f"fitted and resid differ in length: {x.shape} vs {y.shape}")
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
+    k = max(int(min_n), 1)
     with style_context():
         fig = new_figure(7.5, 3.3)
         left, right = fig.subplots(1, 2)
         left.set_title(labels.get("diag_residuals_title", "Residuals against fitted"), loc="left")
         left.set_xlabel(labels.get("diag_fitted", "Fitted value"))
         left.set_ylabel(labels.get("diag_residual", "Residual"))
-        if len(x):
-            left.scatter(x, y, s=8, color=_DIAG_POINTS, alpha=0.5, linewidths=0)
-            left.axhline(0.0, color=_DIAG_REFERENCE, linestyle="--", linewidth=0.8)
-            if len(x) >= 40:
-                order = np.argsort(x, kind="stable")
-                bins = np.array_split(order, 20)
-                left.plot([x[b].mean() for b in bins], [y[b].mean() for b in bins],
-                          color=_DIAG_SMOOTH, linewidth=1.4)  # fmt: skip
         right.set_title(labels.get("diag_qq_title", "Normal Q-Q plot of residuals"), loc="left")
-        _qq(right, y, labels=labels)
+        right.set_xlabel(labels.get("diag_theoretical_quantiles", "Normal quantile"))
+        right.set_ylabel(labels.get("diag_sample_quantiles", "Sample quantile"))
+        blocks = len(x) // k
+        if blocks < 2:
+            for ax in (left, right):
+                ax.text(0.5, 0.5, labels.get("no_data", "No data"), ha="center", va="center",
+                        transform=ax.transAxes)  # fmt: skip
+            return fig
+        left.hexbin(x, y, gridsize=25, mincnt=k, cmap="Blues", linewidths=0)
+        left.axhline(0.0, color=_DIAG_REFERENCE, linestyle="--", linewidth=0.8)
+        order = np.argsort(x, kind="stable")
+        bins = np.array_split(order, min(20, blocks))
+        left.plot([x[b].mean() for b in bins], [y[b].mean() for b in bins],
+                  color=_DIAG_SMOOTH, linewidth=1.4)  # fmt: skip
+        ranked = np.sort(y)
+        parts = np.array_split(np.arange(len(ranked)), min(200, blocks))
+        means = np.array([ranked[p].mean() for p in parts])
+        middle = np.array([(p[0] + p[-1]) / 2 for p in parts])
+        theory = stats.norm.ppf((middle + 0.5) / len(ranked))
+        right.scatter(theory, means, s=10, color=_DIAG_POINTS, linewidths=0)
+        q1, q3 = np.percentile(ranked, [25, 75])
+        t1, t3 = stats.norm.ppf([0.25, 0.75])
+        slope = (q3 - q1) / (t3 - t1)
+        xs = np.array([theory.min(), theory.max()])
+        right.plot(xs, q1 + slope * (xs - t1), color=_DIAG_REFERENCE, linewidth=1.0)
     return fig
 
 

@@ -793,6 +793,49 @@ def _fit_nested_chain(data: pd.DataFrame, formula: str, measure: str) -> _Fit:
     return _Fit(label=OLS_CLUSTER, beta=beta, cov=cov, model=design, df=max(g - 1, 1))
 
 
+def _fit_of_record(
+    scores: pd.DataFrame,
+    measure: str,
+    rounds: list[str],
+    baseline: str,
+    covariates: Sequence[str],
+) -> tuple[_Prepared, pd.DataFrame, list[str], _Fit | None]:
+    """The analysed rows and the fit of the model of record (None: no round to compare)."""
+    prep = _prepare(
+        scores, measure=measure, rounds=rounds, baseline=baseline, covariates=covariates
+    )
+    estimable = _estimable_rounds(prep, rounds, baseline, "lmm_table", measure)
+    data = prep.data[prep.data["_round_id"].isin(estimable)].reset_index(drop=True)
+    if not estimable:
+        return prep, data, estimable, None
+    ref = prep.codes[baseline]
+    formula = f"_y ~ C(_round, Treatment('{ref}')) * _participant"
+    if prep.covariates:
+        formula += " + " + " + ".join(prep.covariates)
+    return prep, data, estimable, _fit_nested_chain(data, formula, measure)
+
+
+def model_of_record(
+    scores: pd.DataFrame,
+    *,
+    measure: str,
+    rounds: Sequence[str],
+    baseline: str,
+    covariates: Sequence[str] = (),
+    ci: float = 0.95,
+    min_n: int = 5,
+) -> NestedFit | None:
+    """The fitted mixed model behind :func:`lmm_table`'s rows for one measure (its fixed
+    effects, variance components, BLUPs, fitted values and residuals), for diagnostics; None
+    when it fell back to OLS or no round can be compared. Takes ``lmm_table``'s options
+    (``min_n`` is not used)."""
+    rounds = _check_args(scores, measure, rounds, baseline, ci)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelWarning)  # lmm_table announces them
+        *_, fit = _fit_of_record(scores, measure, rounds, str(baseline), covariates)
+    return None if fit is None else fit.nested
+
+
 def did_is_primary_for_mixed(n_organisations: int) -> bool:
     """Whether the mixed model's DiD is the primary one (``analysis`` column).
 
@@ -1018,20 +1061,8 @@ def lmm_table(
     """
     rounds = _check_args(scores, measure, rounds, baseline, ci)
     baseline = str(baseline)
-    prep = _prepare(
-        scores, measure=measure, rounds=rounds, baseline=baseline, covariates=covariates
-    )
+    prep, data, estimable, fit = _fit_of_record(scores, measure, rounds, baseline, covariates)
     counts = prep.counts
-    estimable = _estimable_rounds(prep, rounds, baseline, "lmm_table", measure)
-    data = prep.data[prep.data["_round_id"].isin(estimable)].reset_index(drop=True)
-
-    fit: _Fit | None = None
-    if estimable:
-        ref = prep.codes[baseline]
-        formula = f"_y ~ C(_round, Treatment('{ref}')) * _participant"
-        if prep.covariates:
-            formula += " + " + " + ".join(prep.covariates)
-        fit = _fit_nested_chain(data, formula, measure)
 
     n_org = int(data["_org"].nunique())
     n_units = int(data[["_org", "_unit"]].drop_duplicates().shape[0])
