@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from evaluation.config import load_study
 from evaluation.report.audiences import Audience, ReportView, audiences, slug
@@ -139,3 +140,28 @@ def test_key_results_show_the_primary_familys_adjusted_p_from_primary_csv():
     out = _with_primary_p(rows, primary)
     assert out["p_adjusted"].tolist() == [0.01, 0.03, 0.2]
     assert rows["p_adjusted"].isna().sum() == 2  # the input is not modified
+
+
+@pytest.mark.parametrize("language", ["fi", "en"])
+def test_the_small_sample_note_appears_below_30_organisations_only(language):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from evaluation.config import load_labels
+    from evaluation.report.audiences import small_sample_note
+
+    labels = load_labels(language)
+    v = SimpleNamespace(
+        label=labels.__getitem__,
+        study=SimpleNamespace(analysis=SimpleNamespace(bootstrap_reps=9999)),
+    )
+
+    def lmm(g):
+        return pd.DataFrame({"term": ["did", "mean"], "n_clusters": [g, g]})
+
+    text = small_sample_note(v, lmm(17))
+    assert "17" in text and "9 999" in text
+    assert small_sample_note(v, lmm(30)) == ""
+    assert small_sample_note(v, lmm(17).iloc[1:]) == ""  # no DiD row
+    assert small_sample_note(v, None) == ""

@@ -482,6 +482,26 @@ def primary_family_note(v: StudyView, primary: pd.DataFrame) -> str:
     )
 
 
+def small_sample_note(v: StudyView, lmm: pd.DataFrame | None) -> str:
+    """With fewer than 30 organisations, the sentence that says how the intervals are made
+    small-sample safe: the wild cluster bootstrap for the primary DiD, t with G - 1 df for the
+    mixed model, Knapp-Hartung and a prediction interval in the meta-analysis. Empty when
+    the study has 30 or more organisations or no DiD."""
+    from evaluation.analyse.quant.longitudinal import FEW_CLUSTERS
+
+    if lmm is None or lmm.empty or "n_clusters" not in lmm:
+        return ""
+    did = lmm[(lmm["term"] == "did") & lmm["n_clusters"].notna()]
+    if did.empty:
+        return ""
+    clusters = int(did["n_clusters"].max())
+    if clusters >= FEW_CLUSTERS:
+        return ""
+    return v.label("small_sample_note").format(
+        g=clusters, reps=f"{v.study.analysis.bootstrap_reps:,}".replace(",", " ")
+    )
+
+
 def _primary_family(v: ReportView) -> None:
     """Key results: the primary family's tests and, in words, what is primary and what is
     exploratory (whole-study rows: every audience sees them)."""
@@ -494,3 +514,6 @@ def _primary_family(v: ReportView) -> None:
         return
     note(primary_family_note(v, primary))
     _show_or_say(v, primary[[c for c in PRIMARY_SHOWN if c in primary]])
+    small = small_sample_note(v, v.table("lmm"))
+    if small:
+        note(small)
