@@ -145,6 +145,10 @@ NO_PARTITION = frozenset(
         "suggestion_quality",
         "quotes",
         "joint_display",
+        "composition",  # the diagnostics of 30-longitudinal: in the plan's model
+        "composition_tests",
+        "attrition",
+        "optimisers",
     }
 )
 
@@ -187,6 +191,13 @@ _IDENTIFYING = {
     "lmm": ("measure", "term", "round", "participant", "n_clusters", "model", "level"),
     "power": ("measure", "group_by", "group", "design", "baseline", "latest_round", "icc",
               "alpha", "power", "effect_size_type"),
+    "composition": ("characteristic", "level", "round"),
+    "composition_tests": ("characteristic", "n_rounds", "n_levels", "test", "n_sim",
+                          "effect_size_type"),
+    "attrition": ("measure", "round", "baseline", "group_by", "group", "test",
+                  "effect_size_type"),
+    "optimisers": ("measure", "optimiser", "converged", "warning", "parameter", "round",
+                   "n_clusters", "note"),
 }  # fmt: skip
 
 
