@@ -884,7 +884,9 @@ def _diagnostic_cells(name: str, frame: pd.DataFrame, baseline: str) -> list[lis
 
 
 def _hidden_characteristics(hidden: frozenset[str]) -> set[str] | None:
-    """Characteristics with a hidden composition cell (None: a whole round is hidden, so all)."""
+    """Characteristics with a hidden composition cell other than ``missing`` (None: a whole
+    round is hidden, so all). The tests leave the level ``missing`` out, so their table and
+    its margins are sums of the other levels' cells only."""
     out = set()
     for cell in hidden:
         parts = cell.split(SEP)
@@ -892,8 +894,6 @@ def _hidden_characteristics(hidden: frozenset[str]) -> set[str] | None:
             if parts[3] == "all":
                 return None
             out.add(parts[3])
-        elif parts[:3] == ["X", "T", RESPONDENTS] and parts[4:6] == ["all", "all"]:
-            out.add(parts[-1])
     return out
 
 
