@@ -359,7 +359,7 @@ def build_model(study, scores: pd.DataFrame) -> sdc.Model:
     rows = _Rows.of(scores, _groupings(scores, study.group_bys))
     nests = _nestings(rows) if study.design != "independent" else []
     rounds = study.round_ids
-    _add_totals(b, RESPONDENTS, rows, None, rounds, (np.nan, np.nan))
+    _add_respondents(b, scores, study.group_bys, rounds)
     ranges = _measure_ranges(study)
     for m in study.measures:
         if m not in scores:
@@ -370,6 +370,7 @@ def build_model(study, scores: pd.DataFrame) -> sdc.Model:
         _add_totals(b, m, rows, values, rounds, bounds)
         if study.design != "independent":
             _add_links(b, m, rows, values, rounds, study.baseline, study.design, bounds, nests)
+        _add_attrition(b, m, rows, values, rounds, study.baseline, study.design, bounds)
     return b.model()
 
 
@@ -624,7 +625,7 @@ def row_cells(name: str, frame: pd.DataFrame, design: str, baseline: str) -> lis
             else:
                 out.append([_t(m, r.baseline, g, v), _t(m, r.latest_round, g, v)])
         return out
-    return None
+    return _diagnostic_cells(name, frame, baseline)
 
 
 def _int_text(value) -> str:
@@ -640,7 +641,9 @@ def hide_rows(frame: pd.DataFrame, name: str, plan: Plan) -> np.ndarray | None:
     cells = row_cells(name, frame, plan.design, plan.baseline)
     if cells is None:
         return None
-    return np.array([any(c in plan.hidden for c in row) for row in cells], dtype=bool)
+    hide = np.array([any(c in plan.hidden for c in row) for row in cells], dtype=bool)
+    extra = _hide_diagnostics(frame, name, plan)
+    return hide if extra is None else hide | extra
 
 
 # --------------------------------------------------------------------------- themes
@@ -712,3 +715,206 @@ def theme_model(themes: pd.DataFrame, actors: dict[str, str]) -> sdc.Model:
         b.relation(a, [c, b.cell(cell_id("N", r.code, r.round, r.group_by, r.group),
                                  r.n_segments - r.n_coded, shown=False)], kind="n")  # fmt: skip
     return b.model()
+
+
+# --------------------------------------------------------------------------- diagnostics
+# composition.csv and attrition.csv (evaluation.analyse.quant.diagnostics) publish counts and
+# means of respondents too: their cells and relations are declared here, so the plan's
+# secondary suppression and audit cover them (docs/disclosure.md).
+
+#: The grouping of ``attrition.csv`` besides the whole study (``attrition_table(by=...)``).
+ATTRITION_BY = "participant"
+
+
+def composition_by(columns: Iterable[str] | None = None) -> list[str]:
+    """The characteristics of ``composition.csv`` the plan models: those of
+    :data:`~evaluation.analyse.quant.diagnostics.COMPOSITION_BY` that are among ``columns``
+    (the scores' columns: a study without a ``role`` column has no role rows; None: all)."""
+    from evaluation.analyse.quant.diagnostics import COMPOSITION_BY
+
+    present = set(COMPOSITION_BY if columns is None else columns)
+    return [c for c in COMPOSITION_BY if c in present]
+
+
+def _add_respondents(b: _Builder, scores: pd.DataFrame, group_bys: list[str], rounds) -> None:
+    """Respondent counts (``T|_respondents|x|g|v``) of ``respondents.csv`` and
+    ``composition.csv``: the groupings of the measures plus every characteristic of the
+    composition (``role`` even when it is no pre/post grouping). The composition's level
+    ``missing`` is the partition's remainder, published there: its ``X`` cell is shown."""
+    by = composition_by(scores.columns)
+    rows = _Rows.of(scores, _groupings(scores, [*group_bys, *by]))
+    _add_totals(b, RESPONDENTS, rows, None, rounds, (np.nan, np.nan))
+    for x in rounds:
+        for c in by:
+            rest = cell_id("X", _t(RESPONDENTS, x, "all", "all"), c)
+            if rest in b.cells:
+                b.cells[rest]["shown"] = True
+
+
+def _attrition_cell(kind: str, measure: str, x: str, g: str, v: str) -> str:
+    """``L`` (leavers) and ``U`` (no usable code) are baseline-only; ``P`` at baseline."""
+    return cell_id(kind, measure, x, g, v, "b") if kind == "P" else cell_id(kind, measure, x, g, v)
+
+
+def _add_attrition(
+    b: _Builder,
+    measure: str,
+    rows: _Rows,
+    values: np.ndarray,
+    rounds: list[str],
+    baseline: str,
+    design: str,
+    bounds: tuple[float, float],
+) -> None:
+    """Cells of ``attrition.csv``: per round after the baseline and group (whole study and
+    :data:`ATTRITION_BY`), the group's baseline respondents are the stayers (linked: the
+    ``P|...|b`` cell), the leavers ``L|m|R|g|v`` (a usable code, not linked) and those without
+    a usable code ``U|m|R|g|v`` (each with n and sum; the row shows n_baseline, n_stayed,
+    n_left and n_linkable = stayed + left, so all four). Relations: ``I|...|b = L + U``
+    (``T|baseline = P|b + L + U`` with ``design: independent``, which has no P/I cells
+    otherwise), and the whole study's L, U (and P) = the sum of the groups' wherever each
+    group's members are classified as in the whole study (as :func:`_add_link_partitions`)."""
+    lo, hi = bounds
+    groupings = [g for g in ("all", ATTRITION_BY) if g in rows.groups]
+    kinds = ("L", "U", "P") if design == "independent" else ("L", "U")
+    has = ~np.isnan(values)
+    v = np.nan_to_num(values)
+    coded = rows.code >= 0
+    n_codes = int(rows.code.max()) + 1 if coded.any() else 1
+    at_b = has & rows.at(baseline)
+    for x in [r for r in rounds if r != baseline]:
+        at_r = has & rows.at(x)
+        if not at_r.any() or not at_b.any():
+            continue
+        masks: dict[str, dict[str, np.ndarray]] = {}
+        for g in groupings:
+            gid, names = rows.groups[g]
+            ok = gid >= 0
+            key = gid.astype(np.int64) * n_codes + rows.code
+            ub, cb = np.unique(key[at_b & ok & coded], return_counts=True)
+            ur, cr = np.unique(key[at_r & ok & coded], return_counts=True)
+            usable = ub[cb == 1]
+            once = np.intersect1d(usable, ur[cr == 1], assume_unique=True)
+            linked = ok & coded & np.isin(key, once)
+            can = ok & coded & np.isin(key, usable)
+            masks[g] = {"P": at_b & linked, "L": at_b & can & ~linked, "U": at_b & ok & ~can}
+            sums = {k: _sums(gid, masks[g][k], v, len(names)) for k in kinds}
+            for k, value in enumerate(names):
+                total = _t(measure, baseline, g, value)
+                if total not in b.cells:
+                    continue
+                kids = []
+                for kind in kinds:
+                    n, s = sums[kind][0][k], sums[kind][1][k]
+                    if n > 0:
+                        cid = _attrition_cell(kind, measure, x, g, value)
+                        kids.append(b.cell(cid, n, s, lo=lo, hi=hi))
+                parent = (
+                    total if design == "independent" else cell_id("I", measure, x, g, value, "b")
+                )
+                if parent in b.cells:
+                    b.relation(parent, kids)
+        _attrition_partitions(b, measure, x, rows, masks, kinds, bounds)
+
+
+def _attrition_partitions(
+    b: _Builder,
+    measure: str,
+    x: str,
+    rows: _Rows,
+    masks: dict[str, dict[str, np.ndarray]],
+    kinds: tuple[str, ...],
+    bounds: tuple[float, float],
+) -> None:
+    """The whole study's stayers / leavers / uncoded = the sum over a grouping's groups (plus
+    those without a group), declared where every row with a group is classified alike in the
+    whole study and in its group."""
+    lo, hi = bounds
+    if "all" not in masks:
+        return
+    for g in [g for g in masks if g != "all"]:
+        gid, names = rows.groups[g]
+        both = gid >= 0
+        for kind in kinds:
+            if (masks["all"][kind][both] != masks[g][kind][both]).any():
+                continue
+            whole = _attrition_cell(kind, measure, x, "all", "all")
+            if whole not in b.cells:
+                continue
+            children = [_attrition_cell(kind, measure, x, g, value) for value in names]
+            children = [c for c in children if c in b.cells]
+            n_rest = b.cells[whole]["n"] - sum(b.cells[c]["n"] for c in children)
+            if n_rest > 0:
+                s_rest = b.cells[whole]["s"] - sum(b.cells[c]["s"] for c in children)
+                rest = cell_id("X", whole, g)
+                children.append(b.cell(rest, n_rest, s_rest, lo=lo, hi=hi, shown=False))
+            b.relation(whole, children)
+
+
+def _diagnostic_cells(name: str, frame: pd.DataFrame, baseline: str) -> list[list[str]] | None:
+    """The cells each row of ``composition.csv``, ``attrition.csv`` or ``optimisers.csv``
+    shows (None for other tables)."""
+    if name == "composition":
+        from evaluation.analyse.quant.diagnostics import MISSING
+
+        out = []
+        for c, v, x in zip(frame["characteristic"], frame["level"], frame["round"], strict=True):
+            whole = _t(RESPONDENTS, x, "all", "all")
+            level = cell_id("X", whole, c) if v == MISSING else _t(RESPONDENTS, x, c, v)
+            out.append([whole, level])
+        return out
+    if name == "attrition":
+        return [
+            [_t(r.measure, r.baseline, r.group_by, r.group)]
+            + [_attrition_cell(k, r.measure, r.round, r.group_by, r.group) for k in "PLU"]
+            for r in frame.itertuples(index=False)
+        ]
+    if name == "composition_tests":
+        return [[] for _ in range(len(frame))]  # whole characteristics: _hide_diagnostics
+    if name == "optimisers":
+        # A DiD row's n adds up the four round x participant cells of lmm.csv's means.
+        out = []
+        for r in frame.itertuples(index=False):
+            if r.parameter == "did" and pd.notna(r.round):
+                out.append(
+                    [_t(r.measure, x, "participant", p) for x in (baseline, r.round) for p in "01"]
+                )
+            else:
+                out.append([])
+        return out
+    return None
+
+
+def _hidden_characteristics(hidden: frozenset[str]) -> set[str] | None:
+    """Characteristics with a hidden composition cell other than ``missing`` (None: a whole
+    round is hidden, so all). The tests leave the level ``missing`` out, so their table and
+    its margins are sums of the other levels' cells only."""
+    out = set()
+    for cell in hidden:
+        parts = cell.split(SEP)
+        if parts[0] == "T" and parts[1] == RESPONDENTS:
+            if parts[3] == "all":
+                return None
+            out.add(parts[3])
+    return out
+
+
+def _hide_diagnostics(frame: pd.DataFrame, name: str, plan: Plan) -> np.ndarray | None:
+    """Rows of a diagnostics table to hide beyond the cells they show: characteristics and
+    groupings the model does not hold (never published), and every row of
+    ``composition_tests.csv`` whose characteristic has a hidden cell (chi-square, Cramér's V,
+    the Monte Carlo p, ``n`` and ``min_expected`` are functions of all its cells: with one
+    degree of freedom left, X² gives the hidden cells away). None for other tables."""
+    if name == "composition_tests":
+        hidden = _hidden_characteristics(plan.hidden)
+        modelled = set(composition_by(frame["characteristic"].astype(str)))
+        return np.array(
+            [hidden is None or c not in modelled or c in hidden for c in frame["characteristic"]],
+            dtype=bool,
+        )
+    if name == "composition":
+        modelled = set(composition_by(frame["characteristic"].astype(str)))
+        return ~frame["characteristic"].astype(str).isin(modelled).to_numpy()
+    if name == "attrition":
+        return ~frame["group_by"].astype(str).isin(["all", ATTRITION_BY]).to_numpy()
+    return None

@@ -146,6 +146,10 @@ NO_PARTITION = frozenset(
         "quotes",
         "joint_display",
         "primary",  # rows of prepost.csv and lmm.csv as written: suppressed where they are
+        "composition",  # the diagnostics of 30-longitudinal: in the plan's model
+        "composition_tests",
+        "attrition",
+        "optimisers",
     }
 )
 
@@ -190,6 +194,13 @@ _IDENTIFYING = {
             "population", "analysis"),
     "power": ("measure", "group_by", "group", "design", "baseline", "latest_round", "icc",
               "icc_unit", "alpha", "power", "effect_size_type", "n_source"),
+    "composition": ("characteristic", "level", "round"),
+    "composition_tests": ("characteristic", "n_rounds", "n_levels", "test", "n_sim",
+                          "effect_size_type"),
+    "attrition": ("measure", "round", "baseline", "group_by", "group", "test",
+                  "effect_size_type"),
+    "optimisers": ("measure", "optimiser", "converged", "warning", "parameter", "round",
+                   "n_clusters", "note"),
 }  # fmt: skip
 
 

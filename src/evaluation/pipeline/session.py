@@ -55,6 +55,11 @@ class Options:
     instruments: tuple[str, ...] = ()  # the scored instruments (mixed model, power, meta)
     banded: Kwargs = field(default_factory=dict)  # instrument -> its band ids, in order
     primary: Kwargs = field(default_factory=dict)  # analyse.quant.multiplicity.primary_table
+    # evaluation.analyse.quant.diagnostics (30-longitudinal; rounds: those with data)
+    composition: Kwargs = field(default_factory=dict)  # composition_table
+    composition_tests: Kwargs = field(default_factory=dict)  # composition_tests
+    attrition: Kwargs = field(default_factory=dict)  # attrition_table
+    optimisers: Kwargs = field(default_factory=dict)  # optimiser_agreement (+ measure)
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -67,12 +72,19 @@ class Options:
 
 
 def build_options(
-    study: Study, *, present: list[str], summary_columns: list[str] | None = None
+    study: Study,
+    *,
+    present: list[str],
+    summary_columns: list[str] | None = None,
+    columns: list[str] | None = None,
 ) -> Options:
     """The options of every estimator for ``study``. ``present``: the configured rounds that
     have data (pooling skips rounds not delivered yet); ``summary_columns``: the columns of
     the vendor's aggregates in summary-statistics mode (only groupings they carry are
-    compared), None with individual answers."""
+    compared), None with individual answers; ``columns``: the columns of the scores (the
+    composition's characteristics are those present; None: all of them)."""
+    from evaluation.disclosure.plan import ATTRITION_BY, composition_by
+
     a = study.analysis
     rounds, baseline, min_n, ci = study.round_ids, study.baseline, study.min_n, a.ci
     on_responses = [i for i in study.instruments.values() if i.file == "responses"]
@@ -83,6 +95,7 @@ def build_options(
         if g in ("all", "organisation", "unit") or g in (summary_columns or ())
     ]
     actors = {name: org.actor for name, org in study.organisations.items() if org.actor}
+    diag_rounds = present if baseline in present else rounds
     return Options(
         response_counts={
             "rounds": rounds,
@@ -194,7 +207,15 @@ def build_options(
             "rounds": rounds,
             "baseline": baseline,
         },
-    )
+        composition={"rounds": diag_rounds, "by": composition_by(columns),
+                     "min_n": min_n},
+        composition_tests={"rounds": diag_rounds, "by": composition_by(columns),
+                           "min_n": min_n, "seed": study.seed},
+        attrition={"rounds": diag_rounds, "baseline": baseline, "measures": study.measures,
+                   "by": ATTRITION_BY if columns is None or ATTRITION_BY in columns else None,
+                   "min_n": min_n, "ci": ci},
+        optimisers={"rounds": diag_rounds, "baseline": baseline, "min_n": min_n},
+    )  # fmt: skip
 
 
 @dataclass(kw_only=True)
@@ -222,7 +243,10 @@ class Session(StudyView):
     def options(self) -> Options:
         """The keyword arguments of each estimator (read-only; see :class:`Options`)."""
         columns = None if self.has_responses else list(summaries_with_groups(self).columns)
-        return build_options(self.study, present=rounds_with_data(self), summary_columns=columns)
+        scored = list(self.scores.columns) if self.has_responses else None
+        return build_options(
+            self.study, present=rounds_with_data(self), summary_columns=columns, columns=scored
+        )
 
     def processed(self, name: str) -> pd.DataFrame | None:
         """``data/processed/<name>.parquet``, or None when the study has none."""
