@@ -855,3 +855,19 @@ def test_power_icc_reads_the_nested_model(sim_table):
     got = icc_by_measure(sim_table)["qwl"]
     # a float per measure, or (after h5-power) a dict of levels: the organisation ICC either way
     assert (got["organisation"] if isinstance(got, dict) else got) == pytest.approx(icc)
+
+
+def test_model_of_record_is_the_fit_behind_lmm_table(sim, sim_table):
+    """The diagnostics look at the model that wrote lmm.csv: same levels, same variance
+    components (the organisation ICC row), residuals that add up with the fitted values."""
+    from evaluation.analyse.quant.longitudinal import model_of_record
+
+    fit = model_of_record(sim, measure="qwl", rounds=ROUNDS, baseline="T0")
+    assert fit is not None and fit.converged
+    icc = sim_table[(sim_table["term"] == "icc") & (sim_table["level"] == "organisation")]
+    v = fit.variances
+    assert icc["estimate"].iloc[0] == pytest.approx(v["organisation"] / sum(v.values()))
+    assert fit.levels == ("organisation", "unit")  # no linked codes: no person level
+    assert icc["model"].iloc[0] == "lmm_reml_org_unit"
+    y = sim["qwl"].to_numpy(float)
+    np.testing.assert_allclose(fit.fitted + fit.resid, y[np.isfinite(y)])
