@@ -215,7 +215,7 @@ class _Audit:
         value: a count the attacker cannot rule out, which is all protection needs.
         ``moves`` receives, for each cell with a finite bound, the change of every hidden
         count from the truth to the optimal point (a feasible direction; see
-        :meth:`sum_moves`)."""
+        :meth:`full_move`)."""
         out: dict[int, float] = {}
         systems: dict[int, tuple] = {}
         wanted = set(cells.tolist())
@@ -265,34 +265,46 @@ class _Audit:
         res = _linprog(system, c)
         return res.x if res.status == 0 else None
 
-    def sum_moves(self, c: int, move: dict[int, float]) -> bool:
-        """Whether the count move ``move`` (a feasible direction from the truth that changes
-        ``n_c``) proves that the sum of ``c`` is not pinned either: moving every hidden sum by
-        ``t * m * d_j`` with one value ``m`` inside the scale keeps every relation (they hold
-        for counts and sums alike) and, for a small ``t > 0``, every value bound, unless a
-        cell already at a bound would have to cross it. Then ``s_c`` takes two values."""
-        if not self.has_s[c] or not move.get(c):
-            return False
-        lo_c, hi_c = self.lo[c], self.hi[c]
-        for m in ((lo_c + hi_c) / 2, hi_c, lo_c):
-            if np.isfinite(m) and m != 0 and self._sums_follow(move, m):
-                return True
-        return False
+    def full_move(self, c: int, move: dict[int, float] | None) -> bool:
+        """Whether the count point that ``move`` reaches (a feasible point of the counts-only
+        program, ``n + d``) is feasible with the sums too, and changes the sum of ``c``.
 
-    def _sums_follow(self, move: dict[int, float], m: float) -> bool:
+        Every hidden sum moves by ``m * d_j`` with one value ``m`` for all of them, so every
+        relation keeps holding (they hold for counts and sums alike); ``m`` must keep each
+        moved cell's sum inside its scale at its new count, ``lo * (n + d) <= s + m d <=
+        hi * (n + d)``. Then the count of ``c`` at that point is one the attacker cannot rule
+        out, with the sums as well, and ``s_c`` takes two values. A cell without sums needs no
+        check."""
+        if not self.has_s[c]:
+            return True
+        if not move or not move.get(c):
+            return False
+        m_lo, m_hi = -math.inf, math.inf
         for j, d in move.items():
             if not self.has_s[j]:
                 continue
             lo, hi, n, s = self.lo[j], self.hi[j], self.n[j], self.s[j]
-            if not (lo <= m <= hi):
-                return False
             slack = TOLERANCE * max(1.0, abs(s))
-            # lo * (n + t d) <= s + t m d  and  s + t m d <= hi * (n + t d)
-            if d * (lo - m) > 0 and s - lo * n <= slack:
+            low, high = lo * (n + d) - s - slack, hi * (n + d) - s + slack  # low <= m d <= high
+            if d > 0:
+                m_lo, m_hi = max(m_lo, low / d), min(m_hi, high / d)
+            else:
+                m_lo, m_hi = max(m_lo, high / d), min(m_hi, low / d)
+            if m_lo > m_hi:
                 return False
-            if d * (m - hi) > 0 and hi * n - s <= slack:
-                return False
-        return True
+        return not (m_lo == 0 and m_hi == 0)
+
+    def n_high_with_sums(self, cells: list[int]) -> dict[int, float]:
+        """The attacker's upper bound of ``n`` for each cell from the program with counts and
+        sums (one program per cell; a component's system is built once)."""
+        out: dict[int, float] = {}
+        systems: dict[int, tuple] = {}
+        for c in cells:
+            comp = self.component[c]
+            if comp not in systems:
+                systems[comp] = self._system(comp, with_s=True)
+            out[c] = self._optimum(systems[comp], systems[comp][0][c], +1.0)
+        return out
 
     def bounds(
         self,
@@ -303,19 +315,16 @@ class _Audit:
     ) -> pd.DataFrame:
         """Upper bound of ``n`` (and lower, when ``full``) and both bounds of ``s`` for each
         cell (counts and sums jointly). ``known``: upper bounds of ``n`` already proven;
-        ``moves``: their optimal points (then a sum shown not to be pinned by
-        :meth:`sum_moves` is not bounded by linear programs: its bounds are left empty)."""
+        ``moves``: their optimal points (a known bound is used only where that point is
+        feasible with the sums too, :meth:`full_move`; the sum's bounds are then left empty: it
+        is not pinned)."""
         records = []
         systems: dict[int, tuple] = {}
         known = known or {}
         moves = moves or {}
         ids = self.model.cells.index
         for c in cells:
-            if (
-                ids[c] in known
-                and not full
-                and (not self.has_s[c] or (c in moves and self.sum_moves(c, moves[c])))
-            ):
+            if ids[c] in known and not full and self.full_move(c, moves.get(c)):
                 records.append((ids[c], math.nan, known[ids[c]], math.nan, math.nan))
                 continue
             comp = self.component[c]
@@ -443,7 +452,20 @@ def secondary_suppression(
         }
         attack = _Audit(model, hidden, min_n)
         rest = np.array([c for c in todo.tolist() if c not in lonely], dtype=int)
-        high = attack.n_high(rest, moves) if len(rest) else {}
+        step_moves: dict[int, dict[int, float]] = {}
+        high = attack.n_high(rest, step_moves) if len(rest) else {}
+        # The counts-only program's point must hold with the sums as well; where it does not,
+        # the attacker's bound is the program with sums.
+        recheck = [
+            c
+            for c, value in high.items()
+            if value >= min_n - TOLERANCE and not attack.full_move(c, step_moves.get(c))
+        ]
+        high.update(attack.n_high_with_sums(recheck))
+        for c in recheck:
+            step_moves.pop(c, None)
+        if moves is not None:
+            moves.update(step_moves)
         if n_high is not None:
             n_high.update({cells.index[c]: v for c, v in high.items()})
         exposed = sorted(lonely | {c for c in rest.tolist() if high[c] < min_n - TOLERANCE})
