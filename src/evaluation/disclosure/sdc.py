@@ -298,13 +298,41 @@ class _Audit:
         """The attacker's upper bound of ``n`` for each cell from the program with counts and
         sums (one program per cell; a component's system is built once)."""
         out: dict[int, float] = {}
-        systems: dict[int, tuple] = {}
+        by_comp: dict[int, list[int]] = {}
         for c in cells:
-            comp = self.component[c]
-            if comp not in systems:
-                systems[comp] = self._system(comp, with_s=True)
-            out[c] = self._optimum(systems[comp], systems[comp][0][c], +1.0)
+            by_comp.setdefault(int(self.component[c]), []).append(c)
+        for comp, group in by_comp.items():
+            system = self._system(comp, with_s=True)
+            pos = system[0]
+
+            if len(group) > 1:
+                self._reach(self._joint_point(system, [pos[c] for c in group]), group, pos, out)
+            for c in group:
+                if c in out:
+                    continue
+                out[c], x = self._optimum(system, pos[c], +1.0, solution=True)
+                self._reach(x, group, pos, out)
         return out
+
+    def _reach(self, x: np.ndarray | None, group: list[int], pos: dict, out: dict) -> None:
+        """At a feasible point ``x`` of the program with sums, every cell of ``group`` at or
+        above ``min_n`` has an upper bound of at least that: it needs no program of its own."""
+        if x is None:
+            return
+        for j in group:
+            if j not in out and x[pos[j]] >= self.min_n - TOLERANCE:
+                out[j] = float(x[pos[j]])
+
+    def _witness(self, x: np.ndarray | None, group: list[int], s_pos: dict, moved: set) -> None:
+        """Cells of ``group`` whose sum at the feasible point ``x`` differs from the true sum
+        (also feasible): their sums are not pinned."""
+        if x is None:
+            return
+        for j in group:
+            if j in s_pos and j not in moved:
+                truth, seen = self.s[j], x[s_pos[j]]
+                if abs(seen - truth) > 2 * TOLERANCE * max(1.0, abs(truth), abs(seen)):
+                    moved.add(j)
 
     def bounds(
         self,
@@ -323,40 +351,89 @@ class _Audit:
         known = known or {}
         moves = moves or {}
         ids = self.model.cells.index
+        if not full:
+            return self._bounds_of_known(cells, known, moves)
         for c in cells:
-            if ids[c] in known and not full and self.full_move(c, moves.get(c)):
-                records.append((ids[c], math.nan, known[ids[c]], math.nan, math.nan))
-                continue
             comp = self.component[c]
             if comp not in systems:
                 systems[comp] = self._system(comp, with_s=True)
             system = systems[comp]
             pos, s_pos = system[0], system[1]
-            n_low = self._optimum(system, pos[c], -1.0) if full else math.nan
-            n_high = known.get(ids[c]) if ids[c] in known and not full else None
-            if n_high is None:
-                n_high = self._optimum(system, pos[c], +1.0)
+            n_low = self._optimum(system, pos[c], -1.0)
+            n_high = self._optimum(system, pos[c], +1.0)
             if c in s_pos:
                 s_low = self._optimum(system, s_pos[c], -1.0)
                 s_high = self._optimum(system, s_pos[c], +1.0)
             else:
                 s_low = s_high = math.nan
-            records.append((self.model.cells.index[c], n_low, n_high, s_low, s_high))
+            records.append((ids[c], n_low, n_high, s_low, s_high))
         return pd.DataFrame(records, columns=AUDIT_COLUMNS[:-1])
+
+    def _bounds_of_known(
+        self, cells: np.ndarray, known: dict[str, float], moves: dict[int, dict[int, float]]
+    ) -> pd.DataFrame:
+        """:meth:`bounds` without ``full``: the upper bound of ``n`` from ``known`` where
+        there is one (else its program), and whether the sum is pinned.
+
+        The true values are a feasible point of the program with sums, so any feasible point
+        where a cell's sum differs from its true sum proves that the sum is not pinned; its
+        bounds are then left empty. Such points come from a few programs per component (the
+        sums of all its cells raised together, then lowered together, then the optima of the
+        cells not yet witnessed), not two programs per cell."""
+        ids = self.model.cells.index
+        records: dict[int, tuple] = {}
+        pending: dict[int, list[int]] = {}
+        for c in cells.tolist():
+            if ids[c] in known and self.full_move(c, moves.get(c)):
+                records[c] = (ids[c], math.nan, known[ids[c]], math.nan, math.nan)
+            else:
+                pending.setdefault(int(self.component[c]), []).append(c)
+        for comp, group in pending.items():
+            system = self._system(comp, with_s=True)
+            pos, s_pos = system[0], system[1]
+            moved: set[int] = set()
+
+            with_sums = [s_pos[j] for j in group if j in s_pos]
+            if len(with_sums) > 1:
+                for sense in (1.0, -1.0):
+                    c_vec = np.zeros(len(system[-1]))
+                    c_vec[with_sums] = -sense
+                    res = _linprog(system, c_vec)
+                    self._witness(res.x if res.status == 0 else None, group, s_pos, moved)
+            for c in group:
+                n_high = known.get(ids[c])
+                if n_high is None:
+                    n_high = self._optimum(system, pos[c], +1.0)
+                s_low = s_high = math.nan
+                if c in s_pos and c not in moved:
+                    s_low, x = self._optimum(system, s_pos[c], -1.0, solution=True)
+                    self._witness(x, group, s_pos, moved)
+                    s_high, x = self._optimum(system, s_pos[c], +1.0, solution=True)
+                    self._witness(x, group, s_pos, moved)
+                records[c] = (ids[c], math.nan, n_high, s_low, s_high)
+        return pd.DataFrame([records[c] for c in cells.tolist()], columns=AUDIT_COLUMNS[:-1])
 
 
 def _linprog(system, c: np.ndarray):
-    """Minimise ``c @ x`` over one component's system with HiGHS."""
+    """Minimise ``c @ x`` over one component's system with HiGHS.
+
+    The true cell values always satisfy the system, so "infeasible" is a numerical artefact:
+    HiGHS' presolve can declare the programs with sums (tight rounding bands of width 1e-9
+    next to coefficients of a few hundred) infeasible. Such a program is solved again without
+    presolve, which finds the optimum; a second "infeasible" is reported as it is."""
     _, _, a_eq, b_eq, a_ub, b_ub, bounds = system
-    return linprog(
-        c,
-        A_eq=a_eq if a_eq.shape[0] else None,
-        b_eq=b_eq if a_eq.shape[0] else None,
-        A_ub=a_ub if a_ub.shape[0] else None,
-        b_ub=b_ub if a_ub.shape[0] else None,
-        bounds=bounds,
-        method="highs",
-    )
+    args = {
+        "A_eq": a_eq if a_eq.shape[0] else None,
+        "b_eq": b_eq if a_eq.shape[0] else None,
+        "A_ub": a_ub if a_ub.shape[0] else None,
+        "b_ub": b_ub if a_ub.shape[0] else None,
+        "bounds": bounds,
+        "method": "highs",
+    }
+    res = linprog(c, **args)
+    if res.status == 2:  # infeasible
+        res = linprog(c, **args, options={"presolve": False})
+    return res
 
 
 def _protected(frame: pd.DataFrame, min_n: int) -> pd.Series:
