@@ -60,3 +60,12 @@ def test_a_study_without_qwl_or_esis_declares_no_default_primary_measure(tmp_pat
     study = _study(tmp_path)
     object.__setattr__(study, "instruments", {})
     assert primary_measures(study) == []
+
+
+def test_the_declared_primary_measures_are_the_primary_rows_of_prepost(tmp_path):
+    """prepost.csv marks as primary (and leaves for primary.csv to adjust) exactly the
+    measures that primary.csv takes: the declared ones, not the default."""
+    extra = "analysis: {primary: {measures: [esis]}}\n"
+    options = build_options(_study(tmp_path, extra), present=["T0", "T1"])
+    assert options.prepost["primary_measures"] == ["esis"]
+    assert options.prepost_summary["primary_measures"] == ["esis"]

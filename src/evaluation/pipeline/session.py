@@ -129,6 +129,7 @@ def build_options(
             "correction": study.correction,
             "min_n": min_n,
             "ci": ci,
+            "primary_measures": primary_measures(study),
         },
         prepost_summary={
             "rounds": rounds,
@@ -137,6 +138,7 @@ def build_options(
             "min_n": min_n,
             "correction": study.correction,
             "ci": ci,
+            "primary_measures": primary_measures(study),
         },
         trajectories={
             "measures": study.measures,
