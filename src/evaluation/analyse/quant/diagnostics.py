@@ -612,9 +612,12 @@ def optimiser_agreement(
     max_rows: int = OPTIMISER_MAX_ROWS,
     min_n: int = 5,
 ) -> pd.DataFrame:
-    """Fit ``lmm_table``'s model with each optimiser and compare: a convergence diagnostic.
+    """The reference implementation's agreement: statsmodels ``MixedLM`` fitted with each
+    optimiser and compared, a check of how well the data identify the variance components.
 
-    The model of record of ``lmm.csv`` (REML, statsmodels ``MixedLM``)::
+    The model of ``lmm.csv`` without its person level (REML, statsmodels ``MixedLM``; the
+    model of record itself is fitted from sufficient statistics by
+    :func:`evaluation.analyse.quant.nested.fit_nested`, see ``model_of_record``)::
 
         measure ~ C(round, Treatment(baseline)) * participant
         groups = organisation (random intercept), vc_formula = {"unit": "0 + C(unit)"}

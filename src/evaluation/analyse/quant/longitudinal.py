@@ -971,10 +971,8 @@ def lmm_table(
     for ``organisation``, ``unit`` and ``person`` (the same person's answers in two rounds:
     (s2_org + s2_unit + s2_person) / total). ``population`` = ``all``; ``analysis`` =
     ``primary``, except the DiD rows with 2 <= G < 30 organisations (``sensitivity``: the wild
-    cluster bootstrap of :func:`cluster_robust_check` is primary). The details below on the
-    statsmodels models describe the earlier model ids (``mixedlm_reml*``); see docs/methods.md,
-    "Mixed model with a person level". Rows with a missing measure, participant, organisation,
-    unit or covariate are dropped (logged).
+    cluster bootstrap of :func:`cluster_robust_check` is primary). Rows with a missing measure,
+    participant, organisation, unit or covariate are dropped (logged).
 
     Rows (``term``):
 
@@ -982,40 +980,24 @@ def lmm_table(
         effects) mean mu = L b, with L the average design row of the analysed respondents when
         their round and participation are set to the cell's (without covariates: the cell's
         design row; with covariates: standardised to the analysed sample's covariate mix).
-        CI mu +- z sqrt(L V L'), V the fixed-effects covariance; ``p`` empty; ``n`` =
+        CI mu +- t_{G-1} sqrt(L V L'), V the fixed-effects covariance; ``p`` empty; ``n`` =
         respondents in the cell.
     ``did``   one per non-baseline round r: (mu_r1 - mu_b1) - (mu_r0 - mu_b0), the round x
-        participant interaction, with Wald z CI and p; ``participant`` empty; ``n`` =
+        participant interaction, with a t (G - 1 df) CI and p; ``participant`` empty; ``n`` =
         respondents in the four cells.
-    ``icc``   two rows, told apart by ``level`` (``round`` and ``participant`` empty, CI empty):
-        ``level = organisation``: s2_org / (s2_org + s2_unit + s2_resid), the correlation of
-        two respondents of the same organisation but different units;
-        ``level = unit``: (s2_org + s2_unit) / (s2_org + s2_unit + s2_resid), the correlation
-        of two respondents of the same unit (Snijders & Bosker 2012, three-level models). Both are
-        conditional on the fixed effects. ``n`` = respondents, ``n_clusters`` = organisations
-        or units.
+    ``icc``   one row per level modelled, told apart by ``level`` (``round`` and
+        ``participant`` empty, CI empty), each the correlation of two answers that share the
+        level and everything above it (Snijders & Bosker 2012): ``organisation`` s2_org / total
+        (same organisation, different units), ``unit`` (s2_org + s2_unit) / total (same unit,
+        different people), ``person`` (s2_org + s2_unit + s2_person) / total (the same person
+        in two rounds); total = s2_org + s2_unit + s2_person + s2_resid. Conditional on the
+        fixed effects. ``n`` = respondents, ``n_clusters`` = organisations or units.
 
     ``n_clusters`` is the number of organisations in the model (units for the unit ICC).
-    ``model`` names the model used, in the order tried:
-
-    ``mixedlm_reml``             the model above.
-    ``mixedlm_reml_no_org_re``   when only the organisation variance of the full model is
-                                 estimated as zero (boundary): a random intercept per unit; the
-                                 organisation ICC is then 0 and the unit ICC
-                                 s2_unit / (s2_unit + s2_resid).
-    ``mixedlm_reml_no_unit_vc``  a random intercept per organisation only (the unit variance,
-                                 if any, is pooled into s2_resid): organisation ICC
-                                 s2_org / (s2_org + s2_resid), unit ICC empty.
-    ``ols_cluster_robust``       OLS with CR1 SEs clustered by organisation, t with G - 1 df;
-                                 ICCs empty. With a single organisation only the estimates.
-
-    A fit counts as failed when statsmodels reports non-convergence, a Hessian or covariance
-    that is not positive definite, non-finite numbers, or a variance component whose SD is
-    below ``SINGULAR_TOL`` times the residual SD. Other optimisers are tried first (except for
-    a converged boundary fit, which is a property of the data). Each step down raises a
-    :class:`ModelWarning` naming the measure and the reasons. Mixed-model CIs and p-values are
-    Wald z (normal reference, as in statsmodels and lme4); no small-sample (Kenward-Roger)
-    correction: with few organisations use :func:`cluster_robust_check` as a cross-check.
+    A variance estimated as zero stays in the model at zero (lme4's singular fit), announced
+    with a :class:`ModelWarning`. A fit that does not converge from three starting points, or a
+    single organisation, falls back to ``ols_cluster_robust``: OLS with CR1 SEs clustered by
+    organisation, t with G - 1 df, ICCs empty (with a single organisation only the estimates).
 
     Disclosure control: a ``mean`` row whose cell has fewer than ``min_n`` respondents, and a
     ``did`` row any of whose four cells has, is ``suppressed`` with every statistic (including
