@@ -155,7 +155,7 @@ def test_small_groups_suppressed_with_statistics_empty():
         group_bys=["organisation", "actor"],
     )
     small = table[table["group"].isin(["C", "Y"])]
-    assert len(small) == 4 and small["suppressed"].all()
+    assert len(small) == 6 and small["suppressed"].all()  # independent, paired, overlap
     stats = ["n_baseline", "n_next", "n_clusters", "deff", "mde_standardized", "sd", "mde_raw"]
     assert small[stats].isna().all().all()
     assert not table.loc[~table["group"].isin(["C", "Y"]), "suppressed"].any()
@@ -172,3 +172,47 @@ def test_only_baseline_collected_plans_from_the_baseline():
     assert row["latest_round"] == "T0" and row["n_next"] == row["n_baseline"] == 53
     assert np.isnan(row["icc"]) and row["deff"] == 1.0
     assert row["sd"] == pytest.approx(scores["qwl"].std(ddof=1))
+
+
+def test_partial_overlap_rows_use_the_linked_answers_correlation():
+    """The all-respondent (partially overlapping) MDE: Var(mean_r - mean_b) = sigma^2
+    (deff_b/n_b + deff/n_r - 2 rho n_c/(n_b n_r)) (Derrick et al. 2017's variance of the
+    difference of the two samples' means), as two equal independent samples of
+    n_e = 2 / that factor. Positively correlated pairs make it smaller than the independent
+    MDE of the same samples; without a design effect and with rho from the data it is exact."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(120):
+        person = rng.normal(0, 8)
+        for rnd in ("T0", "T1"):
+            linked = i < 60
+            if not linked and rnd == "T1":
+                person = rng.normal(0, 8)  # a different person in T1
+            rows.append(
+                {
+                    "round": rnd,
+                    "organisation": "A",
+                    "unit": "u",
+                    "respondent": f"p{i}" if linked else "",
+                    "qwl": 60 + person + rng.normal(0, 4),
+                }
+            )
+    scores = pd.DataFrame(rows)
+    table = power_table(
+        scores, measures=["qwl"], rounds=["T0", "T1"], baseline="T0", group_bys=["all"]
+    )
+    ind = table[table["design"] == "independent"].iloc[0]
+    over = table[table["design"] == "partial_overlap"].iloc[0]
+    assert over["effect_size_type"] == "d_av_all" and over["deff"] == 1.0
+    linked = scores[scores["respondent"] != ""].pivot(index="respondent", columns="round")
+    rho = np.corrcoef(linked[("qwl", "T0")], linked[("qwl", "T1")])[0, 1]
+    assert rho > 0.6
+    n_e = 2 / (1 / 120 + 1 / 120 - 2 * rho * 60 / 120**2)
+    assert over["mde_standardized"] == pytest.approx(mde_i(n_e, n_e))
+    assert over["mde_standardized"] < ind["mde_standardized"]
+    # everyone linked: no partially overlapping row (the paired row is the whole sample)
+    all_linked = scores[scores["respondent"] != ""]
+    table = power_table(
+        all_linked, measures=["qwl"], rounds=["T0", "T1"], baseline="T0", group_bys=["all"]
+    )
+    assert "partial_overlap" not in set(table["design"])

@@ -619,11 +619,15 @@ def row_cells(name: str, frame: pd.DataFrame, design: str, baseline: str) -> lis
         out = []
         for r in frame.itertuples(index=False):
             m, g, v = r.measure, r.group_by, r.group
+            x = r.latest_round
+            pairs = [cell_id("P", m, x, g, v, "b"), cell_id("P", m, x, g, v, "r")]
+            totals = [_t(m, r.baseline, g, v), _t(m, x, g, v)]
             if r.design == "paired":
-                x = r.latest_round
-                out.append([cell_id("P", m, x, g, v, "b"), cell_id("P", m, x, g, v, "r")])
+                out.append(pairs)
+            elif r.design == "partial_overlap":  # its MDE depends on the pairs as well
+                out.append(totals + pairs)
             else:
-                out.append([_t(m, r.baseline, g, v), _t(m, r.latest_round, g, v)])
+                out.append(totals)
         return out
     return _diagnostic_cells(name, frame, baseline)
 

@@ -684,6 +684,7 @@ def power_table(
         # linked pairs: code with an answer in both the baseline and the latest round
         pairs = pd.DataFrame()
         change = (float("nan"), float("nan"))
+        rho = 0.0
         if latest != baseline:
             base = pd.DataFrame({"code": codes, "v": values})[is_base & answered].dropna()
             last = pd.DataFrame({"code": codes, "v": values, "_i": np.arange(len(scores))})[
@@ -701,6 +702,9 @@ def power_table(
                     [k[1] for k in pk[ok]],
                 ).iloc[0]
                 change = (float(est["icc_org"]), float(est["icc_unit"]))
+                rho = (
+                    float(np.corrcoef(pairs["v_b"], pairs["v_r"])[0, 1]) if len(pairs) > 2 else 0.0
+                )
         for group_by in group_bys:
             labels = _group_labels(scores, group_by)
             groups = sorted({g for g in labels[(is_base | is_latest) & answered] if g is not None})
@@ -805,6 +809,40 @@ def power_table(
                         "n_latest": float(n_p),
                         "_n_obs_b": float(n_p),
                         "_n_obs_r": float(n_p),
+                    }
+                )
+                if n_pairs >= min(len(b), n_next):
+                    continue  # everyone linked: the paired row is the all-respondent analysis
+                # Partially overlapping samples (the primary all-respondent analysis): the
+                # variance of the difference of the round means is sigma^2 (deff_b/n_b +
+                # deff/n_next - 2 rho n_c/(n_b n_next)) with n_c expected pairs and rho the
+                # correlation of the linked answers; the equivalent two equal independent
+                # samples have n_e = 2 / that factor each.
+                factor = deff_b / len(b) + deff / n_next - 2 * rho * n_pairs / (len(b) * n_next)
+                n_e = 2.0 / factor if factor > 0 else float("nan")
+                mde_o = (
+                    _mde_independent(n_e, n_e, alpha=alpha, power=power, deff=1.0)
+                    if n_e > 2
+                    else float("nan")
+                )
+                rows.append(
+                    {
+                        **common,
+                        "design": "partial_overlap",
+                        "n_baseline": float(len(b)),
+                        "n_next": n_next,
+                        "n_clusters": float(k),
+                        "icc": icc_org,
+                        "deff": deff,
+                        "effect_size_type": "d_av_all",
+                        "mde_standardized": mde_o,
+                        "sd": sd,
+                        "mde_raw": mde_o * sd,
+                        "icc_unit": icc_unit,
+                        "deff_baseline": deff_b,
+                        "n_latest": float(len(r)),
+                        "_n_obs_b": float(min(len(b), n_p)),
+                        "_n_obs_r": float(len(r)),
                     }
                 )
     columns = [c for c in POWER_COLUMNS if c != "suppressed"] + ["_n_obs_b", "_n_obs_r"]
