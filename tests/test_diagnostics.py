@@ -319,9 +319,10 @@ def test_optimiser_agreement_reproduces_lmm_table_and_tabulates_spread():
     assert list(out.columns) == OPTIMISER_COLUMNS
     assert set(out["optimiser"]) == {"bfgs", "lbfgs", "powell", "nm"}
     assert set(out["parameter"]) == {"llf", "did", "var_organisation", "var_unit", "var_residual"}
-    # lmm_table tries the optimisers in this order and keeps the first clean fit; on these data
-    # bfgs stops without converging (listed, not compared), so lmm_table's DiD is lbfgs's
-    assert lmm["model"].iloc[0] == "mixedlm_reml"
+    # lmm_table fits the same organisation + unit model (no linked codes: no person level)
+    # from sufficient statistics; statsmodels is the reference: on these data bfgs stops
+    # without converging (listed, not compared), and the first clean fit agrees with lmm_table
+    assert lmm["model"].iloc[0] == "lmm_reml_org_unit"
     status = out.groupby("optimiser", sort=False)[["converged", "warning"]].first()
     assert not status.at["bfgs", "converged"] and status.at["bfgs", "warning"] == "did not converge"
     clean = [
@@ -331,7 +332,7 @@ def test_optimiser_agreement_reproduces_lmm_table_and_tabulates_spread():
     for r in ("T1", "T2"):
         ref = lmm[(lmm["term"] == "did") & (lmm["round"] == r)]["estimate"].item()
         got = used[(used["parameter"] == "did") & (used["round"] == r)]["estimate"].item()
-        assert got == pytest.approx(ref, abs=1e-8)
+        assert got == pytest.approx(ref, abs=1e-4)
     # max_abs_diff is the range over the converged optimisers
     ok = out[out["converged"].fillna(False).astype(bool) & (out["parameter"] == "var_residual")]
     spread = out.loc[out["parameter"] == "var_residual", "max_abs_diff"].unique()
