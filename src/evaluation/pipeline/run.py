@@ -667,6 +667,12 @@ def _run(
             for job in stage1:
                 state.records[job.name]["html"] = job.html
             current = state.settle([job.name for job in stage1])
+            if later and not state.failures and not only:
+                # The second wave reads the first wave's tables: a table no first-wave
+                # notebook stands behind any more (e.g. lmm.csv of an earlier run on
+                # individual answers, now on summaries) must be gone before it reads them.
+                kept = set(_first_wave_tables(study, [nb.stem for nb in later]))
+                _remove_stale_tables(study, current | kept)
             current |= _second_wave_run(state, pool, later, notebooks, languages[0], main_labels)
             if state.failures:
                 # What a failed notebook would have replaced is unknown: nothing is removed.
