@@ -24,12 +24,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels
 import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
@@ -291,33 +289,6 @@ def pastes() -> pd.DataFrame:
             "_unit": list("aabbcc" * 10),  # cask labels repeat across batches: nested
         }
     )
-
-
-def test_mixed_fit_matches_lme4_pastes():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ModelWarning)
-        fit, notes = lg._fit_chain(pastes(), "_y ~ 1", "strength")
-    assert fit.label == "mixedlm_reml" and notes == []
-    assert fit.beta[0] == pytest.approx(60.0533, rel=1e-4)
-    assert math.sqrt(fit.cov[0, 0]) == pytest.approx(0.6769, rel=1e-3)
-    assert fit.var_org == pytest.approx(1.657, rel=2e-3)
-    assert fit.var_unit == pytest.approx(8.434, rel=1e-3)
-    assert fit.var_resid == pytest.approx(0.678, rel=1e-3)
-
-
-def test_mixed_fit_matches_lme4_dietox():
-    path = Path(statsmodels.__file__).parent / "regression/tests/results/dietox.csv"
-    # The pinned statsmodels wheel ships its test data; a missing file is a failure, not a skip.
-    assert path.is_file(), f"{path} missing: the reference data come with statsmodels' wheel"
-    data = pd.read_csv(path).rename(columns={"Weight": "_y"})
-    data = data.assign(_org=data["Pig"].astype(str), _unit="one")
-    with pytest.warns(ModelWarning, match="unit variance not identified"):
-        fit, _ = lg._fit_chain(data, "_y ~ Time", "weight")
-    assert fit.label == "mixedlm_reml_no_unit_vc"
-    np.testing.assert_allclose(fit.beta, [15.723523, 6.942505], rtol=1e-5)
-    np.testing.assert_allclose(np.sqrt(np.diag(fit.cov)), [0.78805374, 0.03338727], rtol=1e-4)
-    assert fit.var_org == pytest.approx(40.39395, rel=1e-4)
-    assert fit.var_resid == pytest.approx(11.36692, rel=1e-5)
 
 
 def test_cr1_matches_stata_grunfeld():

@@ -28,8 +28,8 @@ Fallbacks are never silent: a variance estimated as zero (lme4's "singular fit")
 model at zero and is announced; a fit that does not converge from three starting points, or a
 single organisation, falls back to OLS with CR1 standard errors clustered by organisation. The
 model used is named in the ``model`` column (``lmm_reml_`` + the levels modelled) and every step
-down is announced with a :class:`ModelWarning`. The statsmodels ``MixedLM`` chain
-(``_fit_chain``) is kept as the reference path of the tests only.
+down is announced with a :class:`ModelWarning`. statsmodels ``MixedLM`` is the reference the
+fitter is tested against (``tests/test_nested.py``, with lme4's published values).
 
 References
 ----------
@@ -64,7 +64,6 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from evaluation.analyse.quant.nested import NestedFit, fit_nested
 
@@ -95,9 +94,6 @@ TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p", "ci_low", "ci
 Weights = Literal["auto", "rademacher", "webb"]
 
 # Labels of the models that can produce rows (the ``model`` column).
-MIXED = "mixedlm_reml"
-MIXED_NO_UNIT = "mixedlm_reml_no_unit_vc"
-MIXED_NO_ORG = "mixedlm_reml_no_org_re"
 OLS_CLUSTER = "ols_cluster_robust"
 OLS_CR1 = "ols_cr1"
 WILD = "ols_wild_cluster_bootstrap"
@@ -108,13 +104,6 @@ LEVEL_IDS = {"organisation": "org", "unit": "unit", "person": "person"}
 # ``population`` of every row: all respondents (linked people enter through the person level).
 POPULATION = "all"
 
-# Optimisers tried in turn for one mixed model when a fit does not converge.
-OPTIMISERS: tuple[str, ...] = ("bfgs", "lbfgs", "powell", "nm")
-
-# A variance component is "on the boundary" (lme4: singular fit) when its SD relative to the
-# residual SD is below this. lme4's isSingular() uses 1e-4 on the same ratio; statsmodels'
-# optimiser stops a little short of an exact zero, hence the looser value.
-SINGULAR_TOL = 1e-3
 
 # Below this many clusters the wild cluster bootstrap is added to the CR1 rows
 # (Cameron, Gelbach & Miller 2008; Cameron & Miller 2015, section VI).
@@ -513,179 +502,6 @@ def _design_rows(model: Any, frame: pd.DataFrame) -> np.ndarray:
     spec = getattr(model, "model_spec", None) or model.data.model_spec
     mat = FormulaManager().get_matrices(spec, frame, pandas=True, prediction=True)
     return np.asarray(mat, dtype=float)
-
-
-def _classify(caught: list[warnings.WarningMessage]) -> list[str]:
-    """statsmodels' warnings that disqualify a fit, as messages.
-
-    Non-convergence, a Hessian that is not positive definite and a singular random-effects
-    covariance all disqualify it (a retry with another optimiser often cures them: L-BFGS can
-    stop early at a point whose Hessian is not positive definite). statsmodels' own boundary
-    warning (an absolute 0.01 test on the variances, which depends on the measure's scale) is
-    ignored: the relative test of :data:`SINGULAR_TOL` is applied instead.
-    """
-    bad: list[str] = []
-    for w in caught:
-        msg = str(w.message)
-        if msg.startswith("The MLE may be on the boundary"):
-            continue
-        if "converge" in msg or "optimization failed" in msg:
-            short = "did not converge"
-        elif "Hessian" in msg:
-            short = "Hessian not positive definite"
-        elif "singular" in msg.lower():
-            short = "random-effects covariance singular"
-        elif issubclass(w.category, (ConvergenceWarning, RuntimeWarning)):
-            short = msg[:80]
-        else:
-            continue
-        if short not in bad:
-            bad.append(short)
-    return bad
-
-
-# The mixed models tried, in order: label -> (grouping column, unit variance component?).
-_VARIANTS: dict[str, tuple[str, bool]] = {
-    MIXED: ("_org", True),
-    MIXED_NO_ORG: ("_orgunit", False),
-    MIXED_NO_UNIT: ("_org", False),
-}
-
-
-def _mixed_model(data: pd.DataFrame, formula: str, variant: str):
-    """The statsmodels model of a variant (its design matrices), built once per variant: on a
-    national-size study building them costs as much as a fit."""
-    groups, unit_vc = _VARIANTS[variant]
-    kwargs: dict[str, Any] = {"groups": groups, "re_formula": "1"}
-    if unit_vc:
-        kwargs["vc_formula"] = {"unit": "0 + C(_unit)"}
-    return smf.mixedlm(formula, data, **kwargs)
-
-
-def _fit_mixed(data: pd.DataFrame, formula: str, *, variant: str, method: str, model: Any = None):
-    """One REML fit of a model variant; returns (fit or None, problem kind or None, reason).
-
-    Kinds: ``"retry"`` (another optimiser may help), ``"singular"`` (a converged fit with a
-    variance component on the boundary; the reason names the component(s)). ``model``: the
-    variant's model from :func:`_mixed_model`, if already built.
-    """
-    groups, unit_vc = _VARIANTS[variant]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            if model is None:
-                model = _mixed_model(data, formula, variant)
-            result = model.fit(reml=True, method=[method])
-        except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError) as exc:
-            return None, "retry", f"{method}: {type(exc).__name__}: {exc}"
-    k_fe = model.k_fe
-    beta = np.asarray(result.fe_params, dtype=float)
-    cov = np.asarray(result.cov_params(), dtype=float)[:k_fe, :k_fe]
-    var_group = float(np.asarray(result.cov_re)[0, 0])
-    var_vc = float(np.asarray(result.vcomp)[0]) if unit_vc else math.nan
-    scale = float(result.scale)
-    if groups == "_org":
-        var_org, var_unit = var_group, var_vc
-    else:
-        var_org, var_unit = math.nan, var_group
-    comps = [var_group, scale] + ([var_vc] if unit_vc else [])
-    finite = bool(np.all(np.isfinite(comps))) and scale > 0
-    zero = [
-        name
-        for name, var in (("organisation", var_org), ("unit", var_unit))
-        if finite and not math.isnan(var) and math.sqrt(max(var, 0.0) / scale) < SINGULAR_TOL
-    ]
-    if zero and result.converged:
-        # a converged fit on the boundary is a property of the data, not of the optimiser
-        what = " and ".join(zero)
-        verb = "variances are" if len(zero) > 1 else "variance is"
-        return None, "singular", f"singular fit: the {what} {verb} estimated as zero ({method})"
-    problems = _classify(caught)
-    if problems:
-        return None, "retry", f"{method}: {', '.join(problems)}"
-    if not (finite and np.all(np.isfinite(beta)) and np.all(np.isfinite(cov))):
-        return None, "retry", f"{method}: non-finite estimates"
-    sym = (cov + cov.T) / 2
-    if np.any(np.diag(cov) <= 0) or np.min(np.linalg.eigvalsh(sym)) <= 0:
-        return None, "retry", f"{method}: fixed-effects covariance is not positive definite"
-    if zero:  # not converged and on the boundary
-        return None, "retry", f"{method}: did not converge"
-    fit = _Fit(
-        label=variant,
-        beta=beta,
-        cov=cov,
-        model=model,
-        var_org=var_org,
-        var_unit=var_unit,
-        var_resid=scale,
-    )
-    return fit, None, ""
-
-
-def _fit_chain(data: pd.DataFrame, formula: str, measure: str) -> tuple[_Fit, list[str]]:
-    """Fit the model of record, stepping down to simpler models; returns the fit and notes.
-
-    Order: the full model; if only its organisation variance is on the boundary, a random
-    intercept per unit (organisation variance taken as zero); a random intercept per
-    organisation (unit variance pooled into the residual); OLS with CR1 SEs by organisation.
-    Within each mixed model the optimisers of :data:`OPTIMISERS` are tried in turn.
-    """
-    data = data.assign(_orgunit=data["_org"] + " / " + data["_unit"])
-    notes: list[str] = []
-    n_org = data["_org"].nunique()
-    todo: list[str] = []
-    if n_org < 2:
-        notes.append(f"only {n_org} organisation: no between-organisation variance to model")
-    elif data.groupby("_org")["_unit"].nunique().max() < 2:
-        notes.append(f"{MIXED}: no organisation has two units, unit variance not identified")
-        todo = [MIXED_NO_UNIT]
-    else:
-        todo = [MIXED, MIXED_NO_UNIT]
-    while todo:
-        label = todo.pop(0)
-        reasons = []
-        model = None
-        for method in OPTIMISERS:
-            if model is None:
-                try:
-                    model = _mixed_model(data, formula, label)
-                except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
-                    reasons.append(f"model: {type(exc).__name__}: {exc}")
-                    break
-            fit, kind, reason = _fit_mixed(data, formula, variant=label, method=method, model=model)
-            if fit is not None:
-                if notes:
-                    warnings.warn(
-                        f"lmm_table({measure}): {'; '.join(notes)}; using {label}",
-                        ModelWarning,
-                        stacklevel=3,
-                    )
-                return fit, notes
-            log.info("lmm_table(%s): %s failed: %s", measure, label, reason)
-            reasons.append(reason)
-            if kind == "singular":
-                # a property of the data, not of the optimiser: step down at once
-                if label == MIXED and "the organisation variance is" in reason:
-                    todo.insert(0, MIXED_NO_ORG)
-                break
-        notes.append(f"{label} failed ({'; '.join(reasons)})")
-
-    ols = smf.ols(formula, data).fit()
-    beta = np.asarray(ols.params, dtype=float)
-    x = np.asarray(ols.model.exog, dtype=float)
-    _, cov, g = _ols_cr1(x, data["_y"].to_numpy(float), data["_org"].to_numpy())
-    fit = _Fit(label=OLS_CLUSTER, beta=beta, cov=cov, model=ols.model, df=max(g - 1, 1))
-    reason = (
-        "; standard errors need at least two organisations, so CI and p are empty"
-        if g < 2
-        else "; CR1 standard errors clustered by organisation, t reference with G-1 df; no ICC"
-    )
-    warnings.warn(
-        f"lmm_table({measure}): {'; '.join(notes)}; using {OLS_CLUSTER}{reason}",
-        ModelWarning,
-        stacklevel=3,
-    )
-    return fit, notes
 
 
 def _nested_levels(data: pd.DataFrame) -> tuple[list[str], list[str]]:
