@@ -299,10 +299,4 @@ def _types(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def _empty() -> pd.DataFrame:
-    out = pd.DataFrame({c: pd.Series(dtype="float64") for c in PRIMARY_COLUMNS})
-    out["family_size"] = out["family_size"].astype("int64")
-    out["suppressed"] = out["suppressed"].astype(bool)
-    for col in PRIMARY_COLUMNS:
-        if col not in _STATISTICS and col not in ("family_size", "suppressed"):
-            out[col] = out[col].astype(object)
-    return out
+    return _types(pd.DataFrame({c: pd.Series(dtype="float64") for c in PRIMARY_COLUMNS}))

@@ -230,20 +230,30 @@ def _sweep_fast(st: _Stats, theta: np.ndarray):
         [np.bincount(st.g_parent, weights=st.g_bx[:, j] / d, minlength=m) for j in range(len(xwy))]
     ).reshape(m, len(xwy))
     for lvl in range(1, len(theta)):
-        th = theta[lvl]
-        if th > 0:
-            d = 1.0 + th * a
-            k = th / d
-            kbx = bx * k[:, None]
-            xwx -= kbx.T @ bx
-            xwy -= kbx.T @ by
-            ywy -= float(k @ (by * by))
-            logdet += float(np.sum(np.log(d)))
-            a, bx, by = a / d, bx / d[:, None], by / d
+        xwx, xwy, ywy, logdet, a, bx, by = _level(theta[lvl], xwx, xwy, ywy, logdet, a, bx, by)
         if lvl + 1 < len(theta):
             agg = st.aggregate[lvl]
             a, by, bx = agg @ a, agg @ by, np.asarray(agg @ bx)
     return xwx, xwy, ywy, logdet
+
+
+def _level(th, xwx, xwy, ywy, logdet, a, bx, by):
+    """One level's Sherman-Morrison update with relative variance ``th`` of the quadratic
+    forms and log-determinant, and its clusters' (a, bX, by) after it."""
+    if th <= 0:
+        return xwx, xwy, ywy, logdet, a, bx, by
+    d = 1.0 + th * a
+    k = th / d
+    kbx = bx * k[:, None]
+    return (
+        xwx - kbx.T @ bx,
+        xwy - kbx.T @ by,
+        ywy - float(k @ (by * by)),
+        logdet + float(np.sum(np.log(d))),
+        a / d,
+        bx / d[:, None],
+        by / d,
+    )
 
 
 def _sweep(st: _Stats, theta: np.ndarray, keep: bool = False):
@@ -257,15 +267,7 @@ def _sweep(st: _Stats, theta: np.ndarray, keep: bool = False):
     for lvl, th in enumerate(theta):
         if keep:
             kept.append((a, bx, by))
-        if th > 0:
-            d = 1.0 + th * a
-            k = th / d
-            kbx = bx * k[:, None]
-            xwx -= kbx.T @ bx
-            xwy -= kbx.T @ by
-            ywy -= float(k @ (by * by))
-            logdet += float(np.sum(np.log(d)))
-            a, bx, by = a / d, bx / d[:, None], by / d
+        xwx, xwy, ywy, logdet, a, bx, by = _level(th, xwx, xwy, ywy, logdet, a, bx, by)
         if lvl + 1 < len(theta):
             agg = st.aggregate[lvl]
             a, by, bx = agg @ a, agg @ by, np.asarray(agg @ bx)
