@@ -143,6 +143,14 @@ def _alpha(items: pd.DataFrame, ci: float, missing: str = "listwise") -> dict:
         return _alpha_em(items, ci)
     x = _complete(items)
     n, k = x.shape
+    if n < 2 or k < 2:
+        return _alpha_row(n, k, None, ci)
+    return _alpha_row(n, k, np.atleast_2d(np.cov(x, rowvar=False)), ci)
+
+
+def _alpha_row(n: int, k: int, cov: np.ndarray | None, ci: float) -> dict:
+    """Alpha from an item covariance matrix, k/(k-1) (1 - trace / sum), with Feldt's F
+    interval on n - 1 and (n - 1)(k - 1) df; empty when there is no usable matrix."""
     out = {
         "n": int(n),
         "k_items": int(k),
@@ -150,12 +158,10 @@ def _alpha(items: pd.DataFrame, ci: float, missing: str = "listwise") -> dict:
         "alpha_ci_low": math.nan,
         "alpha_ci_high": math.nan,
     }
-    if n < 2 or k < 2:
-        return out
-    total_var = float(x.sum(axis=1).var(ddof=1))
+    total_var = float(cov.sum()) if cov is not None else math.nan
     if not total_var > 0:
         return out
-    alpha = k / (k - 1) * (1 - float(x.var(axis=0, ddof=1).sum()) / total_var)
+    alpha = k / (k - 1) * (1 - float(np.trace(cov)) / total_var)
     a = 1 - ci
     df1, df2 = n - 1, (n - 1) * (k - 1)
     out["cronbach_alpha"] = alpha
@@ -169,26 +175,9 @@ def _alpha_em(items: pd.DataFrame, ci: float) -> dict:
     values = items.apply(pd.to_numeric, errors="coerce").astype("float64").to_numpy()
     x = values[~np.isnan(values).all(axis=1)]
     n, k = x.shape
-    out = {
-        "n": int(n),
-        "k_items": int(k),
-        "cronbach_alpha": math.nan,
-        "alpha_ci_low": math.nan,
-        "alpha_ci_high": math.nan,
-    }
     if n < 2 or k < 2 or (np.sum(~np.isnan(x), axis=0) < 2).any():
-        return out
-    _, cov = em_covariance(x)
-    total_var = float(cov.sum())
-    if not total_var > 0:
-        return out
-    alpha = k / (k - 1) * (1 - float(np.trace(cov)) / total_var)
-    a = 1 - ci
-    df1, df2 = n - 1, (n - 1) * (k - 1)
-    out["cronbach_alpha"] = alpha
-    out["alpha_ci_low"] = 1 - (1 - alpha) * float(stats.f.isf(a / 2, df1, df2))
-    out["alpha_ci_high"] = 1 - (1 - alpha) * float(stats.f.isf(1 - a / 2, df1, df2))
-    return out
+        return _alpha_row(n, k, None, ci)
+    return _alpha_row(n, k, em_covariance(x)[1], ci)
 
 
 def em_covariance(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
