@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from openpyxl import load_workbook
 
+from evaluation.config import load_labels
 from evaluation.paths import StudyPaths
-from evaluation.report.exports import export_tables, to_latex, to_xlsx
+from evaluation.report.exports import (
+    DASH,
+    ExportContext,
+    escape_latex,
+    export_tables,
+    to_latex,
+    to_xlsx,
+)
 
 FRAME = pd.DataFrame(
     {
@@ -54,8 +64,9 @@ def test_export_tables_writes_latex_and_workbook_and_drops_stale_files(tmp_path)
     stale.parent.mkdir(parents=True)
     stale.write_text("x")
     written = export_tables(paths, LABELS)
-    names = sorted(p.name for p in written)
-    assert names == ["prepost.tex", "tables.xlsx"] and not stale.exists()
+    names = sorted(str(p.relative_to(paths.reports / "exports")) for p in written)
+    assert names == ["latex/supplement.tex", "latex/supplement/prepost.tex", "tables.xlsx"]
+    assert not stale.exists()
     first = (paths.reports / "exports" / "tables.xlsx").read_bytes()
     export_tables(paths, LABELS)
     assert (paths.reports / "exports" / "tables.xlsx").read_bytes() == first
@@ -78,3 +89,138 @@ def test_workbook_is_byte_identical_across_seconds_and_has_fixed_metadata(tmp_pa
     core = zipfile.ZipFile(path).read("docProps/core.xml").decode()
     assert "2023-11-14T22:13:20Z</dcterms:modified>" in core
     assert load_workbook(path).properties.created.year == 2023
+
+
+PRIMARY = pd.DataFrame(
+    {
+        "family": ["primary"] * 3,
+        "family_size": [3] * 3,
+        "correction": ["holm"] * 3,
+        "measure": ["qwl", "qwl", "esis"],
+        "comparison": ["change", "did", "change"],
+        "round": ["T1", "T1", "T1"],
+        "baseline": ["T0"] * 3,
+        "n": [1220, 1220, np.nan],
+        "estimate": [2.146, 4.216, np.nan],
+        "ci_low": [np.nan, 1.986, np.nan],
+        "ci_high": [np.nan, 8.085, np.nan],
+        "effect_size_type": ["d_av_all", np.nan, np.nan],
+        "effect_size": [0.2239, np.nan, np.nan],
+        "es_ci_low": [0.1164, np.nan, np.nan],
+        "es_ci_high": [0.3312, np.nan, np.nan],
+        "p": [0.00004, 0.0123, np.nan],
+        "p_adjusted": [0.0004, 0.0246, np.nan],
+        "suppressed": [False, False, True],
+    }
+)
+BIG = pd.DataFrame({"measure": ["qwl"] * 50, "round": ["T1"] * 50, "diff": np.arange(50) / 7})
+ROUNDS = {"T0": "Baseline 2025", "T1": "Follow-up 2026"}
+
+
+def _study_tables(tmp_path, tables: dict[str, pd.DataFrame]) -> StudyPaths:
+    paths = StudyPaths.of(tmp_path)
+    paths.tables.mkdir(parents=True)
+    for name, frame in tables.items():
+        frame.to_csv(paths.tables / f"{name}.csv", index=False)
+    return paths
+
+
+def test_captions_and_notes_come_from_the_labels_not_from_table_ids(tmp_path):
+    paths = _study_tables(tmp_path, {"primary": PRIMARY, "prepost": BIG})
+    for lang in ("fi", "en"):
+        labels = load_labels(lang)
+        export_tables(paths, labels, ExportContext(ci=0.9, min_n=7, rounds=ROUNDS))
+        latex = paths.reports / "exports" / "latex"
+        for name in ("primary", "prepost"):
+            tex = (latex / "supplement" / f"{name}.tex").read_text(encoding="utf-8")
+            caption = tex.split(r"\caption{", 1)[1].split("}", 1)[0]
+            assert caption == escape_latex(labels[f"table_{name}"]) and caption != name
+        primary = (latex / "supplement" / "primary.tex").read_text(encoding="utf-8")
+        note = primary.split(r"\end{longtable}", 1)[1]
+        ci_note = escape_latex(labels["export_note_ci"].format(level="90"))
+        assert ci_note in note  # the study's CI level
+        assert escape_latex(labels["export_note_dash"].format(min_n=7, dash=DASH)) in note
+        assert escape_latex(labels["d_av_all"]) in note and labels["correction_holm"] in note
+        assert "Follow-up 2026" in primary and " T1 " not in primary  # round labels
+        prepost = (latex / "supplement" / "prepost.tex").read_text(encoding="utf-8")
+        assert escape_latex(labels["table_prepost_note"]) in prepost
+        assert ci_note not in prepost  # no interval in it
+
+
+def test_every_shipped_table_has_a_caption_in_both_languages():
+    from evaluation.report.exports import caption
+
+    tables = ["attrition", "bands", "composition", "composition_tests", "disagreements",
+              "distributions", "icr", "indicators", "joint_display", "lmm", "meta",
+              "missingness", "optimisers", "out_of_range", "power", "prepost", "primary",
+              "quotes", "reliability", "respondents", "suggestion_quality", "suggestions",
+              "themes", "trajectories"]  # fmt: skip
+    for lang in ("fi", "en"):
+        labels = load_labels(lang)
+        captions = [caption(t, labels) for t in tables]
+        assert not set(captions) & set(tables), lang
+        assert len(set(captions)) == len(tables), lang
+
+
+def test_main_results_hold_the_primary_rows_and_the_supplement_every_table(tmp_path):
+    paths = _study_tables(tmp_path, {"primary": PRIMARY, "prepost": BIG, "meta": FRAME})
+    labels = load_labels("en")
+    export_tables(paths, labels, ExportContext(rounds=ROUNDS))
+    latex = paths.reports / "exports" / "latex"
+    main = (latex / "main_results.tex").read_text(encoding="utf-8")
+    assert r"\begin{threeparttable}" in main and r"\toprule" in main
+    assert escape_latex(labels["export_main_results"]) in main
+    rows = [line for line in main.splitlines() if line.endswith(r"\\")][1:]  # after the header
+    assert len(rows) == len(PRIMARY)
+    assert rows[0].startswith(f"{labels['qwl']} & {escape_latex(labels['change'])} & ")
+    assert r"2.15 & 0.22 {[}0.12, 0.33{]}\tnote{a} & $<$ .001 & $<$ .001 \\" in rows[0]
+    assert r"4.22 {[}1.99, 8.09{]} & – & 0.012 & 0.025 \\" in rows[1]
+    assert rows[2].startswith(f"{labels['esis']} & ") and rows[2].count(DASH) == 5
+    assert r"\item[a] " + escape_latex(labels["d_av_all"]) in main
+    assert "prepost" not in main and "0.14" not in main  # no other table in the main set
+    supplement = (latex / "supplement.tex").read_text(encoding="utf-8")
+    assert supplement.count(r"\begin{longtable}") == 3
+    for name in ("meta", "prepost", "primary"):
+        assert rf"\label{{tab:{name}}}" in supplement
+        assert (latex / "supplement" / f"{name}.tex").is_file()
+    assert supplement.count(f"{labels['qwl']} & Follow-up 2026 &") == len(BIG)
+    assert sorted(p.name for p in latex.glob("*.tex")) == ["main_results.tex", "supplement.tex"]
+    wb = load_workbook(paths.reports / "exports" / "tables.xlsx")
+    assert wb.sheetnames == ["contents", "main_results", "meta", "prepost", "primary"]
+    sheet = wb["main_results"]
+    assert sheet.max_row == len(PRIMARY) + 1
+    assert sheet["A2"].value == labels["qwl"] and sheet["C2"].value == "Follow-up 2026"
+    contents = [[c.value for c in row] for row in wb["contents"].iter_rows(min_row=2)]
+    expected = [labels[f"table_{n}"] for n in ("meta", "prepost", "primary")]
+    assert [row[1] for row in contents[1:]] == expected
+
+
+def test_exports_are_byte_identical_for_the_same_tables(tmp_path):
+    paths = _study_tables(tmp_path, {"primary": PRIMARY, "prepost": BIG})
+    labels = load_labels("fi")
+    context = ExportContext(rounds=ROUNDS)
+    first = {p: p.read_bytes() for p in export_tables(paths, labels, context)}
+    second = {p: p.read_bytes() for p in export_tables(paths, labels, context)}
+    assert first == second and len(first) == 5
+
+
+def test_names_from_the_data_are_latex_escaped(tmp_path):
+    evil = r"Hoiva \input{/etc/passwd} 100% & Co_#1 $x$ ~^ [a]"
+    frame = pd.DataFrame({"organisation": [evil, "Line\nbreak\n\nhere"], "n": [12, 14]})
+    paths = _study_tables(tmp_path, {"meta": frame, "primary": PRIMARY.assign(measure=evil)})
+    export_tables(paths, {"meta": evil}, ExportContext())  # a label from a study's own files
+    latex = paths.reports / "exports" / "latex"
+    for tex in [latex / "supplement.tex", latex / "main_results.tex"]:
+        text = tex.read_text(encoding="utf-8").split("\n", 1)[1]  # after the % comment
+        text = re.sub(r"\\label\{tab:\w+\}", "", text)  # ids of our own
+        assert r"\input{" not in text and not re.search(r"(?<!\\)[%&#_]\S", text), tex
+        assert (
+            r"Hoiva \textbackslash{}input\{/etc/passwd\} 100\% \& Co\_\#1 \$x\$ "
+            r"\textasciitilde{}\textasciicircum{} {[}a{]}"
+        ) in text
+    assert "Line break here & 14" in (latex / "supplement.tex").read_text(encoding="utf-8")
+
+
+def test_escape_latex_replaces_each_character_once():
+    assert escape_latex("\\{}") == r"\textbackslash{}\{\}"
+    assert escape_latex("a_b%") == r"a\_b\%"

@@ -1,11 +1,27 @@
 """Publication exports of the tables of record: LaTeX (booktabs) and one formatted workbook.
 
-``reports/exports/latex/<table>.tex`` and ``reports/exports/tables.xlsx`` are made from
-``reports/tables/*.csv`` after every run. The CSV files stay the record; the exports only
-round and label (p-values as "< .001", suppressed cells as "–", headers and category values
-from the label files; the workbook keeps the values as they are, for re-analysis, except
-that a text a spreadsheet would read as a formula gets a leading ``'``: no cell is a formula).
-Both are deterministic: the same tables give byte-identical files.
+Made from ``reports/tables/*.csv`` after every run, in the language of the run's first report
+language (the study's ``language`` unless ``--language`` says otherwise):
+
+``reports/exports/latex/main_results.tex``
+    The paper's table: the declared primary family (``primary.csv``), one row per test,
+    estimate and effect size with their intervals, p and adjusted p (``threeparttable``).
+``reports/exports/latex/supplement.tex``
+    Every table of record, one ``longtable`` each, for the supplementary material.
+``reports/exports/latex/supplement/<table>.tex``
+    The same tables, one file each.
+``reports/exports/tables.xlsx``
+    A contents sheet (caption and note of each table), the main results, one sheet per table.
+
+Every LaTeX table has a caption from the label files (``table_<name>``) and a note below it
+saying what "–" means, the confidence level, the effect-size types and the correction (only
+what the table has), after the table's own note (``table_<name>_note``) where the label files
+have one. The CSV files stay the record; the exports only round and label (p-values as
+"< .001", suppressed cells as "–", headers and category values from the label files; the
+workbook's table sheets keep the values as they are, for re-analysis, except that a text a
+spreadsheet would read as a formula gets a leading ``'``: no cell is a formula). Every text is
+LaTeX-escaped (:func:`escape_latex`). Both are deterministic: the same tables give
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -13,8 +29,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -24,8 +42,29 @@ from evaluation.paths import StudyPaths
 from evaluation.safety import defuse_formula, is_plain_folder
 
 P_COLUMNS = ("p", "p_adjusted", "p_q", "p_value")
+ROUND_COLUMNS = ("round", "baseline", "latest_round")
 DASH = "–"
+MAIN_RESULTS = "main_results"
+SUPPLEMENT = "supplement"
+CONTENTS = "contents"
+PREAMBLE = (
+    "% Needs \\usepackage{booktabs,longtable,threeparttable} (and UTF-8 input, the default).\n"
+)
 _EPOCH = dt.datetime(2000, 1, 1)  # fixed workbook timestamps: same tables, same bytes
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What the notes under the tables say, beside the tables themselves.
+
+    ci : the confidence level of every interval (``analysis.ci``).
+    min_n : the smallest group shown (``disclosure.min_n``).
+    rounds : round id -> label in the export's language (cells of ``round``, ``baseline``).
+    """
+
+    ci: float = 0.95
+    min_n: int = 5
+    rounds: Mapping[str, str] = field(default_factory=dict)
 
 
 def _workbook_time() -> dt.datetime:
@@ -45,45 +84,144 @@ def _digits(column: str) -> int:
     return 3 if column in P_COLUMNS or "share" in column or "icc" in column else 2
 
 
-def _latex_cell(value: object, column: str, labels: Mapping[str, str]) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return DASH
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if column in P_COLUMNS:
-            return "$<$ .001" if value < 0.001 else f"{value:.3f}"
-        if float(value).is_integer() and abs(value) < 1e12:
-            return f"{int(value)}"
-        return f"{value:.{_digits(column)}f}"
-    return _escape(labels.get(str(value), str(value)))
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value))
 
 
-def _escape(text: str) -> str:
-    for char, repl in (
-        ("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-        ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"),
-        ("^", r"\textasciicircum{}"),
-    ):  # fmt: skip
-        text = text.replace(char, repl)
+def _number(value: float, column: str) -> str:
+    """A number as LaTeX text: p as "< .001" or three decimals, whole numbers as they are,
+    others rounded; a minus sign, not a hyphen."""
+    if column in P_COLUMNS:
+        return "$<$ .001" if value < 0.001 else f"{value:.3f}"
+    if float(value).is_integer() and abs(value) < 1e12:
+        text = f"{int(value)}"
+    else:
+        text = f"{value:.{_digits(column)}f}"
+    if text.startswith("-"):
+        body = text[1:]
+        return body if not body.strip("0.") else f"$-${body}"  # -0.00 is 0.00
     return text
 
 
-def to_latex(frame: pd.DataFrame, labels: Mapping[str, str], *, caption: str, label: str) -> str:
-    """A booktabs table (needs ``\\usepackage{booktabs}``; long tables: ``longtable``)."""
+def _latex_cell(
+    value: object, column: str, labels: Mapping[str, str], rounds: Mapping[str, str] | None = None
+) -> str:
+    if _missing(value):
+        return DASH
+    if isinstance(value, bool):
+        return escape_latex(labels.get("yes" if value else "no", "yes" if value else "no"))
+    if isinstance(value, int | float):
+        return _number(value, column)
+    text = str(value)
+    if rounds and column in ROUND_COLUMNS and text in rounds:
+        return escape_latex(rounds[text])
+    return escape_latex(labels.get(text, text))
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "[": "{[}",  # a cell starting with [ would be read as the optional argument of \\
+    "]": "{]}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+}
+_LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
+_BREAKS = re.compile(r"[\r\n\t\f\v\x00-\x08\x0b-\x1f\x7f]+")
+
+
+def escape_latex(text: str) -> str:
+    """``text`` as LaTeX that typesets exactly these characters and runs no command: every
+    special character replaced in one pass (so a replacement is never escaped again), line
+    breaks and control characters as one space (a blank line would end a table row)."""
+    return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], _BREAKS.sub(" ", str(text)))
+
+
+_escape = escape_latex  # the old private name
+
+
+def _level(ci: float) -> str:
+    return f"{ci * 100:g}"
+
+
+def _types(frame: pd.DataFrame, column: str) -> list[str]:
+    if column not in frame:
+        return []
+    values = frame[column].dropna().astype(str)
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _correction_label(value: str, labels: Mapping[str, str]) -> str:
+    return labels.get(f"correction_{value}") or labels.get(f"export_correction_{value}", value)
+
+
+def table_note(
+    name: str, frame: pd.DataFrame, labels: Mapping[str, str], context: ExportContext
+) -> str:
+    """The note under a table (plain text, not escaped): the table's own note, then what "–"
+    means, the confidence level, the effect-size types and the correction, each only where the
+    table has such cells."""
+    parts = []
+    if labels.get(f"table_{name}_note"):
+        parts.append(labels[f"table_{name}_note"])
+    shown = frame.drop(columns=[c for c in ("suppressed",) if c in frame])
+    if shown.isna().to_numpy().any():
+        parts.append(labels.get("export_note_dash", "").format(min_n=context.min_n, dash=DASH))
+    if any(c.endswith("ci_low") for c in frame.columns):
+        parts.append(labels.get("export_note_ci", "").format(level=_level(context.ci)))
+    types = _types(frame, "effect_size_type")
+    if types:
+        named = ", ".join(labels.get(t, t) for t in types)
+        parts.append(labels.get("export_note_effect_sizes", "").format(types=named))
+    corrections = _types(frame, "correction")
+    if corrections:
+        named = ", ".join(_correction_label(c, labels) for c in corrections)
+        parts.append(labels.get("export_note_correction", "").format(corrections=named))
+    return " ".join(p for p in parts if p)
+
+
+def _note_block(note: str, labels: Mapping[str, str]) -> list[str]:
+    if not note:
+        return []
+    prefix = escape_latex(labels.get("export_note", "Note."))
+    return [f"{{\\footnotesize\\noindent\\textit{{{prefix}}} {escape_latex(note)}\\par}}"]
+
+
+def to_latex(
+    frame: pd.DataFrame,
+    labels: Mapping[str, str],
+    *,
+    caption: str,
+    label: str,
+    note: str = "",
+    rounds: Mapping[str, str] | None = None,
+) -> str:
+    """A booktabs ``longtable`` with its caption and, below it, ``note`` (needs
+    ``\\usepackage{booktabs,longtable}``). Every text is escaped."""
     shown = frame.drop(columns=[c for c in ("suppressed",) if c in frame])
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
     spec = "".join("r" if num else "l" for num in numeric)
-    header = " & ".join(_escape(labels.get(c, c)) for c in shown.columns)
+    header = " & ".join(escape_latex(labels.get(c, c)) for c in shown.columns)
     body = [
-        " & ".join(_latex_cell(v, c, labels) for v, c in zip(row, shown.columns, strict=True))
+        " & ".join(
+            _latex_cell(v, c, labels, rounds) for v, c in zip(row, shown.columns, strict=True)
+        )
         + r" \\"
         for row in shown.itertuples(index=False, name=None)
     ]
     return "\n".join(
         [
             f"\\begin{{longtable}}{{{spec}}}",
-            f"\\caption{{{_escape(caption)}}}\\label{{tab:{label}}}\\\\",
+            f"\\caption{{{escape_latex(caption)}}}\\label{{tab:{label}}}\\\\",
             r"\toprule",
             header + r" \\",
             r"\midrule",
@@ -91,9 +229,130 @@ def to_latex(frame: pd.DataFrame, labels: Mapping[str, str], *, caption: str, la
             *body,
             r"\bottomrule",
             r"\end{longtable}",
+            *_note_block(note, labels),
             "",
         ]
     )
+
+
+MAIN_COLUMNS = (
+    "measure", "comparison", "round", "n", "estimate", "ci_low", "ci_high",
+    "effect_size_type", "effect_size", "es_ci_low", "es_ci_high", "p", "p_adjusted",
+)  # fmt: skip
+
+
+def main_results_frame(
+    primary: pd.DataFrame, labels: Mapping[str, str], rounds: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The primary family's rows with the main table's columns (those ``primary.csv`` has), in
+    its order; measure, comparison, round and effect-size type as labels, numbers as they are."""
+    out = primary[[c for c in MAIN_COLUMNS if c in primary]].copy()
+    rounds = rounds or {}
+    for column in ("measure", "comparison", "effect_size_type"):
+        if column in out:
+            out[column] = out[column].map(
+                lambda v: v if _missing(v) else labels.get(str(v), str(v))
+            )
+    if "round" in out:
+        out["round"] = out["round"].map(lambda v: v if _missing(v) else rounds.get(str(v), v))
+    return out.reset_index(drop=True)
+
+
+def _interval(value: object, low: object, high: object, column: str) -> str:
+    if _missing(value):
+        return DASH
+    text = _number(float(value), column)
+    if _missing(low) or _missing(high):
+        return text
+    lo, hi = _number(float(low), column), _number(float(high), column)
+    return f"{text} {{[}}{lo}, {hi}{{]}}"
+
+
+def main_results_latex(
+    primary: pd.DataFrame, labels: Mapping[str, str], context: ExportContext
+) -> str:
+    """The paper's table of the primary family: booktabs in a ``threeparttable``, one row per
+    test (measure and comparison shown once per group), estimate and effect size with their
+    intervals, the effect-size type as a table note letter, p and adjusted p."""
+    level = _level(context.ci)
+    ci = labels.get("export_ci", "{level} % CI").format(level=level)
+    rows = primary.reset_index(drop=True)
+    types = _types(rows, "effect_size_type")
+    letters = {t: chr(ord("a") + i) for i, t in enumerate(types)}
+    header = [
+        labels.get("measure", "measure"),
+        labels.get("comparison", "comparison"),
+        labels.get("round", "round"),
+        "n",
+        f"{labels.get('estimate', 'estimate')} [{ci}]",
+        f"{labels.get('effect_size', 'effect size')} [{ci}]",
+        labels.get("p", "p"),
+        labels.get("p_adjusted", "p_adjusted"),
+    ]
+    body: list[str] = []
+    last: tuple[object, object] | None = None
+    for rec in rows.to_dict("records"):
+        measure, comparison = rec.get("measure"), rec.get("comparison")
+        if last is not None and measure != last[0]:
+            body.append(r"\addlinespace")
+        same_measure = last is not None and measure == last[0]
+        same_group = same_measure and comparison == last[1]
+        last = (measure, comparison)
+        es = _interval(rec.get("effect_size"), rec.get("es_ci_low"), rec.get("es_ci_high"), "es")
+        kind = rec.get("effect_size_type")
+        if es != DASH and not _missing(kind) and str(kind) in letters:
+            es += f"\\tnote{{{letters[str(kind)]}}}"
+        cells = [
+            "" if same_measure else _latex_cell(measure, "measure", labels),
+            "" if same_group else _latex_cell(comparison, "comparison", labels),
+            _latex_cell(rec.get("round"), "round", labels, context.rounds),
+            _latex_cell(rec.get("n"), "n", labels),
+            _interval(rec.get("estimate"), rec.get("ci_low"), rec.get("ci_high"), "estimate"),
+            es,
+            _latex_cell(rec.get("p"), "p", labels),
+            _latex_cell(rec.get("p_adjusted"), "p_adjusted", labels),
+        ]
+        body.append(" & ".join(cells) + r" \\")
+    note = _main_note(rows, labels, context)
+    items = [f"\\item[{letters[t]}] {escape_latex(labels.get(t, t))}" for t in types]
+    prefix = escape_latex(labels.get("export_note", "Note."))
+    items.append(f"\\item \\textit{{{prefix}}} {escape_latex(note)}")
+    return "\n".join(
+        [
+            r"\begin{table}[htbp]",
+            r"\centering",
+            r"\begin{threeparttable}",
+            f"\\caption{{{escape_latex(labels.get('export_main_results', MAIN_RESULTS))}}}"
+            f"\\label{{tab:{MAIN_RESULTS}}}",
+            r"\begin{tabular}{lllrrrrr}",
+            r"\toprule",
+            " & ".join(escape_latex(h) for h in header) + r" \\",
+            r"\midrule",
+            *body,
+            r"\bottomrule",
+            r"\end{tabular}",
+            r"\begin{tablenotes}[flushleft]",
+            r"\footnotesize",
+            *items,
+            r"\end{tablenotes}",
+            r"\end{threeparttable}",
+            r"\end{table}",
+            "",
+        ]
+    )
+
+
+def _main_note(primary: pd.DataFrame, labels: Mapping[str, str], ctx: ExportContext) -> str:
+    corrections = ", ".join(_correction_label(c, labels) for c in _types(primary, "correction"))
+    k = len(primary)
+    if "family_size" in primary and primary["family_size"].notna().any():
+        k = int(primary["family_size"].dropna().iloc[0])
+    parts = [labels.get("export_main_results_note", "").format(k=k, corrections=corrections)]
+    parts.append(labels.get("export_note_ci", "").format(level=_level(ctx.ci)))
+    shown = primary.drop(columns=[c for c in ("suppressed",) if c in primary])
+    if shown.isna().to_numpy().any():
+        parts.append(labels.get("export_note_dash", "").format(min_n=ctx.min_n, dash=DASH))
+    return " ".join(p for p in parts if p)
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
@@ -173,26 +432,64 @@ def _normalise_zip(data: bytes, stamp: dt.datetime = _EPOCH) -> bytes:
     return out.getvalue()
 
 
-def export_tables(paths: StudyPaths, labels: Mapping[str, str]) -> list[Path]:
-    """Write every table of record as LaTeX and all of them into one workbook."""
+def caption(name: str, labels: Mapping[str, str]) -> str:
+    """A table's caption: ``table_<name>`` from the label files, else the table's name."""
+    return labels.get(f"table_{name}") or name
+
+
+def _remove_stale(folder: Path, keep: set[str]) -> None:
+    for stale in folder.glob("*.tex") if is_plain_folder(folder) else []:
+        if stale.name not in keep:
+            stale.unlink()
+
+
+def export_tables(
+    paths: StudyPaths, labels: Mapping[str, str], context: ExportContext | None = None
+) -> list[Path]:
+    """Write the main-results table, every table of record as the LaTeX supplement (one file
+    and one file per table) and all of them into one workbook; remove LaTeX files no table
+    stands behind any more."""
+    context = context or ExportContext()
     sources = sorted(paths.tables.glob("*.csv")) if paths.tables.is_dir() else []
     exports = paths.reports / "exports"
     latex_dir = exports / "latex"
+    supplement_dir = latex_dir / SUPPLEMENT
     written: list[Path] = []
-    tables = {}
+    tables: dict[str, pd.DataFrame] = {}
+    chunks: list[str] = []
+    contents: list[dict[str, object]] = []
     for path in sources:
         frame = _read(path)
         tables[path.stem] = frame
-        caption = labels.get(f"table_{path.stem}", path.stem)
-        tex = to_latex(frame, labels, caption=caption, label=path.stem)
-        written.append(write_text(latex_dir / f"{path.stem}.tex", tex))
-    current = {p.name for p in written}
-    for stale in latex_dir.glob("*.tex") if is_plain_folder(latex_dir) else []:
-        if stale.name not in current:
-            stale.unlink()
+        title, note = caption(path.stem, labels), table_note(path.stem, frame, labels, context)
+        tex = to_latex(
+            frame, labels, caption=title, label=path.stem, note=note, rounds=context.rounds
+        )
+        chunks.append(tex)
+        contents.append({"sheet": path.stem, "caption": title, "note": note, "n": len(frame)})
+        written.append(write_text(supplement_dir / f"{path.stem}.tex", PREAMBLE + tex))
+    main: pd.DataFrame | None = None
+    if "primary" in tables:
+        primary = tables["primary"]
+        tex = main_results_latex(primary, labels, context)
+        written.append(write_text(latex_dir / f"{MAIN_RESULTS}.tex", PREAMBLE + tex))
+        main = main_results_frame(primary, labels, context.rounds)
+        note = _main_note(primary, labels, context)
+        contents.insert(0, {"sheet": MAIN_RESULTS, "caption": labels.get("export_main_results",
+                            MAIN_RESULTS), "note": note, "n": len(main)})  # fmt: skip
+    if chunks:
+        written.append(write_text(latex_dir / f"{SUPPLEMENT}.tex", PREAMBLE + "\n".join(chunks)))
+    _remove_stale(supplement_dir, {p.name for p in written if p.parent == supplement_dir})
+    _remove_stale(latex_dir, {p.name for p in written if p.parent == latex_dir})
     if tables:
+        header = {k: labels.get(f"export_contents_{k}", k) for k in ("sheet", "caption", "note")}
+        sheets = {CONTENTS: pd.DataFrame(contents).rename(columns=header)}
+        if main is not None:
+            sheets[MAIN_RESULTS] = main
         target = exports / "tables.xlsx"
+        for name, frame in tables.items():  # a table called "contents" keeps its own sheet
+            sheets[name if name not in sheets else f"{name}~"] = frame
         with atomic_path(target) as tmp:
-            tmp.write_bytes(to_xlsx(tables, labels))
+            tmp.write_bytes(to_xlsx(sheets, labels))
         written.append(target)
     return written
