@@ -14,6 +14,7 @@ import functools
 import html
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -124,29 +125,71 @@ def notebook_to_html(
     return write_text(target, body)
 
 
-IndexSection = tuple[str, list[tuple[str, str]]]  # (heading, [(file name, title)])
+@dataclass(frozen=True)
+class IndexLink:
+    """One link of the index page: where it goes, its text and what it is (shown in the link,
+    so a screen reader's list of links says it too)."""
+
+    href: str
+    text: str
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class IndexSection:
+    """A heading (level 2 or 3), an optional sentence under it and its links; ``lang`` marks a
+    section in another language than the page's."""
+
+    heading: str
+    links: tuple[IndexLink, ...] = ()
+    intro: str = ""
+    level: int = 2
+    lang: str = ""
+
 
 INDEX_STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em;"
     "line-height:1.5;color:#222}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;"
-    "border-bottom:1px solid #ddd}ul{columns:2;padding-left:1.2em}a{color:#1f4e79}"
-    "small{color:#666}"
+    "border-bottom:1px solid #ddd}h3{font-size:1.05em;margin-bottom:.2em}"
+    "ul{columns:2;padding-left:1.2em}a{color:#1f4e79}small{color:#666}"
+    "@media (max-width:36em){ul{columns:1}}"
 )
 
 
-def index_html(target: Path, *, title: str, sections: list[IndexSection], footer: str) -> Path:
-    """A landing page linking every report, in sections (audience reports, analyses)."""
-    parts = []
-    for heading_text, links in sections:
+def _index_section(section: IndexSection) -> str:
+    level = 3 if section.level == 3 else 2
+    lang = f' lang="{html.escape(section.lang)}"' if section.lang else ""
+    parts = [f"<h{level}{lang}>{html.escape(section.heading)}</h{level}>"]
+    if section.intro:
+        parts.append(f"<p{lang}><small>{html.escape(section.intro)}</small></p>")
+    if section.links:
         items = "\n".join(
-            f'<li><a href="{html.escape(href)}">{html.escape(name)}</a></li>'
-            for href, name in links
+            f'<li><a href="{html.escape(link.href)}">{html.escape(link.text)}'
+            + (f" <small>({html.escape(link.kind)})</small>" if link.kind else "")
+            + "</a></li>"
+            for link in section.links
         )
-        parts.append(f"<h2>{html.escape(heading_text)}</h2>\n<ul>\n{items}\n</ul>")
+        parts.append(f"<ul{lang}>\n{items}\n</ul>")
+    return "\n".join(parts)
+
+
+def index_html(
+    target: Path,
+    *,
+    title: str,
+    sections: list[IndexSection],
+    footer: str,
+    lang: str = "fi",
+) -> Path:
+    """A landing page linking every report, in sections (consortium, actor and organisation
+    reports per language, analyses, exports); every text escaped."""
     page = (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f'<!DOCTYPE html>\n<html lang="{html.escape(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{INDEX_STYLE}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>\n" + "\n".join(parts) + "\n"
+        f"<body><h1>{html.escape(title)}</h1>\n"
+        + "\n".join(_index_section(s) for s in sections)
+        + "\n"
         f"<hr><p><small>{html.escape(footer)}</small></p></body></html>\n"
     )
     return write_text(target, page)
