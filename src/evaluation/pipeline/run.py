@@ -31,7 +31,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -50,7 +50,7 @@ from evaluation.pipeline.manifest import (
     table_hashes,
     write_manifest,
 )
-from evaluation.report.html import IndexSection, index_html, notebook_to_html
+from evaluation.report.html import IndexLink, IndexSection, index_html, notebook_to_html
 from evaluation.safety import check_output_folders, check_output_path, is_plain_folder
 
 log = logging.getLogger(__name__)
@@ -680,7 +680,7 @@ def _run(
             elif not only:
                 _remove_stale_tables(study, current)
             tables = table_hashes(study)
-            _export(study, tables, main_labels, source, use_cache)
+            _export(study, tables, main_labels, source, use_cache, languages[0])
             if report_nb is not None:
                 for lang in languages:
                     labels = load_labels(lang, study.paths)
@@ -826,20 +826,124 @@ def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool)
     return files
 
 
-def _export(study: Study, tables: dict, labels: dict, source: str, use_cache: bool) -> None:
-    """LaTeX and xlsx exports of the tables of record, unless the tables did not change."""
-    from evaluation.report.exports import export_tables
+def _round_labels(study: Study, language: str) -> dict[str, str]:
+    """Round id -> label in ``language`` (a label may be one text or one per language)."""
+    out = {}
+    for r in study.rounds:
+        label = r.label
+        if isinstance(label, Mapping):
+            label = label.get(language) or next(iter(label.values()), r.id)
+        out[r.id] = str(label or r.id)
+    return out
 
+
+def _export(
+    study: Study, tables: dict, labels: dict, source: str, use_cache: bool, language: str
+) -> None:
+    """LaTeX and xlsx exports of the tables of record (in ``language``, the run's first report
+    language), unless neither the tables nor what the exports say about them changed."""
+    from evaluation.report.exports import ExportContext, export_tables
+
+    context = ExportContext(
+        ci=study.analysis.ci, min_n=study.min_n, rounds=_round_labels(study, language)
+    )
     record = study.paths.reports / ".cache" / "exports.json"
-    payload = json.dumps([tables, labels, source], sort_keys=True).encode()
+    said = {"ci": context.ci, "min_n": context.min_n, "rounds": context.rounds}
+    payload = json.dumps([tables, labels, source, said], sort_keys=True).encode()
     key = hashlib.sha256(payload).hexdigest()
     workbook = study.paths.reports / "exports" / "tables.xlsx"
     fresh = use_cache and workbook.is_file() and record.is_file()
     if fresh and json.loads(record.read_text(encoding="utf-8")).get("key") == key:
         return
-    written = export_tables(study.paths, labels)
+    written = export_tables(study.paths, labels, context)
     log.info("exports: %d file(s) in %s", len(written), study.paths.reports / "exports")
     write_text(record, json.dumps({"key": key}) + "\n")
+
+
+AUDIENCE_KINDS = ("consortium", "actor", "organisation")  # the index's sections, in order
+EXPORT_LINKS = (  # (path below reports/, label key) of the index's exports section
+    ("exports/latex/main_results.tex", "index_export_main_results"),
+    ("exports/latex/supplement.tex", "index_export_supplement"),
+    ("exports/tables.xlsx", "index_export_workbook"),
+)
+
+
+def index_sections(
+    study: Study,
+    languages: list[str],
+    analyses: list[Path],
+    report_jobs: list[NotebookJob],
+    labels: dict,
+) -> list[IndexSection]:
+    """The index page's sections: per report language the consortium, actor and organisation
+    reports (headings in that language, each link naming its kind), then the analyses and the
+    exports, each only where its files exist."""
+    html_dir = study.paths.html
+    sections: list[IndexSection] = []
+    several = len(languages) > 1
+    for lang in languages:
+        lang_labels = load_labels(lang, study.paths)
+        other = "" if lang == languages[0] else lang
+        jobs = [
+            job for job in report_jobs if job.parameters["language"] == lang and job.html.is_file()
+        ]
+        if not jobs:
+            continue
+        heading = lang_labels.get("rep_by_audience", "Reports")
+        if several:
+            heading = f"{heading} ({lang_labels.get('index_in_language', lang)})"
+        sections.append(IndexSection(heading, lang=other))
+        for kind in AUDIENCE_KINDS:
+            links = tuple(
+                IndexLink(
+                    str(job.html.relative_to(html_dir).as_posix()),
+                    str(job.parameters["group"]),
+                    lang_labels.get(f"rep_audience_{kind}", kind),
+                )
+                for job in jobs
+                if job.parameters["audience"] == kind
+            )
+            if links:
+                sections.append(
+                    IndexSection(
+                        lang_labels.get(f"index_section_{kind}", kind),
+                        links,
+                        intro=lang_labels.get(f"index_intro_{kind}", ""),
+                        level=3,
+                        lang=other,
+                    )
+                )
+    analysis_links = tuple(
+        IndexLink(
+            f"{nb.stem}.html",
+            labels.get(f"nb_{nb.stem}", nb.stem),
+            labels.get("index_analysis", ""),
+        )
+        for nb in analyses
+        if (html_dir / f"{nb.stem}.html").is_file()
+    )
+    if analysis_links:
+        sections.append(
+            IndexSection(
+                labels.get("rep_analyses", "Analyses"),
+                analysis_links,
+                intro=labels.get("index_intro_analyses", ""),
+            )
+        )
+    export_links = tuple(
+        IndexLink(f"../{path}", labels.get(key, path))
+        for path, key in EXPORT_LINKS
+        if (study.paths.reports / path).is_file()
+    )
+    if export_links:
+        sections.append(
+            IndexSection(
+                labels.get("index_exports", "Exports"),
+                export_links,
+                intro=labels.get("index_intro_exports", ""),
+            )
+        )
+    return sections
 
 
 def _write_index(
@@ -850,29 +954,12 @@ def _write_index(
     labels: dict,
     provenance: dict,
 ) -> None:
-    html_dir = study.paths.html
-    sections: list[IndexSection] = []
-    for lang in languages:
-        lang_labels = load_labels(lang, study.paths)
-        links = [
-            (str(job.html.relative_to(html_dir)), job.parameters["group"])
-            for job in report_jobs
-            if job.parameters["language"] == lang and job.html.is_file()
-        ]
-        if links:
-            sections.append((lang_labels.get("rep_by_audience", "Reports"), links))
-    analysis_links = [
-        (f"{nb.stem}.html", labels.get(f"nb_{nb.stem}", nb.stem))
-        for nb in analyses
-        if (html_dir / f"{nb.stem}.html").is_file()
-    ]
-    if analysis_links:
-        sections.append((labels.get("rep_analyses", "Analyses"), analysis_links))
     index_html(
-        html_dir / "index.html",
+        study.paths.html / "index.html",
         title=f"{labels.get('report_title', 'Report')}: {study.name}",
-        sections=sections,
+        sections=index_sections(study, languages, analyses, report_jobs, labels),
         footer=" · ".join(f"{labels.get(k, k)}: {v}" for k, v in provenance.items()),
+        lang=languages[0],
     )
 
 
