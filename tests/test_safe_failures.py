@@ -44,7 +44,7 @@ def test_a_failing_notebook_keeps_every_earlier_output(tmp_path):
     reports = study / "reports"
     kept = [
         reports / "tables" / "indicators.csv",
-        reports / "exports" / "latex" / "indicators.tex",
+        reports / "exports" / "latex" / "supplement" / "indicators.tex",
         reports / "exports" / "tables.xlsx",
         reports / "html" / "45-indicators.html",
     ]
