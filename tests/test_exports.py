@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
+import pytest
 from openpyxl import load_workbook
 
 from evaluation.config import load_labels
@@ -224,3 +227,25 @@ def test_names_from_the_data_are_latex_escaped(tmp_path):
 def test_escape_latex_replaces_each_character_once():
     assert escape_latex("\\{}") == r"\textbackslash{}\{\}"
     assert escape_latex("a_b%") == r"a\_b\%"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex")
+def test_the_exports_compile_with_pdflatex_whatever_the_names(tmp_path):
+    evil = r"Hoiva \input{/etc/passwd} 100% & Co_#1 $x$ ~^ [a] ≥75 −1"
+    frame = pd.DataFrame({"organisation": [evil, "[b] starts with a bracket"], "n": [12, 14]})
+    paths = _study_tables(tmp_path, {"meta": frame, "primary": PRIMARY.assign(measure=evil)})
+    export_tables(paths, load_labels("fi"), ExportContext(rounds=ROUNDS))
+    (tmp_path / "paper.tex").write_text(
+        "\\documentclass{article}\\usepackage[T1]{fontenc}\n"
+        "\\usepackage{booktabs,longtable,threeparttable}\\begin{document}\n"
+        "\\input{reports/exports/latex/main_results.tex}\n"
+        "\\input{reports/exports/latex/supplement.tex}\n\\end{document}\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+         "paper.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "/etc/passwd" not in {line.strip("()") for line in done.stdout.split()}

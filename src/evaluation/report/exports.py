@@ -134,6 +134,20 @@ _LATEX_SPECIAL = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
+    # symbols of the label files that pdfLaTeX's UTF-8 input does not know (LuaLaTeX and
+    # XeLaTeX know every character)
+    "≥": r"\ensuremath{\geq}",
+    "≤": r"\ensuremath{\leq}",
+    "−": r"\ensuremath{-}",
+    "×": r"\ensuremath{\times}",
+    "±": r"\ensuremath{\pm}",
+    "≈": r"\ensuremath{\approx}",
+    "√": r"\ensuremath{\surd}",
+    "²": r"\textsuperscript{2}",
+    "α": r"\ensuremath{\alpha}",
+    "τ": r"\ensuremath{\tau}",
+    "ω": r"\ensuremath{\omega}",
+    "κ": r"\ensuremath{\kappa}",
 }
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
 _BREAKS = re.compile(r"[\r\n\t\f\v\x00-\x08\x0b-\x1f\x7f]+")
