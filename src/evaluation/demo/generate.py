@@ -31,10 +31,10 @@ panel with attrition and newcomers); elsewhere answers are anonymous.
 Determinism
 -----------
 One ``numpy.random.default_rng(seed)`` is split with ``Generator.spawn`` into one child
-generator per file (population, responses, open answers, codings, activities, feedback), so a
-change to one part does not shift the random numbers of another. Output is sorted, numbers are
-written with fixed formats, lines end in ``\\n`` and nothing carries a timestamp: the same
-``seed`` and ``respondents`` give byte-identical files.
+generator per file (population, responses, open answers, codings, activities, feedback, the
+coders' tones of the answers), so a change to one part does not shift the random numbers of
+another. Output is sorted, numbers are written with fixed formats, lines end in ``\\n`` and
+nothing carries a timestamp: the same ``seed`` and ``respondents`` give byte-identical files.
 """
 
 from __future__ import annotations
@@ -149,7 +149,9 @@ OPEN_ANSWER_COLUMNS = [
     "question",
     "text",
 ]
-CODING_COLUMNS = ["segment", "coder", "code", "text", "document", "round", "organisation"]
+CODING_COLUMNS = [
+    "segment", "coder", "code", "text", "document", "round", "organisation", "tone",
+]  # fmt: skip
 ACTIVITY_COLUMNS = [
     "date",
     "round",
@@ -533,14 +535,15 @@ def _open_answers(
         neg_theme[primary], 0.1 + 0.05 * r_idx * p, 0.4 + 0.1 * r_idx * p + 0.03 * r_idx
     )
     positive = rng.random(n) < p_pos
-    texts = []
+    texts, second_positive = [], np.zeros(n, dtype=bool)
     for i in range(n):
         theme = THEMES[primary[i]]
         opener = OPENERS[int(rng.integers(len(OPENERS)))]
         first = _sentence(rng, theme, bool(positive[i]))
         text = opener + (first[0].lower() + first[1:] if opener else first)
         if secondary[i] >= 0:
-            text += " " + _sentence(rng, THEMES[secondary[i]], bool(rng.random() < p_pos[i]))
+            second_positive[i] = bool(rng.random() < p_pos[i])
+            text += " " + _sentence(rng, THEMES[secondary[i]], bool(second_positive[i]))
         closers = CLOSERS_POSITIVE if positive[i] else CLOSERS_NEGATIVE
         text += closers[int(rng.integers(len(closers)))]
         texts.append(text)
@@ -563,6 +566,7 @@ def _open_answers(
             "_order": rng.permutation(n),
             "_primary": primary,
             "_secondary": secondary,
+            "_tone": _true_tones(positive, second_positive, secondary >= 0),
         }
     )
     answers = answers.sort_values(
@@ -573,14 +577,40 @@ def _open_answers(
     return answers[OPEN_ANSWER_COLUMNS], answers
 
 
+def _true_tones(first: np.ndarray, second: np.ndarray, has_second: np.ndarray) -> np.ndarray:
+    """The tone of each answer as written: the tone of its sentence(s) (the closer follows the
+    first), ``mixed`` when a second sentence goes the other way."""
+    tone = np.where(first, "positive", "negative").astype(object)
+    return np.where(has_second & (first != second), "mixed", tone)
+
+
+# How often a coder reads an answer's tone as written (else as the nearest other tone).
+TONE_AGREEMENT = {"coder_a": 0.92, "coder_b": 0.85}
+
+
+def _coder_tone(rng: np.random.Generator, true: str, coder: str) -> str:
+    """A coder's reading of an answer's tone: as written, or mixed / neutral (a positive or
+    negative answer) or one of its two sides (a mixed answer)."""
+    if rng.random() < TONE_AGREEMENT[coder]:
+        return true
+    options = ("positive", "negative") if true == "mixed" else ("mixed", "neutral")
+    return options[int(rng.integers(len(options)))]
+
+
 def _neighbour(rng: np.random.Generator, theme: str) -> str:
     options = NEIGHBOURS[theme]
     return options[int(rng.integers(len(options)))]
 
 
-def _codings(rng: np.random.Generator, answers: pd.DataFrame, respondents: int) -> pd.DataFrame:
+def _codings(
+    rng: np.random.Generator,
+    answers: pd.DataFrame,
+    respondents: int,
+    tone_rng: np.random.Generator,
+) -> pd.DataFrame:
     """coder_a codes every answer; coder_b double-codes a subset (for inter-coder reliability)
-    and disagrees realistically."""
+    and disagrees realistically. Each coder also gives each answer a tone (``tone_rng``, its own
+    stream: the codes are those drawn without tones), mostly as written (:func:`_coder_tone`)."""
     n_segments = min(len(answers), max(10, round(150 * respondents / DEFAULT_RESPONDENTS)))
     chosen = set(np.sort(rng.choice(len(answers), size=n_segments, replace=False)).tolist())
     rows = []
@@ -605,6 +635,7 @@ def _codings(rng: np.random.Generator, answers: pd.DataFrame, respondents: int) 
         if not double:
             codes["coder_b"].clear()
         for coder, applied in codes.items():
+            tone = _coder_tone(tone_rng, str(rec["_tone"]), coder) if applied else ""
             for code in dict.fromkeys(applied):
                 rows.append(
                     {
@@ -615,6 +646,7 @@ def _codings(rng: np.random.Generator, answers: pd.DataFrame, respondents: int) 
                         "document": "open_answers",
                         "round": rec["round"],
                         "organisation": rec["organisation"],
+                        "tone": tone,
                     }
                 )
     frame = pd.DataFrame(rows, columns=CODING_COLUMNS)
@@ -849,8 +881,17 @@ def write_demo(
     root = Path(study_dir).expanduser().resolve()
     streams = dict(
         zip(
-            ("population", "responses", "open_answers", "codings", "activities", "feedback"),
-            np.random.default_rng(seed).spawn(6),
+            (
+                "population",
+                "responses",
+                "open_answers",
+                "codings",
+                "activities",
+                "feedback",
+                "tones",
+            ),
+            # spawned children are numbered: adding "tones" last leaves the others' numbers
+            np.random.default_rng(seed).spawn(7),
             strict=True,
         )
     )
@@ -858,7 +899,7 @@ def write_demo(
     pop = _population(streams["population"], units, respondents)
     responses = _responses(streams["responses"], pop)
     open_answers, answers_full = _open_answers(streams["open_answers"], responses)
-    codings = _codings(streams["codings"], answers_full, respondents)
+    codings = _codings(streams["codings"], answers_full, respondents, streams["tones"])
     activities = _activities(streams["activities"], pop)
     feedback = _feedback(streams["feedback"], activities)
 

@@ -1,8 +1,10 @@
 """Reading the qualitative inputs: the codebook, the codings and the open answers.
 
 ``data.codings`` (CONTRACT.md): ``.csv``/``.xlsx`` files with ``segment, coder, code`` (and
-optional ``text, document, round, organisation``), and/or REFI-QDA ``.qdpx`` projects. A code
+optional ``text, document, round, organisation, tone``), and/or REFI-QDA ``.qdpx`` projects. A code
 that is not in the codebook is analysed anyway and logged as a warning, never rejected.
+``tone`` is the coder's reading of the segment (:data:`SEGMENT_TONES`; empty: not given); a
+``.qdpx`` project cannot carry it (REFI-QDA has no field for it), so its codings have none.
 ``data.open_answers``: one row per answer, ``answer_id, round, organisation`` and ``text``
 (optional ``unit, participant, role, question``); a coding whose segment is an answer id gets
 that answer's round, organisation and text.
@@ -23,7 +25,10 @@ from evaluation.io.readers import FILE_COLUMN, ROW_COLUMN, read_table_file
 log = logging.getLogger(__name__)
 
 CODING_COLUMNS = ["segment", "coder", "code", "text", "document", "round", "organisation",
-                  "start", "end", "source"]  # fmt: skip
+                  "start", "end", "source", "tone"]  # fmt: skip
+# A coder's reading of a coded segment (optional column ``tone`` of the codings): what the
+# joint display takes its qualitative direction from (evaluation.analyse.qual.joint).
+SEGMENT_TONES = ("positive", "negative", "neutral", "mixed")
 ANSWER_REQUIRED = ("answer_id", "round", "organisation", "text")
 CODEBOOK_COLUMNS = ["id", "label_fi", "label_en", "description", "keywords", "parent", "tone",
                     "examples"]  # fmt: skip
@@ -124,6 +129,17 @@ def load_open_answers(study: Study) -> pd.DataFrame:
     return raw.drop(columns=[FILE_COLUMN, ROW_COLUMN])
 
 
+TONE_PROBLEM = f"tone must be empty or one of {', '.join(SEGMENT_TONES)}"
+
+
+def _tones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(the tones lower-cased and stripped, empty ones as missing; which are not a tone)."""
+    text = values.astype("string").str.strip().str.lower()
+    text = text.mask(text == "")
+    bad = text.notna() & ~text.isin(SEGMENT_TONES)
+    return text.astype(object).where(text.notna(), None), bad.fillna(False).astype(bool)
+
+
 def qdpx_limits(study: Study) -> dict[str, int]:
     """``max_bytes`` and ``max_depth`` for .qdpx imports (``study.yaml: limits:
     {qdpx_max_bytes: ..., qdpx_max_depth: ...}``; defaults 200 MiB and 50 levels)."""
@@ -158,6 +174,10 @@ def load_codings(
         for col in ("segment", "coder", "code"):
             for _, r in raw[raw[col].isna()].iterrows():
                 problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, "", "must not be empty"])
+        if "tone" in raw:
+            raw["tone"], bad = _tones(raw["tone"])
+            for _, r in raw[bad].iterrows():  # the value is not repeated: it may be any text
+                problems.append([r[FILE_COLUMN], r[ROW_COLUMN], "tone", "", TONE_PROBLEM])
         frames.append(raw.drop(columns=[FILE_COLUMN, ROW_COLUMN]).assign(source="human"))
     if problems:
         raise _problems(problems)

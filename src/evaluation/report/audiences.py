@@ -375,6 +375,7 @@ def qualitative(v: ReportView) -> None:
     """The joint display rows and theme prevalence this audience may see."""
     from IPython.display import HTML, display
 
+    from evaluation.analyse.qual.joint import joint_rule_values
     from evaluation.analyse.qual.themes import NO_ROUND
     from evaluation.report.display import joint_display_html
 
@@ -388,8 +389,9 @@ def qualitative(v: ReportView) -> None:
         rows = rows[~rows["suppressed"].astype(bool)]
         if not rows.empty:
             heading(v.label("rep_joint_display"), 3)
+            # the rule first, in words, with its thresholds: then the verdicts can be followed
+            note(v.label("jd_rule").format(**joint_rule_values(v.study.min_n)))
             display(HTML(joint_display_html(rows, v.labels)))
-            note(v.label("joint_rule"))
     if themes is not None:
         rows = v.visible(themes)
         rows = rows[rows["group_by"].isin(["all", "organisation", "actor"])]

@@ -127,14 +127,67 @@ def show_figure(
     display(HTML(f"<figure>{markup}</figure>"))
 
 
+def _text(value: object) -> str:
+    """A cell's text, or "" for a missing value (NaN, None)."""
+    return value if isinstance(value, str) else ""
+
+
+def _signed(value: object) -> str:
+    """A whole number of points with its sign (+20, −15, 0)."""
+    number = round(float(value))
+    return f"+{number}" if number > 0 else (f"−{-number}" if number < 0 else "0")
+
+
+def _qual_cell(rec: Mapping, labels: Mapping[str, str]) -> str:
+    """Direction of the answers, where it came from and (segment tones) the tone balance."""
+    direction = _text(rec.get("qual_direction"))
+    if not direction:
+        return "–"
+    parts = [html.escape(labels.get(f"jd_dir_{direction}", direction))]
+    source = _text(rec.get("qual_source"))
+    if source:
+        parts.append(html.escape(labels.get(f"jd_source_{source}", source)))
+    cell = " · ".join(parts)
+    balance, change, n = rec.get("tone_balance"), rec.get("tone_change"), rec.get("n_toned")
+    if source == "segment_tone" and all(pd.notna(v) for v in (balance, change, n)):
+        text = labels.get("jd_balance", "{balance} ({change}; n = {n})").format(
+            balance=_signed(balance), change=_signed(change), n=int(n)
+        )
+        cell += f'<br><span class="jd-balance">{html.escape(text)}</span>'
+    return cell
+
+
+def _quote_cell(rec: Mapping, labels: Mapping[str, str]) -> str:
+    """The quote(s) with their tone; two quotes, one each way, are introduced as divided."""
+    shown = []
+    for text_key, tone_key in (("quote", "quote_tone"), ("quote_2", "quote_2_tone")):
+        text, tone = _text(rec.get(text_key)), _text(rec.get(tone_key))
+        if not text:
+            continue
+        tag = (
+            f' <span class="jd-tone jd-tone-{html.escape(tone)}">'
+            f"({html.escape(labels.get(f'jd_tone_{tone}', tone))})</span>"
+            if tone
+            else ""
+        )
+        shown.append(f"<q>{html.escape(text)}</q>{tag}")
+    if len(shown) > 1:
+        divided = html.escape(labels.get("jd_quotes_divided", ""))
+        return f'<span class="jd-divided">{divided}</span>' + "".join(
+            f"<div>{q}</div>" for q in shown
+        )
+    return shown[0] if shown else ""
+
+
 def joint_display_html(table: pd.DataFrame, labels: Mapping[str, str]) -> str:
-    """The joint display as one readable HTML table: effects, themes and a quote per
-    organisation and round, with the meta-inference as a coloured tag."""
+    """The joint display as one readable HTML table: effects, themes, the direction of the
+    answers (and where it came from), the quote(s) that illustrate it with their tone, and the
+    meta-inference as a coloured tag. Every text is escaped."""
     colours = {"confirms": "#2e7d32", "expands": "#1f4e79", "diverges": "#c0504d",
-               "inconclusive": "#777777", "insufficient": "#aaaaaa"}  # fmt: skip
+               "inconclusive": "#666666", "insufficient": "#767676"}  # fmt: skip
     head = "".join(
         f"<th>{html.escape(labels.get(k, k))}</th>"
-        for k in ("organisation", "round", "jd_effects", "jd_themes", "jd_quote",
+        for k in ("organisation", "round", "jd_effects", "jd_themes", "jd_qual", "jd_quote",
                   "meta_inference")
     )  # fmt: skip
     body = []
@@ -142,17 +195,17 @@ def joint_display_html(table: pd.DataFrame, labels: Mapping[str, str]) -> str:
         inference = str(rec.get("meta_inference") or "")
         name = html.escape(labels.get(inference, inference))
         tag = (
-            f'<span style="background:{colours.get(inference, "#777")};color:white;'
+            f'<span style="background:{colours.get(inference, "#666")};color:white;'
             f'padding:0.1em 0.5em;border-radius:0.8em">{name}</span>'
         )
         cells = [
             html.escape(str(rec["organisation"])),
             html.escape(labels.get(str(rec["round"]), str(rec["round"]))),
-            html.escape(rec.get("measure_effects") or "–") if rec["suppressed"] is not True
-            else "–",
-            html.escape(rec.get("themes") or "–") if isinstance(rec.get("themes"), str) else "–",
-            f"<q>{html.escape(rec['quote'])}</q>" if isinstance(rec.get("quote"), str)
-            and rec["quote"] else "",
+            html.escape(_text(rec.get("measure_effects")) or "–")
+            if rec["suppressed"] is not True else "–",
+            html.escape(_text(rec.get("themes")) or "–"),
+            _qual_cell(rec, labels),
+            _quote_cell(rec, labels),
             tag,
         ]  # fmt: skip
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -160,6 +213,8 @@ def joint_display_html(table: pd.DataFrame, labels: Mapping[str, str]) -> str:
         "<style>table.joint td,table.joint th{vertical-align:top;padding:0.4em 0.6em;"
         "text-align:left !important;border-bottom:1px solid #ddd}"
         ".joint q{font-style:italic;color:#333}"
+        ".joint .jd-tone,.joint .jd-balance{color:#555;font-size:0.9em}"
+        ".joint .jd-divided{display:block;font-weight:bold;font-size:0.9em}"
         ".joint{border-collapse:collapse;font-size:0.92em}</style>"
     )
     return (
