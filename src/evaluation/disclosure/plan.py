@@ -922,3 +922,81 @@ def _hide_diagnostics(frame: pd.DataFrame, name: str, plan: Plan) -> np.ndarray 
     if name == "attrition":
         return ~frame["group_by"].astype(str).isin(["all", ATTRITION_BY]).to_numpy()
     return None
+
+
+# --------------------------------------------------------------------------- what was hidden
+
+#: The reasons of ``hidden.csv``: a cell with 1..min_n-1 respondents (primary suppression),
+#: or a cell hidden so that no such cell can be recovered from the rest (complementary).
+HIDDEN_REASONS = ("small_group", "complementary")
+
+
+def _cell_group(cell: str) -> tuple[str, str] | None:
+    """The grouping and group of a model cell id (None for remainders and unparsed ids)."""
+    parts = cell.split(SEP)
+    if parts[0] in ("T", "P", "I", "L", "U") and len(parts) >= 5:
+        return parts[3], parts[4]
+    if parts[0] == "A" and len(parts) >= 4:
+        return parts[2], parts[3]
+    if parts[0] == "C" and len(parts) >= 5:
+        return parts[3], parts[4]
+    return None
+
+
+def hidden_counts(plan: pd.DataFrame, actors: dict[str, str]) -> pd.DataFrame:
+    """How many published cells the plan hides, and why, per audience scope.
+
+    ``plan`` is ``data/processed/disclosure.parquet`` (``cell, hidden, primary, shown``);
+    ``actors`` maps each organisation to its actor. One row per scope and reason
+    (:data:`HIDDEN_REASONS`): the whole study (every shown cell), each actor (its own cells,
+    its organisations' and their units') and each organisation (its own and its units').
+    Counts of cells, never a value, a size or which group: a hidden cell stays hidden.
+    Columns: ``group_by, group, reason, n_cells``.
+    """
+    shown = plan[plan["shown"].astype(bool) & plan["hidden"].astype(bool)]
+    counts: dict[tuple[str, str, str], int] = {}
+    organisations = set(actors)
+    for cell, primary in zip(shown["cell"].astype(str), shown["primary"].astype(bool), strict=True):
+        reason = HIDDEN_REASONS[0] if primary else HIDDEN_REASONS[1]
+        scopes = [("all", "all")]
+        group = _cell_group(cell)
+        if group is not None:
+            by, value = group
+            org = value.split(" / ")[0] if by == "unit" else value if by == "organisation" else None
+            if org in organisations:
+                scopes.append(("organisation", org))
+                if actors.get(org):
+                    scopes.append(("actor", actors[org]))
+            elif by == "actor":
+                scopes.append(("actor", value))
+        for by, value in scopes:
+            counts[(by, value, reason)] = counts.get((by, value, reason), 0) + 1
+    scopes = [("all", "all")]
+    scopes += [("actor", a) for a in sorted({a for a in actors.values() if a})]
+    scopes += [("organisation", o) for o in sorted(organisations)]
+    rows = [
+        {
+            "group_by": by,
+            "group": value,
+            "reason": reason,
+            "n_cells": counts.get((by, value, reason), 0),
+        }
+        for by, value in scopes
+        for reason in HIDDEN_REASONS
+    ]
+    return pd.DataFrame(rows, columns=["group_by", "group", "reason", "n_cells"])
+
+
+def read_plan(processed: Path) -> pd.DataFrame | None:
+    """``data/processed/disclosure.parquet`` as a frame (None when the run made no plan)."""
+    path = processed / PLAN_FILE
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def hidden_table(study) -> pd.DataFrame | None:
+    """``hidden.csv`` of ``study`` (:func:`hidden_counts` of its plan; None without a plan)."""
+    plan = read_plan(study.paths.processed)
+    if plan is None:
+        return None
+    actors = {name: o.actor or "" for name, o in sorted(study.organisations.items())}
+    return hidden_counts(plan, actors)

@@ -150,6 +150,7 @@ NO_PARTITION = frozenset(
         "composition_tests",
         "attrition",
         "optimisers",
+        "hidden",  # counts of hidden cells per scope and reason (no respondent counts)
     }
 )
 
