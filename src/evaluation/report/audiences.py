@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from evaluation.config import REPORT_SECTIONS, Study, load_study
@@ -479,8 +480,7 @@ def _hide_small(rows: pd.DataFrame, min_n: int, n_columns: tuple[str, ...]) -> p
         small = small | ~(pd.to_numeric(rows[col], errors="coerce") >= min_n)
     names = {"measure", "group_by", "group", "round", "band", "baseline"}
     numbers = [c for c in rows.columns if c not in names and c != "suppressed"]
-    rows[numbers] = rows[numbers].astype("object")
-    rows.loc[small, numbers] = None
+    rows.loc[small, numbers] = np.nan  # numeric columns stay numeric (n without decimals)
     rows["suppressed"] = small
     return rows
 
@@ -633,7 +633,7 @@ def own_units(v: ReportView) -> None:
     note(v.label("rep_own_units_note").format(round=v.label(latest[0]), min_n=v.study.min_n))
     _show_or_say(v, table)
     hidden = int(table["suppressed"].sum())
-    if hidden:
+    if 0 < hidden < len(table):  # all hidden: _show_or_say said so
         note(v.label("rep_own_units_hidden").format(k=hidden, min_n=v.study.min_n))
 
 
