@@ -29,7 +29,14 @@ SECTION_HEADINGS = {
     "qualitative": "rep_qualitative",
     "indicators": "nb_45-indicators",
     "technical_appendix": "rep_analyses",
+    "own_change": "rep_own_change",
+    "own_qwl": "rep_own_qwl",
+    "own_units": "rep_own_units",
+    "hidden_figures": "rep_hidden",
 }
+# Sections of an actor's or organisation's own rows: checked in an organisation's report.
+OWN_SECTIONS = ("own_change", "own_qwl", "own_units")
+OWN_REPORT = "reports/html/fi/organisation-hoiva-aapa-oy.html"
 
 
 def _study(tmp_path: Path, reports: dict | None = None) -> Path:
@@ -140,7 +147,10 @@ def test_a_study_with_key_results_only_gets_a_report_without_the_other_sections(
     after = _headings(html.read_text(encoding="utf-8"))
     before = _headings((shared_demo_run / "reports/html/fi/consortium.html").read_text("utf-8"))
 
+    own = _headings((shared_demo_run / OWN_REPORT).read_text("utf-8"))
+
     assert after[0] == before[0]  # the cover's title
     for section, key in SECTION_HEADINGS.items():
-        assert labels[key] in before  # every section in the demo's own report
+        # every section in the demo's own report (own rows: in an organisation's)
+        assert labels[key] in (own if section in OWN_SECTIONS else before), section
         assert (labels[key] in after) == (section == "key_results"), section

@@ -230,7 +230,8 @@ class Target:
 # The audience reports' sections after the cover, in the order the report shows them: one
 # function of each name in evaluation.report.audiences, one cell each in notebooks/90-report.
 REPORT_SECTIONS = ("key_results", "participation", "organisations", "qualitative", "indicators",
-                   "technical_appendix")  # fmt: skip
+                   "technical_appendix", "own_change", "own_qwl", "own_units",
+                   "hidden_figures")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ Every published count or mean of respondents is a *cell* of one model
 ``P|m|R|g|v|b|r``    the respondents of the group linked between the baseline and round ``R``
                      (``b``: their baseline values, ``r``: their round-``R`` values);
 ``I|m|R|g|v|b|r``    the unlinked rest of the group in the baseline / round ``R``;
+``B|m_band|x|g|v|b``  respondents of group ``g = v`` (the whole study or an organisation) in band
+                     ``b`` of instrument ``m`` in round ``x`` (``bands.csv``; counts only);
 ``X|...``            what a partition leaves over (respondents with no role, say): never shown.
 
 and the relations an attacker can use are declared here, once:
@@ -16,6 +18,8 @@ and the relations an attacker can use are declared here, once:
 - nesting and partitions: ``all = sum of actor = sum of organisation = sum of sector = sum of
   size = sum of role = sum of participant`` (plus the remainder with no value, when there is
   one); ``actor / sector / size = sum of its organisations``; ``organisation = sum of its units``;
+- a group's bands add up to its respondents with a value (``T``), and the organisations' count
+  of a band to the whole study's;
 - the ``design: auto`` split: ``T = P + I`` at both ends of every comparison, with the same
   baseline total for every round compared, and ``n(P, baseline) = n(P, round)``;
 - every other table's numbers are these cells (``trajectories``, ``distributions``, ``meta``,
@@ -371,7 +375,61 @@ def build_model(study, scores: pd.DataFrame) -> sdc.Model:
         if study.design != "independent":
             _add_links(b, m, rows, values, rounds, study.baseline, study.design, bounds, nests)
         _add_attrition(b, m, rows, values, rounds, study.baseline, study.design, bounds)
+    for inst in study.instruments.values():
+        column = f"{inst.id}_band"
+        if inst.file == "responses" and inst.bands and column in scores and inst.id in scores:
+            _add_bands(b, inst.id, scores[column], rows, rounds, [x.id for x in inst.bands])
     return b.model()
+
+
+#: The groupings of ``bands.csv`` (:func:`evaluation.analyse.quant.descriptives.band_shares`).
+BAND_GROUPINGS = ("all", "organisation")
+
+
+def _band_cell(measure: str, x: str, g: str, v: str, band: str) -> str:
+    """``B|<id>_band|x|g|v|band``: respondents of group ``g = v`` in ``band`` in round ``x``."""
+    return cell_id("B", f"{measure}_band", x, g, v, band)
+
+
+def _add_bands(
+    b: _Builder, measure: str, values: pd.Series, rows: _Rows, rounds: list[str], bands: list[str]
+) -> None:
+    """B cells of ``bands.csv`` (counts only): the bands of a group add up to its respondents
+    with a value of ``measure`` (``T|measure|x|g|v``, the row's ``n_round``); the
+    organisations' counts of a band add up to the whole study's (plus the respondents with no
+    organisation)."""
+    code = pd.Categorical(values.astype("string"), categories=bands).codes  # -1: no band
+    for x in rounds:
+        at = rows.at(x) & (code >= 0)
+        if not at.any():
+            continue
+        for g in [g for g in BAND_GROUPINGS if g in rows.groups]:
+            gid, names = rows.groups[g]
+            for k, value in enumerate(names):
+                total = _t(measure, x, g, value)
+                member = at & (gid == k)
+                if total not in b.cells or not member.any():
+                    continue
+                counts = np.bincount(code[member], minlength=len(bands))
+                kids = [
+                    b.cell(_band_cell(measure, x, g, value, name), int(n))
+                    for name, n in zip(bands, counts, strict=True)
+                    if n > 0
+                ]
+                b.relation(total, kids, kind="n")
+        if "organisation" not in rows.groups:
+            continue
+        names = rows.groups["organisation"][1]
+        for name in bands:
+            whole = _band_cell(measure, x, "all", "all", name)
+            if whole not in b.cells:
+                continue
+            kids = [_band_cell(measure, x, "organisation", o, name) for o in names]
+            kids = [c for c in kids if c in b.cells]
+            rest = b.cells[whole]["n"] - sum(b.cells[c]["n"] for c in kids)
+            if rest > 0:
+                kids.append(b.cell(cell_id("X", whole, "organisation"), rest, shown=False))
+            b.relation(whole, kids, kind="n")
 
 
 def build_summary_model(study, summaries: pd.DataFrame) -> sdc.Model:
@@ -589,6 +647,13 @@ def row_cells(name: str, frame: pd.DataFrame, design: str, baseline: str) -> lis
                 frame["measure"], frame["round"], frame["group_by"], frame["group"], strict=True
             )
         ]
+    if name == "bands" and "group_by" in cols:
+        out = []
+        for r in frame.itertuples(index=False):
+            m = str(r.measure).removesuffix("_band")
+            g, v = str(r.group_by), str(r.group)
+            out.append([_t(m, r.round, g, v), _band_cell(m, r.round, g, v, r.band)])
+        return out
     if name == "distributions":
         return [
             [_t(m, x, "all", "all")] for m, x in zip(frame["measure"], frame["round"], strict=True)
@@ -922,3 +987,81 @@ def _hide_diagnostics(frame: pd.DataFrame, name: str, plan: Plan) -> np.ndarray 
     if name == "attrition":
         return ~frame["group_by"].astype(str).isin(["all", ATTRITION_BY]).to_numpy()
     return None
+
+
+# --------------------------------------------------------------------------- what was hidden
+
+#: The reasons of ``hidden.csv``: a cell with 1..min_n-1 respondents (primary suppression),
+#: or a cell hidden so that no such cell can be recovered from the rest (complementary).
+HIDDEN_REASONS = ("small_group", "complementary")
+
+
+def _cell_group(cell: str) -> tuple[str, str] | None:
+    """The grouping and group of a model cell id (None for remainders and unparsed ids)."""
+    parts = cell.split(SEP)
+    if parts[0] in ("T", "P", "I", "L", "U", "B") and len(parts) >= 5:
+        return parts[3], parts[4]
+    if parts[0] == "A" and len(parts) >= 4:
+        return parts[2], parts[3]
+    if parts[0] == "C" and len(parts) >= 5:
+        return parts[3], parts[4]
+    return None
+
+
+def hidden_counts(plan: pd.DataFrame, actors: dict[str, str]) -> pd.DataFrame:
+    """How many published cells the plan hides, and why, per audience scope.
+
+    ``plan`` is ``data/processed/disclosure.parquet`` (``cell, hidden, primary, shown``);
+    ``actors`` maps each organisation to its actor. One row per scope and reason
+    (:data:`HIDDEN_REASONS`): the whole study (every shown cell), each actor (its own cells,
+    its organisations' and their units') and each organisation (its own and its units').
+    Counts of cells, never a value, a size or which group: a hidden cell stays hidden.
+    Columns: ``group_by, group, reason, n_cells``.
+    """
+    shown = plan[plan["shown"].astype(bool) & plan["hidden"].astype(bool)]
+    counts: dict[tuple[str, str, str], int] = {}
+    organisations = set(actors)
+    for cell, primary in zip(shown["cell"].astype(str), shown["primary"].astype(bool), strict=True):
+        reason = HIDDEN_REASONS[0] if primary else HIDDEN_REASONS[1]
+        scopes = [("all", "all")]
+        group = _cell_group(cell)
+        if group is not None:
+            by, value = group
+            org = value.split(" / ")[0] if by == "unit" else value if by == "organisation" else None
+            if org in organisations:
+                scopes.append(("organisation", org))
+                if actors.get(org):
+                    scopes.append(("actor", actors[org]))
+            elif by == "actor":
+                scopes.append(("actor", value))
+        for by, value in scopes:
+            counts[(by, value, reason)] = counts.get((by, value, reason), 0) + 1
+    scopes = [("all", "all")]
+    scopes += [("actor", a) for a in sorted({a for a in actors.values() if a})]
+    scopes += [("organisation", o) for o in sorted(organisations)]
+    rows = [
+        {
+            "group_by": by,
+            "group": value,
+            "reason": reason,
+            "n_cells": counts.get((by, value, reason), 0),
+        }
+        for by, value in scopes
+        for reason in HIDDEN_REASONS
+    ]
+    return pd.DataFrame(rows, columns=["group_by", "group", "reason", "n_cells"])
+
+
+def read_plan(processed: Path) -> pd.DataFrame | None:
+    """``data/processed/disclosure.parquet`` as a frame (None when the run made no plan)."""
+    path = processed / PLAN_FILE
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def hidden_table(study) -> pd.DataFrame | None:
+    """``hidden.csv`` of ``study`` (:func:`hidden_counts` of its plan; None without a plan)."""
+    plan = read_plan(study.paths.processed)
+    if plan is None:
+        return None
+    actors = {name: o.actor or "" for name, o in sorted(study.organisations.items())}
+    return hidden_counts(plan, actors)

@@ -11,8 +11,9 @@ Two steps:
    plan (:mod:`evaluation.disclosure.plan`: one model of every published count and its
    relations, secondary cells chosen over all of it and audited by linear programming before the
    run publishes anything); ``themes.csv`` is protected over all its counts at once
-   (:mod:`evaluation.disclosure.sdc`); ``bands.csv`` (and any table when there is no plan, e.g.
-   a table written outside ``evaluation run``) gets the per-partition rule: a partition with
+   (:mod:`evaluation.disclosure.sdc`); ``bands.csv`` is in the plan too (its ``B`` cells); any
+   table with a rule, when there is no plan (e.g. a table written outside ``evaluation run``),
+   gets the per-partition rule: a partition with
    exactly one suppressed cell gets a second one, the smallest, and an organisation's units go
    with it. ``p_adjusted`` of ``prepost.csv`` is then computed over the published rows only.
 
@@ -119,9 +120,12 @@ RULES: dict[str, Rule] = {
         name_column="unit",
     ),
     "bands": Rule(
-        partition=lambda f: _join(f, ("measure", "round")),
+        # A group's bands (organisations against the whole study: the plan's B cells).
+        partition=lambda f: _join(
+            f, [c for c in ("measure", "round", "group_by", "group") if c in f]
+        ),
         n_column="n_band",
-        keep=("measure", "round", "band"),
+        keep=("measure", "round", "band", "group_by", "group"),
         name_column="band",
     ),
 }
@@ -150,6 +154,7 @@ NO_PARTITION = frozenset(
         "composition_tests",
         "attrition",
         "optimisers",
+        "hidden",  # counts of hidden cells per scope and reason (no respondent counts)
     }
 )
 

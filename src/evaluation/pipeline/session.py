@@ -96,6 +96,7 @@ def build_options(
     ]
     actors = {name: org.actor for name, org in study.organisations.items() if org.actor}
     diag_rounds = present if baseline in present else rounds
+    by_organisation = columns is None or "organisation" in columns  # bands.csv per organisation
     return Options(
         response_counts={
             "rounds": rounds,
@@ -148,7 +149,11 @@ def build_options(
             "ci": ci,
         },
         distributions={"measures": study.measures, "rounds": rounds, "min_n": min_n},
-        bands={"rounds": rounds, "min_n": min_n},
+        bands={
+            "rounds": rounds,
+            "min_n": min_n,
+            "group_bys": ["all", *(["organisation"] if by_organisation else [])],
+        },
         lmm={
             "rounds": rounds,
             "baseline": baseline,
@@ -376,8 +381,11 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
             )
             show_figure(fig, figure_path(s, "distribution", inst.id))
         if inst.bands and "bands" in tables:
+            whole = tables["bands"]
+            if "group_by" in whole:  # the whole study's bands (organisations: their reports)
+                whole = whole[whole["group_by"].eq("all")]
             fig = band_plot(
-                tables["bands"],
+                whole,
                 measure=f"{inst.id}_band",
                 band_order=[b.id for b in inst.bands],
                 rounds=rounds,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from evaluation.config import REPORT_SECTIONS, Study, load_study
@@ -442,6 +443,228 @@ def technical_appendix(v: ReportView) -> None:
     markdown(escape_markdown(v.label("rep_appendix_note")) + "\n\n" + "\n".join(links))
 
 
+# -------------------------------------------------------------------------------------------
+# The audience's own rows next to the whole study's: change, QWL areas and bands, units, and
+# what disclosure control hid (issue 16, item 7). Tables of record only; nothing computed.
+# -------------------------------------------------------------------------------------------
+
+OWN_SHOWN = ("n_round", "mean_round", "diff", "effect_size_type", "effect_size", "es_ci_low",
+             "es_ci_high")  # fmt: skip
+STUDY_SHOWN = ("mean_round", "diff", "effect_size_type", "effect_size")
+
+
+def _own_group(v: ReportView) -> tuple[str, str] | None:
+    """The grouping and group of this audience's own rows (None for the consortium)."""
+    if v.audience.kind == "consortium":
+        return None
+    return v.audience.kind, v.audience.name
+
+
+def _whole_group_rows(prepost: pd.DataFrame, measures: list[str]) -> pd.DataFrame:
+    """One row per measure, grouping, group and round of ``prepost.csv``: the comparison over
+    every respondent of the group (``population = "all"``), or, in tables written before that
+    column, Welch's test of the independent rows."""
+    rows = prepost[prepost["measure"].isin(measures)]
+    if "population" in rows:
+        rows = rows[rows["population"].eq("all") & rows["test"].isin(ALL_RESPONDENT_TESTS)]
+    else:
+        rows = rows[rows["design"].eq("independent") & rows["test"].eq("welch_t")]
+    return rows.drop_duplicates(["measure", "group_by", "group", "round"])
+
+
+def _hide_small(rows: pd.DataFrame, min_n: int, n_columns: tuple[str, ...]) -> pd.DataFrame:
+    """Rows that disclosure control suppressed, or whose n is below ``min_n``, keep only their
+    names: every number of theirs is shown as "–" (a table of record hides them already; this
+    makes sure a report never shows one)."""
+    rows = rows.copy()
+    small = rows["suppressed"].astype(str).str.lower().eq("true") if "suppressed" in rows else False
+    for col in n_columns:
+        small = small | ~(pd.to_numeric(rows[col], errors="coerce") >= min_n)
+    names = {"measure", "group_by", "group", "round", "band", "baseline"}
+    numbers = [c for c in rows.columns if c not in names and c != "suppressed"]
+    rows.loc[small, numbers] = np.nan  # numeric columns stay numeric (n without decimals)
+    rows["suppressed"] = small
+    return rows
+
+
+def _beside_study(own: pd.DataFrame, study: pd.DataFrame, keys: list[str], shown) -> pd.DataFrame:
+    """``own`` with the whole study's ``shown`` columns of the same ``keys`` beside it
+    (``study_<column>``)."""
+    whole = study[[*keys, *shown]].rename(columns={c: f"study_{c}" for c in shown})
+    return own.merge(whole, on=keys, how="left")
+
+
+def _in_study_order(v: ReportView, table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``table`` sorted by ``by``: measures as the study lists them, rounds in their order,
+    other columns as text."""
+    order = {
+        "measure": {m: i for i, m in enumerate(v.study.measures)},
+        "round": {r: i for i, r in enumerate(v.study.round_ids)},
+    }
+
+    def key(column: pd.Series) -> pd.Series:
+        if column.name in order:
+            return column.astype(str).map(order[str(column.name)]).fillna(len(order[column.name]))
+        return column.astype(str)
+
+    return table.sort_values(by, key=key, kind="mergesort")
+
+
+@_section
+def own_change(v: ReportView) -> None:
+    """The audience's own change per headline measure and round beside the whole study's
+    (``prepost.csv``, every respondent of the group), in one table."""
+    own = _own_group(v)
+    prepost = v.table("prepost")
+    if own is None or prepost is None or prepost.empty:
+        return
+    rows = _whole_group_rows(prepost, v.study.headline_measures)
+    mine = rows[rows["group_by"].eq(own[0]) & rows["group"].astype(str).eq(own[1])]
+    if mine.empty:
+        return
+    mine = _hide_small(mine, v.study.min_n, ("n_baseline", "n_round"))
+    keys = ["measure", "round"]
+    table = _beside_study(
+        mine[[*keys, *OWN_SHOWN, "suppressed"]], rows[rows["group_by"].eq("all")], keys,
+        STUDY_SHOWN,
+    )  # fmt: skip
+    table = _in_study_order(v, table, ["measure", "round"])
+    heading(v.label("rep_own_change"))
+    note(v.label("rep_own_change_note").format(group=own[1], min_n=v.study.min_n))
+    _show_or_say(v, table)
+
+
+def _area_measures(v: ReportView) -> list[str]:
+    """The areas (``parts``) of the instruments among the headline measures (QWL's
+    leadership, line management, ...): ``<id>_<part>``."""
+    out = []
+    for inst in v.study.instruments.values():
+        if inst.id in v.study.headline_measures:
+            out += [m for m in inst.measures if m != inst.id and m in v.study.measures]
+    return out
+
+
+@_section
+def own_qwl(v: ReportView) -> None:
+    """The audience's own QWL areas (latest round, ``prepost.csv``) and bands (``bands.csv``,
+    baseline and latest round) beside the whole study's."""
+    own = _own_group(v)
+    if own is None:
+        return
+    areas = _area_measures(v)
+    prepost = v.table("prepost")
+    area_rows = pd.DataFrame()
+    if areas and prepost is not None and not prepost.empty:
+        rows = _whole_group_rows(prepost, areas)
+        latest = [r for r in v.study.round_ids if r in set(rows["round"].astype(str))][-1:]
+        rows = rows[rows["round"].astype(str).isin(latest)]
+        mine = rows[rows["group_by"].eq(own[0]) & rows["group"].astype(str).eq(own[1])]
+        if not mine.empty:
+            mine = _hide_small(mine, v.study.min_n, ("n_baseline", "n_round"))
+            columns = ["measure", "round", "n_round", "mean_baseline", "mean_round", "diff"]
+            area_rows = _beside_study(
+                mine[[*columns, "suppressed"]], rows[rows["group_by"].eq("all")],
+                ["measure", "round"], ("mean_round", "diff"),
+            )  # fmt: skip
+            area_rows = _in_study_order(v, area_rows, ["measure"])
+    band_rows = _own_bands(v, own)
+    if area_rows.empty and band_rows.empty:
+        return
+    heading(v.label("rep_own_qwl"))
+    if not area_rows.empty:
+        heading(v.label("rep_own_areas"), 3)
+        note(v.label("rep_own_areas_note").format(group=own[1], min_n=v.study.min_n))
+        _show_or_say(v, area_rows)
+    if not band_rows.empty:
+        heading(v.label("rep_own_bands"), 3)
+        note(v.label("rep_own_bands_note").format(group=own[1], min_n=v.study.min_n))
+        _show_or_say(v, band_rows)
+
+
+def _own_bands(v: ReportView, own: tuple[str, str]) -> pd.DataFrame:
+    """Own band shares beside the whole study's (``bands.csv`` rows of this group; a table
+    without groups has none), at the baseline and the latest round."""
+    bands = v.table("bands")
+    if bands is None or bands.empty or "group_by" not in bands:
+        return pd.DataFrame()
+    mine = bands[bands["group_by"].eq(own[0]) & bands["group"].astype(str).eq(own[1])]
+    if mine.empty:
+        return pd.DataFrame()
+    rounds = [r for r in v.study.round_ids if r in set(mine["round"].astype(str))]
+    shown_rounds = list(dict.fromkeys([*rounds[:1], *rounds[-1:]]))
+    mine = mine[mine["round"].astype(str).isin(shown_rounds)]
+    mine = _hide_small(mine, v.study.min_n, ("n_round",))
+    # A band of 1..min_n-1 is hidden where it is written; an empty band (0) is shown.
+    keys = ["measure", "round", "band"]
+    table = _beside_study(
+        mine[[*keys, "n_band", "share", "suppressed"]],
+        bands[bands["group_by"].eq("all")], keys, ("share",),
+    )  # fmt: skip
+    return table.drop(columns="measure")
+
+
+@_section
+def own_units(v: ReportView) -> None:
+    """The units of this audience's own organisations in the latest round (headline measures,
+    ``prepost.csv``, every respondent of the unit) beside the whole study; units with fewer
+    than ``min_n`` respondents, or hidden to protect one, are shown as hidden."""
+    if v.audience.kind == "consortium":
+        return
+    prepost = v.table("prepost")
+    if prepost is None or prepost.empty:
+        return
+    rows = _whole_group_rows(prepost, v.study.headline_measures)
+    latest = [r for r in v.study.round_ids if r in set(rows["round"].astype(str))][-1:]
+    rows = rows[rows["round"].astype(str).isin(latest)]
+    orgs = set(v.organisations)
+    units = rows[
+        rows["group_by"].eq("unit") & rows["group"].astype(str).str.split(" / ").str[0].isin(orgs)
+    ]
+    if units.empty:
+        return
+    units = _hide_small(units, v.study.min_n, ("n_baseline", "n_round"))
+    keys = ["measure", "round"]
+    table = _beside_study(
+        units[["group", *keys, "n_round", "mean_round", "diff", "suppressed"]],
+        rows[rows["group_by"].eq("all")], keys, ("mean_round", "diff"),
+    )  # fmt: skip
+    if v.audience.kind == "organisation":  # its own name before every unit says nothing
+        table["group"] = table["group"].astype(str).str.split(" / ", n=1).str[-1]
+    table = _in_study_order(v, table, ["measure", "group"])
+    heading(v.label("rep_own_units"))
+    note(v.label("rep_own_units_note").format(round=v.label(latest[0]), min_n=v.study.min_n))
+    _show_or_say(v, table)
+    hidden = int(table["suppressed"].sum())
+    if 0 < hidden < len(table):  # all hidden: _show_or_say said so
+        note(v.label("rep_own_units_hidden").format(k=hidden, min_n=v.study.min_n))
+
+
+@_section
+def hidden_figures(v: ReportView) -> None:
+    """What disclosure control hid in this audience's scope and why, in words (``hidden.csv``:
+    counts of hidden cells by reason; never a value or which group)."""
+    table = v.table("hidden")
+    if table is None or table.empty:
+        return
+    by, group = _own_group(v) or ("all", "all")
+    rows = table[table["group_by"].eq(by) & table["group"].astype(str).eq(group)]
+    if rows.empty:
+        return
+    counts = dict(zip(rows["reason"], rows["n_cells"].astype(int), strict=True))
+    small, complementary = counts.get("small_group", 0), counts.get("complementary", 0)
+    heading(v.label("rep_hidden"))
+    if small + complementary == 0:
+        note(v.label("rep_hidden_none").format(min_n=v.study.min_n))
+        return
+    note(
+        v.label("rep_hidden_counts").format(
+            small=small, complementary=complementary, min_n=v.study.min_n
+        )
+        + "\n"
+        + v.label("rep_hidden_note")
+    )
+
+
 # In the order of config.REPORT_SECTIONS (and of the notebook's cells).
 SECTIONS: tuple[Section, ...] = (
     key_results,
@@ -450,6 +673,10 @@ SECTIONS: tuple[Section, ...] = (
     qualitative,
     indicators,
     technical_appendix,
+    own_change,
+    own_qwl,
+    own_units,
+    hidden_figures,
 )
 
 

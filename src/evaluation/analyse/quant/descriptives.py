@@ -5,6 +5,8 @@ Figures are drawn only from these tables, so disclosure control applied here hol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -67,47 +69,67 @@ def band_shares(
     bands: list[str],
     rounds: list[str],
     min_n: int = 5,
+    group_bys: Sequence[str] = ("all",),
 ) -> pd.DataFrame:
-    """Share of respondents in each band per round (``n`` = respondents with a band).
+    """Share of respondents in each band per round and group (``n`` = respondents with a band).
 
-    Columns: ``measure, round, band, n_round, n_band, share, suppressed``. A round with fewer
-    than ``min_n`` banded respondents is suppressed whole; so is a band cell with 1..min_n-1
-    respondents (its count could identify people); an empty band is shown as 0. Secondary
-    suppression: when only one cell of a round is small, the smallest other non-empty cell is
-    hidden too, so the small one cannot be recovered as the round's total minus the rest.
+    Columns: ``measure, round, band, n_round, n_band, share, suppressed, group_by, group``
+    (one block per grouping of ``group_bys``: ``all`` is the whole study, ``organisation`` one
+    block per organisation). A round of a group with fewer than ``min_n`` banded respondents
+    is suppressed whole; so is a band cell with 1..min_n-1 respondents (its count could
+    identify people); an empty band is shown as 0. Secondary suppression: when only one cell
+    of a round and group is small, the smallest other non-empty cell is hidden too, so the
+    small one cannot be recovered as the total minus the rest. Across groups (an
+    organisation's band against the whole study's) the study's disclosure plan protects the
+    cells (:mod:`evaluation.disclosure.plan`, ``B`` cells).
     """
+    from evaluation.analyse.quant.effects import _group_labels
+
     rows = []
-    for rnd in rounds:
-        values = scores.loc[scores["round"] == rnd, column].dropna()
-        n_round = len(values)
-        counts = values.value_counts()
-        for b in bands:
-            n_band = int(counts.get(b, 0))
-            rows.append(
-                {
-                    "measure": column,
-                    "round": rnd,
-                    "band": b,
-                    "n_round": n_round,
-                    "n_band": n_band,
-                    "share": n_band / n_round if n_round else np.nan,
-                }
-            )
-    out = pd.DataFrame(rows)
+    for group_by in group_bys:
+        labels = pd.Series(_group_labels(scores, group_by), index=scores.index, dtype="object")
+        names = sorted({str(g) for g in labels.dropna()})
+        for group in names:
+            in_group = labels.eq(group)
+            for rnd in rounds:
+                values = scores.loc[in_group & (scores["round"] == rnd), column].dropna()
+                if group_by != "all" and values.empty:
+                    continue
+                n_round = len(values)
+                counts = values.value_counts()
+                for b in bands:
+                    n_band = int(counts.get(b, 0))
+                    rows.append(
+                        {
+                            "measure": column,
+                            "round": rnd,
+                            "band": b,
+                            "n_round": n_round,
+                            "n_band": n_band,
+                            "share": n_band / n_round if n_round else np.nan,
+                            "group_by": group_by,
+                            "group": group,
+                        }
+                    )
+    out = pd.DataFrame(
+        rows, columns=["measure", "round", "band", "n_round", "n_band", "share", "group_by",
+                       "group"],
+    )  # fmt: skip
     small_cell = out["n_band"].between(1, min_n - 1)
-    for _, idx in out.groupby("round", sort=False).groups.items():
+    for _, idx in out.groupby(["group_by", "group", "round"], sort=False).groups.items():
         if small_cell[idx].sum() == 1:
             others = out.loc[idx][~small_cell[idx] & (out.loc[idx, "n_band"] > 0)]
             if len(others):
                 small_cell[others["n_band"].idxmin()] = True
             else:
                 small_cell[idx] = True
-    out = suppress(out, n_columns=["n_round"], keep=["measure", "round", "band"], min_n=min_n)
+    keep = ["measure", "round", "band", "group_by", "group"]
+    out = suppress(out, n_columns=["n_round"], keep=keep, min_n=min_n)
     cols = ["n_round", "n_band", "share"]
     out[cols] = out[cols].astype("float64")
     out.loc[small_cell, ["n_band", "share"]] = np.nan
     out["suppressed"] = out["suppressed"] | small_cell
-    return out
+    return out[["measure", "round", "band", *cols, "suppressed", "group_by", "group"]]
 
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
