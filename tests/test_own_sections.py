@@ -9,7 +9,7 @@ import pytest
 
 from evaluation.analyse.quant.descriptives import band_shares
 from evaluation.config import load_labels, load_study
-from evaluation.disclosure.plan import HIDDEN_REASONS, hidden_counts
+from evaluation.disclosure.plan import hidden_counts
 from evaluation.report import audiences
 from evaluation.report.audiences import Audience, ReportView
 from tests.conftest import STUDY_YAML, write_study
@@ -134,27 +134,22 @@ def test_own_bands_show_the_own_organisation_and_hide_small_rounds(tmp_path, sho
 def test_the_hidden_sentence_counts_only_the_own_organisation(tmp_path, shown, language):
     hidden = pd.DataFrame(
         {
-            "group_by": ["all", "all", "organisation", "organisation", "organisation",
-                         "organisation"],
-            "group": ["all", "all", "Org A", "Org A", "Org B", "Org B"],
-            "reason": list(HIDDEN_REASONS) * 3,
-            "n_cells": [70, 40, 3, 2, 67, 38],
+            "group_by": ["all", "organisation", "organisation"],
+            "group": ["all", "Org A", "Org B"],
+            "n_cells": [110, 5, 105],
         }
-    )  # fmt: skip
+    )
     v = _view(tmp_path, "organisation", "Org A", {"hidden": hidden}, language)
     audiences.hidden_figures(v)
     text = " ".join(shown["notes"])
-    expected = v.label("rep_hidden_counts").format(small=3, complementary=2, min_n=5)
+    expected = v.label("rep_hidden_counts").format(k=5, min_n=5)
     assert expected in text
-    assert "67" not in text and "38" not in text and "70" not in text
+    assert "105" not in text and "110" not in text
     assert shown["headings"] == [v.label("rep_hidden")]
 
 
 def test_nothing_hidden_is_said_in_words(tmp_path, shown):
-    hidden = pd.DataFrame(
-        {"group_by": ["organisation"] * 2, "group": ["Org A"] * 2,
-         "reason": list(HIDDEN_REASONS), "n_cells": [0, 0]}
-    )  # fmt: skip
+    hidden = pd.DataFrame({"group_by": ["organisation"], "group": ["Org A"], "n_cells": [0]})
     v = _view(tmp_path, "organisation", "Org A", {"hidden": hidden})
     audiences.hidden_figures(v)
     assert shown["notes"] == [v.label("rep_hidden_none").format(min_n=5)]
@@ -177,10 +172,9 @@ def test_hidden_counts_attribute_cells_to_their_organisation_and_actor():
         }
     )
     out = hidden_counts(plan, {"Org A": "Actor 1", "Org B": "Actor 1"})
-    n = out.set_index(["group_by", "group", "reason"])["n_cells"]
-    assert n[("organisation", "Org A", "small_group")] == 2
-    assert n[("organisation", "Org A", "complementary")] == 1
-    assert n[("organisation", "Org B", "small_group")] == 0
-    assert n[("organisation", "Org B", "complementary")] == 1
-    assert n[("actor", "Actor 1", "complementary")] == 2
-    assert n[("all", "all", "small_group")] == 2 and n[("all", "all", "complementary")] == 2
+    assert list(out.columns) == ["group_by", "group", "n_cells"]  # no primary/complementary split
+    n = out.set_index(["group_by", "group"])["n_cells"]
+    assert n[("organisation", "Org A")] == 3
+    assert n[("organisation", "Org B")] == 1
+    assert n[("actor", "Actor 1")] == 4
+    assert n[("all", "all")] == 4

@@ -991,10 +991,6 @@ def _hide_diagnostics(frame: pd.DataFrame, name: str, plan: Plan) -> np.ndarray 
 
 # --------------------------------------------------------------------------- what was hidden
 
-#: The reasons of ``hidden.csv``: a cell with 1..min_n-1 respondents (primary suppression),
-#: or a cell hidden so that no such cell can be recovered from the rest (complementary).
-HIDDEN_REASONS = ("small_group", "complementary")
-
 
 def _cell_group(cell: str) -> tuple[str, str] | None:
     """The grouping and group of a model cell id (None for remainders and unparsed ids)."""
@@ -1009,20 +1005,20 @@ def _cell_group(cell: str) -> tuple[str, str] | None:
 
 
 def hidden_counts(plan: pd.DataFrame, actors: dict[str, str]) -> pd.DataFrame:
-    """How many published cells the plan hides, and why, per audience scope.
+    """How many published cells the plan hides per audience scope.
 
-    ``plan`` is ``data/processed/disclosure.parquet`` (``cell, hidden, primary, shown``);
-    ``actors`` maps each organisation to its actor. One row per scope and reason
-    (:data:`HIDDEN_REASONS`): the whole study (every shown cell), each actor (its own cells,
-    its organisations' and their units') and each organisation (its own and its units').
-    Counts of cells, never a value, a size or which group: a hidden cell stays hidden.
-    Columns: ``group_by, group, reason, n_cells``.
+    ``plan`` is ``data/processed/disclosure.parquet`` (``cell, hidden, shown``); ``actors``
+    maps each organisation to its actor. One row per scope: the whole study (every shown
+    cell), each actor (its own cells, its organisations' and their units') and each
+    organisation (its own and its units'). Counts of cells, never a value, a size or which
+    group. Primary (small) and complementary cells are counted together: their split per
+    scope would tell an attacker how many of a scope's few hidden cells are small ones.
+    Columns: ``group_by, group, n_cells``.
     """
     shown = plan[plan["shown"].astype(bool) & plan["hidden"].astype(bool)]
-    counts: dict[tuple[str, str, str], int] = {}
+    counts: dict[tuple[str, str], int] = {}
     organisations = set(actors)
-    for cell, primary in zip(shown["cell"].astype(str), shown["primary"].astype(bool), strict=True):
-        reason = HIDDEN_REASONS[0] if primary else HIDDEN_REASONS[1]
+    for cell in shown["cell"].astype(str):
         scopes = [("all", "all")]
         group = _cell_group(cell)
         if group is not None:
@@ -1035,21 +1031,15 @@ def hidden_counts(plan: pd.DataFrame, actors: dict[str, str]) -> pd.DataFrame:
             elif by == "actor":
                 scopes.append(("actor", value))
         for by, value in scopes:
-            counts[(by, value, reason)] = counts.get((by, value, reason), 0) + 1
+            counts[(by, value)] = counts.get((by, value), 0) + 1
     scopes = [("all", "all")]
     scopes += [("actor", a) for a in sorted({a for a in actors.values() if a})]
     scopes += [("organisation", o) for o in sorted(organisations)]
     rows = [
-        {
-            "group_by": by,
-            "group": value,
-            "reason": reason,
-            "n_cells": counts.get((by, value, reason), 0),
-        }
+        {"group_by": by, "group": value, "n_cells": counts.get((by, value), 0)}
         for by, value in scopes
-        for reason in HIDDEN_REASONS
     ]
-    return pd.DataFrame(rows, columns=["group_by", "group", "reason", "n_cells"])
+    return pd.DataFrame(rows, columns=["group_by", "group", "n_cells"])
 
 
 def read_plan(processed: Path) -> pd.DataFrame | None:

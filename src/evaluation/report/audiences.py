@@ -642,7 +642,7 @@ def own_units(v: ReportView) -> None:
 @_section
 def hidden_figures(v: ReportView) -> None:
     """What disclosure control hid in this audience's scope and why, in words (``hidden.csv``:
-    counts of hidden cells by reason; never a value or which group)."""
+    counts of hidden cells; never a value, which group or which cells are the small ones)."""
     table = v.table("hidden")
     if table is None or table.empty:
         return
@@ -650,16 +650,13 @@ def hidden_figures(v: ReportView) -> None:
     rows = table[table["group_by"].eq(by) & table["group"].astype(str).eq(group)]
     if rows.empty:
         return
-    counts = dict(zip(rows["reason"], rows["n_cells"].astype(int), strict=True))
-    small, complementary = counts.get("small_group", 0), counts.get("complementary", 0)
+    hidden = int(rows["n_cells"].sum())
     heading(v.label("rep_hidden"))
-    if small + complementary == 0:
+    if hidden == 0:
         note(v.label("rep_hidden_none").format(min_n=v.study.min_n))
         return
     note(
-        v.label("rep_hidden_counts").format(
-            small=small, complementary=complementary, min_n=v.study.min_n
-        )
+        v.label("rep_hidden_counts").format(k=hidden, min_n=v.study.min_n)
         + "\n"
         + v.label("rep_hidden_note")
     )
