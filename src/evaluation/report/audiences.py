@@ -174,13 +174,30 @@ def cover(v: ReportView) -> None:
             "date": [str(r.date) if r.date else "" for r in v.study.rounds],
         }
     )
-    respondents = v.table("respondents")
-    if respondents is not None:
-        own = respondents[respondents["organisation"].isin(v.organisations)]
-        n = own.groupby("round")["n"].sum(min_count=1)
-        rounds["respondents"] = rounds["round"].map(n)
+    totals = v.table("respondent_totals")
+    if totals is not None:
+        rounds["respondents"] = rounds["round"].map(audience_respondents(v, totals))
     show(rounds.drop(columns="label"), v.labels, digits=0)
     note(v.label("rep_intro").format(min_n=v.study.min_n, baseline=v.label(v.study.baseline)))
+
+
+def audience_respondents(v: ReportView, totals: pd.DataFrame) -> pd.Series:
+    """Respondents per round in this audience's scope, from ``respondent_totals.csv`` (the true
+    totals, as the disclosure plan lets them be shown): the whole study's row for the
+    consortium, the organisation's own row, and for an actor the sum of its organisations'
+    rows, empty (shown as "–") for a round where any of them is hidden. Never a sum of the
+    units left visible: the cover shows the count the tables are about."""
+    rows = totals.copy()
+    rows["n"] = pd.to_numeric(rows["n"], errors="coerce")
+    if v.audience.kind == "consortium":
+        rows = rows[rows["group_by"].eq("all")]
+    else:
+        rows = rows[rows["group_by"].eq("organisation") & rows["group"].isin(v.organisations)]
+    rows = rows.assign(round=rows["round"].astype(str))
+    # skipna=False: a hidden organisation hides its actor's sum (no total from the visible part).
+    return rows.groupby("round")["n"].agg(
+        lambda n: n.sum() if len(n) and n.notna().all() else float("nan")
+    )
 
 
 @_section
