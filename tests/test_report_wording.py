@@ -73,6 +73,7 @@ def test_an_interval_that_includes_zero_claims_no_direction():
     text = _say(_row(0.42, -0.31, 1.16))
     assert "consistent with no change" in text
     assert "a small decrease or a large increase" in text
+    assert "(Hedges' g 0.00;" in _say(_row(-0.004, -0.7, 0.7))  # not "−0.00"
     assert "an increase," not in text and "medium" not in text  # not the estimate's class
 
 

@@ -66,7 +66,7 @@ def _finite(value: object) -> bool:
 
 
 def _number(value: float, language: str) -> str:
-    text = f"{value:.2f}".replace("-", "\u2212")
+    text = f"{round(value, 2) + 0.0:.2f}".replace("-", "\u2212")  # + 0.0: no "−0.00"
     return text.replace(".", ",") if language == "fi" else text
 
 
