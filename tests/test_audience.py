@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -165,3 +167,79 @@ def test_the_small_sample_note_appears_below_30_organisations_only(language):
     assert small_sample_note(v, lmm(30)) == ""
     assert small_sample_note(v, lmm(17).iloc[1:]) == ""  # no DiD row
     assert small_sample_note(v, None) == ""
+
+
+TOTALS = pd.DataFrame(
+    {
+        "round": ["T0", "T0", "T0", "T0", "T1", "T1", "T1", "T1"],
+        "group_by": ["all", "organisation", "organisation", "organisation"] * 2,
+        "group": ["all", "Org A", "Org B", "Org C"] * 2,
+        "n": [31.0, 11.0, 12.0, 8.0, 27.0, 11.0, float("nan"), 9.0],
+        "suppressed": [False] * 6 + [True, False],
+    }
+)
+
+
+def test_the_cover_counts_the_true_totals_of_its_scope(tmp_path):
+    """The cover reads respondent_totals.csv: the whole study's row (not a sum of visible
+    units), the organisation's own row, and an actor's organisations summed, "–" for a
+    round where one of them is hidden (no total from the visible part)."""
+    from evaluation.report.audiences import audience_respondents
+
+    def count(kind, name):
+        return audience_respondents(_view(tmp_path / name, kind, name), TOTALS).to_dict()
+
+    assert count("consortium", "Tiny") == {"T0": 31.0, "T1": 27.0}
+    assert count("organisation", "Org A") == {"T0": 11.0, "T1": 11.0}
+    actor = count("actor", "Actor 1")
+    assert actor["T0"] == 23.0 and math.isnan(actor["T1"])
+    assert count("actor", "Actor 2") == {"T0": 8.0, "T1": 9.0}
+
+
+def test_the_did_table_puts_the_primary_model_first_and_keeps_the_model(tmp_path):
+    from evaluation.report.audiences import did_rows
+
+    did = pd.DataFrame(
+        {
+            "measure": ["esis", "qwl", "qwl", "qwl", "qwl"],
+            "round": ["T1", "T1", "T1", "T1", "T0"],
+            "model": ["ols_cr1", "lmm_reml_org_unit_person", "ols_cr1",
+                      "ols_wild_cluster_bootstrap", "ols_cr1"],
+            "analysis": ["sensitivity", "sensitivity", "sensitivity", "primary", "sensitivity"],
+        }
+    )  # fmt: skip
+    out = did_rows(_view(tmp_path, "consortium", "Tiny"), did)
+    assert list(zip(out["measure"], out["round"], out["model"], strict=True)) == [
+        ("qwl", "T0", "ols_cr1"),
+        ("qwl", "T1", "ols_wild_cluster_bootstrap"),
+        ("qwl", "T1", "lmm_reml_org_unit_person"),
+        ("qwl", "T1", "ols_cr1"),
+        ("esis", "T1", "ols_cr1"),
+    ]
+
+
+def test_the_summary_is_about_the_latest_round_of_the_study_and_the_own_group(tmp_path):
+    from evaluation.report.audiences import measure_summaries
+
+    block = pd.DataFrame(
+        {
+            "measure": "qwl",
+            "group_by": ["all", "all", "organisation"],
+            "group": ["all", "all", "Org A"],
+            "round": ["T1", "T0", "T1"],
+            "effect_size_type": ["d_av_all", "d_av_all", "hedges_g"],
+            "effect_size": [0.5, 9.0, float("nan")],
+            "es_ci_low": [0.3, 9.0, float("nan")],
+            "es_ci_high": [0.7, 9.0, float("nan")],
+            "suppressed": [False, False, True],
+        }
+    )
+    from evaluation.config import load_labels
+
+    view = _view(tmp_path, "organisation", "Org A")
+    view.labels, view.language = load_labels("en"), "en"
+    said = measure_summaries(view, block)
+    assert len(said) == 2
+    assert ", All, T1 compared with T0" in said[0]  # the latest round, not the baseline row
+    assert "an increase" in said[0] and "0.50" in said[0] and "9.00" not in said[0]
+    assert ", Org A, T1" in said[1] and "not shown" in said[1]

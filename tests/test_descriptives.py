@@ -72,6 +72,30 @@ def test_response_counts_rate_and_suppression():
     assert out[out["round"] == "T1"]["suppressed"].all()  # no answers yet: nothing to show
 
 
+def test_respondent_totals_count_every_respondent_and_follow_the_plan():
+    """The covers' counts: the whole study and each organisation, including the respondents of
+    units too small to show (u2 below); the plan, not the units, decides what is hidden."""
+    from evaluation.analyse.quant.quality import respondent_totals
+    from evaluation.disclosure.plan import Plan, hide_rows
+
+    scores = pd.DataFrame(
+        {
+            "round": ["T0"] * 16,
+            "organisation": ["A"] * 9 + ["B"] * 7,
+            "unit": ["u1"] * 6 + ["u2"] * 3 + ["v1"] * 7,
+        }
+    )
+    heads = {"A": {"u1": 10, "u2": 8}, "B": {"v1": 10}}
+    out = respondent_totals(scores, rounds=["T0", "T1"], headcounts=heads, min_n=5)
+    t0 = out[out["round"] == "T0"].set_index("group")
+    assert t0.loc["all", "n"] == 16 and t0.loc["A", "n"] == 9  # u2's 3 counted
+    assert t0.loc["A", "response_rate"] == pytest.approx(9 / 18)
+    assert out[out["round"] == "T1"]["suppressed"].all()  # no answers yet
+    plan = Plan(frozenset({"T|_respondents|T0|organisation|B"}), "auto", "T0")
+    hidden = hide_rows(out, "respondent_totals", plan)
+    assert out.loc[hidden, "group"].tolist() == ["B"]
+
+
 def test_missingness_of_a_small_round_is_suppressed():
     from evaluation.analyse.quant.quality import missingness
 

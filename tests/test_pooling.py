@@ -345,7 +345,7 @@ def test_pooled_rows_carry_test_df_and_prediction_interval():
         assert pooled["pi_low"] <= pooled["ci_low"] and pooled["ci_high"] <= pooled["pi_high"]
     assert knha[knha["row_type"] == "pooled"]["df"].tolist() == [5.0]
     assert z[z["row_type"] == "pooled"]["df"].isna().all()
-    assert (study["ci_method"] == "z").all()
+    assert (study["ci_method"] == "nct").all()
     assert study[["pi_low", "pi_high", "df"]].isna().all().all()
     with pytest.raises(ValueError, match="test"):
         meta_table(scores, **kw, test="hksj")
@@ -365,8 +365,19 @@ def test_study_rows_match_hand_computed_hedges_g():
     g = j * (b.mean() - a.mean()) / sp
     row = meta[meta["organisation"] == "Org 00"].iloc[0]
     assert row["effect_size"] == pytest.approx(g, rel=1e-12)
-    se = np.sqrt(row["variance"])
-    assert row["ci_high"] - row["effect_size"] == pytest.approx(1.959963985 * se, rel=1e-8)
+    # The interval: the noncentral-t limits for d / sqrt(1/n_a + 1/n_b) with nu df, rescaled
+    # (Steiger & Fouladi 1997), solved here with scipy's nct directly.
+    from scipy.optimize import brentq
+
+    scale = np.sqrt(1 / len(a) + 1 / len(b))
+    t_obs = (b.mean() - a.mean()) / sp / scale
+    limits = [
+        brentq(lambda ncp, q=q: stats.nct.cdf(t_obs, nu, ncp) - q, t_obs - 20, t_obs + 20)
+        for q in (0.975, 0.025)
+    ]
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+        (limits[0] * scale, limits[1] * scale), rel=1e-6
+    )
 
 
 def test_small_organisation_is_suppressed_and_not_pooled():
@@ -518,3 +529,22 @@ def test_meta_table_with_min_n_one_marks_single_answers_undefined_not_an_error()
     assert not study["suppressed"].any()
     assert np.isnan(study.loc["a", "effect_size"]) and "undefined" in study.loc["a", "note"]
     assert np.isfinite(study.loc["b", "effect_size"])
+
+
+def test_an_organisations_g_has_the_interval_prepost_gives_it():
+    """One g, one interval: a study row of meta.csv carries the exact noncentral-t interval of
+    prepost.csv's welch_t / hedges_g row on the same respondents (not g +- z se), so a report
+    that shows both never shows the same g with two intervals."""
+    from evaluation.analyse.quant.effects import summary_rows
+
+    scores = make_scores(delta=0.6, n=12)
+    kw = {"measures": ["qwl"], "rounds": ["T0", "T1"], "baseline": "T0", "methods": ["reml"]}
+    study = meta_table(scores, **kw).query("row_type == 'study'")
+    for r in study.itertuples(index=False):
+        part = scores[scores["organisation"] == r.organisation]
+        b, o = (part.loc[part["round"] == x, "qwl"] for x in ("T0", "T1"))
+        ref = summary_rows(len(b), b.mean(), b.std(), len(o), o.mean(), o.std()).iloc[0]
+        assert r.effect_size == pytest.approx(ref["effect_size"], rel=1e-12)
+        assert (r.ci_low, r.ci_high) == pytest.approx((ref["es_ci_low"], ref["es_ci_high"]))
+        normal = r.effect_size - stats.norm.isf(0.025) * np.sqrt(r.variance)
+        assert abs(r.ci_low - normal) > 1e-4  # not the normal interval it used to be

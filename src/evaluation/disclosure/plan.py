@@ -23,7 +23,9 @@ and the relations an attacker can use are declared here, once:
 - the ``design: auto`` split: ``T = P + I`` at both ends of every comparison, with the same
   baseline total for every round compared, and ``n(P, baseline) = n(P, round)``;
 - every other table's numbers are these cells (``trajectories``, ``distributions``, ``meta``,
-  ``lmm``, ``power``, ``respondents``; the report covers add up ``respondents.csv``).
+  ``lmm``, ``power``, ``respondents``, ``respondent_totals``: the report covers read the
+  whole-study and organisation counts ``T|_respondents|x|all|all`` and
+  ``T|_respondents|x|organisation|o`` from ``respondent_totals.csv``).
 
 A cell counts as published unless the plan hides it, so the attacker is credited with every
 total, even one no table shows directly. :func:`make_plan` chooses the hidden cells over the
@@ -662,6 +664,11 @@ def row_cells(name: str, frame: pd.DataFrame, design: str, baseline: str) -> lis
         return [
             [_t(RESPONDENTS, x, "unit", f"{o} / {u}")]
             for x, o, u in zip(frame["round"], frame["organisation"], frame["unit"], strict=True)
+        ]
+    if name == "respondent_totals":  # the whole study's and each organisation's count
+        return [
+            [_t(RESPONDENTS, x, g, v)]
+            for x, g, v in zip(frame["round"], frame["group_by"], frame["group"], strict=True)
         ]
     if name == "meta" and "row_type" in cols:
         out = []

@@ -119,6 +119,14 @@ RULES: dict[str, Rule] = {
         keep=("round", "organisation", "unit", "headcount"),
         name_column="unit",
     ),
+    # The whole study's and each organisation's respondents per round (the report covers):
+    # the organisations of a round partition its whole-study total.
+    "respondent_totals": Rule(
+        partition=_grouped_partition(("round",)),
+        n_column="n",
+        keep=("round", "group_by", "group", "headcount"),
+        name_column="group",
+    ),
     "bands": Rule(
         # A group's bands (organisations against the whole study: the plan's B cells).
         partition=lambda f: _join(

@@ -27,6 +27,7 @@ from evaluation.config import REPORT_SECTIONS, Study, load_study
 from evaluation.io.codings import codebook_labels, load_codebook
 from evaluation.report.display import heading, link, markdown, note, show, show_figure
 from evaluation.report.view import StudyView, view_labels
+from evaluation.report.wording import size_word, summary_sentence
 from evaluation.safety import escape_markdown, short_hash, unique_slugs
 from evaluation.safety import slug as _safe_slug
 
@@ -175,13 +176,30 @@ def cover(v: ReportView) -> None:
             "date": [str(r.date) if r.date else "" for r in v.study.rounds],
         }
     )
-    respondents = v.table("respondents")
-    if respondents is not None:
-        own = respondents[respondents["organisation"].isin(v.organisations)]
-        n = own.groupby("round")["n"].sum(min_count=1)
-        rounds["respondents"] = rounds["round"].map(n)
+    totals = v.table("respondent_totals")
+    if totals is not None:
+        rounds["respondents"] = rounds["round"].map(audience_respondents(v, totals))
     show(rounds.drop(columns="label"), v.labels, digits=0)
     note(v.label("rep_intro").format(min_n=v.study.min_n, baseline=v.label(v.study.baseline)))
+
+
+def audience_respondents(v: ReportView, totals: pd.DataFrame) -> pd.Series:
+    """Respondents per round in this audience's scope, from ``respondent_totals.csv`` (the true
+    totals, as the disclosure plan lets them be shown): the whole study's row for the
+    consortium, the organisation's own row, and for an actor the sum of its organisations'
+    rows, empty (shown as "–") for a round where any of them is hidden. Never a sum of the
+    units left visible: the cover shows the count the tables are about."""
+    rows = totals.copy()
+    rows["n"] = pd.to_numeric(rows["n"], errors="coerce")
+    if v.audience.kind == "consortium":
+        rows = rows[rows["group_by"].eq("all")]
+    else:
+        rows = rows[rows["group_by"].eq("organisation") & rows["group"].isin(v.organisations)]
+    rows = rows.assign(round=rows["round"].astype(str))
+    # skipna=False: a hidden organisation hides its actor's sum (no total from the visible part).
+    return rows.groupby("round")["n"].agg(
+        lambda n: n.sum() if len(n) and n.notna().all() else float("nan")
+    )
 
 
 @_section
@@ -211,20 +229,61 @@ def key_results(v: ReportView) -> None:
         .astype(str)
         .map({"1": v.label("participants"), "0": v.label("non_participants")})
     )
+    rows["es_size"] = [
+        size_word(str(k), e, v.label)
+        for k, e in zip(rows["effect_size_type"], rows["effect_size"], strict=True)
+    ]
     columns = [
         "measure", "group", "round", "design", "n_baseline", "n_round", "mean_baseline",
         "mean_round", "diff", "effect_size_type", "effect_size", "es_ci_low", "es_ci_high",
-        "p_adjusted", "suppressed",
+        "es_size", "p_adjusted", "suppressed",
     ]  # fmt: skip
     for measure in v.study.headline_measures:
         block = rows[rows["measure"] == measure]
         if block.empty:
             continue
         heading(v.label(measure), 3)
+        for sentence in measure_summaries(v, block):
+            note(sentence)
         _show_or_say(v, block[columns].drop(columns="measure"))
     _primary_family(v)
     note(v.label("rep_effect_size_note"))
     _trajectory_figure(v, prepost)
+
+
+def measure_summaries(v: ReportView, block: pd.DataFrame) -> list[str]:
+    """Key results: one sentence on the latest round of the whole study and, for an actor or
+    an organisation, one on its own group (:func:`evaluation.report.wording.summary_sentence`:
+    only what the interval supports). ``block`` holds one measure's key-result rows, with the
+    group names as in ``prepost.csv`` ("all", the actor's or organisation's name)."""
+    groups = [("all", "all", v.label("all"))]
+    if v.audience.kind in ("actor", "organisation"):
+        groups.append((v.audience.kind, v.audience.name, v.audience.name))
+    order = {r: i for i, r in enumerate(v.study.round_ids)}
+    preference = {k: i for i, k in enumerate(("hedges_g", "d_av_all", "d_av", "d_z"))}
+    out = []
+    for by, group, shown in groups:
+        own = block[block["group_by"].eq(by) & block["group"].astype(str).eq(group)]
+        if own.empty:
+            continue
+        own = own.assign(
+            _round=own["round"].astype(str).map(order).fillna(-1),
+            _type=own["effect_size_type"].map(preference).fillna(len(preference)),
+        ).sort_values(["_round", "_type"], ascending=[False, True], kind="mergesort")
+        row = own.iloc[0]
+        out.append(
+            summary_sentence(
+                row.to_dict(),
+                v.label,
+                measure=v.label(str(row["measure"])),
+                group=shown,
+                round_=v.label(str(row["round"])),
+                baseline=v.label(str(v.study.baseline)),
+                ci=v.ci,
+                language=v.language,
+            )
+        )
+    return out
 
 
 def _with_primary_p(rows: pd.DataFrame, primary: pd.DataFrame | None) -> pd.DataFrame:
@@ -346,8 +405,35 @@ def participation(v: ReportView) -> None:
         return
     heading(v.label("lmm_did"))
     note(v.label("rep_did_note"))
-    _show_or_say(v, did[["measure", "round", "estimate", "ci_low", "ci_high", "p", "n",
-                         "n_clusters", "suppressed"]])  # fmt: skip
+    did = did_rows(v, did)
+    primary = did.loc[did["analysis"].eq("primary"), "model"] if "analysis" in did else None
+    if primary is not None and len(primary):
+        model = str(primary.iloc[0])
+        why = "bootstrap" if "bootstrap" in model else "mixed"
+        note(
+            v.label("rep_did_primary").format(
+                model=v.label(model), why=v.label(f"rep_did_why_{why}")
+            )
+        )
+    columns = ["measure", "round", "model", "analysis", "estimate", "ci_low", "ci_high", "p",
+               "n", "n_clusters", "suppressed"]  # fmt: skip
+    _show_or_say(v, did[[c for c in columns if c in did]])
+
+
+def did_rows(v: ReportView, did: pd.DataFrame) -> pd.DataFrame:
+    """The DiD rows of ``lmm.csv`` in reading order: per measure (headline order) and round
+    (study order), the primary model's row first (``analysis = "primary"``), then the
+    sensitivity analyses in the table's order; each row keeps its ``model`` id (shown by its
+    label)."""
+    measures = {m: i for i, m in enumerate(v.study.headline_measures)}
+    rounds = {r: i for i, r in enumerate(v.study.round_ids)}
+    primary = did["analysis"].eq("primary") if "analysis" in did else False
+    keyed = did.assign(
+        _m=did["measure"].map(measures).fillna(len(measures)),
+        _r=did["round"].astype(str).map(rounds).fillna(len(rounds)),
+        _p=~pd.Series(primary, index=did.index).astype(bool),
+    )
+    return keyed.sort_values(["_m", "_r", "_p"], kind="mergesort").drop(columns=["_m", "_r", "_p"])
 
 
 @_section

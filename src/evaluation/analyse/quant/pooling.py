@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import optimize, stats
 from statsmodels.stats.meta_analysis import combine_effects
 
-from evaluation.analyse.quant.effects import _g_and_variance
+from evaluation.analyse.quant.effects import _g_and_variance, _welch_and_g
 
 log = logging.getLogger(__name__)
 
@@ -454,13 +454,19 @@ def _meta_from_org_stats(
                 g, var = _g_and_variance(n_b, m_b, s_b, n_r, m_r, s_r)
                 row["n"] = n_b + n_r
                 if np.isfinite(g):
-                    se = np.sqrt(var)
+                    # The interval of prepost.csv's row for the same g (one g, one interval
+                    # wherever it is shown): the exact noncentral-t interval. The variance
+                    # (large-sample) is what the pooling weighs by.
+                    exact = _welch_and_g(n_b, m_b, s_b, n_r, m_r, s_r, ci)
+                    lo, hi = exact["es_ci_low"], exact["es_ci_high"]
+                    if not (np.isfinite(lo) and np.isfinite(hi)):
+                        lo, hi = g - crit * np.sqrt(var), g + crit * np.sqrt(var)
                     row.update(
                         effect_size=g,
                         variance=var,
-                        ci_low=g - crit * se,
-                        ci_high=g + crit * se,
-                        ci_method="z",
+                        ci_low=lo,
+                        ci_high=hi,
+                        ci_method="nct",
                     )
                     poolable.append(len(study_rows))
                 else:
@@ -548,7 +554,10 @@ _META_DOC = """
       round. ``n = n_baseline + n_round`` (non-missing answers), ``effect_size`` Hedges' g of
       the round minus the baseline over all the organisation's respondents (independent
       samples; positive = higher than baseline), ``variance`` its sampling variance, ``ci_low``
-      / ``ci_high`` the normal CI ``g +- z se``, ``weight`` the random-effects weight in percent
+      / ``ci_high`` the exact noncentral-t interval of g (Steiger & Fouladi 1997; the interval
+      ``prepost.csv`` gives the same g, so one effect has one interval in every table and
+      report; it is not ``g +- z sqrt(variance)``, the large-sample variance being only the
+      pooling's weight), ``weight`` the random-effects weight in percent
       under the *first* method in ``methods`` (that method is named in the row's ``method``
       column). Heterogeneity columns are empty.
     - ``row_type = "pooled"``, ``organisation = "pooled"``: one row per method; ``n`` total
@@ -569,7 +578,8 @@ _META_DOC = """
     variance, ci_low, ci_high, weight, tau2, i2, q, p_q, method, k, note, suppressed, pi_low,
     pi_high, ci_method, df`` (the contract's columns, then ``k``, ``note``, ``suppressed``,
     then the prediction interval and the CI's method and df). Study rows with an effect have
-    ``ci_method = "z"`` (their interval is normal) and empty ``pi_low``, ``pi_high``, ``df``.
+    ``ci_method = "nct"`` (the noncentral-t interval; ``"z"``, the normal one, only where it
+    cannot be computed) and empty ``pi_low``, ``pi_high``, ``df``.
 """
 
 

@@ -47,6 +47,49 @@ def response_counts(
     )
 
 
+def respondent_totals(
+    scores: pd.DataFrame,
+    *,
+    rounds: list[str],
+    headcounts: dict[str, dict[str, int]] | None = None,
+    min_n: int = 5,
+    n_column: str | None = None,
+) -> pd.DataFrame:
+    """Respondents per round in the whole study and in each organisation: the true totals,
+    whatever disclosure control hides in :func:`response_counts` (a total is not disclosive in
+    itself; the study's disclosure plan decides, on the way out, whether each may be shown).
+
+    The report covers read these rows, so a cover shows the same count as the tables: not the
+    sum of the units left visible. Input as :func:`response_counts` (one row per respondent, or
+    per cell with its count in ``n_column``). Columns: ``round, group_by, group, n, headcount,
+    response_rate, suppressed`` with ``group_by`` ``all`` (``group = "all"``) or
+    ``organisation``; ``headcount`` is the sum of the organisation's configured unit headcounts
+    (empty when none is configured). An organisation with fewer than ``min_n`` respondents in a
+    round is suppressed.
+    """
+    headcounts = headcounts or {}
+    grouped = scores.groupby(["round", "organisation"], observed=True)
+    counts = (grouped[n_column].sum() if n_column else grouped.size()).rename("n").reset_index()
+    orgs = sorted(set(headcounts) | set(counts["organisation"].astype(str)))
+    per_org = {
+        (str(r), str(o)): float(n)
+        for r, o, n in counts[["round", "organisation", "n"]].itertuples(index=False)
+    }
+    org_heads = {o: float(sum(us.values())) if us else np.nan for o, us in headcounts.items()}
+    rows = []
+    for rnd in rounds:
+        n_org = [per_org.get((rnd, o), 0.0) for o in orgs]
+        heads = [org_heads.get(o, np.nan) for o in orgs]
+        whole_head = float(np.sum(heads)) if heads and not np.isnan(heads).any() else np.nan
+        rows.append((rnd, "all", "all", float(sum(n_org)), whole_head))
+        rows += [(rnd, "organisation", o, n, h) for o, n, h in zip(orgs, n_org, heads, strict=True)]
+    out = pd.DataFrame(rows, columns=["round", "group_by", "group", "n", "headcount"])
+    out["response_rate"] = out["n"] / out["headcount"]
+    return suppress(
+        out, n_columns=["n"], keep=["round", "group_by", "group", "headcount"], min_n=min_n
+    )
+
+
 def missingness(
     responses: pd.DataFrame,
     *,
