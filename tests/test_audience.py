@@ -106,7 +106,7 @@ def test_the_trend_chart_draws_only_measures_with_a_mean_and_says_so_when_none(
     said, drawn = [], []
     monkeypatch.setattr(audience, "note", lambda text: said.append(text))
     monkeypatch.setattr(
-        audience, "show_figure", lambda fig, path, alt, png: drawn.append(len(fig.axes))
+        audience, "show_figure", lambda fig, path, alt, png, **_: drawn.append(len(fig.axes))
     )
     view = _view(tmp_path, "consortium", "Tiny")
     nan = float("nan")
@@ -157,13 +157,14 @@ def test_the_small_sample_note_appears_below_30_organisations_only(language):
     v = SimpleNamespace(
         label=labels.__getitem__,
         study=SimpleNamespace(analysis=SimpleNamespace(bootstrap_reps=9999)),
+        language=language,
     )
 
     def lmm(g):
         return pd.DataFrame({"term": ["did", "mean"], "n_clusters": [g, g]})
 
     text = small_sample_note(v, lmm(17))
-    assert "17" in text and "9 999" in text
+    assert "17" in text and {"fi": "9\u00a0999", "en": "9,999"}[language] in text
     assert small_sample_note(v, lmm(30)) == ""
     assert small_sample_note(v, lmm(17).iloc[1:]) == ""  # no DiD row
     assert small_sample_note(v, None) == ""

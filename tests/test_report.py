@@ -22,7 +22,7 @@ def test_display_table_labels_rounds_and_hides_suppressed_column():
     )
     html = display_table(frame, {"qwl": "Työelämän laatu", "n": "Vastaajia"}).to_html()
     assert "Työelämän laatu" in html and "Vastaajia" in html
-    assert "&lt; 0.001" in html and "0.251" in html and "0.51" in html
+    assert "&lt;\u00a00.001" in html and "0.251" in html and "0.51" in html
     assert ">12<" in html and "12.00" not in html  # whole numbers without decimals
     assert "suppressed" not in html and "–" in html
 

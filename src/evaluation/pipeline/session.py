@@ -374,12 +374,12 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
         fig = trajectory_plot(
             tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels
         )
-        show_figure(fig, figure_path(s, "trajectory", inst.id))
+        show_figure(fig, figure_path(s, "trajectory", inst.id), language=s.language)
         if "distributions" in tables:
             fig = distribution_plot(
                 tables["distributions"], measure=inst.id, rounds=rounds, labels=s.labels
             )
-            show_figure(fig, figure_path(s, "distribution", inst.id))
+            show_figure(fig, figure_path(s, "distribution", inst.id), language=s.language)
         if inst.bands and "bands" in tables:
             whole = tables["bands"]
             if "group_by" in whole:  # the whole study's bands (organisations: their reports)
@@ -391,7 +391,7 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
                 rounds=rounds,
                 labels={**s.labels, f"{inst.id}_band": s.label(inst.id)},
             )
-            show_figure(fig, figure_path(s, "bands", inst.id))
+            show_figure(fig, figure_path(s, "bands", inst.id), language=s.language)
 
 
 def summaries_with_groups(s: Session) -> pd.DataFrame:
@@ -422,14 +422,16 @@ def pooling_figures(s: Session, meta: pd.DataFrame) -> None:
             fig = forest_plot(
                 meta, measure=measure, round=rnd, labels=s.labels, baseline=s.study.baseline
             )
-            show_figure(fig, figure_path(s, "forest", measure, rnd))
+            show_figure(fig, figure_path(s, "forest", measure, rnd), language=s.language)
 
 
 def indicator_figures(s: Session, table: pd.DataFrame) -> None:
     from evaluation.report.display import show_figure
     from evaluation.report.plots import indicator_plot
 
-    show_figure(indicator_plot(table, labels=s.labels), figure_path(s, "indicators"))
+    show_figure(
+        indicator_plot(table, labels=s.labels), figure_path(s, "indicators"), language=s.language
+    )
 
 
 # -------------------------------------------------------------------------------------------
@@ -556,7 +558,12 @@ def theme_figures(s: Session, themes: pd.DataFrame) -> None:
         note(s.label("themes_all_hidden").format(min_n=s.study.min_n))
         return
     fig = theme_heatmap(themes, rounds=s.study.round_ids, labels=s.labels)
-    show_figure(fig, figure_path(s, "themes", "heatmap"), alt=s.label("themes_heatmap_alt"))
+    show_figure(
+        fig,
+        figure_path(s, "themes", "heatmap"),
+        alt=s.label("themes_heatmap_alt"),
+        language=s.language,
+    )
 
 
 def study_themes(study: Study) -> pd.DataFrame | None:

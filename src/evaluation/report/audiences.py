@@ -25,6 +25,7 @@ import pandas as pd
 
 from evaluation.config import REPORT_SECTIONS, Study, load_study
 from evaluation.io.codings import codebook_labels, load_codebook
+from evaluation.report import locale
 from evaluation.report.display import heading, link, markdown, note, show, show_figure
 from evaluation.report.view import StudyView, view_labels
 from evaluation.report.wording import size_word, summary_sentence
@@ -173,14 +174,15 @@ def cover(v: ReportView) -> None:
         {
             "round": [r.id for r in v.study.rounds],
             "label": [r.label for r in v.study.rounds],
-            "date": [str(r.date) if r.date else "" for r in v.study.rounds],
+            "date": [locale.date(r.date, v.language) for r in v.study.rounds],
         }
     )
     totals = v.table("respondent_totals")
     if totals is not None:
         rounds["respondents"] = rounds["round"].map(audience_respondents(v, totals))
     show(rounds.drop(columns="label"), v.labels, digits=0)
-    note(v.label("rep_intro").format(min_n=v.study.min_n, baseline=v.label(v.study.baseline)))
+    min_n = locale.integer(v.study.min_n, v.language)
+    note(v.label("rep_intro").format(min_n=min_n, baseline=v.label(v.study.baseline)))
 
 
 def audience_respondents(v: ReportView, totals: pd.DataFrame) -> pd.Series:
@@ -391,7 +393,7 @@ def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
     measures = ", ".join(v.label(m) for m in series)
     alt = v.label("rep_trajectory_alt").format(group=v.audience.name, measures=measures)
     # SVG only: the publication figures (SVG + 300 dpi PNG) are the analysis notebooks'.
-    show_figure(fig, v.figure_path("trajectory"), alt=alt, png=False)
+    show_figure(fig, v.figure_path("trajectory"), alt=alt, png=False, language=v.language)
 
 
 @_section
@@ -810,7 +812,8 @@ def small_sample_note(v: StudyView, lmm: pd.DataFrame | None) -> str:
     if clusters >= FEW_CLUSTERS:
         return ""
     return v.label("small_sample_note").format(
-        g=clusters, reps=f"{v.study.analysis.bootstrap_reps:,}".replace(",", " ")
+        g=locale.integer(clusters, v.language),
+        reps=locale.integer(v.study.analysis.bootstrap_reps, v.language),
     )
 
 

@@ -7,23 +7,52 @@ escaped for Markdown (:func:`evaluation.safety.escape_markdown`), tables by the 
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Mapping
+from decimal import Decimal
+from numbers import Integral, Real
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pandas as pd
 
 from evaluation.io.files import staged_path
+from evaluation.report import locale
 from evaluation.safety import escape_markdown
 
 P_COLUMNS = ("p", "p_adjusted", "p_q")
 
 
-def _format_p(value: float) -> str:
-    """p-values as in APA style: three decimals, and "< 0.001" rather than 0.000 (as HTML: the
-    tables are shown in the HTML reports)."""
-    return "&lt; 0.001" if value < 0.001 else f"{value:.3f}"
+def table_language(labels: Mapping[str, str] | None, language: str | None = None) -> str:
+    """The language a table writes its numbers in: ``language`` when given, else the one the
+    labels carry (:class:`evaluation.report.view.Labels`); a plain dict carries none, and its
+    tables write numbers in English (the language of the code and of plain ids)."""
+    return language or getattr(labels, "language", None) or locale.DEFAULT_LANGUAGE
+
+
+def _cell(
+    value: object, labels: Mapping[str, str], language: str, *, digits: int, kind: str
+) -> str:
+    """One cell as HTML text: the number in the table's language (``kind`` whole / p /
+    number), a boolean as the label of ``yes`` / ``no``, a text by its label; escaped."""
+    if isinstance(value, bool | np.bool_):
+        text = labels.get("yes" if value else "no", "yes" if value else "no")
+    elif locale.is_missing(value):
+        text = locale.MISSING
+    elif isinstance(value, str):
+        text = labels.get(value, value)
+    elif isinstance(value, Real | Decimal):
+        if kind == "p":
+            text = locale.p_value(float(value), language)
+        elif kind == "whole" or isinstance(value, Integral):
+            text = locale.integer(value, language)
+        else:
+            text = locale.number(value, language, digits)
+    else:
+        text = str(value)
+    return html.escape(text)
 
 
 def display_table(
@@ -32,11 +61,15 @@ def display_table(
     *,
     digits: int = 2,
     drop: tuple[str, ...] = ("suppressed",),
+    language: str | None = None,
 ) -> pd.io.formats.style.Styler:
     """A table of record for display: labelled headers and values, no index, rounded numbers
-    (whole-number columns without decimals), suppressed cells shown as an en dash. Every text
-    (values and headers) is HTML-escaped: a name or answer is shown, never run."""
+    (whole-number columns without decimals, p-values as in APA style) written in the table's
+    language (:func:`table_language`: ``language``, else the labels' own), yes/no for
+    booleans, suppressed and missing cells shown as an en dash. Every text (values and
+    headers) is HTML-escaped: a name or answer is shown, never run."""
     labels = labels or {}
+    language = table_language(labels, language)
     shown = frame.drop(columns=[c for c in drop if c in frame])
     whole = [
         c
@@ -45,15 +78,13 @@ def display_table(
         and not pd.api.types.is_bool_dtype(shown[c])
         and (shown[c].dropna() % 1 == 0).all()
     ]
+    styler = shown.style.hide(axis="index")
     for col in shown.columns:
-        if shown[col].dtype == object or pd.api.types.is_string_dtype(shown[col]):
-            shown[col] = shown[col].map(lambda v: labels.get(v, v) if isinstance(v, str) else v)
-    styler = shown.style.hide(axis="index").format(
-        precision=digits, na_rep="–", thousands=" ", escape="html"
-    )
-    styler = styler.format("{:.0f}", subset=whole, na_rep="–")
-    p_columns = [c for c in shown.columns if c in P_COLUMNS]
-    styler = styler.format(_format_p, subset=p_columns, na_rep="–")
+        kind = "p" if col in P_COLUMNS else "whole" if col in whole else "number"
+        styler = styler.format(
+            functools.partial(_cell, labels=labels, language=language, digits=digits, kind=kind),
+            subset=[col],
+        )
     headers = [html.escape(str(labels.get(c, c))) for c in shown.columns]
     return styler.relabel_index(headers, axis="columns")
 
@@ -104,14 +135,23 @@ def show(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, **kwargs)
 
 
 def show_figure(
-    fig, path_without_suffix: Path, *, alt: str | None = None, png: bool = True
+    fig,
+    path_without_suffix: Path,
+    *,
+    alt: str | None = None,
+    png: bool = True,
+    language: str | None = None,
 ) -> None:
     """Save a figure as SVG (+ PNG unless ``png=False``) in reports/figures/ and embed the SVG
     in the report; ``alt`` becomes the figure's text alternative (SVG ``<title>`` and
-    ``aria-label``)."""
+    ``aria-label``). With ``language``, every numeric tick label is written in it
+    (:func:`evaluation.report.locale.localise_axes`); without, the ticks are matplotlib's."""
     from IPython.display import HTML, SVG, display
 
     from evaluation.report.plots import save_figure
+
+    if language:
+        locale.localise_axes(fig, language)
 
     svg = save_figure(fig, path_without_suffix, formats=("svg", "png") if png else ("svg",))[0]
     svg = staged_path(svg)  # while a run stages the notebook's outputs, the file is there
