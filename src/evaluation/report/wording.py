@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+from evaluation.report.locale import number
+
 #: Effect-size types on the scale of a standardised mean difference between groups.
 SIZED_TYPES = ("hedges_g", "cohens_d", "d_av", "d_av_all")
 #: Cohen's (1988) thresholds: the lower bound of small, medium and large.
@@ -63,11 +65,6 @@ def _finite(value: object) -> bool:
         return value is not None and math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
-
-
-def _number(value: float, language: str) -> str:
-    text = f"{round(value, 2) + 0.0:.2f}".replace("-", "\u2212")  # + 0.0: no "−0.00"
-    return text.replace(".", ",") if language == "fi" else text
 
 
 def _size_range(effect_size_type: str, a: float, b: float, label: Callable[[str], str]) -> str:
@@ -115,16 +112,16 @@ def summary_sentence(
         verdict = label("rep_verdict_none").format(reach=reach)
     else:
         reach = label("rep_reach_unsized").format(
-            lo=_number(lo, language), hi=_number(hi, language), es=label(kind)
+            lo=number(lo, language), hi=number(hi, language), es=label(kind)
         )
         verdict = label("rep_verdict_none").format(reach=reach)
     return label("rep_summary").format(
         **subject,
         verdict=verdict,
         es=label(kind),
-        est=_number(est, language),
-        lo=_number(lo, language),
-        hi=_number(hi, language),
+        est=number(est, language),
+        lo=number(lo, language),
+        hi=number(hi, language),
         ci=f"{ci * 100:g}",
     )
 
