@@ -101,7 +101,7 @@ def test_scale_ylim_widens_only_for_a_value_outside_the_scale():
 def test_a_hidden_round_of_the_trajectory_is_named_under_the_figure():
     means = round_means(scores(), measures=["m"], rounds=ROUNDS, by=None, min_n=5)
     fig = trajectory_plot(means, measure="m", rounds=ROUNDS, labels=LABELS, min_n=5)
-    assert _note(fig) == "Hidden below 5: all Round 1."
+    assert _note(fig) == "Hidden below 5: all: Round 1."
     whole = means[means["round"] != "T1"]
     assert _note(trajectory_plot(whole, measure="m", rounds=ROUNDS, labels=LABELS, min_n=5)) == ""
 
@@ -121,7 +121,7 @@ def test_a_band_hidden_for_privacy_is_named_under_the_figure():
     )
     fig = band_plot(bands, measure="m_band", band_order=["a", "b"], rounds=["T0", "T1"],
                     labels=LABELS, min_n=5)  # fmt: skip
-    assert _note(fig) == "Hidden below 5: Band B Round 1."
+    assert _note(fig) == "Hidden below 5: Band B: Round 1."
     tops = [p.get_y() + p.get_height() for p in fig.axes[0].patches]
     assert max(tops) == pytest.approx(100) and min(tops) < 100  # the short bar is there
     shown = bands.assign(share=[0.5, 0.5, 0.88, 0.12], suppressed=False)

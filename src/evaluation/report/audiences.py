@@ -358,7 +358,7 @@ def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
     measure's scale; from ``trajectories.csv`` (the table of record of means and their
     intervals), in words when disclosure control leaves none. ``prepost`` is not read (kept
     for the caller)."""
-    from evaluation.report.plots import measure_scales, mean_trajectory_plot
+    from evaluation.report.plots import mean_trajectory_plot, measure_scales
 
     means = v.table("trajectories")
     if means is None:

@@ -138,20 +138,32 @@ def _ci_percent(ci: float) -> str:
     return f"{ci * 100:g}"
 
 
-def hidden_note(fig: Figure, hidden: Sequence[str], labels: Mapping[str, str], *,
+def hidden_note(fig: Figure, hidden: Sequence[tuple[str, str]], labels: Mapping[str, str], *,
                 min_n: int | None = None) -> None:  # fmt: skip
     """Say under the figure which categories disclosure control left out (``fig_hidden_note``),
-    so that a gap or a bar short of 100 % is never unexplained; nothing when none is hidden."""
+    so that a gap or a bar short of 100 % is never unexplained; nothing when none is hidden.
+
+    ``hidden`` holds ``(what, round)`` display texts (``what`` may be empty), listed as
+    ``what: round, round; what: round``."""
     import textwrap
 
     if not hidden:
         return
-    names = ", ".join(dict.fromkeys(hidden))
+    rounds: dict[str, list[str]] = {}
+    for what, when in hidden:
+        rounds.setdefault(what, [])
+        if when not in rounds[what]:
+            rounds[what].append(when)
+    names = "; ".join(
+        f"{what}: {', '.join(whens)}" if what else ", ".join(whens)
+        for what, whens in rounds.items()
+    )
     if min_n is None:
         text = _label(labels, "fig_hidden_note_plain").format(hidden=names)
     else:
         text = _label(labels, "fig_hidden_note").format(hidden=names, min_n=min_n)
-    fig.supxlabel(textwrap.fill(text, 110), x=0.01, ha="left", fontsize=7.5, color="#333333")
+    width = max(40, int(fig.get_figwidth() * 16))  # characters of 7.5 pt per line
+    fig.supxlabel(textwrap.fill(text, width), x=0.01, ha="left", fontsize=7.5, color="#333333")
 
 
 @contextlib.contextmanager
@@ -342,7 +354,7 @@ def trajectory_plot(
         block = block[block["group_by"].astype(str).isin(["all", "participant"])]
     names = {"all": _label(labels, "all"), "1": _label(labels, "participants")}
     names["0"] = _label(labels, "non_participants")
-    hidden: list[str] = []
+    hidden: list[tuple[str, str]] = []
     ends: list[float] = []
     with style_context():
         fig = new_figure(6.0, 3.6)
@@ -357,7 +369,7 @@ def trajectory_plot(
                 colour=GROUP_COLOURS[offset % len(GROUP_COLOURS)], name=name,
                 offset=(offset - 1) * 0.06,
             )  # fmt: skip
-            hidden += [f"{name} {_label(labels, r)}" for r in gone]
+            hidden += [(name, _label(labels, r)) for r in gone]
             ends += drawn
         ax.set_xticks(range(len(rounds)), [_label(labels, r) for r in rounds])
         ax.set_ylabel(_mean_ylabel(labels, scale, ci))
@@ -382,7 +394,7 @@ def band_plot(
     labels = dict(labels or {})
     block = bands[bands["measure"] == measure]
     colours = ordered_colours(len(band_order))
-    hidden: list[str] = []
+    hidden: list[tuple[str, str]] = []
     with style_context():
         fig = new_figure(6.0, 3.6)
         ax = fig.add_subplot()
@@ -393,7 +405,7 @@ def band_plot(
             if "suppressed" in part:
                 gone = part["suppressed"].astype("boolean").fillna(False).astype(bool)
                 hidden += [
-                    f"{_label(labels, band)} {_label(labels, r)}"
+                    (_label(labels, band), _label(labels, r))
                     for r, g in zip(rounds, gone, strict=True)
                     if g
                 ]
@@ -450,7 +462,7 @@ def distribution_plot(
     labels = dict(labels or {})
     block = quantiles[quantiles["measure"] == measure].set_index("round").reindex(list(rounds))
     colour = OKABE_ITO["blue"]
-    hidden: list[str] = []
+    hidden: list[tuple[str, str]] = []
     ends: list[float] = []
     with style_context():
         fig = new_figure(6.0, 3.2)
@@ -459,7 +471,7 @@ def distribution_plot(
         for i, (rnd, row) in enumerate(block.iterrows()):
             flag = row.get("suppressed")
             if pd.notna(flag) and bool(flag):  # in the table, hidden (not a round without data)
-                hidden.append(_label(labels, str(rnd)))
+                hidden.append(("", _label(labels, str(rnd))))
             if bool(row.get("suppressed", True)) or pd.isna(row["q50"]):
                 continue
             ax.add_patch(
@@ -525,7 +537,7 @@ def mean_trajectory_plot(
     blue (the audience's group). Each y axis covers its measure's scale (``scales``, by
     :func:`scale_ylim`); cells hidden by disclosure control are gaps, named in a note."""
     scales = dict(scales or {})
-    hidden: list[str] = []
+    hidden: list[tuple[str, str]] = []
     with style_context():
         fig = new_figure(3.75 * len(measures) if len(measures) > 1 else 4.8, 3.6)
         axes = fig.subplots(1, max(len(measures), 1), squeeze=False)[0]
@@ -543,7 +555,7 @@ def mean_trajectory_plot(
                     ax, rows, rounds=rounds, colour=GROUP_COLOURS[i % len(GROUP_COLOURS)],
                     name=name, offset=0.05 * i,
                 )  # fmt: skip
-                hidden += [f"{_label(labels, measure)}: {name} {_label(labels, r)}" for r in gone]
+                hidden += [(f"{_label(labels, measure)}, {name}", _label(labels, r)) for r in gone]
                 ends += drawn
             scale = scales.get(measure)
             scale_ylim(ax, scale, ends)
