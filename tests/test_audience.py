@@ -121,7 +121,7 @@ def test_the_trend_chart_has_intervals_and_the_scales_whole_range(tmp_path, monk
 
     figures = []
     monkeypatch.setattr(audience, "note", lambda text: None)
-    monkeypatch.setattr(audience, "show_figure", lambda fig, path, alt, png: figures.append(fig))
+    monkeypatch.setattr(audience, "show_figure", lambda fig, *a, **k: figures.append(fig))
     view = _view(tmp_path, "consortium", "Tiny")
     view._tables["trajectories"] = _trend_rows([60.0, 62.0], [3.65, 3.72])
     audience._trajectory_figure(view, PREPOST)
