@@ -84,18 +84,14 @@ def test_headline_measures_are_qwl_and_esis_where_the_study_has_them(tmp_path):
 
 
 def _trend_rows(qwl_means: list[float], esis_means: list[float]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "measure": ["qwl", "esis"],
-            "group_by": "all",
-            "group": "all",
-            "round": "T1",
-            "design": "independent",
-            "test": "welch_t",
-            "mean_baseline": [qwl_means[0], esis_means[0]],
-            "mean_round": [qwl_means[1], esis_means[1]],
-        }
-    )
+    """trajectories.csv rows (whole study) of two rounds; a missing mean is a hidden cell."""
+    rows = [
+        {"measure": m, "group_by": "all", "group": "all", "round": r, "mean": y,
+         "ci_low": y - 0.1, "ci_high": y + 0.1, "suppressed": y != y}
+        for m, ys in (("qwl", qwl_means), ("esis", esis_means))
+        for r, y in zip(("T0", "T1"), ys, strict=True)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def test_the_trend_chart_draws_only_measures_with_a_mean_and_says_so_when_none(
@@ -110,10 +106,33 @@ def test_the_trend_chart_draws_only_measures_with_a_mean_and_says_so_when_none(
     )
     view = _view(tmp_path, "consortium", "Tiny")
     nan = float("nan")
-    audience._trajectory_figure(view, _trend_rows([nan, nan], [nan, nan]))
+    view._tables["trajectories"] = _trend_rows([nan, nan], [nan, nan])
+    audience._trajectory_figure(view, PREPOST)
     assert said == ["rep_trajectory_none"] and drawn == []  # no empty chart, a sentence
-    audience._trajectory_figure(view, _trend_rows([nan, nan], [3.5, 3.6]))
+    view._tables["trajectories"] = _trend_rows([nan, nan], [3.5, 3.6])
+    audience._trajectory_figure(view, PREPOST)
     assert drawn == [1]  # ESIS only: one panel, not an empty QWL panel beside it
+
+
+def test_the_trend_chart_has_intervals_and_the_scales_whole_range(tmp_path, monkeypatch):
+    """The audience's trend shows each mean's interval from trajectories.csv and a y axis over
+    the instrument's range (ESIS 1-5), not one stretched over a small change."""
+    import evaluation.report.audiences as audience
+
+    figures = []
+    monkeypatch.setattr(audience, "note", lambda text: None)
+    monkeypatch.setattr(audience, "show_figure", lambda fig, *a, **k: figures.append(fig))
+    view = _view(tmp_path, "consortium", "Tiny")
+    view._tables["trajectories"] = _trend_rows([60.0, 62.0], [3.65, 3.72])
+    audience._trajectory_figure(view, PREPOST)
+    qwl, esis = figures[0].axes
+    low, high = esis.get_ylim()
+    assert low <= 1.0 and high >= 5.0 and high - low < 4.5
+    assert qwl.get_ylim()[0] <= 0.0 and qwl.get_ylim()[1] >= 100.0
+    bands = [c for c in esis.collections if type(c).__name__ == "FillBetweenPolyCollection"
+             or type(c).__name__ == "PolyCollection"]  # fmt: skip
+    ys = bands[0].get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(3.55) and ys.max() == pytest.approx(3.82)
 
 
 def test_key_results_show_the_primary_familys_adjusted_p_from_primary_csv():

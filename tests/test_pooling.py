@@ -491,7 +491,8 @@ def test_forest_plot_omits_suppressed_rows_and_labels_the_axis(tmp_path):
 
     scores = make_scores(small=("Org 02",))
     meta = meta_table(scores, measures=["qwl"], rounds=["T0", "T1"], baseline="T0")
-    fig = forest_plot(meta, measure="qwl", round="T1", baseline="T0", labels={"Org 00": "Alpha"})
+    labels = {"Org 00": "Alpha", "fig_forest_xlabel": "Hedges' g ({round} − {baseline})"}
+    fig = forest_plot(meta, measure="qwl", round="T1", baseline="T0", labels=labels)
     ax = fig.axes[0]
     names = [t.get_text() for t in ax.get_yticklabels()]
     assert "Org 02" not in names and "Alpha" in names

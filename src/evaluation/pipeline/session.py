@@ -144,7 +144,9 @@ def build_options(
         trajectories={
             "measures": study.measures,
             "rounds": rounds,
-            "by": "participant",
+            # participants vs others (notebook 20's figures); actors and organisations: the
+            # audience reports' own lines, with intervals from the same table
+            "by": ["participant", *[g for g in ("actor", "organisation") if g in study.group_bys]],
             "min_n": min_n,
             "ci": ci,
         },
@@ -362,7 +364,7 @@ def figure_path(s: Session, *parts: str) -> Path:
 def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
     """Trajectory and band figures for the main measures, shown and saved."""
     from evaluation.report.display import heading, show_figure
-    from evaluation.report.plots import band_plot, distribution_plot, trajectory_plot
+    from evaluation.report.plots import band_plot, distribution_plot, scale_range, trajectory_plot
 
     rounds = s.study.round_ids
     if "trajectories" not in tables:
@@ -371,14 +373,17 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
         if inst.file != "responses":
             continue
         heading(s.label(inst.id), 3)
+        scale, ci, min_n = scale_range(inst), s.study.analysis.ci, s.study.min_n
         fig = trajectory_plot(
-            tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels
-        )
+            tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels,
+            scale=scale, ci=ci, min_n=min_n,
+        )  # fmt: skip
         show_figure(fig, figure_path(s, "trajectory", inst.id), language=s.language)
         if "distributions" in tables:
             fig = distribution_plot(
-                tables["distributions"], measure=inst.id, rounds=rounds, labels=s.labels
-            )
+                tables["distributions"], measure=inst.id, rounds=rounds, labels=s.labels,
+                scale=scale, min_n=min_n,
+            )  # fmt: skip
             show_figure(fig, figure_path(s, "distribution", inst.id), language=s.language)
         if inst.bands and "bands" in tables:
             whole = tables["bands"]
@@ -390,6 +395,7 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
                 band_order=[b.id for b in inst.bands],
                 rounds=rounds,
                 labels={**s.labels, f"{inst.id}_band": s.label(inst.id)},
+                min_n=s.study.min_n,
             )
             show_figure(fig, figure_path(s, "bands", inst.id), language=s.language)
 

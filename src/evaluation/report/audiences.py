@@ -353,45 +353,46 @@ def _headline_groupings(v: ReportView) -> list[str]:
 
 
 def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
-    """Mean per round: the whole study and this audience's own group, one panel per headline
-    measure that has a mean to show; in words when disclosure control leaves none."""
-    from evaluation.report.plots import mean_trajectory_plot
+    """Mean per round with its confidence interval: the whole study and this audience's own
+    group, one panel per headline measure that has a mean to show, each y axis over the
+    measure's scale; from ``trajectories.csv`` (the table of record of means and their
+    intervals), in words when disclosure control leaves none. ``prepost`` is not read (kept
+    for the caller)."""
+    from evaluation.report.plots import mean_trajectory_plot, measure_scales
 
+    means = v.table("trajectories")
+    if means is None:
+        return
     own_by = {"consortium": None, "actor": "actor", "organisation": "organisation"}[v.audience.kind]
-    if "population" in prepost:  # the means of every respondent of the group
-        base = prepost[
-            prepost["population"].eq("all")
-            & prepost["test"].isin(ALL_RESPONDENT_TESTS)
-            & prepost["measure"].isin(v.study.headline_measures)
-        ].drop_duplicates(["measure", "group_by", "group", "round"])
-    else:
-        base = prepost[
-            (prepost["design"] == "independent")
-            & (prepost["test"] == "welch_t")
-            & (prepost["measure"].isin(v.study.headline_measures))
-        ]
-    groups = [("all", "all", v.label("all"))]
+    lines = [("all", "all", v.label("all"))]
     if own_by:
-        groups.append((own_by, v.audience.name, v.audience.name))
-    rounds = v.study.round_ids
-    series: dict[str, list[tuple[str, list[float]]]] = {}
-    for measure in v.study.headline_measures:
-        for by, group, name in groups:
-            block = base[
-                (base["measure"] == measure) & (base["group_by"] == by) & (base["group"] == group)
-            ]
-            means = dict(zip(block["round"], block["mean_round"], strict=True))
-            if not block.empty:
-                means[v.study.baseline] = block["mean_baseline"].iloc[0]
-            ys = [float(means.get(r, float("nan"))) for r in rounds]
-            if any(pd.notna(y) for y in ys):  # a line with no point is no line
-                series.setdefault(measure, []).append((name, ys))
-    if not series:
+        lines.append((own_by, v.audience.name, v.audience.name))
+    shown = means[~means["suppressed"].astype("boolean").fillna(True).astype(bool)]
+    measures = [
+        m
+        for m in v.study.headline_measures
+        if any(
+            (
+                shown["measure"].eq(m)
+                & shown["group_by"].astype(str).eq(by)
+                & shown["group"].astype(str).eq(group)
+                & shown["mean"].notna()
+            ).any()
+            for by, group, _ in lines
+        )
+    ]
+    if not measures:
         note(v.label("rep_trajectory_none").format(min_n=v.study.min_n))
         return
-    fig = mean_trajectory_plot(series, rounds=rounds, labels=v.labels)
-    measures = ", ".join(v.label(m) for m in series)
-    alt = v.label("rep_trajectory_alt").format(group=v.audience.name, measures=measures)
+    fig = mean_trajectory_plot(
+        means, measures=measures, lines=lines, rounds=v.study.round_ids, labels=v.labels,
+        scales=measure_scales(v.study.instruments), ci=v.study.analysis.ci, min_n=v.study.min_n,
+    )  # fmt: skip
+    alt = v.label("fig_trajectory_alt").format(
+        group=v.audience.name,
+        measures=", ".join(v.label(m) for m in measures),
+        level=f"{v.study.analysis.ci * 100:g}",
+    )
     # SVG only: the publication figures (SVG + 300 dpi PNG) are the analysis notebooks'.
     show_figure(fig, v.figure_path("trajectory"), alt=alt, png=False, language=v.language)
 

@@ -43,6 +43,128 @@ _METADATA = {"svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
 
 _METHOD_NAMES = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "reml": "REML"}
 
+# --------------------------------------------------------------------------- colours and scales
+
+#: Okabe & Ito (2008), "Color Universal Design": eight colours that stay apart under the
+#: common colour-vision deficiencies.
+OKABE_ITO: dict[str, str] = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+
+#: Lines of groups, in drawing order: the whole study, participants (or the audience's own
+#: group), others.
+GROUP_COLOURS: tuple[str, ...] = (OKABE_ITO["black"], OKABE_ITO["blue"], OKABE_ITO["vermillion"])
+
+#: Two-way marks: a target met / not met, a study / a pooled estimate.
+PAIR_COLOURS: tuple[str, str] = (OKABE_ITO["blue"], OKABE_ITO["vermillion"])
+
+#: The most ordered categories (bands) one figure colours; :func:`ordered_colours` keeps them
+#: apart under colour-vision deficiency up to this number (tests/test_plots_palette.py).
+MAX_ORDERED = 6
+
+
+def ordered_colours(n: int) -> list[str]:
+    """``n`` colours for ordered categories (bands, lowest first): cividis sampled evenly
+    from its dark end to 90 % (its palest yellow is lost on white). Cividis is built to read the
+    same with and without red-green colour-vision deficiency (Nuñez et al. 2018, PLoS ONE
+    13(7): e0199239); its lightness rises monotonically, so the order survives greyscale print.
+    """
+    if n < 1:
+        return []
+    if n > MAX_ORDERED:
+        raise ValueError(f"at most {MAX_ORDERED} ordered categories can be told apart, not {n}")
+    cmap = matplotlib.colormaps["cividis"]
+    return [matplotlib.colors.to_hex(cmap(x)) for x in np.linspace(0.0, 0.9, n)]
+
+
+def palettes() -> dict[str, list[list[str]]]:
+    """Every palette a figure uses, each with every number of categories it is used with
+    (the colour-vision test checks each list)."""
+    return {
+        "groups": [list(GROUP_COLOURS)],
+        "pairs": [list(PAIR_COLOURS)],
+        "ordered": [ordered_colours(n) for n in range(2, MAX_ORDERED + 1)],
+    }
+
+
+def scale_range(instrument: object) -> tuple[float, float]:
+    """The range of an instrument's score in its own units: the items' range for a mean or a
+    vendor's column (``range`` in ``config/instruments/<id>.yaml``), the number of items times
+    it for a sum."""
+    low, high = float(instrument.range_min), float(instrument.range_max)
+    if getattr(instrument, "score_method", "mean") == "sum":
+        k = len(instrument.items)
+        return low * k, high * k
+    return low, high
+
+
+def measure_scales(instruments: Mapping[str, object]) -> dict[str, tuple[float, float]]:
+    """Scale range of every measure (an instrument and its ``<id>_<part>`` areas, which share
+    the instrument's range)."""
+    return {m: scale_range(inst) for inst in instruments.values() for m in inst.measures}
+
+
+def _scale_text(scale: tuple[float, float]) -> str:
+    return f"{scale[0]:g}–{scale[1]:g}"
+
+
+def scale_ylim(ax, scale: tuple[float, float] | None, values: Sequence[float] = ()) -> None:
+    """The rule for every axis of scores: it covers the scale's whole range (a small margin
+    each side), widened only if a value (an interval end) lies outside; without a scale the
+    axis is left to matplotlib. So a change looks as large as it is on the instrument, never
+    as large as the chart."""
+    if scale is None:
+        return
+    low, high = scale
+    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+    low, high = min([low, *finite]), max([high, *finite])
+    pad = 0.03 * (high - low)
+    ax.set_ylim(low - pad, high + pad)
+
+
+def _label(labels: Mapping[str, str], key: str) -> str:
+    """A display text; the key itself (never an English fallback) when the labels lack it."""
+    return str(labels.get(key, key))
+
+
+def _ci_percent(ci: float) -> str:
+    return f"{ci * 100:g}"
+
+
+def hidden_note(fig: Figure, hidden: Sequence[tuple[str, str]], labels: Mapping[str, str], *,
+                min_n: int | None = None) -> None:  # fmt: skip
+    """Say under the figure which categories disclosure control left out (``fig_hidden_note``),
+    so that a gap or a bar short of 100 % is never unexplained; nothing when none is hidden.
+
+    ``hidden`` holds ``(what, round)`` display texts (``what`` may be empty), listed as
+    ``what: round, round; what: round``."""
+    import textwrap
+
+    if not hidden:
+        return
+    rounds: dict[str, list[str]] = {}
+    for what, when in hidden:
+        rounds.setdefault(what, [])
+        if when not in rounds[what]:
+            rounds[what].append(when)
+    names = "; ".join(
+        f"{what}: {', '.join(whens)}" if what else ", ".join(whens)
+        for what, whens in rounds.items()
+    )
+    if min_n is None:
+        text = _label(labels, "fig_hidden_note_plain").format(hidden=names)
+    else:
+        text = _label(labels, "fig_hidden_note").format(hidden=names, min_n=min_n)
+    width = max(40, int(fig.get_figwidth() * 16))  # characters of 7.5 pt per line
+    fig.supxlabel(textwrap.fill(text, width), x=0.01, ha="left", fontsize=7.5, color="#333333")
+
 
 @contextlib.contextmanager
 def style_context() -> Iterator[None]:
@@ -82,8 +204,8 @@ def forest_plot(
         Which block of the table to draw.
     labels : mapping, optional
         Display texts: organisation names, ``pooled_<method>`` for a pooled row, the measure id
-        for the title, ``forest_xlabel`` for the x axis, ``no_data``. Missing keys fall back to
-        the ids.
+        for the title, ``fig_forest_xlabel`` for the x axis, ``fig_pooled`` for a pooled row,
+        ``no_data``. Missing keys fall back to the ids.
     baseline : str, optional
         Baseline round id, shown in the x label.
     methods : list of str, optional
@@ -101,16 +223,16 @@ def forest_plot(
     if methods is not None:
         pooled = pooled[pooled["method"].isin(list(methods))]
     n_rows = len(studies) + len(pooled)
-    xlabel = labels.get(
-        "forest_xlabel", f"Hedges' g ({round} − {baseline if baseline else 'baseline'})"
+    xlabel = _label(labels, "fig_forest_xlabel").format(
+        round=_label(labels, round), baseline=_label(labels, baseline or "baseline")
     )
     with style_context():
         fig = new_figure(6.5, 1.4 + 0.32 * max(n_rows, 1) + (0.3 if len(pooled) else 0.0))
         ax = fig.add_subplot()
-        ax.set_title(f"{labels.get(measure, measure)} · {labels.get(round, round)}", loc="left")
+        ax.set_title(f"{_label(labels, measure)} · {_label(labels, round)}", loc="left")
         ax.set_xlabel(xlabel)
         if n_rows == 0:
-            text = labels.get("no_data", "No data")
+            text = _label(labels, "no_data")
             ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
             ax.set_yticks([])
             return fig
@@ -123,16 +245,16 @@ def forest_plot(
         lo = studies["ci_low"].to_numpy(dtype=float)
         hi = studies["ci_high"].to_numpy(dtype=float)
         ax.hlines(y_study, lo, hi, color="#333333", linewidth=1.0)
-        ax.scatter(est, y_study, s=sizes, marker="s", color="#1f4e79", zorder=3)
+        ax.scatter(est, y_study, s=sizes, marker="s", color=PAIR_COLOURS[0], zorder=3)
         for y, row in zip(y_pooled, pooled.itertuples(index=False), strict=True):
             g, a, b = row.effect_size, row.ci_low, row.ci_high
             corners = [(a, y), (g, y + 0.3), (b, y), (g, y - 0.3)]
-            ax.add_patch(Polygon(corners, closed=True, color="#b22222", zorder=3))
+            ax.add_patch(Polygon(corners, closed=True, color=PAIR_COLOURS[1], zorder=3))
         ax.axvline(0.0, color="#777777", linestyle="--", linewidth=0.8, zorder=1)
         ticks = np.concatenate([y_study, y_pooled])
-        names = [str(labels.get(o, o)) for o in studies["organisation"]]
+        names = [_label(labels, o) for o in studies["organisation"]]
         names += [
-            str(labels.get(f"pooled_{m}", f"Pooled ({_METHOD_NAMES.get(m, m)})"))
+            _label(labels, "fig_pooled").format(method=_METHOD_NAMES.get(m, m))
             for m in pooled["method"]
         ]
         ax.set_yticks(ticks, names)
@@ -178,7 +300,35 @@ def save_figure(
     return written
 
 
-_GROUP_COLOURS = {"all": "#555555", "1": "#1f4e79", "0": "#c0504d"}
+def _mean_ylabel(labels: Mapping[str, str], scale: tuple[float, float] | None, ci: float) -> str:
+    """``Mean, scale 1–5 (95 % CI)`` from the labels: the axis says its units and range."""
+    text = _label(labels, "fig_mean_ci").format(level=_ci_percent(ci))
+    if scale is not None:
+        text = _label(labels, "fig_mean_scale_ci").format(
+            level=_ci_percent(ci), scale=_scale_text(scale)
+        )
+    return text
+
+
+def _draw_means(ax, rows: pd.DataFrame, *, rounds: Sequence[str], colour: str, name: str,
+                offset: float = 0.0) -> tuple[list[str], list[float]]:  # fmt: skip
+    """One group's means per round as a line with its interval (``ci_low``/``ci_high`` of the
+    table) as a shaded band and error bars; suppressed or missing cells are gaps. Returns the
+    rounds hidden by disclosure control and every interval end drawn."""
+    part = rows.drop_duplicates("round").set_index("round").reindex(list(rounds))
+    suppressed = part["suppressed"].astype("boolean").fillna(False).astype(bool)
+    shown = ~suppressed & part["mean"].notna()
+    xs = np.arange(len(rounds), dtype=float) + offset
+    y = part["mean"].astype(float).where(shown).to_numpy()
+    lo = part["ci_low"].astype(float).where(shown).to_numpy()
+    hi = part["ci_high"].astype(float).where(shown).to_numpy()
+    ax.fill_between(xs, lo, hi, color=colour, alpha=0.12, linewidth=0)
+    ax.errorbar(
+        xs, y, yerr=[y - lo, hi - y], marker="o", capsize=3, linewidth=1.4, color=colour,
+        label=name,
+    )  # fmt: skip
+    hidden = [r for r, gone in zip(rounds, suppressed, strict=True) if gone]
+    return hidden, [*lo[np.isfinite(lo)], *hi[np.isfinite(hi)]]
 
 
 def trajectory_plot(
@@ -187,35 +337,45 @@ def trajectory_plot(
     measure: str,
     rounds: Sequence[str],
     labels: Mapping[str, str] | None = None,
+    scale: tuple[float, float] | None = None,
+    ci: float = 0.95,
+    min_n: int | None = None,
 ) -> Figure:
     """Mean per round with its CI, one line per group of ``round_means`` (all, participants,
-    others). Suppressed cells are not drawn (a line breaks there)."""
+    others) and the interval as a band; suppressed cells are not drawn (a line breaks there)
+    and a note under the figure names them.
+
+    The y axis covers ``scale`` (the measure's range, :func:`scale_range`) by the rule of
+    :func:`scale_ylim`, and its label gives the scale; ``ci`` is the level the table was
+    computed at (``analysis.ci``), named on the axis."""
     labels = dict(labels or {})
     block = means[means["measure"] == measure]
-    x = {r: i for i, r in enumerate(rounds)}
-    names = {"all": labels.get("all", "All"), "1": labels.get("participants", "Participants")}
-    names["0"] = labels.get("non_participants", "Others")
+    if "group_by" in block:
+        block = block[block["group_by"].astype(str).isin(["all", "participant"])]
+    names = {"all": _label(labels, "all"), "1": _label(labels, "participants")}
+    names["0"] = _label(labels, "non_participants")
+    hidden: list[tuple[str, str]] = []
+    ends: list[float] = []
     with style_context():
-        fig = new_figure(6.0, 3.4)
+        fig = new_figure(6.0, 3.6)
         ax = fig.add_subplot()
-        ax.set_title(labels.get(measure, measure), loc="left")
+        ax.set_title(_label(labels, measure), loc="left")
         present = set(block["group"].astype(str))
         order = [g for g in ("all", "1", "0") if g in present] + sorted(present - {"all", "1", "0"})
         for offset, group in enumerate(order):
-            part = block[block["group"].astype(str) == group]
-            part = part.set_index("round").reindex(list(rounds))
-            shown = ~part["suppressed"].fillna(True).astype(bool)
-            xs = np.array([x[r] for r in part.index], dtype=float) + (offset - 1) * 0.06
-            y = part["mean"].astype(float).where(shown)
-            lo = (y - part["ci_low"].astype(float)).to_numpy()
-            hi = (part["ci_high"].astype(float) - y).to_numpy()
-            ax.errorbar(
-                xs, y, yerr=[lo, hi], marker="o", capsize=3, linewidth=1.4,
-                color=_GROUP_COLOURS.get(str(group)), label=names.get(str(group), group),
+            name = str(names.get(str(group), group))
+            gone, drawn = _draw_means(
+                ax, block[block["group"].astype(str) == group], rounds=rounds,
+                colour=GROUP_COLOURS[offset % len(GROUP_COLOURS)], name=name,
+                offset=(offset - 1) * 0.06,
             )  # fmt: skip
-        ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds])
-        ax.set_ylabel(labels.get("mean", "Mean") + " (95 % CI)")
+            hidden += [(name, _label(labels, r)) for r in gone]
+            ends += drawn
+        ax.set_xticks(range(len(rounds)), [_label(labels, r) for r in rounds])
+        ax.set_ylabel(_mean_ylabel(labels, scale, ci))
+        scale_ylim(ax, scale, ends)
         ax.legend(frameon=False, loc="best")
+        hidden_note(fig, hidden, labels, min_n=min_n)
     return fig
 
 
@@ -226,28 +386,43 @@ def band_plot(
     band_order: Sequence[str],
     rounds: Sequence[str],
     labels: Mapping[str, str] | None = None,
+    min_n: int | None = None,
 ) -> Figure:
-    """Stacked shares of respondents per band and round (suppressed cells left blank)."""
+    """Stacked shares of respondents per band and round, lowest band at the bottom, in
+    :func:`ordered_colours`. A suppressed cell is left out of its bar, which then stops short
+    of 100 %: a note under the figure names each band and round so hidden."""
     labels = dict(labels or {})
     block = bands[bands["measure"] == measure]
-    colours = ["#c0504d", "#f79646", "#9bbb59", "#1f4e79", "#8064a2", "#4bacc6"]
+    colours = ordered_colours(len(band_order))
+    hidden: list[tuple[str, str]] = []
     with style_context():
-        fig = new_figure(6.0, 3.4)
+        fig = new_figure(6.0, 3.6)
         ax = fig.add_subplot()
-        ax.set_title(labels.get(measure, measure), loc="left")
+        ax.set_title(_label(labels, measure), loc="left")
         bottom = np.zeros(len(rounds))
         for i, band in enumerate(band_order):
             part = block[block["band"] == band].set_index("round").reindex(list(rounds))
+            if "suppressed" in part:
+                gone = part["suppressed"].astype("boolean").fillna(False).astype(bool)
+                hidden += [
+                    (_label(labels, band), _label(labels, r))
+                    for r, g in zip(rounds, gone, strict=True)
+                    if g
+                ]
             share = part["share"].astype(float).fillna(0.0).to_numpy() * 100
             ax.bar(
-                range(len(rounds)), share, bottom=bottom, color=colours[i % len(colours)],
-                label=labels.get(band, band), width=0.6,
+                range(len(rounds)), share, bottom=bottom, color=colours[i],
+                label=_label(labels, band), width=0.6, edgecolor="white", linewidth=0.6,
             )  # fmt: skip
             bottom += share
-        ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds])
-        ax.set_ylabel("%")
+        ax.set_xticks(range(len(rounds)), [_label(labels, r) for r in rounds])
+        ax.set_ylabel(_label(labels, "fig_share_pct"))
         ax.set_ylim(0, 100)
-        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        # legend top to bottom in the order the bands are stacked (highest on top)
+        handles, texts = ax.get_legend_handles_labels()
+        ax.legend(handles[::-1], texts[::-1], frameon=False, fontsize=7, loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0))  # fmt: skip
+        hidden_note(fig, hidden, labels, min_n=min_n)
     return fig
 
 
@@ -261,13 +436,14 @@ def indicator_plot(indicators: pd.DataFrame, *, labels: Mapping[str, str] | None
         ax = fig.add_subplot()
         share = rows["share_of_target"].astype(float).fillna(0.0).to_numpy() * 100
         met = rows["met"].astype(str).str.lower().eq("true").to_numpy()
-        ax.barh(range(len(rows)), share, color=np.where(met, "#1f4e79", "#c0504d"), height=0.6)
+        colours = np.where(met, PAIR_COLOURS[0], PAIR_COLOURS[1])
+        ax.barh(range(len(rows)), share, color=colours, height=0.6)
         ax.axvline(100, color="#777777", linestyle="--", linewidth=0.8)
         names = [
             labels.get(k, i) for k, i in zip(rows["label_key"], rows["indicator"], strict=True)
         ]
         ax.set_yticks(range(len(rows)), names)
-        ax.set_xlabel(labels.get("share_of_target", "Share of target") + " (%)")
+        ax.set_xlabel(_label(labels, "share_of_target") + " (%)")
     return fig
 
 
@@ -277,31 +453,46 @@ def distribution_plot(
     measure: str,
     rounds: Sequence[str],
     labels: Mapping[str, str] | None = None,
+    scale: tuple[float, float] | None = None,
+    min_n: int | None = None,
 ) -> Figure:
     """Distribution per round from the quantile table: box = 25-75 %, line = median, whiskers
-    = 10-90 %. Minimum, maximum and outliers are never drawn: they are single respondents."""
+    = 10-90 %. Minimum, maximum and outliers are never drawn: they are single respondents.
+    The y axis covers ``scale`` (:func:`scale_ylim`); a suppressed round is named in a note."""
     labels = dict(labels or {})
     block = quantiles[quantiles["measure"] == measure].set_index("round").reindex(list(rounds))
+    colour = OKABE_ITO["blue"]
+    hidden: list[tuple[str, str]] = []
+    ends: list[float] = []
     with style_context():
-        fig = new_figure(6.0, 3.0)
+        fig = new_figure(6.0, 3.2)
         ax = fig.add_subplot()
-        ax.set_title(labels.get(measure, measure), loc="left")
-        for i, (_, row) in enumerate(block.iterrows()):
+        ax.set_title(_label(labels, measure), loc="left")
+        for i, (rnd, row) in enumerate(block.iterrows()):
+            flag = row.get("suppressed")
+            if pd.notna(flag) and bool(flag):  # in the table, hidden (not a round without data)
+                hidden.append(("", _label(labels, str(rnd))))
             if bool(row.get("suppressed", True)) or pd.isna(row["q50"]):
                 continue
             ax.add_patch(
                 Rectangle(
                     (i - 0.25, row["q25"]), 0.5, row["q75"] - row["q25"],
-                    facecolor="#9dc3e6", edgecolor="#1f4e79",
+                    facecolor=OKABE_ITO["sky_blue"], edgecolor=colour,
                 )
             )  # fmt: skip
-            ax.hlines(row["q50"], i - 0.25, i + 0.25, color="#1f4e79", linewidth=2)
-            ax.vlines(i, row["q10"], row["q25"], color="#1f4e79")
-            ax.vlines(i, row["q75"], row["q90"], color="#1f4e79")
-        ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds])
+            ax.hlines(row["q50"], i - 0.25, i + 0.25, color=colour, linewidth=2)
+            ax.vlines(i, row["q10"], row["q25"], color=colour)
+            ax.vlines(i, row["q75"], row["q90"], color=colour)
+            ends += [float(row["q10"]), float(row["q90"])]
+        ax.set_xticks(range(len(rounds)), [_label(labels, r) for r in rounds])
         ax.set_xlim(-0.6, len(rounds) - 0.4)
         ax.autoscale(axis="y")
-        ax.set_ylabel("10 / 25 / 50 / 75 / 90 %")
+        scale_ylim(ax, scale, ends)
+        ylabel = _label(labels, "fig_quantiles")
+        if scale is not None:
+            ylabel = _label(labels, "fig_quantiles_scale").format(scale=_scale_text(scale))
+        ax.set_ylabel(ylabel)
+        hidden_note(fig, hidden, labels, min_n=min_n)
     return fig
 
 
@@ -329,19 +520,50 @@ def theme_heatmap(themes: pd.DataFrame, *, rounds: list[str], labels: dict):
 
 
 def mean_trajectory_plot(
-    series: dict[str, list[tuple[str, list[float]]]], *, rounds: list[str], labels: dict
-):
-    """Mean per round, one panel per measure (``series``: measure -> [(line name, one mean per
-    round)]); the first line grey (the whole study), the second blue (the audience's group)."""
+    means: pd.DataFrame,
+    *,
+    measures: Sequence[str],
+    lines: Sequence[tuple[str, str, str]],
+    rounds: Sequence[str],
+    labels: Mapping[str, str],
+    scales: Mapping[str, tuple[float, float]] | None = None,
+    ci: float = 0.95,
+    min_n: int | None = None,
+) -> Figure:
+    """Mean per round with its CI, one panel per measure, from rows of ``trajectories.csv``
+    (``round_means``: ``measure, round, group_by, group, mean, ci_low, ci_high, suppressed``).
+
+    ``lines`` are ``(group_by, group, name)``: the first black (the whole study), the second
+    blue (the audience's group). Each y axis covers its measure's scale (``scales``, by
+    :func:`scale_ylim`); cells hidden by disclosure control are gaps, named in a note."""
+    scales = dict(scales or {})
+    hidden: list[tuple[str, str]] = []
     with style_context():
-        fig = new_figure(3.75 * len(series) if len(series) > 1 else 4.5, 3.2)
-        axes = fig.subplots(1, len(series), squeeze=False)[0]
-        for ax, (measure, lines) in zip(axes, series.items(), strict=True):
-            for (name, ys), colour in zip(lines, ("#555555", "#1f4e79"), strict=False):
-                ax.plot(range(len(rounds)), ys, marker="o", color=colour, label=name)
-            ax.set_xticks(range(len(rounds)), [labels.get(r, r) for r in rounds], rotation=20)
-            ax.set_title(labels.get(measure, measure), fontsize=10)
+        fig = new_figure(3.75 * len(measures) if len(measures) > 1 else 4.8, 3.6)
+        axes = fig.subplots(1, max(len(measures), 1), squeeze=False)[0]
+        for ax, measure in zip(axes, measures, strict=False):
+            ends: list[float] = []
+            for i, (by, group, name) in enumerate(lines):
+                rows = means[
+                    (means["measure"] == measure)
+                    & (means["group_by"].astype(str) == str(by))
+                    & (means["group"].astype(str) == str(group))
+                ]
+                if rows.empty:
+                    continue
+                gone, drawn = _draw_means(
+                    ax, rows, rounds=rounds, colour=GROUP_COLOURS[i % len(GROUP_COLOURS)],
+                    name=name, offset=0.05 * i,
+                )  # fmt: skip
+                hidden += [(f"{_label(labels, measure)}, {name}", _label(labels, r)) for r in gone]
+                ends += drawn
+            scale = scales.get(measure)
+            scale_ylim(ax, scale, ends)
+            ax.set_xticks(range(len(rounds)), [_label(labels, r) for r in rounds], rotation=20)
+            ax.set_title(_label(labels, measure), fontsize=10)
+            ax.set_ylabel(_mean_ylabel(labels, scale, ci))
         axes[0].legend(frameon=False, fontsize=8)
+        hidden_note(fig, hidden, labels, min_n=min_n)
     return fig
 
 
@@ -361,10 +583,10 @@ def _qq(ax, values: np.ndarray, *, labels: Mapping[str, str]) -> None:
 
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
-    ax.set_xlabel(labels.get("diag_theoretical_quantiles", "Normal quantile"))
-    ax.set_ylabel(labels.get("diag_sample_quantiles", "Sample quantile"))
+    ax.set_xlabel(_label(labels, "diag_theoretical_quantiles"))
+    ax.set_ylabel(_label(labels, "diag_sample_quantiles"))
     if len(values) < 2:
-        ax.text(0.5, 0.5, labels.get("no_data", "No data"), ha="center", va="center",
+        ax.text(0.5, 0.5, _label(labels, "no_data"), ha="center", va="center",
                 transform=ax.transAxes)  # fmt: skip
         return
     (theory, ordered), _ = stats.probplot(values, dist="norm")
@@ -422,16 +644,16 @@ def residual_plot(
     with style_context():
         fig = new_figure(7.5, 3.3)
         left, right = fig.subplots(1, 2)
-        left.set_title(labels.get("diag_residuals_title", "Residuals against fitted"), loc="left")
-        left.set_xlabel(labels.get("diag_fitted", "Fitted value"))
-        left.set_ylabel(labels.get("diag_residual", "Residual"))
-        right.set_title(labels.get("diag_qq_title", "Normal Q-Q plot of residuals"), loc="left")
-        right.set_xlabel(labels.get("diag_theoretical_quantiles", "Normal quantile"))
-        right.set_ylabel(labels.get("diag_sample_quantiles", "Sample quantile"))
+        left.set_title(_label(labels, "diag_residuals_title"), loc="left")
+        left.set_xlabel(_label(labels, "diag_fitted"))
+        left.set_ylabel(_label(labels, "diag_residual"))
+        right.set_title(_label(labels, "diag_qq_title"), loc="left")
+        right.set_xlabel(_label(labels, "diag_theoretical_quantiles"))
+        right.set_ylabel(_label(labels, "diag_sample_quantiles"))
         blocks = len(x) // k
         if blocks < 2:
             for ax in (left, right):
-                ax.text(0.5, 0.5, labels.get("no_data", "No data"), ha="center", va="center",
+                ax.text(0.5, 0.5, _label(labels, "no_data"), ha="center", va="center",
                         transform=ax.transAxes)  # fmt: skip
             return fig
         left.hexbin(x, y, gridsize=25, mincnt=k, cmap="Blues", linewidths=0)
@@ -494,15 +716,15 @@ def random_effects_plot(
     levels = list(dict.fromkeys(blups["level"].astype(str)))
     with style_context():
         fig = new_figure(3.6 * max(len(levels), 1) + 0.4, 3.3)
-        fig.suptitle(labels.get("diag_random_effects_title", "Random effects"), x=0.02,
+        fig.suptitle(_label(labels, "diag_random_effects_title"), x=0.02,
                      ha="left", fontsize=10)  # fmt: skip
         axes = fig.subplots(1, max(len(levels), 1), squeeze=False)[0]
         for ax, level in zip(axes, levels, strict=False):
             values = shown.loc[shown["level"].astype(str) == level, "value"]
             ax.set_title(labels.get(level, level), loc="left")
             _qq(ax, values.to_numpy(dtype=float), labels=labels)
-            ax.set_ylabel(labels.get("diag_blup", "Predicted random effect"))
+            ax.set_ylabel(_label(labels, "diag_blup"))
         if not levels:
-            axes[0].text(0.5, 0.5, labels.get("no_data", "No data"), ha="center", va="center",
+            axes[0].text(0.5, 0.5, _label(labels, "no_data"), ha="center", va="center",
                          transform=axes[0].transAxes)  # fmt: skip
     return fig

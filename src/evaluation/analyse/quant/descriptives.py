@@ -19,11 +19,11 @@ def round_means(
     *,
     measures: list[str],
     rounds: list[str],
-    by: str | None = "participant",
+    by: str | Sequence[str] | None = "participant",
     min_n: int = 5,
     ci: float = 0.95,
 ) -> pd.DataFrame:
-    """Mean of each measure per round (and per ``by`` group) with a t-based CI.
+    """Mean of each measure per round (and per group of each ``by`` grouping) with a t-based CI.
 
     CI = mean ± t_{1-(1-ci)/2, n-1} · sd / √n (respondents treated as independent; the mixed
     model in ``lmm.csv`` accounts for clustering). Columns: ``measure, round, group_by, group,
@@ -31,9 +31,10 @@ def round_means(
     """
     rows = []
     groups = [("all", "all", scores)]
-    if by:
+    for grouping in [by] if isinstance(by, str) else list(by or ()):
         groups += [
-            (by, str(value), part) for value, part in scores.groupby(by, observed=True, dropna=True)
+            (grouping, str(value), part)
+            for value, part in scores.groupby(grouping, observed=True, dropna=True)
         ]
     for measure in measures:
         for group_by, group, part in groups:
