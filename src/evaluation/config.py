@@ -41,9 +41,19 @@ def literal_values(cls: type, name: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Round:
+    """One round of ``rounds:``. ``label`` is its label in the study's language; ``labels``
+    holds the label per report language when study.yaml gives one
+    (``label: {fi: Lähtötaso 2025, en: Baseline 2025}``); see :meth:`label_in`."""
+
     id: str
     label: str
     date: str | None = None
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+
+    def label_in(self, language: str) -> str:
+        """The round's label in ``language``: its own for that language, else ``label`` (a
+        plain-string label is the same in every language)."""
+        return self.labels.get(language, self.label)
 
 
 @dataclass(frozen=True)
@@ -510,7 +520,31 @@ def _answer_labels(raw: object, path: Path) -> dict[str, float]:
     return out
 
 
-def _rounds(raw: list[Any], path: Path) -> tuple[Round, ...]:
+def _round_label(value: Any, rid: str, language: Any, path: Path, key: str) -> Round:
+    """A round's ``label``: a plain string (the same in every language) or a mapping of
+    language to text (``{fi: Lähtötaso 2025, en: Baseline 2025}``)."""
+    if value is None:
+        return Round(rid, rid)
+    if not isinstance(value, Mapping):
+        return Round(rid, str(value))
+    languages = LANGUAGES
+    if not value:
+        raise _fail(path, f"{key}: give the label as text or as {{fi: ..., en: ...}}, not {{}}")
+    for lang, text in value.items():
+        if lang not in languages:
+            raise _fail(
+                path,
+                f"{key}.{lang}: unknown language{did_you_mean(str(lang), languages)}; "
+                f"the languages are {', '.join(languages)}",
+            )
+        if not isinstance(text, str) or not text.strip():
+            raise _fail(path, f"{key}.{lang}: {text!r} must be text (quote it: '{text}')")
+    labels = {str(k): v for k, v in value.items()}
+    main = labels.get(language) if isinstance(language, str) else None
+    return Round(rid, main or next(iter(labels.values())), labels=labels)
+
+
+def _rounds(raw: list[Any], path: Path, language: Any = "fi") -> tuple[Round, ...]:
     if not raw:
         raise _fail(path, "`rounds` must list at least two rounds, e.g. - {id: T0, label: ...}")
     out = []
@@ -524,7 +558,9 @@ def _rounds(raw: list[Any], path: Path) -> tuple[Round, ...]:
         if isinstance(date, dt.date):
             date = date.isoformat()
         _check_id(str(r["id"]), path, f"rounds entry {i} `id`")
-        out.append(Round(str(r["id"]), str(r.get("label", r["id"])), date))
+        rid = str(r["id"])
+        label = _round_label(r.get("label"), rid, language, path, f"rounds entry {i} `label`")
+        out.append(Round(rid, label.label, date, labels=label.labels))
     ids = [r.id for r in out]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -907,7 +943,7 @@ def load_study(study_dir: str | Path = ".") -> Study:
             raise _fail(path, f"missing required key `{key}` (see docs/data-contract.md)")
     if not isinstance(raw["rounds"], list):
         raise c.fail("rounds", raw["rounds"], "must be a list, e.g. - {id: T0, label: ...}")
-    rounds = _rounds(raw["rounds"], path)
+    rounds = _rounds(raw["rounds"], path, raw.get("language") or Study.language)
     baseline = str(raw["baseline"])
     if baseline not in {r.id for r in rounds}:
         raise _fail(path, f"baseline '{baseline}' is not one of the rounds")

@@ -86,8 +86,18 @@ DEFAULT_RESPONDENTS: int = int(_STUDY["demo"]["respondents"])  # the size study.
 DEFAULT_SEED = Study.seed  # the one default seed: config.Study
 MIN_RESPONDENTS = 20
 
+# (id, label in the study's language, date); a label may be given per language ({fi:, en:}).
 ROUNDS: tuple[tuple[str, str, dt.date], ...] = tuple(
-    (str(r["id"]), str(r["label"]), r["date"]) for r in _STUDY["rounds"]
+    (
+        str(r["id"]),
+        str(
+            r["label"].get(_STUDY["language"], r["id"])
+            if isinstance(r["label"], dict)
+            else r["label"]
+        ),
+        r["date"],
+    )
+    for r in _STUDY["rounds"]
 )
 
 _POPULATION = _DATA["population"]

@@ -60,8 +60,10 @@ class StudyView:
 
 def view_labels(study: Study, language: str) -> Labels:
     """The label files of ``language`` (the study's own over the shipped ones), with each round
-    shown by its label from study.yaml ("T0" -> "Lähtötaso 2025"), as :class:`Labels` that
-    carry ``language`` (tables show their numbers in it)."""
+    shown by its label from study.yaml in ``language`` ("T0" -> "Lähtötaso 2025"), as
+    :class:`Labels` that carry ``language`` (tables show their numbers in it)."""
     labels = Labels(load_labels(language, study.paths), language=language)
-    labels.update({r.id: r.label for r in study.rounds if r.label and r.label != r.id})
+    labels.update(
+        {r.id: r.label_in(language) for r in study.rounds if r.label_in(language) != r.id}
+    )
     return labels
