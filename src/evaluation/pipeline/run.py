@@ -76,6 +76,12 @@ class NotebookJob:
     labels: dict
     provenance: dict
     depends: dict = field(default_factory=dict)  # extra cache inputs (reports: table hashes)
+    title: str = ""  # the HTML page's <title>, in the page's language
+
+    @property
+    def language(self) -> str:
+        """The language of the page (its labels): ``parameters["language"]``."""
+        return str(self.parameters.get("language", "en"))
 
     @property
     def reports(self) -> Path:
@@ -201,7 +207,14 @@ def execute_notebook(job: NotebookJob) -> dict:
         try:
             _record_paths(executed, job)
             html = stage / job.html.relative_to(job.reports)
-            notebook_to_html(executed, html, labels=job.labels, provenance=job.provenance)
+            notebook_to_html(
+                executed,
+                html,
+                labels=job.labels,
+                provenance=job.provenance,
+                language=job.language,
+                title=job.title,
+            )
         except Exception as exc:
             scrub = _error_scrubber(job)
             error = f"the HTML page could not be written: {type(exc).__name__}: {scrub(str(exc))}"
@@ -358,7 +371,17 @@ class _Run:
     records: dict[str, dict] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def job(self, nb: Path, name: str, parameters: dict, labels: dict, **paths) -> NotebookJob:
+    def job(
+        self,
+        nb: Path,
+        name: str,
+        parameters: dict,
+        labels: dict,
+        title: str | None = None,
+        **paths,
+    ) -> NotebookJob:
+        """A notebook's job; its page's ``title`` defaults to the notebook's label
+        (``nb_<stem>``)."""
         reports = self.study.paths.reports
         return NotebookJob(
             name=name,
@@ -374,6 +397,7 @@ class _Run:
             labels=labels,
             provenance={labels.get(k, k): v for k, v in self.provenance.items()},
             depends=paths.get("depends", {}),
+            title=title or labels.get(f"nb_{nb.stem}", nb.stem),
         )
 
     def todo(self, jobs: list[NotebookJob]) -> list[NotebookJob]:
@@ -692,6 +716,7 @@ def _run(
                                 name,
                                 {"language": lang, "audience": aud.kind, "group": aud.name},
                                 labels,
+                                title=f"{labels.get('report_title', '')}: {aud.name}",
                                 executed=study.paths.executed_notebooks
                                 / REPORT_NOTEBOOK
                                 / lang

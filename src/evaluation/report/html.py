@@ -90,11 +90,13 @@ def drop_analyst_only(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 @functools.cache
-def _html_exporter():
-    """One exporter per process: building it loads and compiles the templates (about 0.1 s)."""
+def _html_exporter(language: str = "en"):
+    """One exporter per process and language (``<html lang>``): building it loads and compiles
+    the templates (about 0.1 s)."""
     from nbconvert import HTMLExporter
 
     return HTMLExporter(
+        language_code=language,
         template_name="lab",
         exclude_input=True,
         exclude_input_prompt=True,
@@ -109,19 +111,24 @@ def notebook_to_html(
     *,
     labels: Mapping[str, str],
     provenance: Mapping[str, str],
+    language: str = "en",
+    title: str | None = None,
 ) -> Path:
     """Convert an executed notebook to HTML with code and ``analyst-only`` cells hidden, a
-    table of contents and a provenance footer. nbconvert only converts here; it never
-    executes."""
+    table of contents and a provenance footer. ``language`` (an ISO 639-1 code, the language
+    of ``labels``) becomes the page's ``<html lang>``, ``title`` its ``<title>`` (escaped;
+    default: the file's name). nbconvert only converts here; it never executes."""
     import nbformat
 
     nb = drop_analyst_only(nbformat.read(executed, as_version=4))
+    if title:
+        nb.metadata["title"] = title  # the lab template's <title> (it escapes it)
     toc = nbformat.v4.new_markdown_cell(_toc(nb, labels.get("contents", "Contents")))
     nb.cells.insert(_title_position(nb) + 1, toc)
     nb.cells.append(
         nbformat.v4.new_markdown_cell(_provenance(provenance, labels.get("provenance", "")))
     )
-    body, _ = _html_exporter().from_notebook_node(nb)
+    body, _ = _html_exporter(language).from_notebook_node(nb)
     return write_text(target, body)
 
 
