@@ -291,6 +291,29 @@ def _human(codings: pd.DataFrame, include_suggestions: bool) -> pd.DataFrame:
     return codings.drop_duplicates(["segment", "coder", "code"])
 
 
+def _left_out(seen: pd.DataFrame, multi: set) -> tuple[int, int]:
+    """(segments left out of the nominal ``all`` rows, segments coded by two or more coders):
+    only segments coded by two or more coders can enter a coefficient; of those, the ones a
+    coder gave several codes are left out. ``seen``: coders x segments counts."""
+    n_seen = (seen > 0).sum(axis=0)
+    pairable = set(n_seen[n_seen >= 2].index)
+    return len(multi & pairable), len(pairable)
+
+
+def multi_code_left_out(
+    codings: pd.DataFrame, *, include_suggestions: bool = False
+) -> tuple[int, int]:
+    """How many segments the nominal ``all`` rows of :func:`icr_table` leave out because a
+    coder gave them several codes, and of how many segments coded by two or more coders
+    (the numbers of the English ``note`` of ``icr.csv``, for a note in the report's
+    language)."""
+    data = _human(codings, include_suggestions)
+    seen = pd.crosstab(data["coder"], data["segment"])
+    per_coder = data.groupby(["segment", "coder"])["code"].nunique()
+    multi = set(per_coder[per_coder > 1].index.get_level_values("segment"))
+    return _left_out(seen, multi)
+
+
 def _views(codings: pd.DataFrame) -> list[tuple[str, Ratings, str, tuple[str, ...]]]:
     """(code, ratings, note, metrics) for ``all`` (nominal, then set-valued) and for each code."""
     coders = sorted(codings["coder"].unique())
@@ -310,12 +333,9 @@ def _views(codings: pd.DataFrame) -> list[tuple[str, Ratings, str, tuple[str, ..
     for seg, coder, code in single[["segment", "coder", "code"]].itertuples(index=False):
         matrix[pos_coder[coder], pos_seg[seg]] = code_index[code]
     keep = [pos_seg[s] for s in segments if s not in multi]
-    # Only segments coded by two or more coders can enter a coefficient: count those left out.
-    n_seen = (seen > 0).sum(axis=0)
-    pairable = set(n_seen[n_seen >= 2].index)
-    left_out = len(multi & pairable)
+    left_out, n_pairable = _left_out(seen, multi)
     note = (
-        f"{left_out} of {len(pairable)} segment(s) coded by two or more coders left out "
+        f"{left_out} of {n_pairable} segment(s) coded by two or more coders left out "
         "(a coder gave several codes); krippendorff_alpha_masi uses all"
         if left_out
         else ""
