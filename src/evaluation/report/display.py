@@ -22,6 +22,7 @@ from evaluation.io.files import staged_path
 from evaluation.report import locale
 from evaluation.safety import escape_markdown
 
+LIST_SEPARATOR = "; "  # a table cell that lists ids (:func:`_label_list`)
 P_COLUMNS = ("p", "p_adjusted", "p_q")
 
 
@@ -30,6 +31,15 @@ def table_language(labels: Mapping[str, str] | None, language: str | None = None
     labels carry (:class:`evaluation.report.view.Labels`); a plain dict carries none, and its
     tables write numbers in English (the language of the code and of plain ids)."""
     return language or getattr(labels, "language", None) or locale.DEFAULT_LANGUAGE
+
+
+def _label_list(value: str, labels: Mapping[str, str]) -> str:
+    """A list of ids joined by ``"; "`` (e.g. a fit's warnings) with each id by its label; any
+    other text as it is."""
+    parts = value.split(LIST_SEPARATOR)
+    if len(parts) > 1 and all(p in labels for p in parts):
+        return LIST_SEPARATOR.join(labels[p] for p in parts)
+    return value
 
 
 def _cell(
@@ -42,7 +52,7 @@ def _cell(
     elif locale.is_missing(value):
         text = locale.MISSING
     elif isinstance(value, str):
-        text = labels.get(value, value)
+        text = labels.get(value) or _label_list(value, labels)
     elif isinstance(value, Real | Decimal):
         if kind == "p":
             text = locale.p_value(float(value), language)

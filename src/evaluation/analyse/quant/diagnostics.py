@@ -519,20 +519,26 @@ def attrition_table(
 # --------------------------------------------------------------------------- optimisers
 
 
+#: The ids of :func:`_short` (label keys).
+FIT_WARNINGS = ("fit_not_converged", "fit_hessian_not_pd", "fit_on_boundary", "fit_re_singular",
+                "fit_other_warning")  # fmt: skip
+
+
 def _short(messages: list[str]) -> str:
-    """statsmodels' warnings of one fit, shortened and de-duplicated, joined by '; '."""
+    """statsmodels' warnings of one fit as ids (label keys: :data:`FIT_WARNINGS`), de-duplicated,
+    joined by '; ' (the reports show each by its label)."""
     out: list[str] = []
     for msg in messages:
         if "converge" in msg or "optimization failed" in msg:
-            text = "did not converge"
+            text = "fit_not_converged"
         elif "Hessian" in msg:
-            text = "Hessian not positive definite"
+            text = "fit_hessian_not_pd"
         elif msg.startswith("The MLE may be on the boundary"):
-            text = "on the boundary"
+            text = "fit_on_boundary"
         elif "singular" in msg.lower():
-            text = "random-effects covariance singular"
+            text = "fit_re_singular"
         else:
-            text = msg.splitlines()[0][:80]
+            text = "fit_other_warning"  # its text is in the notebook's log, in English
         if text not in out:
             out.append(text)
     return "; ".join(out)
