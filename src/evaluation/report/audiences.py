@@ -778,7 +778,8 @@ def render(v: ReportView) -> None:
 # -------------------------------------------------------------------------------------------
 
 PRIMARY_SHOWN = ("measure", "comparison", "round", "method", "n", "estimate", "ci_low", "ci_high",
-                 "effect_size_type", "effect_size", "p", "p_adjusted", "suppressed")  # fmt: skip
+                 "effect_size_type", "effect_size", "es_ci_low", "es_ci_high", "p", "p_adjusted",
+                 "suppressed")  # fmt: skip
 
 
 def primary_family_note(v: StudyView, primary: pd.DataFrame) -> str:
