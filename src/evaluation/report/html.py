@@ -129,7 +129,107 @@ def notebook_to_html(
         nbformat.v4.new_markdown_cell(_provenance(provenance, labels.get("provenance", "")))
     )
     body, _ = _html_exporter(language).from_notebook_node(nb)
-    return write_text(target, body)
+    return write_text(target, layout(body))
+
+
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+
+# The page's own layout, after nbconvert's lab stylesheet (so it wins at equal specificity):
+# tables scroll sideways in their own box (`div.table-scroll`, see `layout`), never the page;
+# figures shrink to the column; phones get the whole width with a small margin; print (and
+# "Save as PDF") drops what only a screen needs, prints wide tables on landscape pages and
+# keeps short tables, rows, figures and headings whole. docs/reports.md, "Layout and browser
+# checks".
+REPORT_STYLE = """
+.table-scroll{overflow-x:auto;max-width:100%;margin:0 0 1em}
+.jp-RenderedHTMLCommon .table-scroll>table{margin:0}
+.jp-OutputArea-output{max-width:100%;overflow-x:visible}
+.jp-OutputArea-output img,.jp-OutputArea-output svg,.jp-RenderedHTMLCommon img,
+.jp-RenderedHTMLCommon svg{max-width:100%;height:auto}
+@media only screen and (max-width:760px){
+.jp-Notebook{padding:0.75em}
+.jp-Collapser{display:none}
+.jp-OutputArea-child{display:block}
+.jp-OutputArea-child .jp-OutputArea-output{display:block;margin-left:0}
+.jp-RenderedHTMLCommon{padding-right:0}
+.jp-RenderedHTMLCommon .table-scroll>table{font-size:0.85em}
+}
+@media print{
+@page{margin:14mm 12mm}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+html,body,.jp-Notebook{background:#fff;padding:0;margin:0}
+.jp-Collapser,.jp-InputArea,.jp-InputPrompt,.jp-OutputPrompt,.anchor-link{display:none}
+.jp-Cell,.jp-Cell-outputWrapper,.jp-OutputArea,.jp-OutputArea-child{padding:0;margin:0}
+.jp-OutputArea-child{break-inside:auto}
+.jp-OutputArea-child .jp-OutputArea-output{display:block;margin-left:0}
+.table-scroll{overflow:visible}
+.jp-RenderedHTMLCommon .table-scroll>table{font-size:7.5pt;table-layout:auto;max-width:100%}
+.jp-RenderedHTMLCommon .table-wide>table{font-size:6.5pt}
+.jp-RenderedHTMLCommon .table-scroll td,.jp-RenderedHTMLCommon .table-scroll th{padding:0.2em 0.3em}
+.jp-RenderedHTMLCommon .table-scroll th{hyphens:auto}
+thead{display:table-header-group}
+tr,img,svg,figure,.table-short,.jp-RenderedSVG,.jp-RenderedImage{break-inside:avoid}
+h1,h2,h3,h4{break-after:avoid}
+a{color:#000;text-decoration:underline}
+a[href^="http"]::after{content:" (" attr(href) ")";font-size:0.85em;overflow-wrap:anywhere}
+}
+"""
+#: A table with this many columns or more is printed on a landscape page.
+WIDE_COLUMNS = 10
+#: A table with this many rows or fewer is kept on one printed page when it fits.
+SHORT_ROWS = 30
+
+_TABLE_TAG = re.compile(r"<table\b|</table\s*>", re.IGNORECASE)
+_FIRST_ROW = re.compile(r"<tr\b.*?</tr\s*>", re.IGNORECASE | re.DOTALL)
+_CELL = re.compile(r"<t[hd]\b[^>]*>", re.IGNORECASE)
+_COLSPAN = re.compile(r"\bcolspan=[\"']?(\d+)", re.IGNORECASE)
+_ROW = re.compile(r"<tr\b", re.IGNORECASE)
+_HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
+_VIEWPORT = re.compile(r"<meta\b[^>]*\bname=[\"']?viewport\b[^>]*>", re.IGNORECASE)
+
+
+def _table_box(table: str) -> str:
+    """The opening tag of the box around one table (its classes from its shape)."""
+    first = _FIRST_ROW.search(table)
+    columns = 0
+    for cell in _CELL.findall(first.group(0) if first else ""):
+        span = _COLSPAN.search(cell)
+        columns += int(span.group(1)) if span else 1
+    classes = ["table-scroll"]
+    if columns >= WIDE_COLUMNS:
+        classes.append("table-wide")
+    if len(_ROW.findall(table)) <= SHORT_ROWS:
+        classes.append("table-short")
+    return f'<div class="{" ".join(classes)}">'
+
+
+def _wrap_tables(page: str) -> str:
+    """Every outermost ``<table>`` of `page` inside its own box (:func:`_table_box`)."""
+    out, depth, last, start = [], 0, 0, 0
+    for tag in _TABLE_TAG.finditer(page):
+        if not tag.group(0).startswith("</"):
+            if depth == 0:
+                start = tag.start()
+            depth += 1
+        elif depth > 0:
+            depth -= 1
+            if depth == 0:
+                table = page[start : tag.end()]
+                out += [page[last:start], _table_box(table), table, "</div>"]
+                last = tag.end()
+    out.append(page[last:])
+    return "".join(out)
+
+
+def layout(page: str) -> str:
+    """`page` (an HTML document) with the report layout: every table in its own box that
+    scrolls sideways, the viewport meta (in place of nbconvert's) and :data:`REPORT_STYLE` as
+    the last stylesheet of the head. Only table tags and the head change; a page's text is
+    escaped, so ``<table`` is never text."""
+    page = _wrap_tables(page)
+    page = _VIEWPORT.sub("", page)
+    style = f"{VIEWPORT}\n<style>{REPORT_STYLE}</style>\n"
+    return _HEAD_END.sub(lambda _: style + "</head>", page, count=1)
 
 
 @dataclass(frozen=True)
@@ -158,8 +258,12 @@ INDEX_STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em;"
     "line-height:1.5;color:#222}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;"
     "border-bottom:1px solid #ddd}h3{font-size:1.05em;margin-bottom:.2em}"
-    "ul{columns:2;padding-left:1.2em}a{color:#1f4e79}small{color:#666}"
-    "@media (max-width:36em){ul{columns:1}}"
+    "ul{columns:2;padding-left:1.2em}a{color:#1f4e79}"
+    "li{break-inside:avoid}small{color:#666;overflow-wrap:anywhere}"
+    "@media only screen and (max-width:36em){body{margin:1em auto;padding:0 0.75em}"
+    "h1{font-size:1.35em;overflow-wrap:anywhere}ul{columns:1}}"
+    "@media print{@page{margin:16mm 14mm}body{max-width:none;margin:0;padding:0}"
+    "a{color:#000}h2,h3{break-after:avoid}}"
 )
 
 
@@ -192,7 +296,7 @@ def index_html(
     reports per language, analyses, exports); every text escaped."""
     page = (
         f'<!DOCTYPE html>\n<html lang="{html.escape(lang)}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"{VIEWPORT}"
         f"<title>{html.escape(title)}</title><style>{INDEX_STYLE}</style></head>"
         f"<body><h1>{html.escape(title)}</h1>\n"
         + "\n".join(_index_section(s) for s in sections)
