@@ -7,7 +7,7 @@ STUDY  ?= .
 JOBS   ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install report demo run test test-fast test-deep lab lint format bench env clean
+.PHONY: help install report demo run test test-fast test-deep lab lint format bench env screenshots clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: $(STAMP) ## benchmarks: --help start-up, pipeline vs a naive papermill lo
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/disclosure.py
+
+screenshots: report ## docs/img/report.png and report-phone.png from STUDY's Finnish consortium report (needs chromium)
+	$(BIN)/python tools/screenshots.py --study $(STUDY) --out docs/img
 
 env: ## regenerate environment.yml (conda) from requirements.lock: every package pinned the same
 	$(PYTHON) tools/conda_env.py
