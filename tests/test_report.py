@@ -59,3 +59,34 @@ def test_label_files_have_the_same_keys_and_no_duplicates():
         assert len(lines) == len(set(lines)), sorted({k for k in lines if lines.count(k) > 1})
         keys[lang] = set(yaml.safe_load(text))
     assert keys["fi"] == keys["en"], keys["fi"] ^ keys["en"]
+
+
+def test_layout_boxes_every_table_and_adds_viewport_and_style():
+    from evaluation.report.html import REPORT_STYLE, layout
+
+    wide_row = "<tr>" + "<th>h</th>" * 9 + '<th colspan="2">h</th></tr>'
+    page = (
+        '<html><head><meta content="width=device-width, initial-scale=1.0" name="viewport"/>'
+        "</head><body><table id='a'><tr><td>&lt;table&gt;</td></tr></table>"
+        f"<p>x</p><table>{wide_row}" + "<tr><td>1</td></tr>" * 40 + "</table>"
+        "<table class='outer'><tr><td><table><tr><td>inner</td></tr></table></td></tr></table>"
+        "</body></html>"
+    )
+    out = layout(page)
+    assert out.count("<div class=") == 3  # outermost tables only; text never matched
+    assert "<div class=\"table-scroll table-short\"><table id='a'>" in out
+    assert '<div class="table-scroll table-wide"><table>' in out  # 11 columns, 41 rows
+    assert out.count("</table></div>") == 3 and out.count("<table") == 4
+    head = out[: out.index("</head>")]
+    assert head.count('name="viewport"') == 1 and "initial-scale=1.0" not in head
+    assert REPORT_STYLE in head and "@media print" in REPORT_STYLE
+    assert layout(out.replace(REPORT_STYLE, "")).count('name="viewport"') == 1
+
+
+def test_index_page_has_viewport(tmp_path):
+    from evaluation.report.html import index_html
+
+    page = index_html(tmp_path / "index.html", title="T", sections=[], footer="f")
+    text = page.read_text(encoding="utf-8")
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
+    assert "@media print" in text

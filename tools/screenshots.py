@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 #: Widths of the checks and screenshots: a laptop and a phone (CSS pixels).
 DESKTOP, PHONE = 1280, 390
@@ -81,6 +82,16 @@ window.addEventListener("load", function () {
 </script>
 """
 
+# Scrolls the page so that the element with this id is a little below the top.
+SCROLL_SCRIPT = """
+<script>
+window.addEventListener("load", function () {
+  var el = document.getElementById(%s);
+  if (el) window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 12);
+});
+</script>
+"""
+
 WRAPPER = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><style>html,body{{margin:0;padding:0}}
 iframe{{display:block;border:0;width:{width}px;height:{height}px}}</style></head>
@@ -129,7 +140,12 @@ def _stage(page: Path, folder: Path, *, width: int, height: int, script: str = "
     (folder / "page.html").write_text(text, encoding="utf-8")
     wrapper = folder / "wrapper.html"
     wrapper.write_text(
-        WRAPPER.format(width=width, height=height, page="page.html"), encoding="utf-8"
+        WRAPPER.format(
+            width=width,
+            height=height,
+            page="page.html",
+        ),
+        encoding="utf-8",
     )
     return wrapper
 
@@ -170,10 +186,11 @@ def screenshot(
     width: int,
     height: int,
     scale: float = 1,
+    anchor: str = "",
     chromium: str | None = None,
 ) -> Path:
-    """A PNG of the top `height` CSS pixels of `page` in a browser `width` pixels wide (at
-    `scale` device pixels per CSS pixel)."""
+    """A PNG of `height` CSS pixels of `page` in a browser `width` pixels wide (at `scale`
+    device pixels per CSS pixel), from the top or from the element with id `anchor`."""
     from PIL import Image
 
     chromium = chromium or find_chromium()
@@ -181,7 +198,8 @@ def screenshot(
         raise RuntimeError("no chromium or chromium-browser on PATH")
     with tempfile.TemporaryDirectory(prefix="browser-") as tmp:
         folder = Path(tmp)
-        wrapper = _stage(page, folder, width=width, height=height)
+        script = SCROLL_SCRIPT % json.dumps(unquote(anchor)) if anchor else ""
+        wrapper = _stage(page, folder, width=width, height=height, script=script)
         shot = folder / "shot.png"
         done = _chromium(
             chromium,
@@ -201,10 +219,12 @@ def screenshot(
     return target
 
 
-#: The README's screenshots: (file in docs/img, report page, width, height, scale).
-SCREENSHOTS: list[tuple[str, str, int, int, float]] = [
-    ("report.png", "fi/consortium.html", DESKTOP, 1400, 1),
-    ("report-phone.png", "fi/consortium.html", PHONE, 1100, 2),
+#: The README's screenshots: (file in docs/img, report page, width, height, scale, the label
+#: key of the heading to start from or "" for the top). The phone shows the key results table
+#: (it scrolls sideways in its own box).
+SCREENSHOTS: list[tuple[str, str, int, int, float, str]] = [
+    ("report.png", "fi/consortium.html", DESKTOP, 1000, 1, ""),
+    ("report-phone.png", "fi/consortium.html", PHONE, 844, 2, "rep_key_results"),
 ]
 
 
@@ -217,14 +237,25 @@ def main(argv: list[str] | None = None) -> int:
     if chromium is None:
         print("screenshots: no chromium or chromium-browser on PATH", file=sys.stderr)
         return 1
+    from evaluation.config import load_labels, load_study
+    from evaluation.report.html import _anchor  # the id nbconvert gives a heading
+
+    labels = load_labels("fi", load_study(args.study).paths)
     html_dir = args.study / "reports" / "html"
-    for name, page, width, height, scale in SCREENSHOTS:
+    for name, page, width, height, scale, heading in SCREENSHOTS:
         source = html_dir / page
         if not source.is_file():
             print(f"screenshots: {source} is missing: run `make report` first", file=sys.stderr)
             return 1
+        anchor = _anchor(labels[heading]) if heading else ""
         out = screenshot(
-            source, args.out / name, width=width, height=height, scale=scale, chromium=chromium
+            source,
+            args.out / name,
+            width=width,
+            height=height,
+            scale=scale,
+            anchor=anchor,
+            chromium=chromium,
         )
         print(f"{out} ({page}, {width} px)")
     return 0

@@ -135,17 +135,24 @@ def notebook_to_html(
 VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 
 # The page's own layout, after nbconvert's lab stylesheet (so it wins at equal specificity):
-# tables scroll sideways in their own box (`div.table-scroll`, see `layout`), never the page;
-# figures shrink to the column; phones get the whole width with a small margin; print (and
-# "Save as PDF") drops what only a screen needs, prints wide tables on landscape pages and
-# keeps short tables, rows, figures and headings whole. docs/reports.md, "Layout and browser
-# checks".
+# tables scroll sideways in their own box (`div.table-scroll`, see `layout`), never the page,
+# and a table that does not fit fades out at its right edge until scrolled to its end (where
+# the browser has scroll-driven animations); figures shrink to the column; phones get the
+# whole width with a small margin; print (and "Save as PDF") drops what only a screen needs,
+# prints tables small enough to fit a portrait page, keeps short tables, rows, figures and
+# headings whole, and prints the colours of the joint display's tags. docs/reports.md,
+# "Layout and browser checks".
 REPORT_STYLE = """
 .table-scroll{overflow-x:auto;max-width:100%;margin:0 0 1em}
 .jp-RenderedHTMLCommon .table-scroll>table{margin:0}
 .jp-OutputArea-output{max-width:100%;overflow-x:visible}
 .jp-OutputArea-output img,.jp-OutputArea-output svg,.jp-RenderedHTMLCommon img,
 .jp-RenderedHTMLCommon svg{max-width:100%;height:auto}
+@supports (animation-timeline:scroll()){
+.table-scroll{animation:table-more linear both;animation-timeline:scroll(self inline)}
+@keyframes table-more{0%,96%{mask-image:linear-gradient(to right,#000 calc(100% - 2.5em),
+rgba(0,0,0,0.25))}100%{mask-image:none}}
+}
 @media only screen and (max-width:760px){
 .jp-Notebook{padding:0.75em}
 .jp-Collapser{display:none}
