@@ -53,7 +53,7 @@ window.addEventListener("load", function () {
   var wide = [];
   document.querySelectorAll("body *").forEach(function (el) {
     var svg = el.parentElement && el.parentElement.closest("svg");
-    if (svg || el.closest(".table-scroll") !== null) return;
+    if (svg || (el.parentElement && el.parentElement.closest(".table-scroll"))) return;
     var box = el.getBoundingClientRect();
     if (box.width > 0 && box.right > window.innerWidth + 1) {
       var name = el.tagName.toLowerCase();
