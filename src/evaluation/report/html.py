@@ -181,7 +181,7 @@ a{color:#000;text-decoration:underline}
 a[href^="http"]::after{content:" (" attr(href) ")";font-size:0.85em;overflow-wrap:anywhere}
 }
 """
-#: A table with this many columns or more is printed on a landscape page.
+#: A table with this many columns or more is printed in a smaller font (REPORT_STYLE).
 WIDE_COLUMNS = 10
 #: A table with this many rows or fewer is kept on one printed page when it fits.
 SHORT_ROWS = 30
