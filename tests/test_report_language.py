@@ -57,6 +57,9 @@ def _pages(run: Path) -> list[tuple[Path, str, str]]:
     return out
 
 
+NBCONVERT_ALT = "No description has been provided for this image"
+
+
 def _cell_problem(text: str, own: dict, foreign: set, ids: set) -> str | None:
     if text in foreign:
         return "a label of the other language"
@@ -99,6 +102,10 @@ def language_problems(run: Path) -> list[str]:
             why = _cell_problem(text, own, foreign, ids)
             if why:
                 problems.append(f"{where}: <{cell.name}>{text}</{cell.name}> is {why}")
+        for image in soup.find_all("img"):  # nbconvert's fallback alt text is English
+            alt = (image.get("alt") or "").strip()
+            if not alt or alt == NBCONVERT_ALT or alt in foreign:
+                problems.append(f"{where}: <img alt={alt!r}> has no text in its language")
         for block in soup.find_all(["p", "h1", "h2", "h3"]):
             text = block.get_text(" ", strip=True)
             if text in foreign:

@@ -378,13 +378,23 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
             tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels,
             scale=scale, ci=ci, min_n=min_n,
         )  # fmt: skip
-        show_figure(fig, figure_path(s, "trajectory", inst.id), language=s.language)
+        show_figure(
+            fig,
+            figure_path(s, "trajectory", inst.id),
+            alt=s.label("fig_study_trajectory_alt").format(measure=s.label(inst.id)),
+            language=s.language,
+        )
         if "distributions" in tables:
             fig = distribution_plot(
                 tables["distributions"], measure=inst.id, rounds=rounds, labels=s.labels,
                 scale=scale, min_n=min_n,
             )  # fmt: skip
-            show_figure(fig, figure_path(s, "distribution", inst.id), language=s.language)
+            show_figure(
+                fig,
+                figure_path(s, "distribution", inst.id),
+                alt=s.label("fig_distribution_alt").format(measure=s.label(inst.id)),
+                language=s.language,
+            )
         if inst.bands and "bands" in tables:
             whole = tables["bands"]
             if "group_by" in whole:  # the whole study's bands (organisations: their reports)
@@ -397,7 +407,12 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
                 labels={**s.labels, f"{inst.id}_band": s.label(inst.id)},
                 min_n=s.study.min_n,
             )
-            show_figure(fig, figure_path(s, "bands", inst.id), language=s.language)
+            show_figure(
+                fig,
+                figure_path(s, "bands", inst.id),
+                alt=s.label("fig_bands_alt").format(measure=s.label(inst.id)),
+                language=s.language,
+            )
 
 
 def summaries_with_groups(s: Session) -> pd.DataFrame:
@@ -428,7 +443,14 @@ def pooling_figures(s: Session, meta: pd.DataFrame) -> None:
             fig = forest_plot(
                 meta, measure=measure, round=rnd, labels=s.labels, baseline=s.study.baseline
             )
-            show_figure(fig, figure_path(s, "forest", measure, rnd), language=s.language)
+            show_figure(
+                fig,
+                figure_path(s, "forest", measure, rnd),
+                alt=s.label("fig_forest_alt").format(
+                    measure=s.label(measure), round=s.label(rnd), baseline=s.label(s.study.baseline)
+                ),
+                language=s.language,
+            )
 
 
 def indicator_figures(s: Session, table: pd.DataFrame) -> None:
@@ -436,7 +458,10 @@ def indicator_figures(s: Session, table: pd.DataFrame) -> None:
     from evaluation.report.plots import indicator_plot
 
     show_figure(
-        indicator_plot(table, labels=s.labels), figure_path(s, "indicators"), language=s.language
+        indicator_plot(table, labels=s.labels),
+        figure_path(s, "indicators"),
+        alt=s.label("fig_indicators_alt"),
+        language=s.language,
     )
 
 
