@@ -249,3 +249,19 @@ def test_the_display_escapes_quotes_and_shows_a_divided_row():
     out = joint_display_html(table, labels)
     assert "<script>" not in out and "&lt;script&gt;" in out and "&lt;b&gt;A" in out
     assert "DIVIDED" in out and "(POS)" in out and "−12 / +4 / 8" in out
+
+
+def test_the_effects_are_written_in_the_page_language_from_the_table_columns():
+    from evaluation.report.view import Labels
+
+    row = {"organisation": "A", "round": "T1", "measure_effects": "Työelämän laatu: g = 0.53",
+           "themes": "", "qual_direction": "", "meta_inference": "confirms", "quote": "",
+           "suppressed": False, "qwl_g": 0.5312, "qwl_ci_low": -0.104, "qwl_ci_high": 0.97,
+           "qwl_n": 20, "esis_g": np.nan, "esis_ci_low": np.nan, "esis_ci_high": np.nan,
+           "esis_n": np.nan}  # fmt: skip
+    table = pd.DataFrame([row])
+    fi = joint_display_html(table, Labels({"qwl": "Työelämän laatu"}, language="fi"))
+    en = joint_display_html(table, Labels({"qwl": "Quality of working life"}, language="en"))
+    assert "Työelämän laatu: g = 0,53 [−0,10, 0,97]" in fi
+    assert "Quality of working life: g = 0.53 [−0.10, 0.97]" in en
+    assert "Työelämän" not in en  # not the analysis notebook's text in the study's language

@@ -207,6 +207,24 @@ def _qual_cell(rec: Mapping, labels: Mapping[str, str]) -> str:
     return cell
 
 
+def _effects_cell(rec: Mapping, labels: Mapping[str, str]) -> str:
+    """Each measure's g with its interval, in the page's language (from the table's
+    ``<measure>_g``, ``_ci_low``, ``_ci_high`` columns; ``measure_effects`` is the analysis
+    notebook's text in the study's language, for tables written before those columns)."""
+    language = table_language(labels)
+    measures = [k[: -len("_g")] for k in rec if k.endswith("_g") and f"{k[:-2]}_ci_low" in rec]
+    if not measures:
+        return html.escape(_text(rec.get("measure_effects")) or "–")
+    shown = [
+        f"{labels.get(m, m)}: g = {locale.number(rec[f'{m}_g'], language)} "
+        f"[{locale.number(rec[f'{m}_ci_low'], language)}, "
+        f"{locale.number(rec[f'{m}_ci_high'], language)}]"
+        for m in measures
+        if not locale.is_missing(rec[f"{m}_g"])
+    ]
+    return html.escape("; ".join(shown)) if shown else "–"
+
+
 def _quote_cell(rec: Mapping, labels: Mapping[str, str]) -> str:
     """The quote(s) with their tone; two quotes, one each way, are introduced as divided."""
     shown = []
@@ -251,8 +269,7 @@ def joint_display_html(table: pd.DataFrame, labels: Mapping[str, str]) -> str:
         cells = [
             html.escape(str(rec["organisation"])),
             html.escape(labels.get(str(rec["round"]), str(rec["round"]))),
-            html.escape(_text(rec.get("measure_effects")) or "–")
-            if rec["suppressed"] is not True else "–",
+            _effects_cell(rec, labels) if rec["suppressed"] is not True else "–",
             html.escape(_text(rec.get("themes")) or "–"),
             _qual_cell(rec, labels),
             _quote_cell(rec, labels),
