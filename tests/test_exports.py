@@ -249,3 +249,11 @@ def test_the_exports_compile_with_pdflatex_whatever_the_names(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:]
     assert "/etc/passwd" not in {line.strip("()") for line in done.stdout.split()}
+
+
+def test_finnish_latex_writes_numbers_as_the_finnish_reports_do():
+    frame = pd.DataFrame({"n": [1500], "effect_size": [-0.4149], "p": [0.0004]})
+    tex = to_latex(frame, LABELS, caption="c", label="x", language="fi")
+    # no-break spaces as ~, the minus sign as math, a decimal comma, "< 0,001"
+    assert r"1~500 & \ensuremath{-}0,41 & \textless{}~0,001 \\" in tex
+    assert r"1500 & $-$0.41 & $<$ .001 \\" in to_latex(frame, LABELS, caption="c", label="x")

@@ -31,7 +31,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -851,17 +851,6 @@ def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool)
     return files
 
 
-def _round_labels(study: Study, language: str) -> dict[str, str]:
-    """Round id -> label in ``language`` (a label may be one text or one per language)."""
-    out = {}
-    for r in study.rounds:
-        label = r.label
-        if isinstance(label, Mapping):
-            label = label.get(language) or next(iter(label.values()), r.id)
-        out[r.id] = str(label or r.id)
-    return out
-
-
 def _export(
     study: Study, tables: dict, labels: dict, source: str, use_cache: bool, language: str
 ) -> None:
@@ -870,10 +859,18 @@ def _export(
     from evaluation.report.exports import ExportContext, export_tables
 
     context = ExportContext(
-        ci=study.analysis.ci, min_n=study.min_n, rounds=_round_labels(study, language)
+        ci=study.analysis.ci,
+        min_n=study.min_n,
+        rounds={r.id: r.label_in(language) for r in study.rounds},
+        language=language,
     )
     record = study.paths.reports / ".cache" / "exports.json"
-    said = {"ci": context.ci, "min_n": context.min_n, "rounds": context.rounds}
+    said = {
+        "ci": context.ci,
+        "min_n": context.min_n,
+        "rounds": context.rounds,
+        "language": language,
+    }
     payload = json.dumps([tables, labels, source, said], sort_keys=True).encode()
     key = hashlib.sha256(payload).hexdigest()
     workbook = study.paths.reports / "exports" / "tables.xlsx"

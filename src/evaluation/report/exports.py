@@ -39,6 +39,7 @@ import pandas as pd
 
 from evaluation.io.files import atomic_path, write_text
 from evaluation.paths import StudyPaths
+from evaluation.report import locale
 from evaluation.safety import defuse_formula, is_plain_folder
 
 P_COLUMNS = ("p", "p_adjusted", "p_q", "p_value")
@@ -60,11 +61,14 @@ class ExportContext:
     ci : the confidence level of every interval (``analysis.ci``).
     min_n : the smallest group shown (``disclosure.min_n``).
     rounds : round id -> label in the export's language (cells of ``round``, ``baseline``).
+    language : the export's language: Finnish numbers are written as in the reports
+        (:mod:`evaluation.report.locale`: ``0,42``, ``< 0,001``); English ones in APA style.
     """
 
     ci: float = 0.95
     min_n: int = 5
     rounds: Mapping[str, str] = field(default_factory=dict)
+    language: str = "en"
 
 
 def _workbook_time() -> dt.datetime:
@@ -88,9 +92,16 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value))
 
 
-def _number(value: float, column: str) -> str:
+def _number(value: float, column: str, language: str = "en") -> str:
     """A number as LaTeX text: p as "< .001" or three decimals, whole numbers as they are,
-    others rounded; a minus sign, not a hyphen."""
+    others rounded; a minus sign, not a hyphen. In Finnish as the reports write it
+    (decimal comma, "< 0,001")."""
+    if language != "en":
+        if column in P_COLUMNS:
+            return escape_latex(locale.p_value(value, language))
+        whole = float(value).is_integer() and abs(value) < 1e12
+        digits = 0 if whole else _digits(column)
+        return escape_latex(locale.number(value, language, digits))
     if column in P_COLUMNS:
         return "$<$ .001" if value < 0.001 else f"{value:.3f}"
     if float(value).is_integer() and abs(value) < 1e12:
@@ -104,14 +115,18 @@ def _number(value: float, column: str) -> str:
 
 
 def _latex_cell(
-    value: object, column: str, labels: Mapping[str, str], rounds: Mapping[str, str] | None = None
+    value: object,
+    column: str,
+    labels: Mapping[str, str],
+    rounds: Mapping[str, str] | None = None,
+    language: str = "en",
 ) -> str:
     if _missing(value):
         return DASH
     if isinstance(value, bool):
         return escape_latex(labels.get("yes" if value else "no", "yes" if value else "no"))
     if isinstance(value, int | float):
-        return _number(value, column)
+        return _number(value, column, language)
     text = str(value)
     if rounds and column in ROUND_COLUMNS and text in rounds:
         return escape_latex(rounds[text])
@@ -134,6 +149,7 @@ _LATEX_SPECIAL = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
+    "\u00a0": "~",  # the no-break space of Finnish numbers ("1 500", "< 0,001")
     # symbols of the label files that pdfLaTeX's UTF-8 input does not know (LuaLaTeX and
     # XeLaTeX know every character)
     "≥": r"\ensuremath{\geq}",
@@ -218,6 +234,7 @@ def to_latex(
     label: str,
     note: str = "",
     rounds: Mapping[str, str] | None = None,
+    language: str = "en",
 ) -> str:
     """A booktabs ``longtable`` with its caption and, below it, ``note`` (needs
     ``\\usepackage{booktabs,longtable}``). Every text is escaped."""
@@ -227,7 +244,8 @@ def to_latex(
     header = " & ".join(escape_latex(labels.get(c, c)) for c in shown.columns)
     body = [
         " & ".join(
-            _latex_cell(v, c, labels, rounds) for v, c in zip(row, shown.columns, strict=True)
+            _latex_cell(v, c, labels, rounds, language)
+            for v, c in zip(row, shown.columns, strict=True)
         )
         + r" \\"
         for row in shown.itertuples(index=False, name=None)
@@ -272,13 +290,13 @@ def main_results_frame(
     return out.reset_index(drop=True)
 
 
-def _interval(value: object, low: object, high: object, column: str) -> str:
+def _interval(value: object, low: object, high: object, column: str, language: str) -> str:
     if _missing(value):
         return DASH
-    text = _number(float(value), column)
+    text = _number(float(value), column, language)
     if _missing(low) or _missing(high):
         return text
-    lo, hi = _number(float(low), column), _number(float(high), column)
+    lo, hi = _number(float(low), column, language), _number(float(high), column, language)
     return f"{text} {{[}}{lo}, {hi}{{]}}"
 
 
@@ -312,7 +330,10 @@ def main_results_latex(
         same_measure = last is not None and measure == last[0]
         same_group = same_measure and comparison == last[1]
         last = (measure, comparison)
-        es = _interval(rec.get("effect_size"), rec.get("es_ci_low"), rec.get("es_ci_high"), "es")
+        lang = context.language
+        es = _interval(
+            rec.get("effect_size"), rec.get("es_ci_low"), rec.get("es_ci_high"), "es", lang
+        )
         kind = rec.get("effect_size_type")
         if es != DASH and not _missing(kind) and str(kind) in letters:
             es += f"\\tnote{{{letters[str(kind)]}}}"
@@ -320,11 +341,11 @@ def main_results_latex(
             "" if same_measure else _latex_cell(measure, "measure", labels),
             "" if same_group else _latex_cell(comparison, "comparison", labels),
             _latex_cell(rec.get("round"), "round", labels, context.rounds),
-            _latex_cell(rec.get("n"), "n", labels),
-            _interval(rec.get("estimate"), rec.get("ci_low"), rec.get("ci_high"), "estimate"),
+            _latex_cell(rec.get("n"), "n", labels, language=lang),
+            _interval(rec.get("estimate"), rec.get("ci_low"), rec.get("ci_high"), "estimate", lang),
             es,
-            _latex_cell(rec.get("p"), "p", labels),
-            _latex_cell(rec.get("p_adjusted"), "p_adjusted", labels),
+            _latex_cell(rec.get("p"), "p", labels, language=lang),
+            _latex_cell(rec.get("p_adjusted"), "p_adjusted", labels, language=lang),
         ]
         body.append(" & ".join(cells) + r" \\")
     note = _main_note(rows, labels, context)
@@ -477,7 +498,13 @@ def export_tables(
         tables[path.stem] = frame
         title, note = caption(path.stem, labels), table_note(path.stem, frame, labels, context)
         tex = to_latex(
-            frame, labels, caption=title, label=path.stem, note=note, rounds=context.rounds
+            frame,
+            labels,
+            caption=title,
+            label=path.stem,
+            note=note,
+            rounds=context.rounds,
+            language=context.language,
         )
         chunks.append(tex)
         contents.append({"sheet": path.stem, "caption": title, "note": note, "n": len(frame)})
