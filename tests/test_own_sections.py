@@ -178,3 +178,25 @@ def test_hidden_counts_attribute_cells_to_their_organisation_and_actor():
     assert n[("organisation", "Org B")] == 1
     assert n[("actor", "Actor 1")] == 4
     assert n[("all", "all")] == 4
+
+
+def test_a_group_whose_every_theme_is_hidden_is_said_in_words_not_dashes(tmp_path, shown):
+    v = _view(tmp_path, "organisation", "Org A", {})
+    latest = v.study.round_ids[-1]
+    themes = pd.DataFrame(
+        {
+            "group_by": ["all", "all", "organisation", "organisation"],
+            "group": ["all", "all", "Org A", "Org A"],
+            "round": [latest] * 4,
+            "code": ["workload", "dialogue"] * 2,
+            "n_segments": [40, 30, None, None],
+            "share": [0.4, 0.3, None, None],
+            "change": [0.1, -0.05, None, None],
+            "suppressed": [False, False, True, True],
+        }
+    )
+    v._tables["themes"] = themes
+    audiences.qualitative(v)
+    (table,) = shown["tables"]
+    assert list(table["group"]) == ["all", "all"]  # no rows of dashes for Org A
+    assert v.label("themes_group_hidden").format(group="Org A", min_n=5) in shown["notes"]

@@ -495,11 +495,16 @@ def qualitative(v: ReportView) -> None:
         )
         if not rows.empty:
             heading(f"{v.label('rep_themes')} ({v.label(latest)})", 3)
-            if rows["suppressed"].astype(bool).all():  # a table of dashes says nothing
+            hidden = rows["suppressed"].astype(bool)
+            if hidden.all():  # a table of dashes says nothing
                 note(v.label("themes_all_hidden").format(min_n=v.study.min_n))
             else:
+                # A group whose every theme is hidden: its rows of dashes, in words instead.
+                blank = hidden.groupby([rows["group_by"], rows["group"]]).transform("all")
                 columns = ["group", "code", "n_segments", "share", "change", "suppressed"]
-                show(rows[columns], v.labels)
+                show(rows.loc[~blank, columns], v.labels)
+                for group in dict.fromkeys(rows.loc[blank, "group"].astype(str)):
+                    note(v.label("themes_group_hidden").format(group=group, min_n=v.study.min_n))
 
 
 @_section
