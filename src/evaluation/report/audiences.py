@@ -504,7 +504,8 @@ def qualitative(v: ReportView) -> None:
                 columns = ["group", "code", "n_segments", "share", "change", "suppressed"]
                 show(rows.loc[~blank, columns], v.labels)
                 for group in dict.fromkeys(rows.loc[blank, "group"].astype(str)):
-                    note(v.label("themes_group_hidden").format(group=group, min_n=v.study.min_n))
+                    name = v.label("all") if group == "all" else group
+                    note(v.label("themes_group_hidden").format(group=name, min_n=v.study.min_n))
 
 
 @_section
