@@ -766,7 +766,9 @@ def _run(
     _sweep(study)
     config = input_hashes(study)
     source = source_hash()
-    processed = _process(study, config, source, use_cache)
+    # The raw data files among the inputs: the notebooks read them as processed files.
+    raw = frozenset(relative(p, study.paths.root) for paths in study.data.values() for p in paths)
+    processed = _process(study, config, source, use_cache, raw)
     if engine == "kernel":
         _check_kernel(kernel)
     # What every notebook depends on, hashed once: derived data, inputs, the package's code.
@@ -782,7 +784,6 @@ def _run(
         + (f", git {code['git_commit'][:12]}" if code.get("git_commit") else "")
         + (" (uncommitted changes)" if code.get("git_dirty") else ""),
     }
-    raw = frozenset(relative(p, study.paths.root) for paths in study.data.values() for p in paths)
     state = _Run(study, kernel, engine, use_cache, shared_inputs, provenance, raw=raw)
 
     notebooks = study.paths.notebooks  # shipped, plus the study's own notebooks/[0-8]*
@@ -901,9 +902,10 @@ def _second_wave_run(
 ) -> set[str]:
     """Run the second-wave notebooks (``notebooks/8*``, in parallel among themselves) after the
     first wave, unless a notebook of the first wave failed (then they are not run: they would
-    read tables the failed notebook did not replace). Their cache key includes the sha256 of
-    every table the first-wave notebooks wrote (their cache records), so a changed table runs
-    them again. Returns the tables they stand behind."""
+    read tables the failed notebook did not replace). A notebook that declares its reads
+    (:func:`notebook_reads`) runs again when a table it read changed (traced); one that declares
+    nothing, when any table the first-wave notebooks wrote changed (their cache records).
+    Returns the tables they stand behind."""
     if not later:
         return set()
     if state.failures:
@@ -913,8 +915,20 @@ def _second_wave_run(
             state.records[nb.stem] = {"status": "not run", "error": "a first-wave notebook failed"}
         return set()
     first = [nb.stem for nb in notebooks if nb.stem != REPORT_NOTEBOOK and not _second_wave(nb)]
-    depends = {"tables": _first_wave_tables(state.study, first)}
-    wave = [state.job(nb, nb.stem, {"language": language}, labels, depends=depends) for nb in later]
+    every = {"tables": _first_wave_tables(state.study, first)}
+    # A notebook that declares its reads reads the tables of record with table_of_record:
+    # those it read are traced and checked (_stale_reason); one that declares nothing
+    # depends on every table of the first wave.
+    wave = [
+        state.job(
+            nb,
+            nb.stem,
+            {"language": language},
+            labels,
+            depends=every if notebook_reads(nb) is None else {},
+        )
+        for nb in later
+    ]
     todo = state.todo(wave)
     if todo:
         log.info("running %d second-wave notebook(s) (8*) on the first wave's tables", len(todo))
@@ -939,7 +953,13 @@ def _first_wave_tables(study: Study, names: list[str]) -> dict[str, str]:
     }
 
 
-def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool) -> dict:
+def _process(
+    study: Study,
+    inputs: dict[str, str],
+    source: str,
+    use_cache: bool,
+    raw: frozenset[str] = frozenset(),
+) -> dict:
     """Validate and score the raw data into data/processed/, unless neither the inputs nor the
     code changed since the parquet files there were written (then they are reused as they are).
     Returns the processed files' sha256s."""
@@ -959,23 +979,49 @@ def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool)
         ):
             log.info("study %s: raw data and code unchanged, processed data kept", study.name)
             return files
-    from evaluation.disclosure.plan import PLAN_FILE, make_plan
+    from evaluation.disclosure.plan import AUDIT_FILE, PLAN_FILE, make_plan
     from evaluation.pipeline.process import process
     from evaluation.pipeline.session import study_themes
 
     log.info("study %s: validating and scoring", study.name)
     written = process(study)
-    # Disclosure control over every published table at once, audited before anything is
-    # published: a DisclosureError here leaves reports/ as it was.
-    log.info("study %s: disclosure plan (suppressed cells chosen and audited)", study.name)
-    # The old plan belongs to the old data: gone before the new one is made, so a refused
-    # plan never leaves it beside data it does not describe.
-    (study.paths.processed / PLAN_FILE).unlink(missing_ok=True)
-    make_plan(study, themes=lambda: study_themes(study))
-    written["disclosure"] = study.paths.processed / PLAN_FILE
     files = {name: sha256_file(path) for name, path in sorted(written.items())}
-    write_text(record_path, json.dumps({"key": key, "files": files}, indent=1) + "\n")
+    # The plan is made from the survey data and the codings only (never the activities or the
+    # feedback) and the configuration: unchanged, the plan of the last run stands.
+    plan_key = _digest(
+        [
+            {n: d for n, d in files.items() if n in PLAN_READS},
+            {p: d for p, d in inputs.items() if p not in raw},
+            source,
+        ]
+    )
+    plan = study.paths.processed / PLAN_FILE
+    last = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
+    if (
+        use_cache
+        and last.get("plan_key") == plan_key
+        and plan.is_file()
+        and (study.paths.processed / AUDIT_FILE).is_file()
+        and sha256_file(plan) == last.get("files", {}).get("disclosure")
+    ):
+        log.info("study %s: survey data and codings unchanged, disclosure plan kept", study.name)
+    else:
+        # Disclosure control over every published table at once, audited before anything is
+        # published: a DisclosureError here leaves reports/ as it was.
+        log.info("study %s: disclosure plan (suppressed cells chosen and audited)", study.name)
+        # The old plan belongs to the old data: gone before the new one is made, so a refused
+        # plan never leaves it beside data it does not describe.
+        plan.unlink(missing_ok=True)
+        make_plan(study, themes=lambda: study_themes(study))
+    files["disclosure"] = sha256_file(plan)
+    files = dict(sorted(files.items()))
+    record = {"key": key, "plan_key": plan_key, "files": files}
+    write_text(record_path, json.dumps(record, indent=1) + "\n")
     return files
+
+
+# The processed files the disclosure plan is made from (make_plan and study_themes).
+PLAN_READS = frozenset({"scores", "responses", "summaries", "codings", "open_answers"})
 
 
 def _export(
