@@ -56,9 +56,10 @@ format: $(STAMP) ## apply ruff format and fixes
 	$(BIN)/ruff check --fix src tests benchmarks tools
 	$(BIN)/ruff format src tests benchmarks tools
 
-bench: $(STAMP) ## benchmarks: --help start-up, pipeline vs a naive papermill loop, the scale curve, the disclosure audit (docs/benchmarks.md)
+bench: $(STAMP) ## benchmarks: --help start-up, pipeline vs a naive papermill loop, incremental runs, the scale curve, the disclosure audit (docs/benchmarks.md)
 	$(BIN)/python benchmarks/cli_start.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/incremental.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/disclosure.py
 

@@ -28,6 +28,20 @@ os.umask(_UMASK)
 
 
 STAGING_ENV = "EVALUATION_STAGING"
+# While ``evaluation run`` executes a notebook: the file where the tables of record it reads are
+# traced (:func:`record_read`), so its cache depends on exactly those.
+READS_ENV = "EVALUATION_READS"
+
+
+def record_read(table: str) -> None:
+    """Note that the running notebook read the table of record ``table`` (without ``.csv``)
+    when ``evaluation run`` traces it (:data:`READS_ENV`); otherwise nothing."""
+    path = os.environ.get(READS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(table + "\n")
+
+
 _UNSTAGED = (".cache", ".staging")  # run bookkeeping under reports/: written in place
 
 

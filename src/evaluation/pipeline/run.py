@@ -39,12 +39,13 @@ from pathlib import Path
 
 from evaluation.config import Study, load_labels, load_study
 from evaluation.errors import NotebookError, ReproduceError, UsageError
-from evaluation.io.files import STAGING_ENV, sha256_file, write_text
+from evaluation.io.files import READS_ENV, STAGING_ENV, sha256_file, write_text
 from evaluation.pipeline import progress
 from evaluation.pipeline.manifest import (
     code_version,
     input_hashes,
     read_manifest,
+    relative,
     run_id,
     source_hash,
     table_hashes,
@@ -76,6 +77,9 @@ class NotebookJob:
     labels: dict
     provenance: dict
     depends: dict = field(default_factory=dict)  # extra cache inputs (reports: table hashes)
+    # The processed files it reads (data/processed/<name>.parquet stems); None: every processed
+    # and every input file (a notebook that declares nothing, see notebook_reads).
+    reads: tuple[str, ...] | None = None
     title: str = ""  # the HTML page's <title>, in the page's language
 
     @property
@@ -96,31 +100,105 @@ def _cache_file(study: Study, name: str) -> Path:
     return study.paths.reports / ".cache" / f"{name}.json"
 
 
-def _cache_key(job: NotebookJob, inputs: dict[str, object]) -> str:
-    payload = {
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def _cache_key(job: NotebookJob, inputs: dict[str, str]) -> str:
+    """The hash of exactly what ``job`` reads: ``inputs`` (component -> sha256, see
+    :meth:`_Run.inputs`) and the job's own notebook, parameters and kernel."""
+    return _digest({"job": _job_inputs(job), "inputs": inputs})
+
+
+def _job_inputs(job: NotebookJob) -> dict[str, str]:
+    return {
         "notebook": sha256_file(job.source),
-        "parameters": job.parameters,
+        "parameters": _digest(job.parameters),
         # The engine does not change results; the kernel name is what the notebook records.
         "kernel": job.kernel,
-        **inputs,
-        "depends": job.depends,
-        "labels": job.labels,
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _still_valid(cache: Path, key: str, study: Study) -> bool:
+def notebook_reads(notebook: Path) -> list[str] | None:
+    """The processed files (``data/processed/<name>.parquet`` stems) an analysis notebook
+    declares it reads, in its metadata ``evaluation: {reads: [...]}``; None when it declares
+    nothing (it then depends on every processed file and every input file)."""
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return None
+    reads = (meta.get("evaluation") or {}).get("reads") if isinstance(meta, dict) else None
+    if not isinstance(reads, list) or not all(isinstance(r, str) for r in reads):
+        return None
+    return sorted(set(reads))
+
+
+def _still_valid(cache: Path, key: str, study: Study, tables: dict[str, str] | None = None) -> bool:
+    return _stale_reason(cache, key, study, tables) is None
+
+
+def _stale_reason(
+    cache: Path,
+    key: str,
+    study: Study,
+    tables: dict[str, str] | None = None,
+    inputs: dict[str, str] | None = None,
+) -> str | None:
+    """None when the cached outputs of a job with ``key`` still stand; else why not, in words
+    (``activities.parquet changed``). ``tables``: the tables of record now (name -> sha256),
+    against which the tables the job read in its last run (``reads``) are checked."""
     if not cache.is_file():
-        return False
-    record = json.loads(cache.read_text(encoding="utf-8"))
+        return "no earlier run"
+    try:
+        record = json.loads(cache.read_text(encoding="utf-8"))
+    except ValueError:
+        return "its cache record is unreadable"
     html = record.get("html")  # relative to the study folder (absolute in older records)
-    if record.get("key") != key or not html or not (study.paths.root / html).is_file():
-        return False
+    if record.get("key") != key:
+        return _changed(record.get("inputs"), inputs, study)
+    if not html or not (study.paths.root / html).is_file():
+        return "its page is missing"
     for name, digest in record.get("tables", {}).items():
         path = study.paths.tables / name
         if not path.is_file() or sha256_file(path) != digest:
-            return False
-    return True
+            return f"its table {name} changed or is missing"
+    reads = record.get("reads") or {}
+    if reads:
+        now = tables if tables is not None else table_hashes(study)
+        changed = [name for name, digest in sorted(reads.items()) if now.get(name) != digest]
+        if changed:
+            return _said(changed, "changed")
+    return None
+
+
+def _said(names: list[str], what: str, most: int = 4) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    shown = ", ".join(names[:most]) + more
+    return f"{shown} {what}"
+
+
+def _changed(before: dict | None, now: dict | None, study: Study) -> str:
+    """Which inputs differ between a job's last run (``before``) and this one, in words."""
+    if not isinstance(before, dict) or now is None:
+        return "its inputs changed"
+    names = sorted(n for n in set(before) | set(now) if before.get(n) != now.get(n))
+    if not names:
+        return "its inputs changed"
+    words = []
+    for name in names:
+        if name == "source":
+            words.append("the package code")
+        elif name.startswith("processed:"):
+            stem = name.split(":", 1)[1]
+            raw = [p.name for p in study.data.get(stem, ())]
+            words.append(f"{stem}.parquet" + (f" ({', '.join(raw)})" if raw else ""))
+        elif name.startswith(("table:", "input:")):
+            words.append(name.split(":", 1)[1])
+        elif name.startswith("labels:"):
+            words.append(f"the {name.split(':', 1)[1]} labels")
+        else:
+            words.append(f"its {name}")
+    return _said(words, "changed")
 
 
 def warm_worker(parent: int | None = None) -> None:
@@ -167,6 +245,11 @@ def execute_notebook(job: NotebookJob) -> dict:
     executed = stage / job.executed.relative_to(job.reports)
     executed.parent.mkdir(parents=True, exist_ok=True)
     os.environ[STAGING_ENV] = json.dumps({"reports": str(job.reports), "stage": str(stage)})
+    # The tables of record the notebook reads (ReportView.table, table_of_record) are traced
+    # here: its cache record checks them next time (see _stale_reason).
+    traced = job.cache_dir / f".{job.name}.reads"
+    traced.unlink(missing_ok=True)
+    os.environ[READS_ENV] = str(traced)
     os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
     if job.engine == "inprocess":
@@ -201,6 +284,9 @@ def execute_notebook(job: NotebookJob) -> dict:
         error = None
     finally:
         os.environ.pop(STAGING_ENV, None)
+        os.environ.pop(READS_ENV, None)
+    reads = sorted(set(traced.read_text(encoding="utf-8").split())) if traced.is_file() else []
+    traced.unlink(missing_ok=True)
     executed_s = time.perf_counter() - start
     if error is None:
         # The page is rendered into the staging folder too: it appears with its tables.
@@ -239,6 +325,7 @@ def execute_notebook(job: NotebookJob) -> dict:
         "seconds": round(time.perf_counter() - start, 1),
         "execute_seconds": round(executed_s, 1),
         "tables": tables,
+        "reads": [f"{name}.csv" for name in reads],
     }
 
 
@@ -366,8 +453,9 @@ class _Run:
     kernel: str
     engine: str
     use_cache: bool
-    shared_inputs: dict
+    shared_inputs: dict  # processed (name -> sha256), config (input file -> sha256), source
     provenance: dict
+    raw: frozenset[str] = frozenset()  # the input files that are raw data (data/raw/...)
     records: dict[str, dict] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -397,19 +485,48 @@ class _Run:
             labels=labels,
             provenance={labels.get(k, k): v for k, v in self.provenance.items()},
             depends=paths.get("depends", {}),
+            reads=paths["reads"] if "reads" in paths else notebook_reads(nb),
             title=title or labels.get(f"nb_{nb.stem}", nb.stem),
         )
+
+    def inputs(self, job: NotebookJob) -> dict[str, str]:
+        """What ``job`` reads, component -> sha256: the package code, its page's labels, the
+        configuration files (study.yaml, instruments, codebook), the processed files it
+        declares (:func:`notebook_reads`; with none declared, every processed file and every
+        raw file too) and the tables in ``job.depends``."""
+        shared = self.shared_inputs
+        out = {"source": shared["source"], f"labels:{job.language}": _digest(job.labels)}
+        for path, digest in shared["config"].items():
+            if job.reads is None or path not in self.raw:
+                out[f"input:{path}"] = digest
+        for name, digest in shared["processed"].items():
+            if job.reads is None or name in job.reads:
+                out[f"processed:{name}"] = digest
+        for name, digest in job.depends.get("tables", {}).items():
+            out[f"table:{name}"] = digest
+        return out
 
     def todo(self, jobs: list[NotebookJob]) -> list[NotebookJob]:
         """The jobs whose inputs changed (the others are recorded as unchanged)."""
         out = []
+        tables = table_hashes(self.study)
         for job in jobs:
-            key = _cache_key(job, self.shared_inputs)
-            if self.use_cache and _still_valid(_cache_file(self.study, job.name), key, self.study):
+            inputs = {**_job_inputs(job), **self.inputs(job)}
+            key = _digest(inputs)
+            cache = _cache_file(self.study, job.name)
+            why = (
+                _stale_reason(cache, key, self.study, tables, inputs)
+                if self.use_cache
+                else "--force"
+            )
+            if why is None:
                 self.records[job.name] = {"status": "unchanged", "seconds": 0.0}
                 continue
             out.append(job)
-            self.records[job.name] = {"status": "pending", "key": key}
+            self.records[job.name] = {"status": "pending", "key": key, "inputs": inputs}
+            self.records[job.name]["reason"] = why
+            if why not in ("--force", "no earlier run"):
+                log.info("%s: runs again: %s", job.name, why)
         kept = len(jobs) - len(out)
         if kept:
             log.info("%d of %d notebook(s) unchanged since the last run: kept", kept, len(jobs))
@@ -451,15 +568,22 @@ class _Run:
         for name in names:
             rec = self.records[name]
             key = rec.pop("key", None)
+            inputs = rec.pop("inputs", None)
             status = rec.get("status")
             if status == "executed":
                 tables = {
                     t: sha256_file(self.study.paths.tables / t) for t in rec.get("tables", [])
                 }
+                read = {}
+                for t in rec.get("reads", []):
+                    path = self.study.paths.tables / t
+                    read[t] = sha256_file(path) if path.is_file() else None
                 cache = {
                     "key": key,
                     "html": Path(rec.pop("html")).relative_to(self.study.paths.root).as_posix(),
                     "tables": tables,
+                    "reads": read,  # the tables of record it read (None: looked for, absent)
+                    "inputs": inputs,  # what the key is made of: says what changed next time
                     "seconds": rec["seconds"],
                 }
                 write_text(_cache_file(self.study, name), json.dumps(cache, indent=1) + "\n")
@@ -642,7 +766,9 @@ def _run(
     _sweep(study)
     config = input_hashes(study)
     source = source_hash()
-    processed = _process(study, config, source, use_cache)
+    # The raw data files among the inputs: the notebooks read them as processed files.
+    raw = frozenset(relative(p, study.paths.root) for paths in study.data.values() for p in paths)
+    processed = _process(study, config, source, use_cache, raw)
     if engine == "kernel":
         _check_kernel(kernel)
     # What every notebook depends on, hashed once: derived data, inputs, the package's code.
@@ -658,7 +784,7 @@ def _run(
         + (f", git {code['git_commit'][:12]}" if code.get("git_commit") else "")
         + (" (uncommitted changes)" if code.get("git_dirty") else ""),
     }
-    state = _Run(study, kernel, engine, use_cache, shared_inputs, provenance)
+    state = _Run(study, kernel, engine, use_cache, shared_inputs, provenance, raw=raw)
 
     notebooks = study.paths.notebooks  # shipped, plus the study's own notebooks/[0-8]*
     analyses = [nb for nb in notebooks if nb.stem != REPORT_NOTEBOOK]
@@ -722,7 +848,9 @@ def _run(
                                 / lang
                                 / f"{aud.slug}.ipynb",
                                 html=study.paths.html / lang / f"{aud.slug}.html",
-                                depends={"tables": tables},
+                                # it reads tables of record only: those it read are traced
+                                # and checked (_stale_reason), not every table
+                                reads=(),
                             )
                         )
                 todo2 = state.todo(report_jobs)
@@ -774,9 +902,10 @@ def _second_wave_run(
 ) -> set[str]:
     """Run the second-wave notebooks (``notebooks/8*``, in parallel among themselves) after the
     first wave, unless a notebook of the first wave failed (then they are not run: they would
-    read tables the failed notebook did not replace). Their cache key includes the sha256 of
-    every table the first-wave notebooks wrote (their cache records), so a changed table runs
-    them again. Returns the tables they stand behind."""
+    read tables the failed notebook did not replace). A notebook that declares its reads
+    (:func:`notebook_reads`) runs again when a table it read changed (traced); one that declares
+    nothing, when any table the first-wave notebooks wrote changed (their cache records).
+    Returns the tables they stand behind."""
     if not later:
         return set()
     if state.failures:
@@ -786,8 +915,20 @@ def _second_wave_run(
             state.records[nb.stem] = {"status": "not run", "error": "a first-wave notebook failed"}
         return set()
     first = [nb.stem for nb in notebooks if nb.stem != REPORT_NOTEBOOK and not _second_wave(nb)]
-    depends = {"tables": _first_wave_tables(state.study, first)}
-    wave = [state.job(nb, nb.stem, {"language": language}, labels, depends=depends) for nb in later]
+    every = {"tables": _first_wave_tables(state.study, first)}
+    # A notebook that declares its reads reads the tables of record with table_of_record:
+    # those it read are traced and checked (_stale_reason); one that declares nothing
+    # depends on every table of the first wave.
+    wave = [
+        state.job(
+            nb,
+            nb.stem,
+            {"language": language},
+            labels,
+            depends=every if notebook_reads(nb) is None else {},
+        )
+        for nb in later
+    ]
     todo = state.todo(wave)
     if todo:
         log.info("running %d second-wave notebook(s) (8*) on the first wave's tables", len(todo))
@@ -812,7 +953,13 @@ def _first_wave_tables(study: Study, names: list[str]) -> dict[str, str]:
     }
 
 
-def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool) -> dict:
+def _process(
+    study: Study,
+    inputs: dict[str, str],
+    source: str,
+    use_cache: bool,
+    raw: frozenset[str] = frozenset(),
+) -> dict:
     """Validate and score the raw data into data/processed/, unless neither the inputs nor the
     code changed since the parquet files there were written (then they are reused as they are).
     Returns the processed files' sha256s."""
@@ -832,23 +979,49 @@ def _process(study: Study, inputs: dict[str, str], source: str, use_cache: bool)
         ):
             log.info("study %s: raw data and code unchanged, processed data kept", study.name)
             return files
-    from evaluation.disclosure.plan import PLAN_FILE, make_plan
+    from evaluation.disclosure.plan import AUDIT_FILE, PLAN_FILE, make_plan
     from evaluation.pipeline.process import process
     from evaluation.pipeline.session import study_themes
 
     log.info("study %s: validating and scoring", study.name)
     written = process(study)
-    # Disclosure control over every published table at once, audited before anything is
-    # published: a DisclosureError here leaves reports/ as it was.
-    log.info("study %s: disclosure plan (suppressed cells chosen and audited)", study.name)
-    # The old plan belongs to the old data: gone before the new one is made, so a refused
-    # plan never leaves it beside data it does not describe.
-    (study.paths.processed / PLAN_FILE).unlink(missing_ok=True)
-    make_plan(study, themes=lambda: study_themes(study))
-    written["disclosure"] = study.paths.processed / PLAN_FILE
     files = {name: sha256_file(path) for name, path in sorted(written.items())}
-    write_text(record_path, json.dumps({"key": key, "files": files}, indent=1) + "\n")
+    # The plan is made from the survey data and the codings only (never the activities or the
+    # feedback) and the configuration: unchanged, the plan of the last run stands.
+    plan_key = _digest(
+        [
+            {n: d for n, d in files.items() if n in PLAN_READS},
+            {p: d for p, d in inputs.items() if p not in raw},
+            source,
+        ]
+    )
+    plan = study.paths.processed / PLAN_FILE
+    last = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
+    if (
+        use_cache
+        and last.get("plan_key") == plan_key
+        and plan.is_file()
+        and (study.paths.processed / AUDIT_FILE).is_file()
+        and sha256_file(plan) == last.get("files", {}).get("disclosure")
+    ):
+        log.info("study %s: survey data and codings unchanged, disclosure plan kept", study.name)
+    else:
+        # Disclosure control over every published table at once, audited before anything is
+        # published: a DisclosureError here leaves reports/ as it was.
+        log.info("study %s: disclosure plan (suppressed cells chosen and audited)", study.name)
+        # The old plan belongs to the old data: gone before the new one is made, so a refused
+        # plan never leaves it beside data it does not describe.
+        plan.unlink(missing_ok=True)
+        make_plan(study, themes=lambda: study_themes(study))
+    files["disclosure"] = sha256_file(plan)
+    files = dict(sorted(files.items()))
+    record = {"key": key, "plan_key": plan_key, "files": files}
+    write_text(record_path, json.dumps(record, indent=1) + "\n")
     return files
+
+
+# The processed files the disclosure plan is made from (make_plan and study_themes).
+PLAN_READS = frozenset({"scores", "responses", "summaries", "codings", "open_answers"})
 
 
 def _export(

@@ -612,6 +612,9 @@ def study_themes(study: Study) -> pd.DataFrame | None:
 def table_of_record(s: Session, name: str) -> pd.DataFrame | None:
     """``reports/tables/<name>.csv`` as written by an analysis notebook of the first wave (for
     the second wave, ``notebooks/8*``), or None when the run wrote no such table."""
+    from evaluation.io.files import record_read
+
+    record_read(name)
     path = s.study.paths.tables / f"{name}.csv"
     if not path.is_file():
         return None

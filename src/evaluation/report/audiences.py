@@ -25,6 +25,7 @@ import pandas as pd
 
 from evaluation.config import REPORT_SECTIONS, Study, load_study
 from evaluation.io.codings import codebook_labels, load_codebook
+from evaluation.io.files import record_read
 from evaluation.report import locale
 from evaluation.report.display import heading, link, markdown, note, show, show_figure
 from evaluation.report.view import StudyView, view_labels
@@ -98,6 +99,7 @@ class ReportView(StudyView):
     def table(self, name: str) -> pd.DataFrame | None:
         """A table of record, or None when the run did not write it."""
         if name not in self._tables:
+            record_read(name)  # the run's cache of this report depends on it
             path = self.study.paths.tables / f"{name}.csv"
             self._tables[name] = (
                 pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None
@@ -511,8 +513,10 @@ def qualitative(v: ReportView) -> None:
 @_section
 def indicators(v: ReportView) -> None:
     """Project indicators against their targets (latest round)."""
+    if v.audience.kind == "organisation":  # not read at all: the report's cache skips it
+        return
     table = v.table("indicators")
-    if table is None or table.empty or v.audience.kind == "organisation":
+    if table is None or table.empty:
         return
     latest = [r for r in v.study.round_ids if r in set(table["round"])][-1:]
     heading(v.label("nb_45-indicators"))

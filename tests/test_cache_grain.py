@@ -1,0 +1,88 @@
+"""The run's cache at the grain of the work (issue 17, item 2): each notebook's key holds what
+it reads, so a changed activity re-runs the indicators and the reports that show them, a changed
+label of a report-only language re-renders only that language's reports, and changed survey
+answers re-run every analysis."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from evaluation.config import load_study
+from evaluation.paths import DEFAULT_NOTEBOOKS
+from evaluation.pipeline.run import REPORT_NOTEBOOK, notebook_reads, run
+from tests.conftest import copy_study
+
+
+def _executed(study: Path) -> dict[str, str]:
+    """name -> reason of each notebook the last run executed (from the manifest)."""
+    notebooks = json.loads((study / "reports" / "manifest.json").read_text())["notebooks"]
+    return {n: r.get("reason", "") for n, r in notebooks.items() if r["status"] == "executed"}
+
+
+def _change_one_training(study: Path) -> None:
+    """One more participant in the first training (an indicator counts them)."""
+    path = study / "data" / "raw" / "activities.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if ",training," in line)
+    lines[at] = re.sub(r",training,(\d+),", lambda m: f",training,{int(m[1]) + 1},", lines[at])
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_every_shipped_analysis_notebook_declares_its_reads():
+    for nb in sorted(DEFAULT_NOTEBOOKS.glob("[0-8]*.ipynb")):
+        reads = notebook_reads(nb)
+        assert reads, nb.name
+        assert "disclosure" in reads, nb.name  # write_table applies the plan
+    assert notebook_reads(DEFAULT_NOTEBOOKS / "45-indicators.ipynb") is not None
+    assert "activities" in notebook_reads(DEFAULT_NOTEBOOKS / "45-indicators.ipynb")
+
+
+def test_a_notebook_that_declares_nothing_depends_on_everything(tmp_path):
+    nb = tmp_path / "70-own.ipynb"
+    nb.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    assert notebook_reads(nb) is None
+    nb.write_text(json.dumps({"cells": [], "metadata": {"evaluation": {"reads": ["scores"]}}}))
+    assert notebook_reads(nb) == ["scores"]
+
+
+def test_only_what_reads_a_change_runs_again(shared_demo_run, tmp_path):
+    study = copy_study(shared_demo_run, tmp_path / "study")
+    analyses = {nb.stem for nb in load_study(study).paths.notebooks} - {REPORT_NOTEBOOK}
+
+    run(study, jobs=2, language="both")  # nothing changed: nothing runs
+    assert _executed(study) == {}
+
+    _change_one_training(study)
+    run(study, jobs=2, language="both")
+    ran = _executed(study)
+    assert "activities" in ran.pop("45-indicators")
+    # the reports that show indicators (consortium and actors), in both languages; never the
+    # organisations' (they show no indicators) nor another analysis
+    assert ran, "no report showed the changed indicators"
+    assert {n.split(".")[2].split("-")[0] for n in ran} == {"consortium", "actor"}
+    assert {n.split(".")[1] for n in ran} == {"fi", "en"}
+    assert all(r == "indicators.csv changed" for r in ran.values()), ran
+
+    # a label of a report-only language (the study's analyses are rendered in Finnish)
+    assert load_study(study).language == "fi"
+    labels = study / "config" / "labels"
+    labels.mkdir(parents=True, exist_ok=True)
+    (labels / "en.yaml").write_text('rep_analyses: "All the analyses"\n', encoding="utf-8")
+    run(study, jobs=2, language="both")
+    ran = _executed(study)
+    assert ran and all(n.startswith(f"{REPORT_NOTEBOOK}.en.") for n in ran), sorted(ran)
+    assert all(r == "the en labels changed" for r in ran.values())
+
+    # a changed answer: every analysis runs again
+    path = study / "data" / "raw" / "responses.csv"
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = text[0].rstrip("\n").split(",")
+    col = next(i for i, name in enumerate(header) if re.fullmatch(r"esis_\d+", name))
+    row = text[1].rstrip("\n").split(",")
+    row[col] = "1" if row[col] != "1" else "2"
+    text[1] = ",".join(row) + "\n"
+    path.write_text("".join(text), encoding="utf-8")
+    run(study, jobs=2, language="both", reports=False)
+    assert analyses <= set(_executed(study))
