@@ -219,7 +219,7 @@ def screenshot(
     return target
 
 
-#: The README's screenshots (docs/img): (file in docs/img, report page, width, height, scale, the label
+#: The README's screenshots: (file in docs/img, report page, width, height, scale, the label
 #: key of the heading to start from or "" for the top). The phone shows the key results table
 #: (it scrolls sideways in its own box).
 SCREENSHOTS: list[tuple[str, str, int, int, float, str]] = [
