@@ -372,6 +372,10 @@ class Study:
         return self.data.get(key, ())
 
 
+# A coder's reading of a coded segment (optional column ``tone`` of the codings, read by
+# evaluation.io.codings): what the joint display takes its qualitative direction from
+# (evaluation.analyse.qual.joint).
+SEGMENT_TONES = ("positive", "negative", "neutral", "mixed")
 LANGUAGES = literal_values(Study, "language")
 DESIGNS = literal_values(Study, "design")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.config import Study, read_yaml
+from evaluation.config import SEGMENT_TONES, Study, read_yaml
 from evaluation.errors import DataError
 from evaluation.io.problems import PROBLEM_COLUMNS, problem_summary
 from evaluation.io.readers import FILE_COLUMN, ROW_COLUMN, read_table_file
@@ -26,9 +26,6 @@ log = logging.getLogger(__name__)
 
 CODING_COLUMNS = ["segment", "coder", "code", "text", "document", "round", "organisation",
                   "start", "end", "source", "tone"]  # fmt: skip
-# A coder's reading of a coded segment (optional column ``tone`` of the codings): what the
-# joint display takes its qualitative direction from (evaluation.analyse.qual.joint).
-SEGMENT_TONES = ("positive", "negative", "neutral", "mixed")
 ANSWER_REQUIRED = ("answer_id", "round", "organisation", "text")
 CODEBOOK_COLUMNS = ["id", "label_fi", "label_en", "description", "keywords", "parent", "tone",
                     "examples"]  # fmt: skip

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.analyse.qual.themes import choose_quote, coded_answers
-from evaluation.io.codings import SEGMENT_TONES
+from evaluation.config import SEGMENT_TONES
 
 THRESHOLD = 0.05  # theme fallback: change in resource minus problem shares (proportion)
 TONE_THRESHOLD = 10  # segment tones: change of the tone balance from baseline (points)
