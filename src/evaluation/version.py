@@ -16,10 +16,15 @@ from evaluation.paths import PACKAGE_DIR
 
 
 def _git(*args: str) -> str | None:
-    """Output of one git command run on the package's source, or None when it cannot answer."""
+    """Output of one git command run on the package's source, or None when it cannot answer.
+
+    ``--no-optional-locks``: ``git status`` would otherwise refresh the index under
+    ``index.lock``; a run killed by the timeout then leaves a stale lock that blocks the user's
+    next commit.
+    """
     try:
         done = subprocess.run(
-            ["git", "-C", str(PACKAGE_DIR), *args],
+            ["git", "--no-optional-locks", "-C", str(PACKAGE_DIR), *args],
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError):
