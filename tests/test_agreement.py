@@ -197,3 +197,23 @@ def test_the_proxy_is_labelled_as_a_proxy_in_both_languages(language, words):
     assert labels["qwl_proxy"] != labels["qwl"]
     for key in ("rep_proxy", "rep_proxy_note", "rep_proxy_summary", "proxy_agreement_note"):
         assert key in labels
+
+
+def test_blandaltman_figure_draws_no_bin_of_fewer_than_min_n():
+    from evaluation.report.plots import blandaltman_plot
+
+    scores = _scores({"T0": 3000})
+    table = agreement_table(scores, measure="qwl_proxy", reference="qwl", rounds=["T0"])
+    row = table[table["round"] == "all"].iloc[0].to_dict()
+    pairs = pd.DataFrame(
+        {
+            "mean": (scores["qwl_proxy"] + scores["qwl"]) / 2,
+            "diff": scores["qwl_proxy"] - scores["qwl"],
+        }
+    )
+    fig = blandaltman_plot(pairs, row, min_n=5)
+    counts = fig.axes[0].collections[0].get_array()
+    assert len(counts) and counts.min() >= 5
+    assert [line.get_ydata()[0] for line in fig.axes[0].get_lines()][1] == pytest.approx(
+        row["bias"]
+    )

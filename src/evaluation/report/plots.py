@@ -757,6 +757,8 @@ def blandaltman_plot(
     min_n : smallest number of respondents behind a bin.
     ci : the intervals' level (for the legend).
     """
+    import textwrap
+
     labels = dict(labels or {})
     measure, reference = str(row["measure"]), str(row["reference"])
     x = pairs["mean"].to_numpy(dtype=float)
@@ -768,14 +770,19 @@ def blandaltman_plot(
     with style_context():
         fig = new_figure(6.5, 4.0)
         ax = fig.add_subplot()
-        ax.set_title(_label(labels, "fig_blandaltman_title").format(**names), loc="left")
+        title = _label(labels, "fig_blandaltman_title").format(**names)
+        ax.set_title(textwrap.fill(title, 75), loc="left")  # a proxy's label is long
         ax.set_xlabel(_label(labels, "fig_blandaltman_x").format(**names))
         ax.set_ylabel(_label(labels, "fig_blandaltman_y").format(**names))
         if len(x) < max(int(min_n), 1) or not np.isfinite(float(row.get("bias", np.nan))):
             ax.text(0.5, 0.5, _label(labels, "no_data"), ha="center", va="center",
                     transform=ax.transAxes)  # fmt: skip
             return fig
-        ax.hexbin(x, y, gridsize=30, mincnt=max(int(min_n), 1), cmap="Blues", linewidths=0)
+        bins = ax.hexbin(x, y, gridsize=30, mincnt=max(int(min_n), 1), cmap="Blues", linewidths=0)
+        centres = np.asarray(bins.get_offsets(), dtype=float)
+        if len(centres):  # the axis spans the bins drawn, not a single respondent's extreme
+            span = float(np.ptp(centres[:, 0])) or 1.0
+            ax.set_xlim(centres[:, 0].min() - 0.08 * span, centres[:, 0].max() + 0.08 * span)
         ax.axhline(0.0, color="#777777", linestyle=":", linewidth=0.8)
         lines = (
             ("bias", "-", PAIR_COLOURS[0], _label(labels, "fig_blandaltman_bias")),
@@ -788,5 +795,10 @@ def blandaltman_plot(
             ax.axhspan(low, high, color=colour, alpha=0.12, linewidth=0)
             text = None if name is None else name.format(level=level)
             ax.axhline(value, color=colour, linestyle=style, linewidth=1.2, label=text)
+        marks = [float(row["loa_low_ci_low"]), float(row["loa_high_ci_high"]), 0.0]
+        marks += list(centres[:, 1]) if len(centres) else []
+        low, high = float(np.nanmin(marks)), float(np.nanmax(marks))
+        pad = 0.12 * ((high - low) or 1.0)
+        ax.set_ylim(low - pad, high + 2 * pad)  # room for the legend above
         ax.legend(loc="upper left", frameon=False, fontsize=8)
     return fig
