@@ -63,6 +63,23 @@ class Band:
 
 
 @dataclass(frozen=True)
+class Proxy:
+    """``proxy:`` of an instrument: a transparent secondary measure computed from its areas
+    (e.g. QWL's proxy, the mean of the five area scores), never the instrument's own score.
+
+    id : text, the measure's name (e.g. ``qwl_proxy``)
+    method : ``mean`` (the only rule so far)
+    of : ``parts`` (the instrument's area columns)
+    min_answered : int, 1 .. number of parts; default all parts
+    """
+
+    id: str
+    method: Literal["mean"]
+    of: Literal["parts"]
+    min_answered: int
+
+
+@dataclass(frozen=True)
 class Instrument:
     """One instrument definition (``config/instruments/<id>.yaml``)."""
 
@@ -84,6 +101,8 @@ class Instrument:
     # mean "no answer" ("EOS", "en osaa sanoa", 9); both from the definition, see the docs.
     answer_labels: dict[str, float] = field(default_factory=dict)
     missing_codes: tuple[str, ...] = ()
+    # A labelled proxy computed from the areas (``proxy:``), a measure of its own; None = none.
+    proxy: Proxy | None = None
 
     @property
     def value_columns(self) -> tuple[str, ...]:
@@ -96,8 +115,10 @@ class Instrument:
 
     @property
     def measures(self) -> tuple[str, ...]:
-        """Measure names: the instrument id, then ``<id>_<part>`` for each area."""
-        return (self.id, *(f"{self.id}_{p}" for p in self.parts))
+        """Measure names: the instrument id, then ``<id>_<part>`` for each area, then the
+        proxy's id when the definition has one (a secondary measure, never the headline)."""
+        proxy = (self.proxy.id,) if self.proxy is not None else ()
+        return (self.id, *(f"{self.id}_{p}" for p in self.parts), *proxy)
 
 
 @dataclass(frozen=True)
@@ -241,7 +262,7 @@ class Target:
 # function of each name in evaluation.report.audiences, one cell each in notebooks/90-report.
 REPORT_SECTIONS = ("key_results", "participation", "organisations", "qualitative", "indicators",
                    "technical_appendix", "own_change", "own_qwl", "own_units",
-                   "hidden_figures")  # fmt: skip
+                   "hidden_figures", "proxy")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -424,8 +445,10 @@ def instrument_file(instrument_id: str, paths: StudyPaths) -> Path:
 
 INSTRUMENT_KEYS = (
     "id", "items", "range", "integer", "reverse", "score", "parts", "bands", "file", "source",
-    "answer_labels", "missing", "description", "reference",
+    "answer_labels", "missing", "description", "reference", "proxy",
 )  # fmt: skip
+PROXY_METHODS = ("mean",)
+PROXY_OF = ("parts",)
 SCORE_METHODS = ("mean", "sum", "column")
 INSTRUMENT_FILES = ("responses", "feedback")
 
@@ -463,6 +486,7 @@ def load_instrument(path: Path) -> Instrument:
     if items and min_answered > len(items):
         raise _fail(path, f"score.min_answered must be between 1 and {len(items)}")
     parts = c.mapping(raw.get("parts"), "parts")
+    proxy = _proxy(raw.get("proxy"), iid, parts, c)
     return Instrument(
         id=iid,
         items=items,
@@ -487,6 +511,31 @@ def load_instrument(path: Path) -> Instrument:
                 ]
             )
         ),
+        proxy=proxy,
+    )
+
+
+def _proxy(raw: Any, iid: str, parts: dict, c: _Checks) -> Proxy | None:
+    """``proxy: {id, method: mean, of: parts, min_answered}``: a measure computed from the
+    instrument's areas; its id must not be another measure's name."""
+    if raw is None:
+        return None
+    spec = c.mapping(raw, "proxy")
+    c.known(spec, ("id", "method", "of", "min_answered"), "proxy")
+    if not parts:
+        raise c.fail("proxy", raw, "needs `parts` (the areas it is computed from)")
+    pid = c.text(spec.get("id") or f"{iid}_proxy", "proxy.id")
+    _check_id(pid, c.path, "proxy.id")
+    if pid == iid or pid in {f"{iid}_{p}" for p in parts}:
+        raise c.fail("proxy.id", pid, "is already a measure of this instrument")
+    min_answered = c.whole(1)(spec.get("min_answered", len(parts)), "proxy.min_answered")
+    if min_answered > len(parts):
+        raise c.fail("proxy.min_answered", min_answered, f"must be between 1 and {len(parts)}")
+    return Proxy(
+        id=pid,
+        method=c.choice(PROXY_METHODS)(spec.get("method", "mean"), "proxy.method"),
+        of=c.choice(PROXY_OF)(spec.get("of", "parts"), "proxy.of"),
+        min_answered=min_answered,
     )
 
 

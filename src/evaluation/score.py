@@ -43,6 +43,26 @@ def instrument_score(data: pd.DataFrame, instrument: Instrument) -> pd.Series:
     return score.astype("float64").rename(instrument.id)
 
 
+def proxy_score(data: pd.DataFrame, instrument: Instrument) -> pd.Series | None:
+    """The instrument's proxy per row (``proxy:`` in its definition), or None when it has none.
+
+    ``mean`` of ``parts``: the mean of the area columns when at least ``min_answered`` are
+    answered, else missing. When the data lack any area column the proxy is missing for every
+    row (no proxy, no error): a mean of fewer areas than defined is a different measure.
+    """
+    proxy = instrument.proxy
+    if proxy is None:
+        return None
+    columns = list(instrument.parts.values())
+    if not all(col in data for col in columns):
+        log.info("%s: the data lack area columns; no %s", instrument.id, proxy.id)
+        return pd.Series(np.nan, index=data.index, dtype="float64", name=proxy.id)
+    areas = data[columns].astype("float64")
+    answered = areas.notna().sum(axis=1)
+    value = areas.mean(axis=1).where(answered >= proxy.min_answered)
+    return value.astype("float64").rename(proxy.id)
+
+
 def band(values: pd.Series, instrument: Instrument) -> pd.Series:
     """The instrument's band id per value (upper bounds exclusive); missing stays missing."""
     if not instrument.bands:
@@ -78,6 +98,9 @@ def score_responses(responses: pd.DataFrame, study: Study) -> pd.DataFrame:
                 out[name] = responses[col].astype("float64")
             else:
                 out[name] = np.nan
+        proxy = proxy_score(responses, inst)
+        if proxy is not None:
+            out[proxy.name] = proxy
         if inst.bands:
             out[f"{inst.id}_band"] = band(out[inst.id], inst)
         n_missing = int(out[inst.id].isna().sum())

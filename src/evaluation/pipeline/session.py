@@ -60,6 +60,8 @@ class Options:
     composition_tests: Kwargs = field(default_factory=dict)  # composition_tests
     attrition: Kwargs = field(default_factory=dict)  # attrition_table
     optimisers: Kwargs = field(default_factory=dict)  # optimiser_agreement (+ measure)
+    # evaluation.analyse.quant.agreement.proxy_agreement_table (10-data-quality)
+    agreement: Kwargs = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -224,6 +226,8 @@ def build_options(
                    "by": ATTRITION_BY if columns is None or ATTRITION_BY in columns else None,
                    "min_n": min_n, "ci": ci},
         optimisers={"rounds": diag_rounds, "baseline": baseline, "min_n": min_n},
+        agreement={"pairs": [(i.proxy.id, i.id) for i in on_responses if i.proxy is not None],
+                   "rounds": rounds, "min_n": min_n, "ci": ci},
     )  # fmt: skip
 
 
@@ -619,3 +623,47 @@ def table_of_record(s: Session, name: str) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+# -------------------------------------------------------------------------------------------
+# A proxy's agreement with the instrument's own score (10-data-quality, proxy_agreement.csv)
+# -------------------------------------------------------------------------------------------
+
+
+def show_agreement(s: Session, table: pd.DataFrame) -> None:
+    """Show ``proxy_agreement.csv`` (as written): per proxy what it is and that it is not the
+    instrument's own score, the table, and a Bland-Altman figure over all rounds: the pairs in
+    bins of at least ``min_n`` respondents, the bias and the limits of agreement with their
+    intervals from the table. No figure when the all-rounds row is hidden; nothing at all for
+    an empty table (e.g. data without the area columns)."""
+    from evaluation.analyse.quant.agreement import ALL_ROUNDS, agreement_pairs
+    from evaluation.report import locale
+    from evaluation.report.display import heading, note, show, show_figure
+    from evaluation.report.plots import blandaltman_plot
+
+    if table is None or table.empty:
+        return
+    heading(s.label("proxy_agreement"))
+    for (measure, reference), rows in table.groupby(["measure", "reference"], sort=False):
+        names = {"measure": s.label(str(measure)), "reference": s.label(str(reference))}
+        k = locale.number(float(rows["loa_multiplier"].iloc[0]), s.language, 2)
+        heading(names["measure"], 3)
+        note(s.label("proxy_agreement_note").format(**names, k=k))
+        show(rows, s.labels, digits=2)
+        whole = rows[rows["round"].astype(str).eq(ALL_ROUNDS) & ~rows["suppressed"].astype(bool)]
+        if whole.empty:
+            continue
+        row = whole.iloc[0].to_dict()
+        pairs = agreement_pairs(
+            s.scores, measure=str(measure), reference=str(reference),
+            rounds=str(row["rounds"]).split(),
+        )  # fmt: skip
+        fig = blandaltman_plot(
+            pairs, row, labels=s.labels, min_n=s.study.min_n, ci=s.study.analysis.ci
+        )
+        show_figure(
+            fig,
+            figure_path(s, "blandaltman", str(measure)),
+            alt=s.label("fig_blandaltman_alt").format(**names),
+            language=s.language,
+        )

@@ -639,7 +639,8 @@ def _area_measures(v: ReportView) -> list[str]:
     out = []
     for inst in v.study.instruments.values():
         if inst.id in v.study.headline_measures:
-            out += [m for m in inst.measures if m != inst.id and m in v.study.measures]
+            areas = [f"{inst.id}_{part}" for part in inst.parts]  # not the proxy: no area
+            out += [m for m in areas if m in v.study.measures]
     return out
 
 
@@ -761,6 +762,75 @@ def hidden_figures(v: ReportView) -> None:
     )
 
 
+# -------------------------------------------------------------------------------------------
+# A labelled proxy and its agreement with the vendor's index (issue 18, item 2)
+# -------------------------------------------------------------------------------------------
+
+PROXY_SHOWN = ("round", "n", "r", "r_ci_low", "r_ci_high", "bias", "bias_ci_low", "bias_ci_high",
+               "sd_diff", "loa_low", "loa_high", "slope", "slope_ci_low", "slope_ci_high",
+               "suppressed")  # fmt: skip
+
+
+def proxy_sentences(v: StudyView, rows: pd.DataFrame) -> list[str]:
+    """The proxy's agreement with its reference in words, from the all-rounds row of
+    ``proxy_agreement.csv`` (numbers in the report's language); none when it is hidden."""
+    from evaluation.analyse.quant.agreement import ALL_ROUNDS
+
+    whole = rows[rows["round"].astype(str).eq(ALL_ROUNDS) & ~rows["suppressed"].astype(bool)]
+    if whole.empty:
+        return []
+    r = whole.iloc[0]
+    lang = v.language
+
+    def num(x: object, digits: int = 1) -> str:
+        return locale.number(float(x), lang, digits)
+
+    level = locale.number(v.study.analysis.ci * 100, lang, 0)
+    out = [
+        v.label("rep_proxy_summary").format(
+            n=locale.integer(r["n"], lang),
+            r=num(r["r"], 2),
+            r_low=num(r["r_ci_low"], 2),
+            r_high=num(r["r_ci_high"], 2),
+            level=level,
+            bias=num(r["bias"]),
+            bias_low=num(r["bias_ci_low"]),
+            bias_high=num(r["bias_ci_high"]),
+            loa_low=num(r["loa_low"]),
+            loa_high=num(r["loa_high"]),
+        )
+    ]
+    if pd.notna(r["slope"]):
+        out.append(
+            v.label("rep_proxy_slope").format(
+                slope=num(r["slope"], 2),
+                low=num(r["slope_ci_low"], 2),
+                high=num(r["slope_ci_high"], 2),
+                level=level,
+            )
+        )
+    return out
+
+
+@_section
+def proxy(v: ReportView) -> None:
+    """Consortium report, appendix: each labelled proxy (QWL: the mean of the areas), that it
+    is not the vendor's index, and how well the two agree (``proxy_agreement.csv``)."""
+    if v.audience.kind != "consortium":
+        return
+    table = v.table("proxy_agreement")
+    if table is None or table.empty:
+        return
+    heading(v.label("rep_proxy"))
+    for (measure, reference), rows in table.groupby(["measure", "reference"], sort=False):
+        heading(v.label(str(measure)), 3)
+        names = {"measure": v.label(str(measure)), "reference": v.label(str(reference))}
+        note(v.label("rep_proxy_note").format(**names))
+        for sentence in proxy_sentences(v, rows):
+            note(sentence)
+        _show_or_say(v, rows[[c for c in PROXY_SHOWN if c in rows]])
+
+
 # In the order of config.REPORT_SECTIONS (and of the notebook's cells).
 SECTIONS: tuple[Section, ...] = (
     key_results,
@@ -773,6 +843,7 @@ SECTIONS: tuple[Section, ...] = (
     own_qwl,
     own_units,
     hidden_figures,
+    proxy,
 )
 
 

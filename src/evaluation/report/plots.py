@@ -728,3 +728,77 @@ def random_effects_plot(
             axes[0].text(0.5, 0.5, _label(labels, "no_data"), ha="center", va="center",
                          transform=axes[0].transAxes)  # fmt: skip
     return fig
+
+
+def blandaltman_plot(
+    pairs: pd.DataFrame,
+    row: Mapping[str, object],
+    *,
+    labels: Mapping[str, str] | None = None,
+    min_n: int = 5,
+    ci: float = 0.95,
+) -> Figure:
+    """Bland-Altman figure of a proxy against a reference (Bland & Altman 1986, fig. 2).
+
+    The difference (``measure`` − ``reference``) against the pair's mean, drawn as hexagonal
+    bins of at least ``min_n`` respondents (no mark stands for fewer people); a solid line at
+    the bias, dashed lines at the limits of agreement, each with its interval as a band; a
+    dotted line at no difference. Numbers come from ``row`` (a row of
+    ``proxy_agreement.csv``: ``measure``, ``reference``, ``bias``, ``loa_low``, ``loa_high``
+    and their ``*_ci_low`` / ``*_ci_high``).
+
+    Parameters
+    ----------
+    pairs : DataFrame with ``mean`` and ``diff`` (from
+        :func:`evaluation.analyse.quant.agreement.agreement_pairs`). Not modified.
+    row : the agreement row (mapping).
+    labels : display texts: the measure ids, ``fig_blandaltman_title``, ``fig_blandaltman_x``,
+        ``fig_blandaltman_y``, ``fig_blandaltman_bias``, ``fig_blandaltman_loa``, ``no_data``.
+    min_n : smallest number of respondents behind a bin.
+    ci : the intervals' level (for the legend).
+    """
+    import textwrap
+
+    labels = dict(labels or {})
+    measure, reference = str(row["measure"]), str(row["reference"])
+    x = pairs["mean"].to_numpy(dtype=float)
+    y = pairs["diff"].to_numpy(dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    names = {"measure": _label(labels, measure), "reference": _label(labels, reference)}
+    level = _ci_percent(ci)
+    with style_context():
+        fig = new_figure(6.5, 4.0)
+        ax = fig.add_subplot()
+        title = _label(labels, "fig_blandaltman_title").format(**names)
+        ax.set_title(textwrap.fill(title, 75), loc="left")  # a proxy's label is long
+        ax.set_xlabel(_label(labels, "fig_blandaltman_x").format(**names))
+        ax.set_ylabel(_label(labels, "fig_blandaltman_y").format(**names))
+        if len(x) < max(int(min_n), 1) or not np.isfinite(float(row.get("bias", np.nan))):
+            ax.text(0.5, 0.5, _label(labels, "no_data"), ha="center", va="center",
+                    transform=ax.transAxes)  # fmt: skip
+            return fig
+        bins = ax.hexbin(x, y, gridsize=30, mincnt=max(int(min_n), 1), cmap="Blues", linewidths=0)
+        centres = np.asarray(bins.get_offsets(), dtype=float)
+        if len(centres):  # the axis spans the bins drawn, not a single respondent's extreme
+            span = float(np.ptp(centres[:, 0])) or 1.0
+            ax.set_xlim(centres[:, 0].min() - 0.08 * span, centres[:, 0].max() + 0.08 * span)
+        ax.axhline(0.0, color="#777777", linestyle=":", linewidth=0.8)
+        lines = (
+            ("bias", "-", PAIR_COLOURS[0], _label(labels, "fig_blandaltman_bias")),
+            ("loa_low", "--", PAIR_COLOURS[1], _label(labels, "fig_blandaltman_loa")),
+            ("loa_high", "--", PAIR_COLOURS[1], None),
+        )
+        for key, style, colour, name in lines:
+            value = float(row[key])
+            low, high = float(row[f"{key}_ci_low"]), float(row[f"{key}_ci_high"])
+            ax.axhspan(low, high, color=colour, alpha=0.12, linewidth=0)
+            text = None if name is None else name.format(level=level)
+            ax.axhline(value, color=colour, linestyle=style, linewidth=1.2, label=text)
+        marks = [float(row["loa_low_ci_low"]), float(row["loa_high_ci_high"]), 0.0]
+        marks += list(centres[:, 1]) if len(centres) else []
+        low, high = float(np.nanmin(marks)), float(np.nanmax(marks))
+        pad = 0.12 * ((high - low) or 1.0)
+        ax.set_ylim(low - pad, high + 2 * pad)  # room for the legend above
+        ax.legend(loc="upper left", frameon=False, fontsize=8)
+    return fig
