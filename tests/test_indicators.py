@@ -406,3 +406,40 @@ def test_malformed_per_in_study_yaml_is_a_clear_config_error(tmp_path, per, aggr
     with pytest.raises(ConfigError, match=message) as err:
         load_study(study)
     assert str(study / "config" / "study.yaml") in str(err.value)
+
+
+# --- what a reader sees ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["fi", "en"])
+def test_rows_for_readers_have_words_not_booleans(table, language):
+    from evaluation.config import load_labels
+    from evaluation.report.display import display_table
+    from evaluation.report.indicator_view import indicator_rows
+
+    labels = load_labels(language)
+    shown = indicator_rows(table, labels)
+    assert "met" not in shown.columns and "status" not in shown.columns
+    words = {labels[f"ind_status_{s}"] for s in ("met", "not_met", "uncertain")}
+    assert set(shown["ind_status"]) <= words | {""}
+    assert set(shown["ind_window"]) == {labels["ind_window_cumulative"], labels["ind_window_round"]}
+    html = display_table(shown, labels).to_html()
+    for raw in ("True", "False", "not_met", "ind_status", "ind_window"):
+        assert raw not in html
+    if language == "fi":  # the English words happen to be the ids
+        assert "uncertain" not in html and "cumulative" not in html
+    rule = labels["ind_rule"].format(level="95", min_n=5)
+    assert "95" in rule and "5" in rule
+
+
+def test_trajectory_figure_draws_values_intervals_and_targets(table):
+    from evaluation.report.plots import indicator_trajectory_plot
+
+    study = table[table["group"] == "all"]
+    fig = indicator_trajectory_plot(study, rounds=ROUNDS, labels={}, min_n=5)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == study["indicator"].nunique()
+    satisfaction = next(ax for ax in axes if ax.get_title(loc="left") == "satisfaction")
+    dashed = [line for line in satisfaction.get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_ydata()[0] for line in dashed] == [4.0]  # the target
+    assert satisfaction.collections  # the error bar of T0's t interval
