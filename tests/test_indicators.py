@@ -157,7 +157,9 @@ def test_distinct_people_with_ids_and_counts_without(table):
     # T0: p1, p2, p3, p4; T1: + 2 people without ids (communication adds 0); all: + 3 (no round)
     assert achieved(table, "participants_metropolia") == [4, 6, 6, 9]
     row = table[(table["indicator"] == "participants_metropolia") & (table["round"] == "all")]
-    assert row["status"].item() == "not_met" and row["window"].item() == "cumulative"
+    assert row["status"].item() == "not_met" and row["window"].item() == "all"
+    rounds = table[(table["indicator"] == "participants_metropolia") & (table["round"] != "all")]
+    assert (rounds["window"] == "cumulative").all()
     assert row["share_of_target"].item() == pytest.approx(0.09)
     assert bool(row["met"].item()) is False
     assert row["unit"].item() == "persons" and row["n_records"].item() == 5
@@ -188,7 +190,7 @@ def test_mentoring_model_adoption_share(table):
 
 def test_feedback_means_and_suppression(table):
     sat = table[table["indicator"] == "satisfaction"].set_index("round")
-    assert (sat["window"] == "round").all()  # a mean is of the round's own answers
+    assert (sat.loc[ROUNDS, "window"] == "round").all()  # a mean: the round's own answers
     assert sat.loc["T0", "achieved"] == pytest.approx(25 / 6)
     # T1 alone: 3 answers (the empty one is not counted) < min_n; T2: none
     assert sat.loc[["T1", "T2"], "suppressed"].all()
@@ -422,7 +424,8 @@ def test_rows_for_readers_have_words_not_booleans(table, language):
     assert "met" not in shown.columns and "status" not in shown.columns
     words = {labels[f"ind_status_{s}"] for s in ("met", "not_met", "uncertain")}
     assert set(shown["ind_status"]) <= words | {""}
-    assert set(shown["ind_window"]) == {labels["ind_window_cumulative"], labels["ind_window_round"]}
+    windows = {labels[f"ind_window_{w}"] for w in ("cumulative", "round", "all")}
+    assert set(shown["ind_window"]) == windows
     html = display_table(shown, labels).to_html()
     for raw in ("True", "False", "not_met", "ind_status", "ind_window"):
         assert raw not in html

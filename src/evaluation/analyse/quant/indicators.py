@@ -51,7 +51,7 @@ Every aggregate but ``mean`` is **cumulative**: the row of round ``r`` uses the 
 every round up to and including ``r`` (persons reached so far, events so far, organisations
 that have adopted so far); ``window = cumulative``. A ``mean`` uses the answers of round ``r``
 only (``window = round``): a satisfaction level is not an accumulating quantity. The row
-``round = all`` uses every record, also those without a round.
+``round = all`` uses every record, also those without a round (``window = all``).
 
 Per organisation
 ----------------
@@ -564,4 +564,5 @@ def indicators_table(
         )
     ]  # fmt: skip
     out["suppressed"] = hidden
+    out.loc[out["round"] == OVERALL, "window"] = OVERALL  # every record
     return out[INDICATOR_COLUMNS]
