@@ -65,6 +65,7 @@ BAD = [
     ({"targets": [{**ONE, "source": "survey"}]}, "targets[0] (trainings).source", "'survey'"),
     ({"targets": [{**ONE, "filter": ["training"]}]}, "targets[0] (trainings).filter", "training"),
     ({"targets": [ONE, ONE]}, "targets[1] (trainings).id", "'trainings'"),
+    ({"targets": [{**ONE, "per": "unit"}]}, "targets[0] (trainings).per", "'unit'"),
     (
         {"targets": [{**ONE, "aggregate": "share_organisations", "target": 80}]},
         "targets[0] (trainings).target",
@@ -197,6 +198,7 @@ def test_valid_options_are_typed(tmp_path):
         "direction": "at_least",
         "label_key": "trainings",
         "unit": "",
+        "per": "all",
     }
 
 

@@ -250,12 +250,20 @@ class Target:
     label_key: str | None = None  # key in the label files; None = the id
     unit: str = ""
     population: dict[str, Any] | None = None  # share_organisations: the denominator
+    # all: one value for the study (default); organisation: the target applies to each
+    # organisation (rows group_by = organisation in indicators.csv)
+    per: Literal["all", "organisation"] = "all"
 
     def spec(self) -> dict[str, Any]:
         """The target as the mapping ``indicators_table`` takes, every default filled in."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["label_key"] = self.label_key or self.id
         return {k: v for k, v in out.items() if v is not None}
+
+
+# Aggregates that count organisations: a per-organisation target of them makes no sense (the
+# per-organisation rows of share_organisations are built anyway: adopted or not).
+ORGANISATION_AGGREGATES = ("nunique_organisation", "share_organisations")
 
 
 # The audience reports' sections after the cover, in the order the report shows them: one
@@ -877,6 +885,7 @@ def _targets(raw: Any, c: _Checks) -> tuple[Target, ...]:
         "label_key": c.text,
         "unit": c.text,
         "population": _scalar_or_list(c),
+        "per": c.choice(literal_values(Target, "per")),
     }
     out: list[Target] = []
     for i, entry in enumerate(raw):
@@ -896,6 +905,10 @@ def _targets(raw: Any, c: _Checks) -> tuple[Target, ...]:
         if target.aggregate == "share_organisations" and not 0 <= target.target <= 1:
             raise c.fail(
                 f"{where}.target", given["target"], "must be a share between 0 and 1 (e.g. 0.8)"
+            )
+        if target.per == "organisation" and target.aggregate in ORGANISATION_AGGREGATES:
+            raise c.fail(
+                f"{where}.per", given["per"], f"cannot be used with aggregate {target.aggregate}"
             )
         if target.id in {t.id for t in out}:
             raise c.fail(f"{where}.id", target.id, "appears more than once")

@@ -200,6 +200,7 @@ def build_options(
             "rounds": rounds,
             "organisations": dict(study.organisations) or None,
             "min_n": min_n,
+            "ci": ci,
         },
         icr={
             "reps": a.bootstrap_reps,
@@ -458,9 +459,20 @@ def pooling_figures(s: Session, meta: pd.DataFrame) -> None:
 
 
 def indicator_figures(s: Session, table: pd.DataFrame) -> None:
+    """The whole study's indicators per round against their targets (with intervals where
+    they have them), then the share of each target achieved over all records."""
     from evaluation.report.display import show_figure
-    from evaluation.report.plots import indicator_plot
+    from evaluation.report.plots import indicator_plot, indicator_trajectory_plot
 
+    if (table["group"].astype(str) == "all").any():
+        show_figure(
+            indicator_trajectory_plot(
+                table, rounds=s.study.round_ids, labels=s.labels, min_n=s.study.min_n
+            ),
+            figure_path(s, "indicator_trajectories"),
+            alt=s.label("fig_indicator_trajectory_alt"),
+            language=s.language,
+        )
     show_figure(
         indicator_plot(table, labels=s.labels),
         figure_path(s, "indicators"),

@@ -512,20 +512,55 @@ def qualitative(v: ReportView) -> None:
 
 @_section
 def indicators(v: ReportView) -> None:
-    """Project indicators against their targets (latest round)."""
-    if v.audience.kind == "organisation":  # not read at all: the report's cache skips it
-        return
+    """Project indicators against their targets: the rule for the status in words, the whole
+    study's trajectory per round (figure) and latest round (table), and the per-organisation
+    rows this audience may see. An organisation's report shows only its own rows of
+    per-organisation targets (and reads ``indicators.csv`` only when the study has such)."""
+    from evaluation.report.indicator_view import (
+        has_own_rows,
+        indicator_rows,
+        indicator_rule,
+        with_new_columns,
+    )
+
+    if v.audience.kind == "organisation" and not has_own_rows(v.study):
+        return  # not read at all: the report's cache skips it
     table = v.table("indicators")
     if table is None or table.empty:
         return
+    table = with_new_columns(table)
     latest = [r for r in v.study.round_ids if r in set(table["round"])][-1:]
+    rule = indicator_rule(v.labels, v.study)
+    if v.audience.kind == "organisation":
+        own = table[
+            table["group_by"].eq("organisation") & table["group"].astype(str).eq(v.audience.name)
+        ]
+        own = own[own["round"].isin(latest)]
+        if own.empty:
+            return
+        heading(v.label("rep_own_indicators"))
+        note(rule)
+        show(indicator_rows(own, v.labels).drop(columns=["group"]), v.labels)
+        return
     heading(v.label("nb_45-indicators"))
-    rows = table[table["round"].isin(latest)].copy()
-    rows["indicator"] = rows["label_key"].map(v.label)
-    met = rows["met"].map({True: "met_yes", False: "met_no", "true": "met_yes", "false": "met_no"})
-    rows["met"] = met.map(v.label)
-    show(rows[["indicator", "round", "target", "achieved", "share_of_target", "met", "unit",
-               "suppressed"]], v.labels)  # fmt: skip
+    note(rule)
+    study = table[table["group"].astype(str).eq("all")]
+    if not study.empty:
+        from evaluation.report.plots import indicator_trajectory_plot
+
+        fig = indicator_trajectory_plot(
+            study, rounds=v.study.round_ids, labels=v.labels, min_n=v.study.min_n
+        )
+        show_figure(fig, v.figure_path("indicators"), alt=v.label("fig_indicator_trajectory_alt"),
+                    png=False, language=v.language)  # fmt: skip
+        rows = study[study["round"].isin(latest)]
+        show(indicator_rows(rows, v.labels).drop(columns=["group"]), v.labels)
+    orgs = v.visible(table[table["group_by"].eq("organisation")])
+    orgs = orgs[orgs["round"].isin(latest)]
+    if not orgs.empty:
+        heading(v.label("rep_indicators_by_org"), 3)
+        shown = indicator_rows(orgs, v.labels).rename(columns={"group": "organisation"})
+        show(shown, v.labels)
 
 
 @_section

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon, Rectangle
 
 from evaluation.io.files import atomic_path
@@ -430,13 +431,23 @@ def indicator_plot(indicators: pd.DataFrame, *, labels: Mapping[str, str] | None
     """Achieved share of each target (``round == "all"`` rows); 100 % marks the target."""
     labels = dict(labels or {})
     rows = indicators[(indicators["round"] == "all") & ~indicators["suppressed"].astype(bool)]
+    if "group" in rows:  # the whole study's rows (not the per-organisation ones)
+        rows = rows[rows["group"].astype(str) == "all"]
     rows = rows.iloc[::-1]
     with style_context():
         fig = new_figure(6.5, 1.0 + 0.3 * max(len(rows), 1))
         ax = fig.add_subplot()
         share = rows["share_of_target"].astype(float).fillna(0.0).to_numpy() * 100
-        met = rows["met"].astype(str).str.lower().eq("true").to_numpy()
-        colours = np.where(met, PAIR_COLOURS[0], PAIR_COLOURS[1])
+        if "status" in rows:  # met / not_met / uncertain (the interval's rule)
+            status = rows["status"].fillna("").astype(str).to_numpy()
+        else:  # an indicators.csv of an older run
+            met = rows["met"].astype(str).str.lower().eq("true").to_numpy()
+            status = np.where(met, "met", "not_met")
+        colours = np.select(
+            [status == "met", status == "uncertain"],
+            [PAIR_COLOURS[0], OKABE_ITO["orange"]],
+            PAIR_COLOURS[1],
+        )
         ax.barh(range(len(rows)), share, color=colours, height=0.6)
         ax.axvline(100, color="#777777", linestyle="--", linewidth=0.8)
         names = [
@@ -444,6 +455,75 @@ def indicator_plot(indicators: pd.DataFrame, *, labels: Mapping[str, str] | None
         ]
         ax.set_yticks(range(len(rows)), names)
         ax.set_xlabel(_label(labels, "share_of_target") + " (%)")
+    return fig
+
+
+def indicator_trajectory_plot(
+    indicators: pd.DataFrame,
+    *,
+    rounds: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+    group: str = "all",
+    ncols: int = 3,
+    min_n: int | None = None,
+) -> Figure:
+    """Achieved value per round against the target, one panel per indicator, from the rows of
+    ``indicators.csv`` of one ``group`` (``all``: the whole study): the value (a point, joined
+    by a line), its confidence interval where the indicator has one (``ci_low``, ``ci_high``:
+    rates and means) and the target as a dashed line. A cumulative indicator climbs toward its
+    target; a mean (``window = round``) is each round's own. Rounds hidden by disclosure
+    control are gaps, named in a note."""
+    labels = dict(labels or {})
+    rows = indicators[indicators["group"].astype(str) == str(group)]
+    keys = list(dict.fromkeys(rows["indicator"].astype(str)))
+    hidden: list[tuple[str, str]] = []
+    cols = max(1, min(ncols, len(keys)))
+    nrows = max(1, -(-len(keys) // cols))
+    with style_context():
+        fig = new_figure(3.0 * cols, 2.3 * nrows + 0.4)
+        axes = fig.subplots(nrows, cols, squeeze=False).ravel()
+        for ax in axes[len(keys) :]:
+            ax.set_visible(False)
+        for ax, key in zip(axes, keys, strict=False):
+            block = rows[rows["indicator"].astype(str) == key].set_index("round")
+            block = block.reindex([r for r in rounds if r in block.index])
+            first = block.iloc[0] if len(block) else None
+            name = _label(labels, str(first["label_key"])) if first is not None else key
+            ax.set_title(name, loc="left", fontsize=8.5, wrap=True)
+            x = np.arange(len(block))
+            value = block["achieved"].astype(float).to_numpy()
+            low = block["ci_low"].astype(float).to_numpy()
+            high = block["ci_high"].astype(float).to_numpy()
+            for rnd, flag in zip(block.index, block["suppressed"], strict=True):
+                if pd.notna(flag) and str(flag).lower() == "true":
+                    hidden.append((name, _label(labels, str(rnd))))
+            ax.plot(x, value, marker="o", color=PAIR_COLOURS[0], linewidth=1.2, markersize=4)
+            has = ~np.isnan(low) & ~np.isnan(high) & ~np.isnan(value)
+            if has.any():
+                ax.errorbar(
+                    x[has], value[has],
+                    yerr=[value[has] - low[has], high[has] - value[has]],
+                    fmt="none", ecolor=PAIR_COLOURS[0], capsize=3, linewidth=1,
+                )  # fmt: skip
+            targets = block["target"].astype(float).dropna()
+            if len(targets):
+                ax.axhline(targets.iloc[-1], color=PAIR_COLOURS[1], linestyle="--", linewidth=1)
+            ax.set_xticks(x, [_label(labels, str(r)) for r in block.index], fontsize=7.5)
+            ax.set_xlim(-0.5, max(len(block), 1) - 0.5)
+            ax.set_ylim(bottom=min(0.0, float(np.nanmin(low)) if has.any() else 0.0))
+            unit = str(first["unit"]) if first is not None and pd.notna(first["unit"]) else ""
+            if unit:
+                ax.set_ylabel(_label(labels, unit), fontsize=7.5)
+        if keys:
+            handles = [
+                Line2D([], [], color=PAIR_COLOURS[0], marker="o"),
+                Line2D([], [], color=PAIR_COLOURS[1], linestyle="--"),
+            ]
+            fig.legend(
+                handles, [_label(labels, "achieved"), _label(labels, "target")],
+                loc="outside upper right", ncols=2, fontsize=7.5, frameon=False,
+            )  # fmt: skip
+        hidden_note(fig, hidden, labels, min_n=min_n)
     return fig
 
 

@@ -18,6 +18,8 @@ Each target is a mapping::
       unit: persons                   # optional text for the report
       population: {actor: Metropolia} # optional, share_organisations only: which
                                       # organisations form the denominator
+      per: organisation               # optional: all (default) | organisation: the
+                                      # target applies to each organisation
 
 ``aggregate`` over the records that pass ``filter``:
 
@@ -42,6 +44,50 @@ The plan's indicators in this form: participants per actor (``nunique_person`` w
 satisfaction, target: 4.0``); mentoring adoption (above); creative methods used (``sum`` of
 ``creative_methods``); communication reach (``sum`` of ``reach`` with ``filter: {activity:
 communication}``).
+
+Rounds (trajectory)
+-------------------
+Every aggregate but ``mean`` is **cumulative**: the row of round ``r`` uses the records of
+every round up to and including ``r`` (persons reached so far, events so far, organisations
+that have adopted so far); ``window = cumulative``. A ``mean`` uses the answers of round ``r``
+only (``window = round``): a satisfaction level is not an accumulating quantity. The row
+``round = all`` uses every record, also those without a round (``window = all``).
+
+Per organisation
+----------------
+Rows ``group_by = organisation`` (``group`` = the organisation) are written for
+
+- ``per: organisation``: the target applies to each organisation (e.g. 20 participants per
+  organisation); only per-organisation rows are written. The organisations: those of the
+  ``organisations`` argument (study config) whose attributes match ``population`` and the
+  filter's columns that are organisation attributes (``actor``, ``sector``, ...; the
+  ``organisation`` column by name); without that argument, the organisations in the records;
+- ``share_organisations``: besides the whole-study rows, one row per organisation of the
+  denominator: achieved 1 when it has a record (up to the round), else 0, against 1;
+- a ``filter`` that names exactly one ``organisation``: the target's rows are that
+  organisation's (``group_by = organisation``) instead of the whole study's.
+
+Intervals and the status rule
+-----------------------------
+Rates carry a confidence interval (level ``ci``): ``share_organisations`` and a ``mean`` of a
+measure whose answers are all 0 or 1 a Wilson score interval (Wilson 1927; Newcombe 1998,
+method 3; ``statsmodels.stats.proportion.proportion_confint(method="wilson")``), any other
+``mean`` a t interval (mean ± t(1 - (1 - ci)/2, n - 1) · sd / √n). Counts and sums are
+records of what happened, with no sampling error: no interval. ``status`` (for
+``direction: at_least``; ``at_most`` mirrors it):
+
+- ``met``: the interval's lower end is at or above the target (no interval: the value is);
+- ``not_met``: the interval's upper end is below the target (no interval: the value is);
+- ``uncertain``: the target lies within the interval (ends included).
+
+Disclosure control
+------------------
+A ``mean`` over fewer than ``min_n`` answers is suppressed (every row). Per-organisation rows
+of a count of persons (``nunique_person``, or ``sum`` of ``participants`` or with ``unit:
+persons``) with 1 to ``min_n - 1`` persons are suppressed, the rule of the respondent tables;
+when exactly one organisation of a target and round is suppressed, the smallest other
+non-zero organisation is suppressed too, so that the whole-study value minus the shown ones
+cannot give it.
 """
 
 from __future__ import annotations
@@ -54,7 +100,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.config import Target, literal_values
+from evaluation.config import ORGANISATION_AGGREGATES, Target, literal_values
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +108,9 @@ log = logging.getLogger(__name__)
 SOURCES = literal_values(Target, "source")
 AGGREGATES = literal_values(Target, "aggregate")
 DIRECTIONS = literal_values(Target, "direction")
+PERS = literal_values(Target, "per")
 OVERALL = "all"
+STATUSES = ("met", "not_met", "uncertain")
 
 INDICATOR_COLUMNS = [
     "indicator",
@@ -78,6 +126,14 @@ INDICATOR_COLUMNS = [
     "n_records",
     "note",
     "suppressed",
+    # added for the trajectory, per-organisation rows and intervals (issue 18, item 6)
+    "group_by",
+    "group",
+    "window",
+    "ci_low",
+    "ci_high",
+    "interval_method",
+    "status",
 ]
 
 _ID_SPLIT = re.compile(r"[;,\s]+")
@@ -122,6 +178,11 @@ def check_targets(
         direction = spec.get("direction", Target.direction)
         if direction not in DIRECTIONS:
             problems.append(f"{where}: direction {direction!r} is not one of {DIRECTIONS}")
+        per = spec.get("per", Target.per)
+        if per not in PERS:
+            problems.append(f"{where}: per {per!r} is not one of {PERS}")
+        elif per == "organisation" and agg in ORGANISATION_AGGREGATES:
+            problems.append(f"{where}: per organisation cannot be used with aggregate {agg}")
         for key in ("filter", "population"):
             if spec.get(key) is not None and not isinstance(spec.get(key), Mapping):
                 problems.append(f"{where}: {key} must be a mapping of column -> value(s)")
@@ -174,34 +235,157 @@ def _persons(records: pd.DataFrame) -> float:
     return float(len(ids)) + without
 
 
+def wilson_interval(successes: int, n: int, *, ci: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n`` (no continuity correction).
+
+    References
+    ----------
+    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
+    inference. JASA 22, 209-212. Newcombe, R. G. (1998). Two-sided confidence intervals for
+    the single proportion: comparison of seven methods. Stat Med 17, 857-872 (method 3).
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n <= 0:
+        return np.nan, np.nan
+    low, high = proportion_confint(successes, n, alpha=1 - ci, method="wilson")
+    return float(low), float(high)
+
+
+def t_interval(values: pd.Series, *, ci: float = 0.95) -> tuple[float, float]:
+    """t interval of a mean: mean ± t(1 - (1 - ci) / 2, n - 1) · sd / √n (empty for n < 2)."""
+    from scipy import stats
+
+    x = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    if len(x) < 2:
+        return np.nan, np.nan
+    half = stats.t.ppf(1 - (1 - ci) / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    return float(x.mean() - half), float(x.mean() + half)
+
+
+def indicator_status(
+    achieved: float,
+    target: float,
+    *,
+    direction: str = "at_least",
+    ci_low: float = np.nan,
+    ci_high: float = np.nan,
+) -> str | None:
+    """``met``, ``not_met`` or ``uncertain`` (None without a value or target).
+
+    ``at_least``: met when the interval's lower end (no interval: the value) is at or above
+    the target, not met when its upper end is below it, uncertain when the target lies within
+    the interval (ends included). ``at_most`` mirrors it.
+    """
+    if pd.isna(achieved) or pd.isna(target):
+        return None
+    low, high = (ci_low, ci_high) if pd.notna(ci_low) and pd.notna(ci_high) else (achieved,) * 2
+    if direction == "at_most":
+        return "met" if high <= target else "not_met" if low > target else "uncertain"
+    return "met" if low >= target else "not_met" if high < target else "uncertain"
+
+
+def _persons_count(spec: Mapping[str, Any]) -> bool:
+    """Whether the target's value is a count of persons (disclosure control per organisation)."""
+    agg = spec["aggregate"]
+    if agg == "nunique_person":
+        return True
+    return agg == "sum" and (
+        spec.get("measure") == "participants" or str(spec.get("unit", "")) == "persons"
+    )
+
+
 def _achieve(
     spec: Mapping[str, Any],
     records: pd.DataFrame,
     denominator: set[str] | None,
     min_n: int,
-) -> tuple[float, int, bool, str]:
-    """(achieved, n_records, suppressed, note) for the records already filtered."""
+    ci: float,
+) -> dict[str, Any]:
+    """achieved, n_records, suppressed, note and the interval for the records already
+    filtered."""
     agg = spec["aggregate"]
     n = len(records)
+    out = {"n_records": float(n), "suppressed": False, "note": "", "ci_low": np.nan,
+           "ci_high": np.nan, "interval_method": ""}  # fmt: skip
     if agg == "count":
-        return float(n), n, False, ""
+        return out | {"achieved": float(n)}
     if agg == "sum":
         values = pd.to_numeric(records[spec["measure"]], errors="coerce")
-        return float(values.sum()), n, False, ""
+        return out | {"achieved": float(values.sum())}
     if agg == "mean":
         values = pd.to_numeric(records[spec["measure"]], errors="coerce").dropna()
         if len(values) < min_n:
-            return np.nan, len(values), True, f"fewer than {min_n} answers"
-        return float(values.mean()), len(values), False, ""
+            note = f"fewer than {min_n} answers"
+            return out | {"achieved": np.nan, "n_records": np.nan, "suppressed": True, "note": note}
+        if values.isin([0, 1]).all():  # a share of yes answers
+            low, high = wilson_interval(int(values.sum()), len(values), ci=ci)
+            method = "wilson"
+        else:
+            (low, high), method = t_interval(values, ci=ci), "t"
+        return out | {"achieved": float(values.mean()), "n_records": float(len(values)),
+                      "ci_low": low, "ci_high": high, "interval_method": method}  # fmt: skip
     if agg == "nunique_person":
-        return _persons(records), n, False, ""
+        return out | {"achieved": _persons(records)}
     orgs = set(records["organisation"].dropna().astype(str)) if "organisation" in records else set()
     if agg == "nunique_organisation":
-        return float(len(orgs)), n, False, ""
+        return out | {"achieved": float(len(orgs))}
     # share_organisations
     if not denominator:
-        return np.nan, n, False, "no organisations in the denominator"
-    return len(orgs & denominator) / len(denominator), n, False, ""
+        return out | {"achieved": np.nan, "note": "no organisations in the denominator"}
+    k = len(orgs & denominator)
+    low, high = wilson_interval(k, len(denominator), ci=ci)
+    return out | {"achieved": k / len(denominator), "ci_low": low, "ci_high": high,
+                  "interval_method": "wilson"}  # fmt: skip
+
+
+def _org_matches(name: str, org: Any, conditions: Mapping[str, Any] | None) -> bool:
+    """Whether an organisation (name and attributes) matches the conditions on the columns it
+    has: ``organisation`` by name, any other column by the attribute of that name (a column
+    that is not an attribute, such as ``activity``, is left to the records)."""
+    for col, wanted in (conditions or {}).items():
+        value = name if col == "organisation" else _attr(org, col)
+        if value is not None and str(value) not in _wanted(wanted):
+            return False
+    return True
+
+
+def _per_organisation(
+    spec: Mapping[str, Any],
+    records: pd.DataFrame,
+    organisations: Mapping[str, Any] | None,
+) -> list[str]:
+    """The organisations of a ``per: organisation`` target (sorted)."""
+    if organisations is not None:
+        conditions = {**(spec.get("filter") or {}), **(spec.get("population") or {})}
+        return sorted(
+            str(name) for name, org in organisations.items()
+            if _org_matches(str(name), org, conditions)
+        )  # fmt: skip
+    if "organisation" not in records:
+        return []
+    return sorted(set(records["organisation"].dropna().astype(str)))
+
+
+def _protect(rows: list[dict], min_n: int) -> None:
+    """Per-organisation counts of persons: 1 to min_n - 1 hidden, and when exactly one is
+    hidden (per round), the smallest other non-zero one too (in place)."""
+    by_round: dict[str, list[dict]] = {}
+    for row in rows:
+        by_round.setdefault(row["round"], []).append(row)
+    for block in by_round.values():
+        small = [r for r in block if pd.notna(r["achieved"]) and 0 < r["achieved"] < min_n]
+        for row in small:
+            row.update(suppressed=True, note=f"fewer than {min_n} persons")
+        if len(small) == 1:
+            others = [
+                r for r in block
+                if not r["suppressed"] and pd.notna(r["achieved"]) and r["achieved"] > 0
+            ]  # fmt: skip
+            if others:
+                min(others, key=lambda r: (r["achieved"], r["group"])).update(
+                    suppressed=True, note="hidden to protect a small organisation"
+                )
 
 
 def indicators_table(
@@ -212,18 +396,18 @@ def indicators_table(
     feedback: pd.DataFrame | None = None,
     organisations: Mapping[str, Any] | None = None,
     min_n: int = 5,
+    ci: float = 0.95,
 ) -> pd.DataFrame:
-    """Achieved value of every target indicator, cumulative per round and overall.
+    """Achieved value of every target indicator per round (a trajectory) and overall, for the
+    whole study and, where the target is per organisation, for each organisation.
 
-    For each target (spec in the module docstring) and each round ``r`` of ``rounds``: the
-    records with ``round`` among the rounds up to and including ``r`` (cumulative), then one
-    row with ``round = "all"`` over every record (also those without a round).
-    ``share_of_target = achieved / target``; ``met`` is ``achieved >= target`` (``at_least``)
-    or ``achieved <= target`` (``at_most``), empty when nothing was achieved to compare.
-
-    Disclosure control: a ``mean`` based on fewer than ``min_n`` answers keeps its row with
-    ``suppressed = True`` and ``achieved``, ``share_of_target``, ``met``, ``n_records`` empty.
-    Counts and sums of activities are not person-level statistics and are not suppressed.
+    For each target (spec, windows, per-organisation rows, intervals, the status rule and
+    disclosure control in the module docstring) and each round ``r`` of ``rounds``: one row,
+    then one row with ``round = "all"`` over every record (also those without a round).
+    ``share_of_target = achieved / target``; ``met`` is the value's own comparison
+    (``achieved >= target`` for ``at_least``, ``<=`` for ``at_most``), ``status`` the rule
+    with the interval (``met`` / ``not_met`` / ``uncertain``); both empty when nothing was
+    achieved to compare.
 
     Parameters
     ----------
@@ -239,15 +423,20 @@ def indicators_table(
         goal_attainment``, one row per answer. Not modified.
     organisations : mapping, optional
         Organisation id -> attributes (a mapping or an object with ``actor``, ``sector``, ...),
-        the denominator of ``share_organisations``.
+        the denominator of ``share_organisations`` and the organisations of ``per:
+        organisation``.
     min_n : int
-        Disclosure threshold for means.
+        Disclosure threshold for means and per-organisation counts of persons.
+    ci : float
+        Confidence level of the intervals.
 
     Returns
     -------
     DataFrame
-        ``indicator, label_key, round, aggregate, target, direction, achieved, unit,
-        share_of_target, met, n_records, note, suppressed``; ``met`` is nullable boolean.
+        :data:`INDICATOR_COLUMNS`: ``indicator, label_key, round, aggregate, target,
+        direction, achieved, unit, share_of_target, met, n_records, note, suppressed,
+        group_by, group, window, ci_low, ci_high, interval_method, status``; ``met`` is
+        nullable boolean; a suppressed row has every statistic empty.
 
     Raises
     ------
@@ -265,31 +454,33 @@ def indicators_table(
         source = spec.get("source", Target.source)
         frame = frames[source]
         direction = spec.get("direction", Target.direction)
-        target = float(spec["target"])
+        agg = spec["aggregate"]
+        per = spec.get("per", Target.per)
+        named = _wanted((spec.get("filter") or {}).get("organisation", []))
+        own = named[0] if len(named) == 1 and per != "organisation" else None
         base = {
             "indicator": str(spec["id"]),
             "label_key": str(spec.get("label_key", spec["id"])),
-            "aggregate": spec["aggregate"],
-            "target": target,
+            "aggregate": agg,
+            "target": float(spec["target"]),
             "direction": direction,
             "unit": str(spec.get("unit", Target.unit)),
+            "group_by": "organisation" if own else OVERALL,
+            "group": own or OVERALL,
+            "window": "round" if agg == "mean" else "cumulative",
         }
         if frame is None:
             for rnd in [*rounds, OVERALL]:
                 rows.append(
                     base
-                    | {
-                        "round": rnd,
-                        "achieved": np.nan,
-                        "n_records": np.nan,
-                        "note": f"no {source} data",
-                        "suppressed": False,
-                    }
-                )
+                    | {"round": rnd, "achieved": np.nan, "n_records": np.nan,
+                       "note": f"no {source} data", "suppressed": False, "ci_low": np.nan,
+                       "ci_high": np.nan, "interval_method": ""}
+                )  # fmt: skip
             continue
         records = frame[_match(frame, spec.get("filter"))]
         denominator = None
-        if spec["aggregate"] == "share_organisations":
+        if agg == "share_organisations":
             population = spec.get("population") or {}
             if organisations is not None:
                 denominator = {
@@ -308,26 +499,52 @@ def indicators_table(
         unknown = records["round"].notna() & rnd_index.isna() if "round" in records else None
         if unknown is not None and unknown.any():
             log.info("%s: %d records with a round not in the study", spec["id"], unknown.sum())
-        for rnd in [*rounds, OVERALL]:
-            if rnd == OVERALL:
-                subset = records
-            else:
-                subset = records[(rnd_index <= order[rnd]).fillna(False).to_numpy(dtype=bool)]
-            achieved, n, suppressed, note = _achieve(spec, subset, denominator, min_n)
-            rows.append(
-                base
-                | {
-                    "round": rnd,
-                    "achieved": achieved,
-                    "n_records": np.nan if suppressed else float(n),
-                    "note": note,
-                    "suppressed": suppressed,
-                }
+
+        def subsets(of: pd.DataFrame, index: pd.Series, *, agg: str = agg):
+            """(round, records of the round's window), then ("all", every record)."""
+            for rnd in [*rounds, OVERALL]:
+                if rnd == OVERALL:
+                    yield rnd, of
+                    continue
+                keep = index == order[rnd] if agg == "mean" else index <= order[rnd]
+                yield rnd, of[keep.fillna(False).to_numpy(dtype=bool)]
+
+        if per != "organisation":
+            for rnd, subset in subsets(records, rnd_index):
+                rows.append(base | {"round": rnd} | _achieve(spec, subset, denominator, min_n, ci))
+        if per != "organisation" and agg != "share_organisations":
+            continue
+        names = (
+            sorted(denominator or ())
+            if agg == "share_organisations"
+            else _per_organisation(spec, records, organisations)
+        )
+        text = records["organisation"].astype("string") if "organisation" in records else None
+        org_rows: list[dict] = []
+        for name in names:
+            mine = (
+                (text == name).fillna(False).to_numpy(dtype=bool)
+                if text is not None
+                else np.zeros(len(records), dtype=bool)
             )
+            for rnd, subset in subsets(records[mine], rnd_index[mine]):
+                org_base = base | {"round": rnd, "group_by": "organisation", "group": name}
+                if agg == "share_organisations":  # adopted (1) or not (0), against 1
+                    value = {"achieved": float(len(subset) > 0), "n_records": float(len(subset)),
+                             "suppressed": False, "note": "", "ci_low": np.nan,
+                             "ci_high": np.nan, "interval_method": "", "target": 1.0}  # fmt: skip
+                else:
+                    value = _achieve(spec, subset, None, min_n, ci)
+                org_rows.append(org_base | value)
+        if _persons_count(spec):
+            _protect(org_rows, min_n)
+        rows.extend(org_rows)
     if not rows:
         return pd.DataFrame(columns=INDICATOR_COLUMNS)
     out = pd.DataFrame(rows)
-    for col in ("target", "achieved", "n_records"):
+    hidden = out["suppressed"].astype(bool)
+    out.loc[hidden, ["achieved", "n_records", "ci_low", "ci_high"]] = np.nan
+    for col in ("target", "achieved", "n_records", "ci_low", "ci_high"):
         out[col] = out[col].astype("float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         share = out["achieved"] / out["target"].where(out["target"] != 0)
@@ -339,5 +556,13 @@ def indicators_table(
     )
     out["met"] = pd.array(met, dtype="boolean")
     out.loc[out["achieved"].isna(), "met"] = pd.NA
-    out["suppressed"] = out["suppressed"].astype(bool)
+    out["status"] = [
+        indicator_status(a, t, direction=d, ci_low=lo, ci_high=hi) or ""
+        for a, t, d, lo, hi in zip(
+            out["achieved"], out["target"], out["direction"], out["ci_low"], out["ci_high"],
+            strict=True,
+        )
+    ]  # fmt: skip
+    out["suppressed"] = hidden
+    out.loc[out["round"] == OVERALL, "window"] = OVERALL  # every record
     return out[INDICATOR_COLUMNS]
