@@ -307,3 +307,45 @@ def bands_attack(bands: pd.DataFrame, prepost: pd.DataFrame, counts: dict, min_n
             high = att.solve(key, +1.0)
             assert high >= min_n - 1e-6, f"{key}: count {n} pinned below min_n ({high})"
     return attacked
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_a_summary_mode_study_with_band_counts_runs_end_to_end(demo, tmp_path):
+    """The demo's answers delivered as unit aggregates with band counts: every grouping of
+    analysis.group_by that aggregates can give is compared, bands.csv is written with the
+    organisations' bands, the band figure is drawn, and the organisation reports show them."""
+    import shutil
+
+    from evaluation.pipeline.run import run
+
+    source, scores = demo
+    root = tmp_path / "study"
+    shutil.copytree(source / "config", root / "config")
+    (root / "data" / "raw").mkdir(parents=True)
+    as_summary_study(root, vendor_aggregates(scores))
+    run(root, jobs=1, language="fi")
+    tables = root / "reports" / "tables"
+    prepost = pd.read_csv(tables / "prepost.csv")
+    assert {"all", "actor", "organisation", "unit", "sector", "size"} <= set(prepost["group_by"])
+    bands = pd.read_csv(tables / "bands.csv")
+    shown = bands[~bands["suppressed"] & bands["group_by"].eq("organisation")]
+    assert len(shown) and set(bands["measure"]) == {"qwl_band"}
+    skipped = pd.read_csv(tables / "skipped.csv")
+    assert not skipped["tables"].str.contains("bands.csv").any()
+    assert list((root / "reports" / "figures").glob("bands_qwl*.svg"))
+    from evaluation.paths import DEFAULT_LABELS
+
+    labels = yaml.safe_load((DEFAULT_LABELS / "fi.yaml").read_text("utf-8"))
+    page = (root / "reports" / "html" / "20-prepost.html").read_text(encoding="utf-8")
+    assert labels["fig_bands_alt"].format(measure=labels["qwl"]) in page  # the band figure
+    html = root / "reports" / "html" / "fi"
+    consortium = (html / "consortium.html").read_text("utf-8")
+    actors = prepost.loc[prepost["group_by"].eq("actor") & ~prepost["suppressed"], "group"]
+    assert any(str(a) in consortium for a in actors)  # the pooled actor rows
+    org = str(shown["group"].iloc[0])
+    pages = [p.read_text("utf-8") for p in html.glob("organisation-*.html")]
+    own = [p for p in pages if org in p]
+    assert own and all(labels["rep_own_bands"] in p for p in own)  # its bands beside the study's
