@@ -447,6 +447,11 @@ def build_summary_model(study, summaries: pd.DataFrame) -> sdc.Model:
     rounds = study.round_ids
     ranges = _measure_ranges(study)
     attributes = {a: {n: getattr(o, a) for n, o in study.organisations.items()} for a in NESTED}
+    banded = {
+        i.id: [x.id for x in i.bands]
+        for i in study.instruments.values()
+        if i.file == "responses" and i.bands
+    }
     for m, part in frame.groupby("measure", sort=True):
         # One row per respondent, each with the unit's mean: the same n and sums per group.
         rows = part.loc[part.index.repeat(part["n"].astype(int))].reset_index(drop=True)
@@ -457,7 +462,30 @@ def build_summary_model(study, summaries: pd.DataFrame) -> sdc.Model:
         coded = _Rows.of(rows, _groupings(rows, study.group_bys))
         values = rows["v"].to_numpy(dtype="float64", na_value=np.nan)
         _add_totals(b, str(m), coded, values, rounds, _bounds(ranges, str(m), rows["v"]))
+        if str(m) in banded:  # the vendor's band counts (bands.csv), where delivered
+            labels = _summary_band_labels(part, banded[str(m)])
+            if labels is not None:
+                _add_bands(b, str(m), labels, coded, rounds, banded[str(m)])
     return b.model()
+
+
+def _summary_band_labels(part: pd.DataFrame, bands: list[str]) -> pd.Series | None:
+    """The band of each row of ``part`` repeated ``n`` times (as in
+    :func:`build_summary_model`): a cell's first ``band_<b1>`` rows in ``b1``, and so on;
+    None without counts. Validation makes every cell of a measure with counts have them, adding
+    up to ``n`` (:func:`evaluation.pipeline.process.load_summaries`)."""
+    columns = [f"band_{b}" for b in bands]
+    if not set(columns) <= set(part.columns) or part[columns].isna().all(axis=None):
+        return None
+    counts = part[columns].to_numpy(dtype="float64", na_value=np.nan)
+    n = part["n"].to_numpy(dtype="float64").astype(int)
+    labels: list[object] = []
+    for row, size in zip(counts, n, strict=True):
+        if np.isnan(row).any() or int(row.sum()) != size:
+            labels += [None] * size
+        else:
+            labels += np.repeat(np.asarray(bands, dtype=object), row.astype(int)).tolist()
+    return pd.Series(labels, dtype="string")
 
 
 def _bounds(ranges: dict, measure: str, values: pd.Series) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from evaluation.validate import load_responses, map_answer_labels
 log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ["round", "organisation", "unit", "measure", "n", "mean", "sd"]
+BAND_PREFIX = "band_"  # summaries.csv: ``band_<band id>`` counts on an instrument's own rows
 ACTIVITY_COLUMNS = ["round", "organisation", "activity"]
 ACTIVITY_COUNTS = ["participants", "creative_methods", "reach"]
 
@@ -109,11 +110,96 @@ def load_summaries(study: Study) -> pd.DataFrame:
         for col in ("round", "organisation", "unit", "measure"):
             for _, r in raw[raw[col].isna()].iterrows():
                 problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, "", "must not be empty"])
+        problems += _check_band_counts(raw, study, files)
     if problems:
         frame = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
         raise DataError(problem_summary(frame), frame)
     _log_unusable_summaries(raw)
     return raw.drop(columns=[FILE_COLUMN, ROW_COLUMN])
+
+
+def summary_bands(study: Study) -> dict[str, list[str]]:
+    """The instruments whose bands summaries.csv may carry: instrument id -> band ids."""
+    return {
+        i.id: [b.id for b in i.bands]
+        for i in study.instruments.values()
+        if i.file == "responses" and i.bands
+    }
+
+
+def _check_band_counts(raw: pd.DataFrame, study: Study, files: str) -> list[list]:
+    """Problems of the optional ``band_<band id>`` columns of summaries.csv (typed in place).
+
+    A band column must name a band of an instrument (its definition's ``bands``); its counts
+    are non-negative whole numbers, only on the rows of that instrument's own measure (e.g.
+    ``qwl``, not ``qwl_leadership``); on such a row the counts are all given or all empty and
+    add up to ``n``. Once any row of a measure has counts, every row of it that the analyses
+    use (``n >= 1`` with a mean and SD) must have them: the bands of a group add up to its
+    respondents (docs/data-contract.md)."""
+    from evaluation.analyse.quant.effects import unusable_cells
+
+    problems: list[list] = []
+    banded = summary_bands(study)
+    known = {b for ids in banded.values() for b in ids}
+    columns = [c for c in raw.columns if str(c).startswith(BAND_PREFIX)]
+    for col in columns:
+        if str(col)[len(BAND_PREFIX) :] not in known:
+            what = (
+                "unknown band id (the bands of "
+                + (
+                    ", ".join(f"{i}: {', '.join(ids)}" for i, ids in banded.items())
+                    or "no instrument"
+                )
+                + ")"
+            )
+            problems.append([files, 1, col, "", what])
+    columns = [c for c in columns if str(c)[len(BAND_PREFIX) :] in known]
+    if not columns:
+        return problems
+    for col in columns:
+        text = raw[col].str.replace(",", ".", regex=False)
+        values = pd.to_numeric(text, errors="coerce")
+        bad = (values.isna() & text.notna()) | (values < 0) | (values % 1 != 0)
+        for _, r in raw[bad.fillna(False)].iterrows():
+            problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, r[col],
+                             "must be a non-negative whole number or empty"])  # fmt: skip
+        raw[col] = values.where(~bad.fillna(False)).astype("float64")
+    measure = raw["measure"].astype("string")
+    usable = ~unusable_cells(raw) & (raw["n"].fillna(0) > 0)
+    for inst, ids in banded.items():
+        mine = [f"{BAND_PREFIX}{b}" for b in ids]
+        rows = measure.eq(inst).fillna(False)
+        given = raw.loc[rows, [c for c in mine if c in raw]].notna()
+        if not given.to_numpy().any():
+            continue
+        for col in mine:
+            if col not in raw:
+                problems.append([files, 1, col, "", f"required column is missing (the other "
+                                 f"bands of {inst} are given)"])  # fmt: skip
+        if any(c not in raw for c in mine):
+            continue
+        counts = raw.loc[rows, mine]
+        some, every = counts.notna().any(axis=1), counts.notna().all(axis=1)
+        total = counts.sum(axis=1)
+        for idx in counts.index:
+            r = raw.loc[idx]
+            if some[idx] and not every[idx]:
+                problems.append([r[FILE_COLUMN], r[ROW_COLUMN], mine[0],
+                                 "", f"the band counts of {inst} must all be given or all "
+                                 "be empty on a row"])  # fmt: skip
+            elif every[idx] and pd.notna(r["n"]) and total[idx] != r["n"]:
+                problems.append([r[FILE_COLUMN], r[ROW_COLUMN], ", ".join(mine), "",
+                                 "the band counts must add up to n"])  # fmt: skip
+            elif not some[idx] and usable[idx]:
+                problems.append([r[FILE_COLUMN], r[ROW_COLUMN], mine[0], "",
+                                 f"band counts missing (other rows of {inst} have them; a "
+                                 "group's bands must add up to its respondents)"])  # fmt: skip
+    for col in columns:
+        owners = [i for i, ids in banded.items() if str(col)[len(BAND_PREFIX) :] in ids]
+        for _, r in raw[~measure.isin(owners).fillna(False) & raw[col].notna()].iterrows():
+            what = "band counts belong on the rows of the banded measure only"
+            problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, "", what])
+    return problems
 
 
 def _log_unusable_summaries(raw: pd.DataFrame, shown: int = 5) -> None:

@@ -337,11 +337,39 @@ SUMMARY_MODE_SKIPS = [
 ]
 
 
-def skipped_in_summary_mode() -> pd.DataFrame:
-    """What summary-statistics mode cannot compute, and why (``skipped.csv``)."""
+def skipped_in_summary_mode(*, with_bands: bool = False) -> pd.DataFrame:
+    """What summary-statistics mode cannot compute, and why (``skipped.csv``). ``with_bands``:
+    the vendor delivered band counts (``bands.csv`` is written from them, not skipped)."""
     reason = "needs individual answers; only unit aggregates (n, mean, sd) were delivered"
-    return pd.DataFrame(
-        [{"analysis": a, "tables": t, "reason": reason} for a, t in SUMMARY_MODE_SKIPS]
+    skips = SUMMARY_MODE_SKIPS
+    if with_bands:
+        bands = ("trajectories, distributions", "trajectories.csv, distributions.csv")
+        skips = [bands if t.endswith(", bands.csv") else (a, t) for a, t in skips]
+    return pd.DataFrame([{"analysis": a, "tables": t, "reason": reason} for a, t in skips])
+
+
+def summary_band_shares(s: Session) -> pd.DataFrame | None:
+    """Summary-statistics mode: ``bands.csv`` from the vendor's band counts (``band_<id>``
+    columns of summaries.csv on each banded instrument's rows), computed as from individual
+    answers (:func:`evaluation.analyse.quant.descriptives.band_shares` over one row per banded
+    respondent); None when no instrument's bands were delivered."""
+    from evaluation.analyse.quant.descriptives import band_rows_from_summaries, band_shares
+
+    frames = []
+    for inst, ids in s.options.banded.items():
+        rows = band_rows_from_summaries(s.summaries, measure=inst, bands=ids)
+        if len(rows):
+            frames.append(band_shares(rows, column=f"{inst}_band", bands=ids, **s.options.bands))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def has_band_counts(s: Session) -> bool:
+    """Summary-statistics mode: the vendor delivered band counts for some instrument."""
+    from evaluation.analyse.quant.descriptives import band_rows_from_summaries
+
+    return any(
+        len(band_rows_from_summaries(s.summaries, measure=inst, bands=ids))
+        for inst, ids in s.options.banded.items()
     )
 
 
@@ -372,23 +400,28 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
     from evaluation.report.plots import band_plot, distribution_plot, scale_range, trajectory_plot
 
     rounds = s.study.round_ids
-    if "trajectories" not in tables:
+    if "trajectories" not in tables and "bands" not in tables:
         return
     for inst in s.study.instruments.values():
         if inst.file != "responses":
             continue
+        banded = inst.bands and "bands" in tables
+        banded = banded and tables["bands"]["measure"].astype(str).eq(f"{inst.id}_band").any()
+        if "trajectories" not in tables and not banded:
+            continue  # summary mode: only the band figures (from the vendor's band counts)
         heading(s.label(inst.id), 3)
         scale, ci, min_n = scale_range(inst), s.study.analysis.ci, s.study.min_n
-        fig = trajectory_plot(
-            tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels,
-            scale=scale, ci=ci, min_n=min_n,
-        )  # fmt: skip
-        show_figure(
-            fig,
-            figure_path(s, "trajectory", inst.id),
-            alt=s.label("fig_study_trajectory_alt").format(measure=s.label(inst.id)),
-            language=s.language,
-        )
+        if "trajectories" in tables:
+            fig = trajectory_plot(
+                tables["trajectories"], measure=inst.id, rounds=rounds, labels=s.labels,
+                scale=scale, ci=ci, min_n=min_n,
+            )  # fmt: skip
+            show_figure(
+                fig,
+                figure_path(s, "trajectory", inst.id),
+                alt=s.label("fig_study_trajectory_alt").format(measure=s.label(inst.id)),
+                language=s.language,
+            )
         if "distributions" in tables:
             fig = distribution_plot(
                 tables["distributions"], measure=inst.id, rounds=rounds, labels=s.labels,
@@ -400,7 +433,7 @@ def prepost_figures(s: Session, tables: dict[str, pd.DataFrame]) -> None:
                 alt=s.label("fig_distribution_alt").format(measure=s.label(inst.id)),
                 language=s.language,
             )
-        if inst.bands and "bands" in tables:
+        if banded:
             whole = tables["bands"]
             if "group_by" in whole:  # the whole study's bands (organisations: their reports)
                 whole = whole[whole["group_by"].eq("all")]

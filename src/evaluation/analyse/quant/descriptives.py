@@ -133,6 +133,53 @@ def band_shares(
     return out[["measure", "round", "band", *cols, "suppressed", "group_by", "group"]]
 
 
+def band_rows_from_summaries(
+    summaries: pd.DataFrame, *, measure: str, bands: Sequence[str], prefix: str = "band_"
+) -> pd.DataFrame:
+    """The vendor's band counts as one row per banded respondent (summary-statistics mode),
+    the input :func:`band_shares` takes from individual answers.
+
+    ``summaries`` has one row per round x organisation x unit x measure (optionally split by
+    ``participant`` / ``role``) with ``<prefix><band id>`` counts on the rows of ``measure``.
+    A row with counts becomes ``sum(counts)`` rows that keep its identifying columns (every
+    column but ``measure, n, mean, sd`` and the band counts) and carry their band in
+    ``<measure>_band``. Cells the analyses leave out (respondents but no mean or SD,
+    :func:`evaluation.analyse.quant.effects.unusable_cells`) and rows without counts give no
+    rows, so the bands of a group add up to the respondents of its usable cells.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"round": ["T0"], "organisation": ["A"], "unit": ["u"],
+    ...     "measure": ["qwl"], "n": [3], "mean": [60.0], "sd": [5.0],
+    ...     "band_low": [1], "band_high": [2]})
+    >>> band_rows_from_summaries(cells, measure="qwl", bands=["low", "high"])["qwl_band"].tolist()
+    ['low', 'high', 'high']
+    """
+    from evaluation.analyse.quant.effects import unusable_cells
+
+    columns = [f"{prefix}{b}" for b in bands]
+    column = f"{measure}_band"
+    ident = [
+        c
+        for c in summaries.columns
+        if c not in ("measure", "n", "mean", "sd") and not str(c).startswith(prefix)
+    ]
+    if not set(columns) <= set(summaries.columns):
+        return pd.DataFrame(columns=[*ident, column])
+    rows = summaries.loc[
+        summaries["measure"].astype("string").eq(measure).fillna(False)
+        & ~unusable_cells(summaries)
+        & summaries[columns].notna().all(axis=1)
+    ]
+    counts = rows[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float64")
+    counts = counts.astype("int64")  # validated: non-negative whole numbers
+    repeat = counts.sum(axis=1)
+    out = rows[ident].iloc[np.repeat(np.arange(len(rows)), repeat)].reset_index(drop=True)
+    labels = np.repeat(np.tile(np.asarray(list(bands), dtype=object), len(rows)), counts.ravel())
+    out[column] = pd.Series(labels, dtype="string")
+    return out
+
+
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
