@@ -182,9 +182,16 @@ def _changes(table: pd.DataFrame, rounds: list[str]) -> pd.DataFrame:
     group's value there, empty where either is hidden or missing."""
     previous = {r: rounds[i - 1] for i, r in enumerate(rounds) if i > 0}
     out = table.copy()
-    out["previous_round"] = out["round"].map(previous)
-    key = ["indicator", "group_by", "group", "round"]
-    earlier = out[[*key, "value"]].rename(columns={"round": "previous_round", "value": "_prev"})
-    out = out.merge(earlier, on=["indicator", "group_by", "group", "previous_round"], how="left")
-    out["change"] = (out["value"] - out["_prev"]).astype("float64")
-    return out.drop(columns="_prev")
+    out["previous_round"] = [previous.get(r) for r in out["round"]]
+    value = {
+        (i, by, g, r): v
+        for i, by, g, r, v in zip(out["indicator"], out["group_by"], out["group"], out["round"],
+                                  out["value"], strict=True)
+    }  # fmt: skip
+    before = [
+        value.get((i, by, g, p), np.nan)
+        for i, by, g, p in zip(out["indicator"], out["group_by"], out["group"],
+                               out["previous_round"], strict=True)
+    ]  # fmt: skip
+    out["change"] = out["value"].astype("float64") - np.asarray(before, dtype="float64")
+    return out
