@@ -24,6 +24,7 @@ FILES = [
     "data/raw/open_answers.csv",
     "data/raw/activities.csv",
     "data/raw/feedback.csv",
+    "data/raw/risks.csv",
 ]
 ESIS = [f"esis_{i}" for i in range(1, 11)]
 RESPONSE_COLUMNS = [

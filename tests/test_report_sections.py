@@ -34,6 +34,7 @@ SECTION_HEADINGS = {
     "own_units": "rep_own_units",
     "hidden_figures": "rep_hidden",
     "proxy": "rep_proxy",
+    "risks": "rep_risks",
 }
 # Sections of an actor's or organisation's own rows: checked in an organisation's report.
 OWN_SECTIONS = ("own_change", "own_qwl", "own_units")

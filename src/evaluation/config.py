@@ -21,7 +21,8 @@ from evaluation.vocabulary import vocabulary
 
 log = logging.getLogger(__name__)
 
-DATA_KEYS = ("responses", "summaries", "codings", "activities", "feedback", "open_answers")
+DATA_KEYS = ("responses", "summaries", "codings", "activities", "feedback", "open_answers",
+             "risks")  # fmt: skip
 GROUP_BYS = ("all", "actor", "organisation", "unit", "sector", "size", "role", "participant")
 CORRECTIONS = ("holm", "fdr_bh")
 META_METHODS = ("reml", "dl", "pm")
@@ -80,6 +81,30 @@ class Proxy:
 
 
 @dataclass(frozen=True)
+class Risk:
+    """One unit risk indicator of an instrument's ``risks:`` (the QWL vendor's per unit and
+    round, ``data.risks``): its scale, which way is worse, and its levels (``thresholds``,
+    rising ``upper`` bounds, exclusive; the last has none)."""
+
+    id: str
+    scale_min: float
+    scale_max: float
+    scale_unit: str  # one of RISK_UNITS
+    direction: str  # one of RISK_DIRECTIONS
+    thresholds: tuple[Band, ...]
+    source: str = ""
+
+    def level(self, value: float) -> str | None:
+        """The id of the level ``value`` falls in (None for a missing value)."""
+        if value != value:  # NaN
+            return None
+        for band in self.thresholds:
+            if band.upper is None or value < band.upper:
+                return band.id
+        return None
+
+
+@dataclass(frozen=True)
 class Instrument:
     """One instrument definition (``config/instruments/<id>.yaml``)."""
 
@@ -103,6 +128,7 @@ class Instrument:
     missing_codes: tuple[str, ...] = ()
     # A labelled proxy computed from the areas (``proxy:``), a measure of its own; None = none.
     proxy: Proxy | None = None
+    risks: tuple[Risk, ...] = ()  # unit risk indicators (data.risks), see Risk
 
     @property
     def value_columns(self) -> tuple[str, ...]:
@@ -270,7 +296,7 @@ ORGANISATION_AGGREGATES = ("nunique_organisation", "share_organisations")
 # function of each name in evaluation.report.audiences, one cell each in notebooks/90-report.
 REPORT_SECTIONS = ("key_results", "participation", "organisations", "qualitative", "indicators",
                    "technical_appendix", "own_change", "own_qwl", "own_units",
-                   "hidden_figures", "proxy")  # fmt: skip
+                   "hidden_figures", "proxy", "risks")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -453,7 +479,7 @@ def instrument_file(instrument_id: str, paths: StudyPaths) -> Path:
 
 INSTRUMENT_KEYS = (
     "id", "items", "range", "integer", "reverse", "score", "parts", "bands", "file", "source",
-    "answer_labels", "missing", "description", "reference", "proxy",
+    "answer_labels", "missing", "description", "reference", "proxy", "risks",
 )  # fmt: skip
 PROXY_METHODS = ("mean",)
 PROXY_OF = ("parts",)
@@ -520,6 +546,7 @@ def load_instrument(path: Path) -> Instrument:
             )
         ),
         proxy=proxy,
+        risks=_risks(raw.get("risks"), c),
     )
 
 
@@ -547,15 +574,15 @@ def _proxy(raw: Any, iid: str, parts: dict, c: _Checks) -> Proxy | None:
     )
 
 
-def _bands(raw: Any, c: _Checks) -> tuple[Band, ...]:
+def _bands(raw: Any, c: _Checks, name: str = "bands") -> tuple[Band, ...]:
     """``bands:``: ``{id, upper}`` in rising order; ``upper`` exclusive, null = no bound (last)."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise c.fail("bands", raw, "must be a list of {id, upper}")
+        raise c.fail(name, raw, "must be a list of {id, upper}")
     bands: list[Band] = []
     for i, band in enumerate(raw):
-        key = f"bands[{i}]"
+        key = f"{name}[{i}]"
         given = c.mapping(band, key)
         c.known(given, ("id", "upper"), key)
         if "id" not in given:
@@ -566,6 +593,57 @@ def _bands(raw: Any, c: _Checks) -> tuple[Band, ...]:
             raise c.fail(key, band, "must come after a band with a lower upper bound")
         bands.append(Band(c.text(given["id"], f"{key}.id"), upper))
     return tuple(bands)
+
+
+RISK_DIRECTIONS = ("higher_is_worse", "lower_is_worse")
+RISK_UNITS = ("percent", "points")
+RISK_KEYS = ("id", "scale", "direction", "thresholds", "source", "description")
+
+
+def _risks(raw: Any, c: _Checks) -> tuple[Risk, ...]:
+    """``risks:`` of an instrument: ``[{id, scale: {min, max, unit}, direction, thresholds:
+    [{id, upper}], source}]``; each error names the file and the key (``risks[1].scale.max``)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise c.fail("risks", raw, "must be a list of {id, scale, direction, thresholds}")
+    out: list[Risk] = []
+    for i, entry in enumerate(raw):
+        key = f"risks[{i}]"
+        given = c.mapping(entry, key)
+        c.known(given, RISK_KEYS, key)
+        for required in ("id", "scale", "thresholds"):
+            if given.get(required) in (None, "", [], {}):
+                raise _fail(c.path, f"{key}.{required}: required (see docs/data-contract.md)")
+        rid = c.text(given["id"], f"{key}.id")
+        _check_id(rid, c.path, f"{key}.id")
+        if rid in {r.id for r in out}:
+            raise c.fail(f"{key}.id", rid, "appears more than once")
+        scale = c.mapping(given["scale"], f"{key}.scale")
+        c.known(scale, ("min", "max", "unit"), f"{key}.scale")
+        if "min" not in scale or "max" not in scale:
+            raise _fail(c.path, f"{key}.scale: needs min < max, e.g. {{min: 0, max: 100}}")
+        low = c.number()(scale["min"], f"{key}.scale.min")
+        high = c.number()(scale["max"], f"{key}.scale.max")
+        if low >= high:
+            raise c.fail(f"{key}.scale", given["scale"], "needs min < max")
+        unit = c.choice(RISK_UNITS)(scale.get("unit", "percent"), f"{key}.scale.unit")
+        direction = c.choice(RISK_DIRECTIONS)(
+            given.get("direction", "higher_is_worse"), f"{key}.direction"
+        )
+        thresholds = _bands(given["thresholds"], _Checks(c.path), f"{key}.thresholds")
+        if thresholds[-1].upper is not None:
+            raise _fail(
+                c.path, f"{key}.thresholds: the last level needs `upper: null` (no upper bound)"
+            )
+        ids = [t.id for t in thresholds]
+        if len(set(ids)) != len(ids):
+            raise c.fail(f"{key}.thresholds", ids, "names a level twice")
+        out.append(
+            Risk(rid, low, high, unit, direction, thresholds,
+                 c.text(given.get("source", ""), f"{key}.source"))
+        )  # fmt: skip
+    return tuple(out)
 
 
 def _answer_labels(raw: object, path: Path) -> dict[str, float]:
@@ -1124,3 +1202,11 @@ def load_labels(language: str, paths: StudyPaths | None = None) -> dict[str, str
         if own.is_file() and own.resolve() != (DEFAULT_LABELS / f"{language}.yaml").resolve():
             labels.update(read_yaml(own))
     return {str(k): str(v) for k, v in labels.items()}
+
+
+def risk_definitions(study: Study) -> tuple[Risk, ...]:
+    """The unit risk indicators of ``data.risks``: ``risks:`` of the QWL instrument (the study's
+    own ``config/instruments/qwl.yaml`` over the shipped one), whether or not the study scores
+    QWL from its responses."""
+    inst = study.instruments.get("qwl") or load_instrument(instrument_file("qwl", study.paths))
+    return inst.risks

@@ -2,7 +2,7 @@
 
 :func:`write_demo` writes a complete study folder: ``config/study.yaml``,
 ``config/codebook.yaml`` and ``data/raw/{responses, codings, open_answers, activities,
-feedback}.csv``. Every name in it is fictional; no real person or organisation is described.
+feedback, risks}.csv``. Every name in it is fictional; no real person or organisation is described.
 
 This module holds only the logic. What it draws from is data, in two places:
 
@@ -834,6 +834,39 @@ def _feedback(rng: np.random.Generator, activities: pd.DataFrame) -> pd.DataFram
 # --------------------------------------------------------------------------------------------
 
 
+RISK_COLUMNS = ["round", "organisation", "unit", "indicator", "value"]
+
+
+def _risks(rng: np.random.Generator, responses: pd.DataFrame) -> pd.DataFrame:
+    """The QWL vendor's unit risk indicators (``data/raw/risks.csv``): per round, unit and
+    indicator of ``data.yaml`` ``risks:``, the share of staff at risk (%), higher where the
+    unit's mean QWL that round is lower, a little lower every round, clipped to 0-100 and
+    rounded to 0.1 (as a vendor reports it). Units with no QWL answer that round have no row."""
+    params = _DATA["risks"]
+    round_pos = {r[0]: i for i, r in enumerate(ROUNDS)}
+    means = (
+        responses.groupby(["round", "organisation", "unit"], sort=False)["qwl"]
+        .mean()
+        .dropna()
+        .reset_index()
+    )
+    means["position"] = means["round"].map(round_pos)
+    means = means.sort_values(["position", "organisation", "unit"], kind="mergesort")
+    rows = []
+    for rec in means.itertuples(index=False):
+        for indicator, p in params.items():
+            value = (
+                p["at_qwl_60"]
+                + p["per_qwl_point"] * (60.0 - rec.qwl)
+                + p["per_round"] * rec.position
+                + rng.normal(0.0, p["sd"])
+            )
+            rows.append({"round": rec.round, "organisation": rec.organisation,
+                         "unit": rec.unit, "indicator": indicator,
+                         "value": round(float(np.clip(value, 0.0, 100.0)), 1)})  # fmt: skip
+    return pd.DataFrame(rows, columns=RISK_COLUMNS)
+
+
 def _csv(frame: pd.DataFrame, columns: list[str]) -> str:
     return frame[columns].to_csv(index=False, lineterminator="\n", float_format="%.1f", na_rep="")
 
@@ -858,7 +891,8 @@ def write_demo(
     """Write the deterministic synthetic Luova suunta study into ``study_dir``.
 
     Writes ``config/study.yaml``, ``config/codebook.yaml`` and ``data/raw/responses.csv``,
-    ``codings.csv``, ``open_answers.csv``, ``activities.csv``, ``feedback.csv``; each file
+    ``codings.csv``, ``open_answers.csv``, ``activities.csv``, ``feedback.csv``, ``risks.csv``;
+    each file
     atomically (temporary file beside it, then ``os.replace``). Nothing else in ``study_dir``
     is touched. The same ``seed`` and ``respondents`` give byte-identical files. A file that
     is already there with other content (an existing study) is not overwritten unless
@@ -899,9 +933,10 @@ def write_demo(
                 "activities",
                 "feedback",
                 "tones",
+                "risks",
             ),
-            # spawned children are numbered: adding "tones" last leaves the others' numbers
-            np.random.default_rng(seed).spawn(7),
+            # spawned children are numbered: adding one last leaves the others' numbers
+            np.random.default_rng(seed).spawn(8),
             strict=True,
         )
     )
@@ -912,6 +947,7 @@ def write_demo(
     codings = _codings(streams["codings"], answers_full, respondents, streams["tones"])
     activities = _activities(streams["activities"], pop)
     feedback = _feedback(streams["feedback"], activities)
+    risks = _risks(streams["risks"], responses)
 
     contents = {
         root / "config" / "study.yaml": study_yaml(seed=seed, respondents=respondents),
@@ -921,6 +957,7 @@ def write_demo(
         root / "data" / "raw" / "open_answers.csv": _csv(open_answers, OPEN_ANSWER_COLUMNS),
         root / "data" / "raw" / "activities.csv": _csv(activities, ACTIVITY_COLUMNS),
         root / "data" / "raw" / "feedback.csv": _csv(feedback, FEEDBACK_COLUMNS),
+        root / "data" / "raw" / "risks.csv": _csv(risks, RISK_COLUMNS),
     }
     differ = [path for path, text in contents.items() if _differs(path, text)]
     if differ and not force:

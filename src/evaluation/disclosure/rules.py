@@ -163,6 +163,7 @@ NO_PARTITION = frozenset(
         "attrition",
         "optimisers",
         "hidden",  # counts of hidden cells per scope and reason (no respondent counts)
+        "risks",  # unit risk indicators: protected where built (analyse.quant.risks)
     }
 )
 

@@ -219,6 +219,91 @@ def _log_unusable_summaries(raw: pd.DataFrame, shown: int = 5) -> None:
         log.warning("... and %d more such cells in the summaries", len(bad) - shown)
 
 
+RISK_COLUMNS = ["round", "organisation", "unit", "indicator", "value"]
+
+
+def _known_units(study: Study, data: dict[str, pd.DataFrame]) -> set[tuple[str, str]] | None:
+    """The (organisation, unit) pairs a risk row may name: those of the responses or summaries;
+    None when neither is read (then only study.yaml's organisations are checked)."""
+    for key in ("responses", "summaries"):
+        frame = data.get(key)
+        if frame is not None and {"organisation", "unit"} <= set(frame.columns):
+            pairs = frame[["organisation", "unit"]].dropna().drop_duplicates()
+            return {(str(o), str(u)) for o, u in pairs.itertuples(index=False)}
+    return None
+
+
+def load_risks(study: Study, data: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Read and check the QWL vendor's unit risk indicators (``data.risks``): ``round,
+    organisation, unit, indicator, value`` and optional ``n``. A round, organisation, unit or
+    indicator must be known (study.yaml, the responses or summaries, the QWL definition's
+    ``risks:``); ``value`` a number on the indicator's scale; ``n`` a non-negative whole
+    number; one row per round, unit and indicator. Problems name file, row and column, never
+    the value (a vendor's figure for a small unit is itself confidential)."""
+    from evaluation.config import risk_definitions
+
+    raw = read_raw(study.files("risks"), study.columns)
+    files = ", ".join(p.name for p in study.files("risks"))
+    definitions = {r.id: r for r in risk_definitions(study)}
+    problems: list[list] = []
+    for col in RISK_COLUMNS:
+        if col not in raw:
+            problems.append([files, "", col, "", "required column is missing"])
+    if not definitions:
+        problems.append([files, "", "indicator", "", "the QWL definition lists no `risks:`"])
+    if problems:
+        frame = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+        raise DataError(problem_summary(frame), frame)
+
+    def add(mask: pd.Series, col: str, what: str) -> None:
+        for _, r in raw[mask.fillna(False)].iterrows():
+            problems.append([r[FILE_COLUMN], r[ROW_COLUMN], col, "", what])
+
+    for col in RISK_COLUMNS:
+        add(raw[col].isna(), col, "must not be empty")
+    add(raw["round"].notna() & ~raw["round"].isin(study.round_ids), "round",
+        "round id not in study.yaml")  # fmt: skip
+    known = sorted(definitions)
+    add(raw["indicator"].notna() & ~raw["indicator"].isin(known), "indicator",
+        f"unknown indicator (known: {', '.join(known)})")  # fmt: skip
+    if study.organisations:
+        add(raw["organisation"].notna() & ~raw["organisation"].isin(list(study.organisations)),
+            "organisation", "organisation not in study.yaml `organisations`")  # fmt: skip
+    units = _known_units(study, data or {})
+    if units is not None:
+        pairs = pd.Series(list(zip(raw["organisation"], raw["unit"], strict=True)), index=raw.index)
+        add(raw["unit"].notna() & raw["organisation"].notna() & ~pairs.isin(units), "unit",
+            "unit not in the responses or summaries of its organisation")  # fmt: skip
+    text = raw["value"].str.replace(",", ".", regex=False)
+    value = pd.to_numeric(text, errors="coerce").astype("float64")
+    add(value.isna() & text.notna(), "value", "not a number")
+    low = raw["indicator"].map({k: r.scale_min for k, r in definitions.items()}).astype("float64")
+    high = raw["indicator"].map({k: r.scale_max for k, r in definitions.items()}).astype("float64")
+    outside = value.notna() & low.notna() & ((value < low) | (value > high))
+    for _, r in raw[outside.fillna(False)].iterrows():
+        d = definitions[r["indicator"]]
+        what = f"outside the scale {d.scale_min:g}-{d.scale_max:g} of {d.id}"
+        problems.append([r[FILE_COLUMN], r[ROW_COLUMN], "value", "", what])
+    raw["value"] = value
+    if "n" in raw:
+        n_text = raw["n"].str.replace(",", ".", regex=False)
+        n = pd.to_numeric(n_text, errors="coerce").astype("float64")
+        add((n.isna() & n_text.notna()) | (n < 0) | (n % 1 != 0), "n",
+            "must be a non-negative whole number or empty")  # fmt: skip
+        raw["n"] = n
+    keys = ["round", "organisation", "unit", "indicator"]
+    dup = raw.duplicated(keys, keep="first") & raw[keys].notna().all(axis=1)
+    add(dup, "indicator", "a second row for this round, unit and indicator")
+    if problems:
+        frame = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+        frame["_order"] = pd.to_numeric(frame["row"], errors="coerce").fillna(0)
+        frame = frame.sort_values(["file", "_order", "column"], kind="stable")
+        frame = frame.drop(columns="_order").reset_index(drop=True)
+        raise DataError(problem_summary(frame), frame)
+    columns = [*RISK_COLUMNS, *(["n"] if "n" in raw else [])]
+    return raw[columns].reset_index(drop=True)
+
+
 def check_target_columns(study: Study, frames: dict[str, pd.DataFrame]) -> None:
     """The columns a target reads (``measure``, ``filter``) exist in its source's records, so
     a typo in study.yaml is a ConfigError when validating, not a failed notebook."""
@@ -249,6 +334,8 @@ def validate_study(study: Study) -> dict[str, pd.DataFrame]:
     for key in ("activities", "feedback"):
         if study.files(key):
             out[key] = load_records(study, key)
+    if study.files("risks"):
+        out["risks"] = load_risks(study, out)
     check_target_columns(study, out)
     for key in ("codings", "open_answers"):
         for path in study.files(key):
@@ -277,7 +364,7 @@ def process(study: Study) -> dict[str, Path]:
         written["responses"] = write_parquet(clean, processed / "responses.parquet")
         scores = score_responses(responses, study)
         written["scores"] = write_parquet(scores, processed / "scores.parquet")
-    for key in ("summaries", "activities", "feedback", "open_answers", "codings"):
+    for key in ("summaries", "activities", "feedback", "open_answers", "codings", "risks"):
         if key in data:
             written[key] = write_parquet(data[key], processed / f"{key}.parquet")
     # Derived data is rebuilt from raw every run: nothing from an earlier run may linger. (The

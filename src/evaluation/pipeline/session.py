@@ -712,3 +712,66 @@ def show_agreement(s: Session, table: pd.DataFrame) -> None:
             alt=s.label("fig_blandaltman_alt").format(**names),
             language=s.language,
         )
+# Unit risk indicators (data.risks; risks.csv of 10-data-quality)
+# -------------------------------------------------------------------------------------------
+
+
+def plan_hidden_groups(s: Session) -> set[tuple[str, str, str]]:
+    """``(round, group_by, group)`` of every group whose respondent count the study's
+    disclosure plan hides (with individual answers: ``T|_respondents|...`` cells; in summary
+    mode, a group hidden for any measure). Empty without a plan."""
+    from evaluation.disclosure.plan import RESPONDENTS, SEP, load_plan
+
+    plan = load_plan(s.study.paths.processed)
+    if plan is None:
+        return set()
+    out = set()
+    for cell in plan.hidden:
+        parts = cell.split(SEP)
+        if parts[0] != "T" or len(parts) != 5:
+            continue
+        if parts[1] == RESPONDENTS or not s.has_responses:
+            out.add((parts[2], parts[3], parts[4]))
+    return out
+
+
+def study_risk_table(s: Session) -> pd.DataFrame | None:
+    """``risks.csv`` before it is written: the vendor's unit risk indicators
+    (:func:`evaluation.analyse.quant.risks.risk_table`) weighted by each row's ``n`` or else the
+    unit's respondents that round (``scores``, or the summaries' largest n), with the groups
+    the disclosure plan hides. None when the study declares no ``data.risks``."""
+    from evaluation.analyse.quant.risks import risk_table
+    from evaluation.config import risk_definitions
+
+    risks = s.processed("risks")
+    if risks is None:
+        return None
+    keys = ["round", "organisation", "unit"]
+    if s.has_responses:
+        counts = s.scores.groupby(keys, as_index=False, observed=True).size()
+        counts = counts.rename(columns={"size": "n"})
+    else:
+        counts = respondent_cells(s)
+    return risk_table(
+        risks,
+        counts,
+        definitions=risk_definitions(s.study),
+        rounds=s.study.round_ids,
+        min_n=s.study.min_n,
+        hidden=plan_hidden_groups(s),
+    )
+
+
+def risk_figures(s: Session, table: pd.DataFrame) -> None:
+    """The whole study's trend of every risk indicator (``risks.csv`` rows ``all``)."""
+    from evaluation.config import risk_definitions
+    from evaluation.report.display import show_figure
+    from evaluation.report.plots import risk_trend_plot
+
+    fig = risk_trend_plot(
+        table, definitions=risk_definitions(s.study), rounds=s.study.round_ids,
+        groups=[("all", "all", s.label("all"))], labels=s.labels, min_n=s.study.min_n,
+    )  # fmt: skip
+    if fig is not None:
+        show_figure(fig, figure_path(s, "risks"), alt=s.label("fig_risks_alt"),
+                    language=s.language)  # fmt: skip

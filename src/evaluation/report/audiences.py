@@ -864,6 +864,83 @@ def proxy(v: ReportView) -> None:
         for sentence in proxy_sentences(v, rows):
             note(sentence)
         _show_or_say(v, rows[[c for c in PROXY_SHOWN if c in rows]])
+# Unit risk indicators of the QWL vendor (risks.csv of 10-data-quality; issue 18, item 1)
+# -------------------------------------------------------------------------------------------
+
+
+def risk_level_rule(v: StudyView, definition) -> str:
+    """The rule of one indicator's levels in words, from its thresholds: "low under 10 %,
+    elevated 10-20 %, high 20 % or more" (labels ``risk_rule_*``; numbers in the locale)."""
+    unit = v.label(f"risk_unit_symbol_{definition.scale_unit}")
+    parts, lower = [], None
+    for band in definition.thresholds:
+        name = v.label(f"risk_level_{band.id}")
+        lo = None if lower is None else locale.number(lower, v.language, 0)
+        hi = None if band.upper is None else locale.number(band.upper, v.language, 0)
+        if lo is None:
+            parts.append(v.label("risk_rule_below").format(level=name, upper=hi, unit=unit))
+        elif hi is None:
+            parts.append(v.label("risk_rule_above").format(level=name, lower=lo, unit=unit))
+        else:
+            parts.append(
+                v.label("risk_rule_between").format(level=name, lower=lo, upper=hi, unit=unit)
+            )
+        lower = band.upper
+    return f"{v.label('risk_' + definition.id)}: " + ", ".join(parts)
+
+
+@_section
+def risks(v: ReportView) -> None:
+    """The QWL vendor's unit risk indicators (``risks.csv``): the trend of each indicator for
+    the whole study (and, in an organisation's report, the organisation), then the latest
+    round's units with their levels, and the rule of the levels from the thresholds.
+    Consortium and organisation reports."""
+    if v.audience.kind not in ("consortium", "organisation"):
+        return
+    table = v.table("risks")
+    if table is None or table.empty:
+        return
+    from evaluation.config import risk_definitions
+    from evaluation.report.plots import risk_trend_plot
+
+    definitions = [d for d in risk_definitions(v.study) if d.id in set(table["indicator"])]
+    if not definitions:
+        return
+    heading(v.label("rep_risks"))
+    note(v.label("rep_risks_note").format(min_n=v.study.min_n))
+    groups = [("all", "all", v.label("all"))]
+    if v.audience.kind == "organisation":
+        groups.append(("organisation", v.audience.name, v.audience.name))
+    fig = risk_trend_plot(
+        table, definitions=definitions, rounds=v.study.round_ids, groups=groups,
+        labels=v.labels, min_n=v.study.min_n,
+    )  # fmt: skip
+    if fig is None:
+        note(v.label("all_rows_hidden").format(min_n=v.study.min_n))
+    else:
+        alt = v.label("fig_risks_alt")
+        show_figure(fig, v.figure_path("risks"), alt=alt, png=False, language=v.language)
+    rows = v.visible(table)
+    units = rows[rows["group_by"].astype(str).eq("unit")]
+    latest = [r for r in v.study.round_ids if r in set(units["round"].astype(str))][-1:]
+    if latest:
+        units = units[units["round"].astype(str).isin(latest)].copy()
+        small = units["suppressed"].astype(str).str.lower().eq("true") | ~(
+            pd.to_numeric(units["n"], errors="coerce") >= v.study.min_n
+        )
+        units.loc[small, ["n", "value", "change"]] = np.nan
+        units.loc[small, "level"] = None
+        units["suppressed"] = small
+        units["level"] = [None if pd.isna(x) else f"risk_level_{x}" for x in units["level"]]
+        units["indicator"] = "risk_" + units["indicator"].astype(str)
+        if v.audience.kind == "organisation":
+            units["group"] = units["group"].astype(str).str.split(" / ", n=1).str[-1]
+        heading(v.label("rep_risks_units").format(round=v.label(latest[0])), 3)
+        shown = units[["indicator", "group", "n", "value", "level", "change", "suppressed"]]
+        _show_or_say(v, shown.rename(columns={"change": "change_previous"}))
+    note(v.label("rep_risks_rule"))
+    markdown("\n".join(f"- {{r{i}}}" for i in range(len(definitions))),
+             **{f"r{i}": risk_level_rule(v, d) for i, d in enumerate(definitions)})  # fmt: skip
 
 
 # In the order of config.REPORT_SECTIONS (and of the notebook's cells).
@@ -879,6 +956,7 @@ SECTIONS: tuple[Section, ...] = (
     own_units,
     hidden_figures,
     proxy,
+    risks,
 )
 
 

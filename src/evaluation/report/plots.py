@@ -881,4 +881,73 @@ def blandaltman_plot(
         pad = 0.12 * ((high - low) or 1.0)
         ax.set_ylim(low - pad, high + 2 * pad)  # room for the legend above
         ax.legend(loc="upper left", frameon=False, fontsize=8)
+# --------------------------------------------------------------------------- unit risk indicators
+
+
+def risk_trend_plot(
+    risks: pd.DataFrame,
+    *,
+    definitions: Sequence[object],
+    rounds: Sequence[str],
+    groups: Sequence[tuple[str, str, str]],
+    labels: Mapping[str, str],
+    min_n: int | None = None,
+) -> Figure | None:
+    """The value of each risk indicator per round (rows of ``risks.csv``), one panel per
+    indicator with a value to show, one line per ``groups`` entry ``(group_by, group, name)``;
+    the thresholds of the indicator's levels as dashed lines; the y axis over the indicator's
+    scale. Hidden cells are gaps, named in a note. None when nothing is left to draw."""
+    hidden: list[tuple[str, str]] = []
+    shown_rows = risks[~risks["suppressed"].astype("boolean").fillna(True).astype(bool)]
+    wanted = [
+        d
+        for d in definitions
+        if any(
+            (
+                shown_rows["indicator"].eq(d.id)
+                & shown_rows["group_by"].astype(str).eq(by)
+                & shown_rows["group"].astype(str).eq(group)
+            ).any()
+            for by, group, _ in groups
+        )
+    ]
+    if not wanted:
+        return None
+    columns = min(len(wanted), 2)
+    panels = -(-len(wanted) // columns)
+    with style_context():
+        fig = new_figure(3.6 * columns + 0.4, 2.9 * panels + 0.4)
+        axes = fig.subplots(panels, columns, squeeze=False).ravel()
+        for ax in axes[len(wanted) :]:
+            ax.set_visible(False)
+        for ax, d in zip(axes, wanted, strict=False):
+            for i, (by, group, name) in enumerate(groups):
+                rows = risks[
+                    risks["indicator"].eq(d.id)
+                    & risks["group_by"].astype(str).eq(str(by))
+                    & risks["group"].astype(str).eq(str(group))
+                ]
+                if rows.empty:
+                    continue
+                part = rows.drop_duplicates("round").set_index("round").reindex(list(rounds))
+                gone = part["suppressed"].astype("boolean").fillna(False).astype(bool)
+                y = part["value"].astype(float).where(~gone).to_numpy()
+                ax.plot(range(len(rounds)), y, marker="o", linewidth=1.4, label=name,
+                        color=GROUP_COLOURS[i % len(GROUP_COLOURS)])  # fmt: skip
+                hidden += [
+                    (f"{_label(labels, 'risk_' + d.id)}, {name}", _label(labels, r))
+                    for r, g in zip(rounds, gone, strict=True) if g
+                ]  # fmt: skip
+            for band in d.thresholds:
+                if band.upper is not None:
+                    ax.axhline(band.upper, color="#777777", linestyle="--", linewidth=0.8)
+            top = max([float(np.nanmax(risks.loc[risks["indicator"].eq(d.id), "value"]
+                                       .astype(float).to_numpy(), initial=0.0)),
+                       *(b.upper for b in d.thresholds if b.upper is not None)])  # fmt: skip
+            ax.set_ylim(d.scale_min, min(d.scale_max, top * 1.25 + 1))
+            ax.set_xticks(range(len(rounds)), [_label(labels, r) for r in rounds], rotation=20)
+            ax.set_title(_label(labels, f"risk_{d.id}"), fontsize=10)
+            ax.set_ylabel(_label(labels, f"risk_unit_{d.scale_unit}"))
+        axes[0].legend(frameon=False, fontsize=8)
+        hidden_note(fig, hidden, labels, min_n=min_n)
     return fig
