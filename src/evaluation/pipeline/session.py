@@ -712,6 +712,8 @@ def show_agreement(s: Session, table: pd.DataFrame) -> None:
             alt=s.label("fig_blandaltman_alt").format(**names),
             language=s.language,
         )
+
+
 # Unit risk indicators (data.risks; risks.csv of 10-data-quality)
 # -------------------------------------------------------------------------------------------
 

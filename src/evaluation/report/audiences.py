@@ -864,6 +864,8 @@ def proxy(v: ReportView) -> None:
         for sentence in proxy_sentences(v, rows):
             note(sentence)
         _show_or_say(v, rows[[c for c in PROXY_SHOWN if c in rows]])
+
+
 # Unit risk indicators of the QWL vendor (risks.csv of 10-data-quality; issue 18, item 1)
 # -------------------------------------------------------------------------------------------
 
