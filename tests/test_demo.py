@@ -25,6 +25,9 @@ FILES = [
     "data/raw/activities.csv",
     "data/raw/feedback.csv",
     "data/raw/risks.csv",
+    "data/raw/documents.csv",
+    "data/raw/documents/tyopaja-hyvinvointialue-a-t1.md",
+    "data/raw/documents/tyopaja-hoivakoti-kaarna-t2.txt",
 ]
 ESIS = [f"esis_{i}" for i in range(1, 11)]
 RESPONSE_COLUMNS = [
@@ -173,6 +176,11 @@ def test_two_coders_disagree_realistically(study):
     codings = read(study, "codings")
     answers = read(study, "open_answers")
     assert list(codings.columns) == demo.CODING_COLUMNS
+    # the workshop notes' paragraphs are coded by both coders; the rest is about open answers
+    of_documents = codings["segment"].str.contains("#p", regex=False)
+    assert set(codings.loc[of_documents, "document"]) == {d["file"] for d in demo.DEMO_DOCUMENTS}
+    assert (codings[of_documents].groupby("segment")["coder"].nunique() == 2).all()
+    codings = codings[~of_documents]
     assert set(codings["coder"]) == {"coder_a", "coder_b"}
     assert set(codings.loc[codings["coder"] == "coder_a", "segment"]) == set(answers["answer_id"])
     assert 120 <= codings.loc[codings["coder"] == "coder_b", "segment"].nunique() <= 180
@@ -208,7 +216,7 @@ def test_activities_and_feedback_match_the_plan(study):
     per_org_year = meetings.groupby(["round", "organisation"]).size()
     assert per_org_year.min() >= 6
     fb = read(study, "feedback")
-    assert list(fb.columns) == demo.FEEDBACK_COLUMNS
+    assert list(fb.columns) == [*demo.FEEDBACK_COLUMNS, "comment"]
     values = fb[list(demo.FEEDBACK_ITEMS)]
     assert pd.Series(values.to_numpy().ravel()).dropna().isin([1, 2, 3, 4, 5]).all()
     assert values.mean().between(3.6, 4.4).all()

@@ -12,6 +12,7 @@ from evaluation.config import load_study
 from evaluation.demo.generate import write_demo
 from evaluation.errors import DataError
 from evaluation.io.codings import load_codebook, load_codings, load_open_answers
+from evaluation.io.documents import as_answers, load_segments
 from evaluation.io.qdpx import export_qdpx, import_qdpx
 
 CODEBOOK = pd.DataFrame(
@@ -175,8 +176,12 @@ def test_demo_codings_are_enriched_from_open_answers_and_mixed_with_qdpx(tmp_pat
     codings = load_codings(study)
     assert set(codings["source"]) == {"human"} and codings["round"].notna().all()
     assert set(load_codebook(study)["id"]) >= set(codings["code"])
-    # Export the demo's answers + codings, then declare the .qdpx beside the csv: same rows.
-    texts = answers.rename(columns={"answer_id": "segment"})
+    # Export the demo's answers, document paragraphs + codings, then declare the .qdpx beside
+    # the csv: same rows.
+    segments = as_answers(load_segments(study))
+    texts = pd.concat([answers, segments], ignore_index=True).rename(
+        columns={"answer_id": "segment"}
+    )
     export_qdpx(tmp_path / "data" / "raw" / "c.qdpx", load_codebook(study), texts, codings)
     yaml = (tmp_path / "config" / "study.yaml").read_text(encoding="utf-8")
     yaml = yaml.replace("codings: data/raw/codings.csv", "codings: [data/raw/c.qdpx]")

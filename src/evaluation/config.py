@@ -22,7 +22,7 @@ from evaluation.vocabulary import vocabulary
 log = logging.getLogger(__name__)
 
 DATA_KEYS = ("responses", "summaries", "codings", "activities", "feedback", "open_answers",
-             "risks")  # fmt: skip
+             "risks", "documents")  # fmt: skip
 GROUP_BYS = ("all", "actor", "organisation", "unit", "sector", "size", "role", "participant")
 CORRECTIONS = ("holm", "fdr_bh")
 META_METHODS = ("reml", "dl", "pm")

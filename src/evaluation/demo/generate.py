@@ -830,6 +830,136 @@ def _feedback(rng: np.random.Generator, activities: pd.DataFrame) -> pd.DataFram
 
 
 # --------------------------------------------------------------------------------------------
+# Workshop notes (documents) and feedback comments
+# --------------------------------------------------------------------------------------------
+
+# Two fictional workshop notes, fixed text (deterministic without a random stream): one .md with
+# YAML front matter (its documents.csv row gives only the file), one .txt described in
+# documents.csv. One planted e-mail address and phone number show the redaction.
+DOCUMENTS_CSV_COLUMNS = ["file", "round", "organisation", "kind", "title", "date"]
+DEMO_DOCUMENTS: tuple[dict[str, Any], ...] = (
+    {
+        "file": "documents/tyopaja-hyvinvointialue-a-t1.md",
+        "meta": {
+            "round": "T1",
+            "organisation": "Hyvinvointialue A",
+            "kind": "workshop_notes",
+            "title": "Kehittämistyöpaja, kotihoito",
+            "date": "2026-03-12",
+        },
+        "front_matter": True,
+        "paragraphs": (
+            ("# Kehittämistyöpaja: kotihoito", None),
+            (
+                "Työpajaan osallistui kahdeksan työntekijää kahdesta tiimistä. Aloitimme "
+                "kuvakorteilla: jokainen valitsi kortin, joka kuvaa tiimin arkea nyt.",
+                ("dialogue", "dialogue", "neutral"),
+            ),
+            (
+                "Moni kertoi, että ongelmista uskaltaa puhua aiempaa avoimemmin ja että virheistä "
+                "keskustellaan ilman syyllistämistä.",
+                ("psychological_safety", "psychological_safety", "positive"),
+            ),
+            ("## Kuormitus", None),
+            (
+                "Kiire ja työkuormitus nousivat esiin: iltavuoroissa käyntejä on liikaa, eikä "
+                "taukoja ehdi pitää. Tiimi toivoi, että käyntien suunnitteluun otettaisiin "
+                "mukaan hoitajat.",
+                ("workload", "workload", "negative"),
+            ),
+            (
+                "Sovimme kokeilusta: tiimi ideoi itse uuden vuorolistan mallin ja testaa sitä "
+                "kuukauden. Lisätietoja antaa kehittäjä (kehittaja.demo@example.org).",
+                ("co_development", "creativity", "positive"),
+            ),
+        ),
+    },
+    {
+        "file": "documents/tyopaja-hoivakoti-kaarna-t2.txt",
+        "meta": {
+            "round": "T2",
+            "organisation": "Hoivakoti Kaarna Oy",
+            "kind": "workshop_notes",
+            "title": "Vertaisoppimisen työpaja",
+            "date": "2027-02-08",
+        },
+        "front_matter": False,
+        "paragraphs": (
+            (
+                "Työpajassa jaettiin kokemuksia vertaisryhmistä. Vuoron vaihteessa pidettävät "
+                "lyhyet palaverit ovat auttaneet oppimaan toisilta.",
+                ("peer_learning", "peer_learning", "positive"),
+            ),
+            (
+                "Esihenkilö kertoi kuuntelevansa tiimiä enemmän, ja työntekijät kokivat, että "
+                "heidän äänensä kuuluu päätöksissä.",
+                ("being_heard", "leadership", "positive"),
+            ),
+            (
+                "Osa koki muutokset raskaiksi: uusia käytäntöjä tulee liian tiuhaan. "
+                "Yhteyshenkilön numero palautetta varten on 040 123 4567.",
+                ("change_fatigue", "change_fatigue", "negative"),
+            ),
+        ),
+    },
+)
+COMMENTS: tuple[str, ...] = (
+    "Hyvä ja käytännöllinen päivä, sain ideoita omaan tiimiin.",
+    "Keskustelu oli avointa, ja kaikki pääsivät ääneen.",
+    "Liian kiireinen aikataulu, olisin kaivannut enemmän aikaa harjoituksiin.",
+    "Vertaisten kokemukset olivat antoisimpia.",
+    "Luovat menetelmät tuntuivat aluksi oudoilta, mutta toimivat hyvin.",
+    "Toivoisin jatkoa ja seurantaa siihen, miten ideat viedään käytäntöön.",
+)
+
+
+def document_text(doc: dict[str, Any]) -> str:
+    """A demo document's file content (front matter first for the .md)."""
+    body = "\n\n".join(text for text, _ in doc["paragraphs"]) + "\n"
+    if not doc["front_matter"]:
+        return body
+    meta = yaml.safe_dump(doc["meta"], sort_keys=False, allow_unicode=True, width=100)
+    return f"---\n{meta}---\n\n{body}"
+
+
+def _documents_csv() -> pd.DataFrame:
+    rows = []
+    for doc in DEMO_DOCUMENTS:
+        meta = {} if doc["front_matter"] else doc["meta"]
+        rows.append({"file": doc["file"], **meta})
+    return pd.DataFrame(rows, columns=DOCUMENTS_CSV_COLUMNS)
+
+
+def _document_codings() -> pd.DataFrame:
+    """Both coders code every paragraph of the demo documents (ids ``<file>#p<k>``, as
+    :mod:`evaluation.io.documents` segments them; headings are not segments)."""
+    rows = []
+    for doc in DEMO_DOCUMENTS:
+        document = doc["file"]
+        k = 0
+        for text, codes in doc["paragraphs"]:
+            if codes is None:
+                continue
+            k += 1
+            code_a, code_b, tone = codes
+            for coder, code in (("coder_a", code_a), ("coder_b", code_b)):
+                meta = doc["meta"]
+                rows.append({"segment": f"{document}#p{k}", "coder": coder, "code": code,
+                             "text": text, "document": document, "round": meta["round"],
+                             "organisation": meta["organisation"], "tone": tone})  # fmt: skip
+    return pd.DataFrame(rows, columns=CODING_COLUMNS)
+
+
+def _feedback_comments(rng: np.random.Generator, feedback: pd.DataFrame) -> pd.DataFrame:
+    """About one feedback answer in eight gets a free-text comment (column ``comment``)."""
+    out = feedback.copy()
+    has = rng.random(len(out)) < 0.125
+    picks = rng.integers(0, len(COMMENTS), size=len(out))
+    out["comment"] = [COMMENTS[i] if h else "" for h, i in zip(has, picks, strict=True)]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
 
@@ -934,9 +1064,11 @@ def write_demo(
                 "feedback",
                 "tones",
                 "risks",
+                "comments",
             ),
-            # spawned children are numbered: adding one last leaves the others' numbers
-            np.random.default_rng(seed).spawn(8),
+            # spawned children are numbered: adding one last ("tones", then "risks", then
+            # "comments") leaves the others' numbers
+            np.random.default_rng(seed).spawn(9),
             strict=True,
         )
     )
@@ -946,7 +1078,10 @@ def write_demo(
     open_answers, answers_full = _open_answers(streams["open_answers"], responses)
     codings = _codings(streams["codings"], answers_full, respondents, streams["tones"])
     activities = _activities(streams["activities"], pop)
-    feedback = _feedback(streams["feedback"], activities)
+    feedback = _feedback_comments(streams["comments"], _feedback(streams["feedback"], activities))
+    codings = pd.concat([codings, _document_codings()], ignore_index=True).sort_values(
+        ["segment", "coder", "code"], kind="mergesort"
+    )
     risks = _risks(streams["risks"], responses)
 
     contents = {
@@ -956,8 +1091,10 @@ def write_demo(
         root / "data" / "raw" / "codings.csv": _csv(codings, CODING_COLUMNS),
         root / "data" / "raw" / "open_answers.csv": _csv(open_answers, OPEN_ANSWER_COLUMNS),
         root / "data" / "raw" / "activities.csv": _csv(activities, ACTIVITY_COLUMNS),
-        root / "data" / "raw" / "feedback.csv": _csv(feedback, FEEDBACK_COLUMNS),
+        root / "data" / "raw" / "feedback.csv": _csv(feedback, [*FEEDBACK_COLUMNS, "comment"]),
         root / "data" / "raw" / "risks.csv": _csv(risks, RISK_COLUMNS),
+        root / "data" / "raw" / "documents.csv": _csv(_documents_csv(), DOCUMENTS_CSV_COLUMNS),
+        **{root / "data" / "raw" / d["file"]: document_text(d) for d in DEMO_DOCUMENTS},
     }
     differ = [path for path, text in contents.items() if _differs(path, text)]
     if differ and not force:

@@ -126,6 +126,20 @@ def load_open_answers(study: Study) -> pd.DataFrame:
     return raw.drop(columns=[FILE_COLUMN, ROW_COLUMN])
 
 
+def _open_answers_and_segments(study: Study) -> pd.DataFrame:
+    """The open answers, and the document paragraphs and feedback comments in their shape
+    (:func:`evaluation.io.documents.as_answers`): what a coding's segment may refer to."""
+    from evaluation.io.documents import as_answers, load_segments
+
+    answers = load_open_answers(study)
+    if not (study.files("documents") or study.files("feedback")):
+        return answers
+    segments = load_segments(study, {"open_answers": answers})
+    if segments.empty:
+        return answers
+    return pd.concat([answers, as_answers(segments)], ignore_index=True)
+
+
 TONE_PROBLEM = f"tone must be empty or one of {', '.join(SEGMENT_TONES)}"
 
 
@@ -151,11 +165,12 @@ def load_codings(
     codebook: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every coding of the study (human coders; suggestions imported from a .qdpx keep
-    ``source = suggestion``), with round, organisation and text from the open answers."""
+    ``source = suggestion``), with round, organisation and text from the open answers (and
+    the document paragraphs and feedback comments, :mod:`evaluation.io.documents`)."""
     from evaluation.io.qdpx import import_qdpx
 
     codebook = load_codebook(study) if codebook is None else codebook
-    answers = load_open_answers(study) if answers is None else answers
+    answers = _open_answers_and_segments(study) if answers is None else answers
     frames, problems = [], []
     limits = qdpx_limits(study)
     for path in study.files("codings"):

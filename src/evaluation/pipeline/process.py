@@ -337,18 +337,34 @@ def validate_study(study: Study) -> dict[str, pd.DataFrame]:
     if study.files("risks"):
         out["risks"] = load_risks(study, out)
     check_target_columns(study, out)
-    for key in ("codings", "open_answers"):
+    for key in ("codings", "open_answers", "documents"):
         for path in study.files(key):
             if not path.is_file():
                 raise DataError(f"{path}: file not found (declared as data.{key} in study.yaml)")
+    segments = None
+    if study.files("documents") or study.files("feedback"):
+        from evaluation.io.codings import load_open_answers
+        from evaluation.io.documents import load_segments
+
+        if study.files("open_answers"):
+            out["open_answers"] = load_open_answers(study)
+        segments = load_segments(study, out)
+        if len(segments):
+            out["segments"] = segments
     if study.files("open_answers") or study.files("codings"):
         from evaluation.io.codings import load_codings, load_open_answers
+        from evaluation.io.documents import as_answers
 
-        answers = load_open_answers(study)
+        answers = out.get("open_answers")
+        answers = load_open_answers(study) if answers is None else answers
         if study.files("open_answers"):
             out["open_answers"] = answers
         if study.files("codings"):
-            out["codings"] = load_codings(study, answers=answers)
+            # document paragraphs and feedback comments give their codings round,
+            # organisation and text as open answers do
+            known = answers if segments is None or segments.empty else pd.concat(
+                [answers, as_answers(segments)], ignore_index=True)  # fmt: skip
+            out["codings"] = load_codings(study, answers=known)
     return out
 
 
@@ -364,9 +380,13 @@ def process(study: Study) -> dict[str, Path]:
         written["responses"] = write_parquet(clean, processed / "responses.parquet")
         scores = score_responses(responses, study)
         written["scores"] = write_parquet(scores, processed / "scores.parquet")
-    for key in ("summaries", "activities", "feedback", "open_answers", "codings", "risks"):
+    for key in ("summaries", "activities", "feedback", "open_answers", "codings", "risks",
+                "segments"):  # fmt: skip
         if key in data:
-            written[key] = write_parquet(data[key], processed / f"{key}.parquet")
+            frame = data[key]
+            if key == "feedback":  # the comments' text lives in segments.parquet only
+                frame = frame.drop(columns=["comment"], errors="ignore")
+            written[key] = write_parquet(frame, processed / f"{key}.parquet")
     # Derived data is rebuilt from raw every run: nothing from an earlier run may linger. (The
     # disclosure plan is the run's next step, made from these files: it is replaced there.)
     planned = {processed / "disclosure.parquet"}

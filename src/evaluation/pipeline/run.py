@@ -1021,7 +1021,7 @@ def _process(
 
 
 # The processed files the disclosure plan is made from (make_plan and study_themes).
-PLAN_READS = frozenset({"scores", "responses", "summaries", "codings", "open_answers"})
+PLAN_READS = frozenset({"scores", "responses", "summaries", "codings", "open_answers", "segments"})
 
 
 def _export(

@@ -552,18 +552,19 @@ def qualitative_inputs(s: Session) -> Qualitative | None:
     from evaluation.disclosure.pseudonyms import pseudonyms
     from evaluation.disclosure.redact import study_redactor
     from evaluation.io.codings import codebook_labels, load_codebook
+    from evaluation.io.documents import DOCUMENT_KINDS
 
     codings = s.processed("codings")
     if codings is None or codings.empty:
         return None
-    answers = s.processed("open_answers")
-    if answers is None:
-        answers = pd.DataFrame(columns=["answer_id", "round", "organisation", "text"])
+    answers = qualitative_sources(s)
     codebook = load_codebook(s.study)
     s.labels.update(codebook_labels(codebook, s.language))
     texts = answers.rename(columns={"answer_id": "segment"})[["segment", "text"]]
     redactor = study_redactor(s.study, s.labels)
-    names = pseudonyms(codings, answers["answer_id"], labels=s.labels)
+    # document paragraphs are pseudonymised like .qdpx sources (their ids hold file names)
+    open_ids = answers.loc[~answers["kind"].isin(DOCUMENT_KINDS), "answer_id"]
+    names = pseudonyms(codings, open_ids, labels=s.labels)
     return Qualitative(
         codings=codings,
         answers=answers,
@@ -575,6 +576,23 @@ def qualitative_inputs(s: Session) -> Qualitative | None:
         pseudonyms=names,
         public=names.apply(codings),
     )
+
+
+def qualitative_sources(s: Session) -> pd.DataFrame:
+    """Every text the qualitative analyses take, in the shape of the open answers
+    (``answer_id, round, organisation, text, kind, document``, plus the open answers' own
+    columns): the open answers (``kind = open_answer``), then the document paragraphs and
+    feedback comments of ``segments.parquet``."""
+    from evaluation.io.documents import OPEN_ANSWER, as_answers
+
+    answers = s.processed("open_answers")
+    if answers is None:
+        answers = pd.DataFrame(columns=["answer_id", "round", "organisation", "text"])
+    answers = answers.assign(kind=OPEN_ANSWER, document=None)
+    segments = s.processed("segments")
+    if segments is None or segments.empty:
+        return answers
+    return pd.concat([answers, as_answers(segments)], ignore_index=True)
 
 
 def _small_group_segments(s: Session, q: Qualitative) -> set[str]:

@@ -238,13 +238,23 @@ def _quote_cell(rec: Mapping, labels: Mapping[str, str]) -> str:
             if tone
             else ""
         )
-        shown.append(f"<q>{html.escape(text)}</q>{tag}")
+        shown.append(f"{_source_kind_tag(rec, text_key, labels)}<q>{html.escape(text)}</q>{tag}")
     if len(shown) > 1:
         divided = html.escape(labels.get("jd_quotes_divided", ""))
         return f'<span class="jd-divided">{divided}</span>' + "".join(
             f"<div>{q}</div>" for q in shown
         )
     return shown[0] if shown else ""
+
+
+def _source_kind_tag(rec: Mapping, text_key: str, labels: Mapping[str, str]) -> str:
+    """The quote's source kind ("Työpajamuistio:", the label of the kind id) before it;
+    nothing for a table written before the column existed."""
+    kind = _text(rec.get(f"{text_key}_kind"))
+    if not kind:
+        return ""
+    label = html.escape(labels.get(kind, kind))
+    return f'<span class="jd-source">{label}:</span> '
 
 
 def joint_display_html(table: pd.DataFrame, labels: Mapping[str, str]) -> str:

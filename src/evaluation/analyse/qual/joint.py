@@ -50,7 +50,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from evaluation.analyse.qual.themes import choose_quote, coded_answers
+from evaluation.analyse.qual.themes import OPEN_ANSWER, choose_quote, coded_answers
 from evaluation.config import SEGMENT_TONES
 
 THRESHOLD = 0.05  # theme fallback: change in resource minus problem shares (proportion)
@@ -62,7 +62,8 @@ SEGMENT_TONE, THEME_TONE = "segment_tone", "theme_tone"  # values of qual_source
 JOINT_COLUMNS = [
     "organisation", "round", "measure_effects", "quant_direction", "n_coded", "themes",
     "qual_source", "n_toned", "tone_balance", "tone_change", "qual_direction",
-    "meta_inference", "quote", "quote_tone", "quote_2", "quote_2_tone", "suppressed",
+    "meta_inference", "quote", "quote_tone", "quote_2", "quote_2_tone", "quote_kind",
+    "quote_2_kind", "suppressed",
 ]  # fmt: skip
 TONED_COLUMNS = ["segment", "organisation", "round", "tone", "n_coders", "text"]
 
@@ -195,14 +196,18 @@ def joint_display(
     min_n: int = 5,
     seed: int = 0,
     redact: Callable[[object], str] = str,
+    kinds: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """``joint_display.csv`` from the study rows of ``meta.csv``, ``themes.csv``, the
     per-organisation quotes and the answers' tones (:func:`segment_tones`; None or empty: the
-    codebook's theme tones decide). See the module docstring."""
+    codebook's theme tones decide). See the module docstring. ``kinds``: segment id -> its
+    source kind (:func:`evaluation.analyse.qual.themes.source_kinds`), shown as ``quote_kind``
+    and ``quote_2_kind`` next to the quotes (default ``open_answer``)."""
     study = meta[(meta["row_type"] == "study") & meta["measure"].isin(measures)]
     orgs = themes[themes["group_by"] == "organisation"]
     toned = pd.DataFrame(columns=TONED_COLUMNS) if toned is None else toned
-    context = {"min_n": min_n, "seed": seed, "redact": redact, "baseline": baseline}
+    context = {"min_n": min_n, "seed": seed, "redact": redact, "baseline": baseline,
+               "kinds": dict(kinds or {})}  # fmt: skip
     organisations = sorted(set(study["organisation"].dropna()) | set(orgs["group"]))
     rows = []
     for org in organisations:
@@ -242,7 +247,8 @@ def _row(org, rnd, study, orgs, quotes, toned, measures, tone, labels, context) 
     row: dict = {"organisation": org, "round": rnd}
     quant = _quantitative(row, org, rnd, study, measures, labels)
     row.update(qual_source="", n_toned=np.nan, tone_balance=np.nan, tone_change=np.nan,
-               quote="", quote_tone="", quote_2="", quote_2_tone="")  # fmt: skip
+               quote="", quote_tone="", quote_2="", quote_2_tone="", quote_kind="",
+               quote_2_kind="")  # fmt: skip
     block = orgs[(orgs["group"] == org) & (orgs["round"] == rnd)]
     qual = None
     # Only the themes' published rows: a code hidden in themes.csv stays hidden here.
@@ -263,7 +269,7 @@ def _row(org, rnd, study, orgs, quotes, toned, measures, tone, labels, context) 
         else:
             qual = qual_direction(dict(zip(block["code"], block["change"], strict=True)), tone)
             row["qual_source"] = THEME_TONE
-            row["quote"] = _theme_quote(quotes, org, rnd, top, tone, qual)
+            row["quote"], row["quote_kind"] = _theme_quote(quotes, org, rnd, top, tone, qual)
             row["quote_tone"] = NOT_CODED if row["quote"] else ""
         row["qual_direction"] = qual
     else:
@@ -283,18 +289,21 @@ def _from_tones(row: dict, here: pd.DataFrame, before: pd.DataFrame, context: di
     row.update(qual_source=SEGMENT_TONE, n_toned=len(here), tone_balance=round(balance),
                tone_change=round(change))  # fmt: skip
     picks = choose_tone_quotes(here, qual, context["seed"])
-    for pick, (text, kind) in zip(picks, [("quote", "quote_tone"), ("quote_2", "quote_2_tone")],
-                                  strict=False):  # fmt: skip
+    keys = [("quote", "quote_tone", "quote_kind"), ("quote_2", "quote_2_tone", "quote_2_kind")]
+    for pick, (text, kind, source) in zip(picks, keys, strict=False):
         row[text] = context["redact"](pick["text"])
         row[kind] = pick["tone"]
+        row[source] = context["kinds"].get(str(pick["segment"]), OPEN_ANSWER)
     return qual
 
 
-def _theme_quote(quotes: pd.DataFrame, org, rnd, top: pd.DataFrame, tone, qual: str) -> str:
-    """The quote of the most prevalent theme whose codebook tone matches ``qual`` (else of the
-    most prevalent theme)."""
+def _theme_quote(
+    quotes: pd.DataFrame, org, rnd, top: pd.DataFrame, tone, qual: str
+) -> tuple[str, str]:
+    """(the quote of the most prevalent theme whose codebook tone matches ``qual``, else of the
+    most prevalent theme; its source kind)."""
     if top.empty:
-        return ""
+        return "", ""
     wanted = {"positive": "resource", "negative": "problem"}.get(qual)
     codes = list(top["code"])
     matching = [c for c in codes if wanted is not None and tone.get(c) == wanted]
@@ -302,8 +311,9 @@ def _theme_quote(quotes: pd.DataFrame, org, rnd, top: pd.DataFrame, tone, qual: 
         hit = quotes[(quotes["organisation"] == org) & (quotes["round"] == rnd)
                      & (quotes["code"] == code)]  # fmt: skip
         if len(hit):
-            return hit["quote"].iloc[0]
-    return ""
+            kind = hit["source_kind"].iloc[0] if "source_kind" in hit else OPEN_ANSWER
+            return hit["quote"].iloc[0], kind if isinstance(kind, str) else OPEN_ANSWER
+    return "", ""
 
 
 def joint_rule_values(min_n: int) -> dict[str, int]:

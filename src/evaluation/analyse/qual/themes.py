@@ -156,8 +156,12 @@ def quotes(
         }
         base["text"] = base["text"].where(base["text"].notna(), segment.map(fallback))
     rounds = with_no_round(rounds, base)
+    # A group's size counts its sources: each open answer and feedback comment, but a document
+    # once however many of its paragraphs were coded (answers' ``document`` column).
+    kinds, units = source_kinds(answers), _source_units(answers)
+    base["_unit"] = segment.map(units).where(segment.map(units).notna(), segment)
     # segments of no known organisation form one group of their own (dropna=False)
-    size = base.groupby(["organisation", "round"], dropna=False)["segment"].transform("nunique")
+    size = base.groupby(["organisation", "round"], dropna=False)["_unit"].transform("nunique")
     eligible = base[(size >= min_n) & base["text"].notna() & base["round"].isin(rounds)]
     merged = eligible.merge(applied, on="segment")
     keys = ["code", "round"] + (["organisation"] if by_organisation else [])
@@ -171,8 +175,32 @@ def quotes(
             segment=pick["segment"],
             organisation=pick["organisation"],
             quote=redact(pick["text"]),
+            source_kind=kinds.get(pick["segment"], OPEN_ANSWER),
             n_candidates=len(group),
         )
         rows.append(record)
-    columns = ["code", "round", "organisation", "segment", "quote", "n_candidates"]
+    columns = ["code", "round", "organisation", "segment", "quote", "source_kind", "n_candidates"]
     return pd.DataFrame(rows, columns=columns)
+
+
+OPEN_ANSWER = "open_answer"  # the source kind of a segment that is not a document or comment
+
+
+def source_kinds(answers: pd.DataFrame) -> dict[str, str]:
+    """Segment id -> its source kind (``open_answer``, ``workshop_notes``, ``interview_notes``,
+    ``other``, ``feedback_comment``) from the answers' ``kind`` column (open answers without
+    it are ``open_answer``)."""
+    if "kind" not in answers or answers.empty:
+        return {}
+    kind = answers["kind"].astype(object).where(answers["kind"].notna(), OPEN_ANSWER)
+    return dict(zip(answers["answer_id"].astype(str), kind, strict=True))
+
+
+def _source_units(answers: pd.DataFrame) -> dict[str, str]:
+    """Segment id -> the source it counts as for a group's size (its document, else itself)."""
+    if "document" not in answers or answers.empty:
+        return {}
+    ids = answers["answer_id"].astype(str)
+    doc = answers["document"]
+    unit = ("doc:" + doc.astype(str)).where(doc.notna(), ids)
+    return dict(zip(ids, unit, strict=True))
