@@ -241,7 +241,7 @@ class Target:
 # function of each name in evaluation.report.audiences, one cell each in notebooks/90-report.
 REPORT_SECTIONS = ("key_results", "participation", "organisations", "qualitative", "indicators",
                    "technical_appendix", "own_change", "own_qwl", "own_units",
-                   "hidden_figures")  # fmt: skip
+                   "hidden_figures", "feedback")  # fmt: skip
 
 
 @dataclass(frozen=True)

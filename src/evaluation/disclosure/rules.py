@@ -163,6 +163,8 @@ NO_PARTITION = frozenset(
         "attrition",
         "optimisers",
         "hidden",  # counts of hidden cells per scope and reason (no respondent counts)
+        "feedback_summary",  # feedback answers: complementary suppression where it is built
+        "feedback_reliability",  # per round, like reliability
     }
 )
 
