@@ -33,6 +33,7 @@ SECTION_HEADINGS = {
     "own_qwl": "rep_own_qwl",
     "own_units": "rep_own_units",
     "hidden_figures": "rep_hidden",
+    "feedback": "nb_47-feedback",
 }
 # Sections of an actor's or organisation's own rows: checked in an organisation's report.
 OWN_SECTIONS = ("own_change", "own_qwl", "own_units")
