@@ -254,7 +254,8 @@ class Reports:
         The sections of the audience reports after the cover (always shown, first). The list
         selects; the order is the report's own.
     headline_measures : list of the study's measure ids, no repeats; default: ``qwl`` and
-        ``esis`` where the study has them (:data:`HEADLINE_MEASURES`), else its first two
+        ``esis`` where the study has them (:data:`HEADLINE_MEASURES`), else the scores of
+        its first two instruments
         The measures the reports lead with (key results, trends, the joint display).
     """
 
@@ -355,10 +356,11 @@ class Study:
     def headline_measures(self) -> list[str]:
         """The measures the reports lead with (key results, trends, joint display):
         ``reports.headline_measures``, by default QWL and ESIS where the study has them, else
-        its first two measures."""
+        the scores of its first two instruments (never an area: ``<instrument>_<part>``)."""
         if self.reports.headline_measures:
             return list(self.reports.headline_measures)
-        return [m for m in HEADLINE_MEASURES if m in self.measures] or self.measures[:2]
+        scores = [i.id for i in self.instruments.values() if i.file == "responses"]
+        return [m for m in HEADLINE_MEASURES if m in self.measures] or scores[:2]
 
     @property
     def correction(self) -> str:
