@@ -33,7 +33,9 @@ ESIS = [f"esis_{i}" for i in range(1, 11)]
 RESPONSE_COLUMNS = [
     "round", "organisation", "unit", "respondent", "participant", "role", "qwl",
     "qwl_leadership", "qwl_line_management", "qwl_operating_culture", "qwl_competence",
-    "qwl_processes", *ESIS,
+    "qwl_processes", *ESIS, "kykyviisari", "kykyviisari_functional_capacity",
+    "kykyviisari_mental_wellbeing", "kykyviisari_social_participation",
+    "kykyviisari_physical_functioning", "kykyviisari_competence", "kykyviisari_everyday_life",
 ]  # fmt: skip
 TOP_LEVEL_KEYS = [
     "study", "language", "reports", "seed", "rounds", "baseline", "design", "instruments", "data",
@@ -77,7 +79,11 @@ def test_study_loads_and_validates(study):
     assert cfg.name == "Luova suunta (demo)"
     assert cfg.round_ids == ["T0", "T1", "T2", "T3"] and cfg.baseline == "T0"
     assert cfg.rounds[0].label == "Lähtötaso 2025" and cfg.rounds[0].date == "2025-10-15"
-    assert set(cfg.instruments) == {"qwl", "esis"} and cfg.min_n == 5 and cfg.seed == 20251015
+    assert (
+        set(cfg.instruments) == {"qwl", "esis", "kykyviisari"}
+        and cfg.min_n == 5
+        and cfg.seed == 20251015
+    )
     for key in ("responses", "codings", "open_answers", "activities", "feedback"):
         assert cfg.files(key)[0].is_file(), key
     actors = pd.Series({o.id: o.actor for o in cfg.organisations.values()}).value_counts()

@@ -35,6 +35,7 @@ SECTION_HEADINGS = {
     "hidden_figures": "rep_hidden",
     "proxy": "rep_proxy",
     "risks": "rep_risks",
+    "feedback": "nb_47-feedback",
 }
 # Sections of an actor's or organisation's own rows: checked in an organisation's report.
 OWN_SECTIONS = ("own_change", "own_qwl", "own_units")

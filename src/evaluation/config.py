@@ -296,7 +296,7 @@ ORGANISATION_AGGREGATES = ("nunique_organisation", "share_organisations")
 # function of each name in evaluation.report.audiences, one cell each in notebooks/90-report.
 REPORT_SECTIONS = ("key_results", "participation", "organisations", "qualitative", "indicators",
                    "technical_appendix", "own_change", "own_qwl", "own_units",
-                   "hidden_figures", "proxy", "risks")  # fmt: skip
+                   "hidden_figures", "proxy", "risks", "feedback")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -309,7 +309,8 @@ class Reports:
         The sections of the audience reports after the cover (always shown, first). The list
         selects; the order is the report's own.
     headline_measures : list of the study's measure ids, no repeats; default: ``qwl`` and
-        ``esis`` where the study has them (:data:`HEADLINE_MEASURES`), else its first two
+        ``esis`` where the study has them (:data:`HEADLINE_MEASURES`), else the scores of
+        its first two instruments
         The measures the reports lead with (key results, trends, the joint display).
     """
 
@@ -410,10 +411,11 @@ class Study:
     def headline_measures(self) -> list[str]:
         """The measures the reports lead with (key results, trends, joint display):
         ``reports.headline_measures``, by default QWL and ESIS where the study has them, else
-        its first two measures."""
+        the scores of its first two instruments (never an area: ``<instrument>_<part>``)."""
         if self.reports.headline_measures:
             return list(self.reports.headline_measures)
-        return [m for m in HEADLINE_MEASURES if m in self.measures] or self.measures[:2]
+        scores = [i.id for i in self.instruments.values() if i.file == "responses"]
+        return [m for m in HEADLINE_MEASURES if m in self.measures] or scores[:2]
 
     @property
     def correction(self) -> str:

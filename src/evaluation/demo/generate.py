@@ -32,9 +32,10 @@ Determinism
 -----------
 One ``numpy.random.default_rng(seed)`` is split with ``Generator.spawn`` into one child
 generator per file (population, responses, open answers, codings, activities, feedback, the
-coders' tones of the answers), so a change to one part does not shift the random numbers of
-another. Output is sorted, numbers are written with fixed formats, lines end in ``\\n`` and
-nothing carries a timestamp: the same ``seed`` and ``respondents`` give byte-identical files.
+coders' tones of the answers, the Kykyviisari scores), so a change to one part does not shift
+the random numbers of another. Output is sorted, numbers are written with fixed formats, lines
+end in ``\\n`` and nothing carries a timestamp: the same ``seed`` and ``respondents`` give
+byte-identical files.
 """
 
 from __future__ import annotations
@@ -138,6 +139,10 @@ ESIS_SHIFT_OTHER: tuple[float, ...] = tuple(_ESIS["shift_other"])
 ESIS_ITEM_MISSING: float = _ESIS["item_missing"]
 ESIS_PARTIAL: float = _ESIS["partial"]
 
+_KYKY = _DATA["kykyviisari"]
+KYKY_AREAS: dict[str, float] = _KYKY["areas"]
+FEEDBACK_CORRELATION: float = _DATA["feedback_correlation"]
+
 RESPONSE_COLUMNS = [
     "round",
     "organisation",
@@ -148,6 +153,8 @@ RESPONSE_COLUMNS = [
     "qwl",
     *QWL_AREAS,
     *ESIS_ITEMS,
+    "kykyviisari",
+    *KYKY_AREAS,
 ]
 OPEN_ANSWER_COLUMNS = [
     "answer_id",
@@ -822,11 +829,58 @@ def _feedback(rng: np.random.Generator, activities: pd.DataFrame) -> pd.DataFram
     ment_rows["activity"] = "mentoring_meeting"
     frame = pd.concat([base, ment_rows], ignore_index=True)
     n = len(frame)
+    answers = _feedback_answers(rng, n)
     for item in FEEDBACK_ITEMS:
-        values = pd.array(rng.choice(5, size=n, p=FEEDBACK_PROBS[item]) + 1, dtype="Int64")
+        values = pd.array(answers[item], dtype="Int64")
         values[rng.random(n) < 0.015] = pd.NA
         frame[item] = values
     return frame[FEEDBACK_COLUMNS].sort_values(FEEDBACK_COLUMNS, kind="mergesort")
+
+
+def _feedback_answers(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """1..5 answers of ``n`` feedback forms: a common factor (the answer's general view of the
+    activity, weight ``FEEDBACK_CORRELATION``) plus an item's own part, cut at the normal
+    quantiles of the item's ``FEEDBACK_PROBS`` (a Gaussian copula: each item keeps its
+    distribution, and the items correlate, as real feedback scales do)."""
+    from scipy import stats
+
+    common = rng.normal(0.0, 1.0, n)
+    w = math.sqrt(FEEDBACK_CORRELATION)
+    out = {}
+    for item in FEEDBACK_ITEMS:
+        latent = w * common + math.sqrt(1.0 - w * w) * rng.normal(0.0, 1.0, n)
+        cuts = stats.norm.ppf(np.cumsum(FEEDBACK_PROBS[item])[:-1])
+        out[item] = 1 + np.searchsorted(cuts, latent)
+    return out
+
+
+def _kykyviisari(rng: np.random.Generator, responses: pd.DataFrame) -> pd.DataFrame:
+    """Kykyviisari scores (0-10) of each response row: work ability (whole numbers, as the
+    tool asks it) correlated with the row's QWL and rising a little among participants, and
+    the tool's areas following work ability; some respondents skip the tool. Its own random
+    stream, so the other columns keep their numbers."""
+    n = len(responses)
+    qwl = responses["qwl"].to_numpy(dtype=float)
+    z = np.nan_to_num((qwl - np.nanmean(qwl)) / np.nanstd(qwl))  # no QWL: average
+    r = _KYKY["qwl_correlation"]
+    round_idx = responses["_round_idx"].to_numpy()
+    part = responses["participant"].to_numpy() == 1
+    gain = np.where(
+        part,
+        np.asarray(_KYKY["gain_participant"])[round_idx],
+        np.asarray(_KYKY["gain_other"])[round_idx],
+    )
+    sd = _KYKY["sd"]
+    ability = _KYKY["baseline"] + gain + sd * (r * z + math.sqrt(1 - r * r) * rng.normal(size=n))
+    ability = np.clip(np.round(ability), 0.0, 10.0)
+    skipped = rng.random(n) < _KYKY["missing"]
+    out = {"kykyviisari": np.where(skipped, np.nan, ability)}
+    for col, mean in KYKY_AREAS.items():
+        value = mean + _KYKY["area_loading"] * (ability - _KYKY["baseline"])
+        value = np.round(np.clip(value + rng.normal(0.0, _KYKY["area_noise"], n), 0.0, 10.0), 1)
+        value[skipped | (rng.random(n) < _KYKY["area_missing"])] = np.nan
+        out[col] = value
+    return pd.DataFrame(out, index=responses.index)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1065,16 +1119,18 @@ def write_demo(
                 "tones",
                 "risks",
                 "comments",
+                "kykyviisari",
             ),
-            # spawned children are numbered: adding one last ("tones", then "risks", then
-            # "comments") leaves the others' numbers
-            np.random.default_rng(seed).spawn(9),
+            # spawned children are numbered: adding one last ("tones", then "risks",
+            # "comments", "kykyviisari") leaves the others' numbers
+            np.random.default_rng(seed).spawn(10),
             strict=True,
         )
     )
     units = _units(respondents)
     pop = _population(streams["population"], units, respondents)
     responses = _responses(streams["responses"], pop)
+    responses = responses.join(_kykyviisari(streams["kykyviisari"], responses))
     open_answers, answers_full = _open_answers(streams["open_answers"], responses)
     codings = _codings(streams["codings"], answers_full, respondents, streams["tones"])
     activities = _activities(streams["activities"], pop)

@@ -164,6 +164,8 @@ NO_PARTITION = frozenset(
         "optimisers",
         "hidden",  # counts of hidden cells per scope and reason (no respondent counts)
         "risks",  # unit risk indicators: protected where built (analyse.quant.risks)
+        "feedback_summary",  # feedback answers: complementary suppression where it is built
+        "feedback_reliability",  # per round, like reliability
     }
 )
 

@@ -62,6 +62,9 @@ class Options:
     optimisers: Kwargs = field(default_factory=dict)  # optimiser_agreement (+ measure)
     # evaluation.analyse.quant.agreement.proxy_agreement_table (10-data-quality)
     agreement: Kwargs = field(default_factory=dict)
+    # evaluation.analyse.quant.feedback (47-feedback; + scales / instrument and items)
+    feedback: Kwargs = field(default_factory=dict)  # feedback_summary
+    feedback_reliability: Kwargs = field(default_factory=dict)  # feedback_reliability
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -85,6 +88,7 @@ def build_options(
     the vendor's aggregates in summary-statistics mode (only groupings they carry are
     compared), None with individual answers; ``columns``: the columns of the scores (the
     composition's characteristics are those present; None: all of them)."""
+    from evaluation.analyse.quant.feedback import FEEDBACK_GROUP_BYS
     from evaluation.disclosure.plan import ATTRITION_BY, composition_by
 
     a = study.analysis
@@ -229,6 +233,12 @@ def build_options(
         optimisers={"rounds": diag_rounds, "baseline": baseline, "min_n": min_n},
         agreement={"pairs": [(i.proxy.id, i.id) for i in on_responses if i.proxy is not None],
                    "rounds": rounds, "min_n": min_n, "ci": ci},
+        feedback={"rounds": rounds, "group_bys": list(FEEDBACK_GROUP_BYS),
+                  "nesting": {o: org.actor for o, org in study.organisations.items()
+                              if org.actor},
+                  "min_n": min_n, "ci": ci},
+        feedback_reliability={"rounds": rounds, "min_n": min_n, "ci": ci,
+                              "reps": a.bootstrap_reps, "seed": study.seed},
     )  # fmt: skip
 
 
@@ -795,3 +805,48 @@ def risk_figures(s: Session, table: pd.DataFrame) -> None:
     if fig is not None:
         show_figure(fig, figure_path(s, "risks"), alt=s.label("fig_risks_alt"),
                     language=s.language)  # fmt: skip
+
+
+# Training feedback (notebook 47-feedback)
+# -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedbackRecords:
+    """The processed feedback answers with the feedback instrument's score per answer
+    (``data``), the instrument, its items and the scales summarised (items, then the score)."""
+
+    data: pd.DataFrame
+    instrument: str
+    items: list[str]
+    scales: list[str]
+
+
+def feedback_records(s: Session) -> FeedbackRecords | None:
+    """``feedback.parquet`` with the score of the instrument read from the feedback file (the
+    study's, else the shipped ``feedback``: items and scoring rule as in its YAML), or None
+    when the study has no feedback."""
+    from evaluation.config import instrument_file, load_instrument
+    from evaluation.score import instrument_score
+
+    data = s.processed("feedback")
+    if data is None:
+        return None
+    defs = [i for i in s.study.instruments.values() if i.file == "feedback"]
+    inst = defs[0] if defs else load_instrument(instrument_file("feedback", s.study.paths))
+    items = [c for c in inst.items if c in data]
+    scored = data.copy()
+    scored[inst.id] = instrument_score(scored, inst)
+    return FeedbackRecords(scored, inst.id, items, [*items, inst.id])
+
+
+def feedback_figure(s: Session, table: pd.DataFrame) -> None:
+    """Means with their intervals by round per activity type (``feedback_summary.csv``)."""
+    from evaluation.report.display import show_figure
+    from evaluation.report.feedback import feedback_plot_for
+
+    fig = feedback_plot_for(s, table)
+    if fig is not None:
+        show_figure(
+            fig, figure_path(s, "feedback"), alt=s.label("fig_feedback_alt"), language=s.language
+        )

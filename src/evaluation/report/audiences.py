@@ -945,6 +945,59 @@ def risks(v: ReportView) -> None:
              **{f"r{i}": risk_level_rule(v, d) for i, d in enumerate(definitions)})  # fmt: skip
 
 
+# Training feedback (feedback_summary.csv of notebooks/47-feedback; issue 18, item 4)
+# -------------------------------------------------------------------------------------------
+
+
+def feedback_rows(v: ReportView, table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``feedback_summary.csv`` the report's table shows: the feedback score
+    (the instrument's, the table's last scale) per round for the whole study, each activity
+    type and, for the consortium, each actor; for an actor its own actor row and its own
+    organisations instead of the other actors. Whole-study rows (all, activity types) are
+    every audience's; another actor's or organisation's rows never are."""
+    score = list(dict.fromkeys(table["scale"].astype(str)))[-1]
+    by, group = table["group_by"].astype(str), table["group"].astype(str)
+    keep = by.isin(["all", "activity"])
+    if v.audience.kind == "consortium":
+        keep |= by.eq("actor")
+    else:
+        keep |= by.eq("actor") & group.eq(v.audience.name)
+        keep |= by.eq("organisation") & group.isin(v.organisations)
+    rows = table[keep & table["scale"].astype(str).eq(score)].copy()
+    order = {"all": 0, "actor": 1, "organisation": 2, "activity": 3}
+    rounds = {r: i for i, r in enumerate(v.study.round_ids)}
+    rows["_o"] = rows["group_by"].astype(str).map(order)
+    rows["_r"] = rows["round"].astype(str).map(rounds)
+    rows = rows.sort_values(["_o", "group", "_r"], kind="mergesort")
+    return rows.drop(columns=["_o", "_r"])
+
+
+@_section
+def feedback(v: ReportView) -> None:
+    """Training feedback: means with their intervals by round per activity type (a figure,
+    whole study) and the feedback score per round for the whole study, activity types and
+    this audience's own actor and organisations (a table). Consortium and actor reports."""
+    from evaluation.report.feedback import display_frame, feedback_note, feedback_plot_for
+
+    if v.audience.kind == "organisation":  # not read at all: the report's cache skips it
+        return
+    table = v.table("feedback_summary")
+    if table is None or table.empty:
+        return
+    heading(v.label("nb_47-feedback"))
+    note(feedback_note(v))
+    whole = table[table["group_by"].astype(str).isin(["all", "activity"])]
+    fig = feedback_plot_for(v, whole)
+    if fig is not None:
+        show_figure(
+            fig, v.figure_path("feedback"), alt=v.label("fig_feedback_alt"), png=False,
+            language=v.language,
+        )  # fmt: skip
+    heading(v.label("fb_score_by_group"), 3)
+    note(v.label("fb_score_note"))
+    _show_or_say(v, display_frame(v, feedback_rows(v, table)).drop(columns="fb_scale"))
+
+
 # In the order of config.REPORT_SECTIONS (and of the notebook's cells).
 SECTIONS: tuple[Section, ...] = (
     key_results,
@@ -959,6 +1012,7 @@ SECTIONS: tuple[Section, ...] = (
     hidden_figures,
     proxy,
     risks,
+    feedback,
 )
 
 

@@ -951,5 +951,71 @@ def risk_trend_plot(
             ax.set_title(_label(labels, f"risk_{d.id}"), fontsize=10)
             ax.set_ylabel(_label(labels, f"risk_unit_{d.scale_unit}"))
         axes[0].legend(frameon=False, fontsize=8)
+
+
+# --------------------------------------------------------------------------- training feedback
+
+#: Lines of the feedback figure: all activities (black), then one colour per activity type.
+ACTIVITY_COLOURS: tuple[str, ...] = (
+    OKABE_ITO["black"],
+    OKABE_ITO["blue"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["orange"],
+)
+
+
+def feedback_plot(
+    summary: pd.DataFrame,
+    *,
+    scales: Sequence[tuple[str, str]],
+    lines: Sequence[tuple[str, str, str]],
+    rounds: Sequence[str],
+    labels: Mapping[str, str],
+    scale: tuple[float, float] = (1.0, 5.0),
+    ci: float = 0.95,
+    min_n: int | None = None,
+) -> Figure:
+    """Feedback means per round with their CIs (``feedback_summary.csv``), one panel per
+    scale (two columns), one line per group.
+
+    ``scales`` are ``(scale id, title)``; ``lines`` are ``(group_by, group, name)``: the whole
+    set first (black), then e.g. each activity type. Each y axis covers ``scale`` (the
+    answers' range, by :func:`scale_ylim`); cells hidden by disclosure control are gaps,
+    named in a note under the figure."""
+    means = summary.rename(columns={"scale": "measure"})
+    hidden: list[tuple[str, str]] = []
+    n_cols = 2 if len(scales) > 1 else 1
+    n_rows = max(1, -(-len(scales) // n_cols))
+    with style_context():
+        fig = new_figure(7.2 if n_cols == 2 else 4.8, 2.9 * n_rows + 0.6)
+        axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+        for ax, (measure, title) in zip(axes, scales, strict=False):
+            ends: list[float] = []
+            for i, (by, group, name) in enumerate(lines):
+                rows = means[
+                    (means["measure"] == measure)
+                    & (means["group_by"].astype(str) == str(by))
+                    & (means["group"].astype(str) == str(group))
+                ]
+                if rows.empty:
+                    continue
+                gone, drawn = _draw_means(
+                    ax, rows, rounds=rounds, colour=ACTIVITY_COLOURS[i % len(ACTIVITY_COLOURS)],
+                    name=name, offset=0.05 * (i - (len(lines) - 1) / 2),
+                )  # fmt: skip
+                hidden += [(f"{title}, {name}", _label(labels, r)) for r in gone]
+                ends += drawn
+            scale_ylim(ax, scale, ends)
+            ax.set_xticks(range(len(rounds)), [_label(labels, r) for r in rounds], rotation=20)
+            ax.set_title(title, fontsize=10, loc="left")
+            ax.set_ylabel(_mean_ylabel(labels, scale, ci), fontsize=8)
+        for ax in axes[len(scales) :]:
+            ax.set_visible(False)
+        handles, names = axes[0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, names, loc="outside upper center", ncols=min(len(names), 3),
+                       frameon=False, fontsize=8)  # fmt: skip
         hidden_note(fig, hidden, labels, min_n=min_n)
     return fig
