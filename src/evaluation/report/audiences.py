@@ -1003,16 +1003,16 @@ SECTIONS: tuple[Section, ...] = (
     key_results,
     participation,
     organisations,
-    qualitative,
-    indicators,
-    technical_appendix,
     own_change,
     own_qwl,
     own_units,
+    risks,
+    qualitative,
+    indicators,
+    feedback,
     hidden_figures,
     proxy,
-    risks,
-    feedback,
+    technical_appendix,
 )
 
 
