@@ -881,6 +881,7 @@ def blandaltman_plot(
         pad = 0.12 * ((high - low) or 1.0)
         ax.set_ylim(low - pad, high + 2 * pad)  # room for the legend above
         ax.legend(loc="upper left", frameon=False, fontsize=8)
+    return fig
 
 
 # --------------------------------------------------------------------------- unit risk indicators
@@ -951,6 +952,8 @@ def risk_trend_plot(
             ax.set_title(_label(labels, f"risk_{d.id}"), fontsize=10)
             ax.set_ylabel(_label(labels, f"risk_unit_{d.scale_unit}"))
         axes[0].legend(frameon=False, fontsize=8)
+        hidden_note(fig, hidden, labels, min_n=min_n)
+    return fig
 
 
 # --------------------------------------------------------------------------- training feedback
