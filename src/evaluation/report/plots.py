@@ -881,6 +881,7 @@ def blandaltman_plot(
         pad = 0.12 * ((high - low) or 1.0)
         ax.set_ylim(low - pad, high + 2 * pad)  # room for the legend above
         ax.legend(loc="upper left", frameon=False, fontsize=8)
+    return fig
 
 
 # --------------------------------------------------------------------------- unit risk indicators
