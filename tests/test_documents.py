@@ -218,12 +218,18 @@ def test_document_quote_redacted_with_its_kind():
 
 
 def test_document_counts_once_for_the_group_size():
-    """One document of six paragraphs and three answers: four sources, below min_n = 5."""
+    """Documents never count towards the size of respondents' groups: three answers and a
+    workshop memo of six paragraphs quote the memo, never the three answers; an interview's
+    six paragraphs count as one interview (docs/qualitative.md, who may be quoted)."""
     answers = _answers(3, 6, "Kappale.")
     q = quotes(_codings(answers), answers, **QUOTE_OPTIONS, redact=str)
-    assert q.empty
-    answers = _answers(4, 6, "Kappale.")  # five sources: quoted
-    assert not quotes(_codings(answers), answers, **QUOTE_OPTIONS, redact=str).empty
+    assert set(q["source_kind"]) == {"workshop_notes"}
+    answers = _answers(5, 6, "Kappale.")  # five answers: quoted
+    q = quotes(_codings(answers), answers, **QUOTE_OPTIONS, redact=str)
+    assert set(q["source_kind"]) == {"open_answer", "workshop_notes"}
+    interview = _answers(5, 6, "Kappale.").replace({"workshop_notes": "interview_notes"})
+    q = quotes(_codings(interview), interview, **QUOTE_OPTIONS, redact=str)
+    assert set(q["source_kind"]) == {"open_answer"}
 
 
 def test_segments_in_themes_and_qdpx_round_trip(tmp_path):

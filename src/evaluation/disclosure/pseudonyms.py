@@ -6,7 +6,10 @@ answer's id) may name people: "haastattelu_Mervi_Virtanen.docx", "mervi.virtanen
 ``reports/`` show them as ``Coder 1``, ``Coder 2`` ... and ``D1``, ``D2`` ... (the words come
 from the label files: ``pseudonym_coder``, ``pseudonym_document``), numbered in sorted order of
 the real names, so the same inputs give the same pseudonyms. Open answers keep their ids
-(``answer_id`` is the study's own key). The suggestion pseudo-coder keeps its name. The key
+(``answer_id`` is the study's own key). A document paragraph (``<document>#p<k>``, see
+:mod:`evaluation.io.documents`) is shown as its document's pseudonym and its number
+(``D1#p3``), so a document's paragraphs stay together. The suggestion pseudo-coder keeps its
+name. The key
 (real name -> pseudonym) is written to ``data/processed/pseudonyms.csv`` for the team, never
 to ``reports/``.
 """
@@ -22,6 +25,7 @@ import pandas as pd
 from evaluation.analyse.qual.suggest import SUGGESTION
 
 _PART = re.compile(r"^(?P<document>.*)@(?P<start>\d+)-(?P<end>\d+)$", re.DOTALL)
+_PARAGRAPH = re.compile(r"^(?P<document>.+)#p(?P<k>\d+)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class Pseudonyms:
             return key
         if m and m.group("document") in self.documents:
             return f"{self.documents[m.group('document')]}@{m.group('start')}-{m.group('end')}"
+        p = _PARAGRAPH.match(key)
+        if key not in self.documents and p and p.group("document") in self.documents:
+            return f"{self.documents[p.group('document')]}#p{p.group('k')}"
         return self.documents.get(key, "?")
 
     def document(self, name: object) -> str:
@@ -86,26 +93,29 @@ def pseudonyms(
     answer_ids: Iterable[object] = (),
     *,
     labels: Mapping[str, str] | None = None,
+    documents: Iterable[object] = (),
 ) -> Pseudonyms:
-    """The pseudonyms of a study's coders and documents (see the module docstring)."""
+    """The pseudonyms of a study's coders and documents (see the module docstring).
+    ``documents``: more document names to number (e.g. the study's documents that no coder
+    coded, so the table of documents can list them)."""
     labels = labels or {}
     coder_label = labels.get("pseudonym_coder", "Coder {n}")
     document_label = labels.get("pseudonym_document", "D{n}")
     answers = frozenset(str(a) for a in answer_ids)
     coders = sorted({str(c) for c in codings.get("coder", pd.Series(dtype=str)).dropna()})
     coders = [c for c in coders if c != SUGGESTION]
-    documents: set[str] = set()
+    names: set[str] = {str(d) for d in documents if d is not None and d == d}
     if "document" in codings:
-        documents |= {str(d) for d in codings["document"].dropna()} - answers
+        names |= {str(d) for d in codings["document"].dropna()} - answers
     for seg in codings.get("segment", pd.Series(dtype=str)).dropna().astype(str):
         if seg in answers:
             continue
-        m = _PART.match(seg)
+        m = _PART.match(seg) or _PARAGRAPH.match(seg)
         if m is None or m.group("document") not in answers:
-            documents.add(m.group("document") if m else seg)
-    documents -= answers
+            names.add(m.group("document") if m else seg)
+    names -= answers
     return Pseudonyms(
         coders={c: coder_label.format(n=i) for i, c in enumerate(coders, start=1)},
-        documents={d: document_label.format(n=i) for i, d in enumerate(sorted(documents), 1)},
+        documents={d: document_label.format(n=i) for i, d in enumerate(sorted(names), 1)},
         answer_ids=answers,
     )

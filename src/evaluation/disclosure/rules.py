@@ -156,6 +156,8 @@ NO_PARTITION = frozenset(
         "suggestions",
         "suggestion_quality",
         "quotes",
+        "documents",  # workshop/interview notes: paragraphs and themes, no respondent counts
+        "document_quotes",  # quotes from them (analyse.qual.themes.quotable)
         "joint_display",
         "primary",  # rows of prepost.csv and lmm.csv as written: suppressed where they are
         "composition",  # the diagnostics of 30-longitudinal: in the plan's model

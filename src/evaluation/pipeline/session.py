@@ -553,7 +553,26 @@ class Qualitative:
         (coders and documents pseudonymised: everything computed from them is published)."""
         if not self.include_suggestions:
             return self.public
-        return pd.concat([self.public, self.suggestions], ignore_index=True)
+        return pd.concat([self.public, self.public_suggestions], ignore_index=True)
+
+    @property
+    def public_suggestions(self) -> pd.DataFrame:
+        """The keyword suggestions with document paragraphs by their pseudonyms (as
+        ``public``): what ``suggestions.csv`` publishes."""
+        return self.pseudonyms.apply(self.suggestions)
+
+    @property
+    def public_answers(self) -> pd.DataFrame:
+        """``answers`` with document paragraphs and documents by their pseudonyms
+        (``D1#p2``, ``D1``), so they match ``used``; open answers and feedback comments keep
+        their ids."""
+        from evaluation.io.documents import DOCUMENT_KINDS
+
+        out = self.answers.copy()
+        docs = out["kind"].isin(DOCUMENT_KINDS)
+        out.loc[docs, "answer_id"] = out.loc[docs, "answer_id"].map(self.pseudonyms.segment)
+        out.loc[docs, "document"] = out.loc[docs, "document"].map(self.pseudonyms.document)
+        return out
 
 
 def qualitative_inputs(s: Session) -> Qualitative | None:
@@ -574,7 +593,8 @@ def qualitative_inputs(s: Session) -> Qualitative | None:
     redactor = study_redactor(s.study, s.labels)
     # document paragraphs are pseudonymised like .qdpx sources (their ids hold file names)
     open_ids = answers.loc[~answers["kind"].isin(DOCUMENT_KINDS), "answer_id"]
-    names = pseudonyms(codings, open_ids, labels=s.labels)
+    documents = answers.loc[answers["kind"].isin(DOCUMENT_KINDS), "document"]
+    names = pseudonyms(codings, open_ids, labels=s.labels, documents=documents)
     return Qualitative(
         codings=codings,
         answers=answers,
@@ -683,7 +703,7 @@ def study_themes(study: Study) -> pd.DataFrame | None:
         return None
     s = open_study(study.paths.root)
     q = qualitative_inputs(s)
-    return None if q is None else theme_prevalence(q.used, q.answers, **s.options.themes)
+    return None if q is None else theme_prevalence(q.used, q.public_answers, **s.options.themes)
 
 
 def table_of_record(s: Session, name: str) -> pd.DataFrame | None:

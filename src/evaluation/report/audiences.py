@@ -508,6 +508,38 @@ def qualitative(v: ReportView) -> None:
                 for group in dict.fromkeys(rows.loc[blank, "group"].astype(str)):
                     name = v.label("all") if group == "all" else group
                     note(v.label("themes_group_hidden").format(group=name, min_n=v.study.min_n))
+    qualitative_documents(v)
+
+
+DOCUMENT_SHOWN = ("document", "source_kind", "round", "organisation", "n_paragraphs",
+                  "n_paragraphs_coded", "themes_coded")  # fmt: skip
+DOCUMENT_QUOTE_SHOWN = ("organisation", "round", "source_kind", "code", "quote")
+
+
+def qualitative_documents(v: ReportView) -> None:
+    """Part of the qualitative section: the workshop and interview notes of this audience's
+    own organisations (``documents.csv``: by their pseudonyms, never file names or titles)
+    and the quotes from them (``document_quotes.csv``, redacted when written). Nothing when
+    the study has no documents."""
+    documents = v.table("documents")
+    if documents is None or documents.empty:
+        return
+    own = documents[documents["organisation"].astype(str).isin(v.organisations)]
+    if own.empty:
+        return
+    heading(v.label("rep_documents"), 3)
+    note(v.label("rep_documents_intro"))
+    show(_in_study_order(v, own, ["round", "organisation"])[list(DOCUMENT_SHOWN)], v.labels)
+    quoted = v.table("document_quotes")
+    if quoted is None or quoted.empty:
+        return
+    quoted = quoted[quoted["organisation"].astype(str).isin(v.organisations)]
+    if quoted.empty:
+        return
+    heading(v.label("rep_document_quotes"), 4)
+    note(v.label("rep_document_quotes_intro").format(min_n=v.study.min_n))
+    rows = _in_study_order(v, quoted, ["round", "organisation", "code"])
+    show(rows[list(DOCUMENT_QUOTE_SHOWN)], v.labels)
 
 
 @_section

@@ -11,9 +11,24 @@ every hidden row when the table is written. Open text is
 never tabulated by small background groups: only these groupings exist, and quotes come only
 from organisation × round groups of at least ``min_n`` answers.
 
-Quotes: per theme and round, the answer whose length is closest to the median length of the
-answers with that theme (preferring answers both coders agreed on), ties broken by a hash of
-the study seed and the answer id, so the choice is deterministic; the text is redacted.
+Quotes: per theme, round and source kind (open answer, workshop notes, interview notes, other
+document, feedback comment; × organisation if asked), the segment whose length is closest to
+the median length of the segments with that theme (preferring those all coders agreed on),
+ties broken by a hash of the study seed and the segment id, so the choice is deterministic;
+the text is redacted. A theme coded in workshop notes so gets a workshop-notes quote beside
+the open-answer quote.
+
+Which segments may be quoted (:func:`quotable`), by who wrote them:
+
+* respondents' own texts (open answers, feedback comments): only from organisation × round
+  groups with at least ``min_n`` texts *of the same kind*. Documents never count towards this
+  size, so a workshop note cannot make three answers quotable;
+* workshop notes (and ``other`` documents): written by the project's facilitators about a
+  group, not one respondent's answer: quotable whatever the number of answers, after redaction
+  (names, e-mail addresses, phone numbers, identity codes);
+* interview notes: one person's account, so treated like a respondent's text: only from
+  organisation × round groups with at least ``min_n`` interview documents (a document counts
+  once however many of its paragraphs were coded).
 """
 
 from __future__ import annotations
@@ -140,9 +155,11 @@ def quotes(
     seed: int,
     redact: Callable[[object], str],
     by_organisation: bool = False,
+    by_kind: bool = True,
 ) -> pd.DataFrame:
-    """``quotes.csv``: one redacted quote per theme × round (× organisation if asked), only
-    from organisation × round groups with at least ``min_n`` coded answers."""
+    """``quotes.csv``: one redacted quote per theme × round × source kind (× organisation if
+    asked; ``by_kind=False``: one over all kinds), from the segments :func:`quotable` allows
+    (see the module docstring)."""
     base, applied = coded_answers(codings, answers, actors)
     # Plain Python objects: a text column that is empty in every row (no open answers, or
     # codings without text) must not become an all-null float column texts cannot fill.
@@ -156,15 +173,13 @@ def quotes(
         }
         base["text"] = base["text"].where(base["text"].notna(), segment.map(fallback))
     rounds = with_no_round(rounds, base)
-    # A group's size counts its sources: each open answer and feedback comment, but a document
-    # once however many of its paragraphs were coded (answers' ``document`` column).
-    kinds, units = source_kinds(answers), _source_units(answers)
-    base["_unit"] = segment.map(units).where(segment.map(units).notna(), segment)
-    # segments of no known organisation form one group of their own (dropna=False)
-    size = base.groupby(["organisation", "round"], dropna=False)["_unit"].transform("nunique")
-    eligible = base[(size >= min_n) & base["text"].notna() & base["round"].isin(rounds)]
+    kinds = source_kinds(answers)
+    base["source_kind"] = segment.map(kinds).where(segment.map(kinds).notna(), OPEN_ANSWER)
+    ok = quotable(base, _source_units(answers), min_n=min_n)
+    eligible = base[ok & base["text"].notna() & base["round"].isin(rounds)]
     merged = eligible.merge(applied, on="segment")
     keys = ["code", "round"] + (["organisation"] if by_organisation else [])
+    keys += ["source_kind"] if by_kind else []
     rows = []
     for key, group in merged.groupby(keys, sort=True, dropna=False):
         pick = choose_quote(group, seed)
@@ -175,12 +190,34 @@ def quotes(
             segment=pick["segment"],
             organisation=pick["organisation"],
             quote=redact(pick["text"]),
-            source_kind=kinds.get(pick["segment"], OPEN_ANSWER),
+            source_kind=pick["source_kind"],
             n_candidates=len(group),
         )
         rows.append(record)
     columns = ["code", "round", "organisation", "segment", "quote", "source_kind", "n_candidates"]
     return pd.DataFrame(rows, columns=columns)
+
+
+# Source kinds written by respondents (each text one person's) and by the project's facilitators
+# about a group (see the module docstring).
+RESPONDENT_KINDS = ("open_answer", "feedback_comment", "interview_notes")
+GROUP_NOTE_KINDS = ("workshop_notes", "other")
+
+
+def quotable(base: pd.DataFrame, units: dict[str, str], *, min_n: int) -> pd.Series:
+    """Which segments of ``base`` (``segment, organisation, round, source_kind``) may be quoted
+    (the rules of the module docstring): a respondent's text when its organisation × round has
+    at least ``min_n`` sources of its kind (``units``: segment -> the source it counts as, its
+    document for a document paragraph); workshop notes and other documents always."""
+    unit = base["segment"].map(units)
+    unit = unit.where(unit.notna(), base["segment"])
+    # segments of no known organisation form one group of their own (dropna=False)
+    size = (
+        base.assign(_unit=unit)
+        .groupby(["organisation", "round", "source_kind"], dropna=False)["_unit"]
+        .transform("nunique")
+    )
+    return base["source_kind"].isin(GROUP_NOTE_KINDS) | (size >= min_n)
 
 
 OPEN_ANSWER = "open_answer"  # the source kind of a segment that is not a document or comment
@@ -204,3 +241,50 @@ def _source_units(answers: pd.DataFrame) -> dict[str, str]:
     doc = answers["document"]
     unit = ("doc:" + doc.astype(str)).where(doc.notna(), ids)
     return dict(zip(ids, unit, strict=True))
+
+
+DOCUMENT_KINDS = ("workshop_notes", "interview_notes", "other")  # as evaluation.io.documents
+DOCUMENT_COLUMNS = ["document", "source_kind", "round", "organisation", "n_paragraphs",
+                    "n_paragraphs_coded", "themes_coded"]  # fmt: skip
+THEME_SEPARATOR = "; "  # as evaluation.report.display.LIST_SEPARATOR: shown by their labels
+
+
+def document_table(
+    codings: pd.DataFrame, answers: pd.DataFrame, *, rounds: list[str]
+) -> pd.DataFrame:
+    """``documents.csv``: one row per workshop/interview notes document of ``answers`` (their
+    ``document`` as given: pass the pseudonymised answers, never file names or titles): its
+    kind, round, organisation, number of paragraphs, paragraphs coded, and the codes applied
+    to it (``"; "``-joined, sorted). Documents hold no respondent counts: nothing to suppress."""
+    if answers.empty or "document" not in answers or "kind" not in answers:
+        return pd.DataFrame(columns=DOCUMENT_COLUMNS)
+    docs = answers[answers["kind"].isin(DOCUMENT_KINDS) & answers["document"].notna()]
+    if docs.empty:
+        return pd.DataFrame(columns=DOCUMENT_COLUMNS)
+    human = (
+        codings[codings["source"].fillna("human").eq("human")] if "source" in codings else codings
+    )
+    applied = human.drop_duplicates(["segment", "code"])[["segment", "code"]]
+    coded = docs.rename(columns={"answer_id": "segment"}).merge(applied, on="segment")
+    rows = []
+    for document, group in docs.groupby("document", sort=True):
+        hits = coded[coded["document"] == document]
+        first = group.iloc[0]
+        rows.append({
+            "document": document, "source_kind": first["kind"], "round": first["round"],
+            "organisation": first["organisation"], "n_paragraphs": len(group),
+            "n_paragraphs_coded": int(hits["segment"].nunique()),
+            "themes_coded": THEME_SEPARATOR.join(sorted(hits["code"].astype(str).unique())),
+        })  # fmt: skip
+    out = pd.DataFrame(rows, columns=DOCUMENT_COLUMNS)
+    order = {r: i for i, r in enumerate(rounds)}
+    out["_r"] = out["round"].map(order).fillna(len(order))
+    out = out.sort_values(["_r", "organisation", "document"], kind="mergesort")
+    return out.drop(columns=["_r"]).reset_index(drop=True)
+
+
+def document_quotes(quote_table: pd.DataFrame) -> pd.DataFrame:
+    """``document_quotes.csv``: the rows of a :func:`quotes` table made ``by_organisation``
+    whose source is a document (workshop or interview notes, other), so each organisation's
+    report can show the quotes of its own documents."""
+    return quote_table[quote_table["source_kind"].isin(DOCUMENT_KINDS)].reset_index(drop=True)
