@@ -803,7 +803,11 @@ def own_units(v: ReportView) -> None:
     _show_or_say(v, table)
     hidden = int(table["suppressed"].sum())
     if 0 < hidden < len(table):  # all hidden: _show_or_say said so
-        note(v.label("rep_own_units_hidden").format(k=hidden, min_n=v.study.min_n))
+        note(
+            v.label("rep_own_units_hidden").format(
+                k=locale.integer(hidden, v.language), min_n=v.study.min_n
+            )
+        )
 
 
 @_section
@@ -823,7 +827,9 @@ def hidden_figures(v: ReportView) -> None:
         note(v.label("rep_hidden_none").format(min_n=v.study.min_n))
         return
     note(
-        v.label("rep_hidden_counts").format(k=hidden, min_n=v.study.min_n)
+        v.label("rep_hidden_counts").format(
+            k=locale.integer(hidden, v.language), min_n=v.study.min_n
+        )
         + "\n"
         + v.label("rep_hidden_note")
     )
