@@ -431,3 +431,44 @@ def test_demo_run_has_the_risk_table_and_section(shared_demo_run):
             encoding="utf-8"
         )
         assert word in html
+
+
+class _View:
+    """What risk_unit_columns reads of a report view: the language and its labels."""
+
+    def __init__(self, language: str) -> None:
+        from evaluation.config import load_labels
+
+        self.language = language
+        self.labels = load_labels(language)
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key, key)
+
+
+def test_the_report_shows_one_row_per_unit_with_value_level_and_change_in_the_locale():
+    from evaluation.report.audiences import risk_unit_columns
+
+    shipped = load_instrument(DEFAULT_INSTRUMENTS / "qwl.yaml").risks
+    definitions = [r for r in shipped if r.id in ("burnout", "turnover")]
+    assert len(definitions) == 2, "the shipped QWL definition has burnout and turnover"
+    units = pd.DataFrame(
+        {
+            "indicator": ["burnout", "turnover", "burnout", "turnover"],
+            "group": ["A / Tiimi 1", "A / Tiimi 1", "A / Tiimi 2", "A / Tiimi 2"],
+            "n": [12, 12, np.nan, np.nan],
+            "value": [10.5, 1234.0, np.nan, np.nan],
+            "level": ["elevated", "high", None, None],
+            "change": [-0.1, 2.0, np.nan, np.nan],
+        }
+    )
+    fi = risk_unit_columns(_View("fi"), units, definitions)
+    v = _View("fi")
+    assert list(fi["group"]) == ["A / Tiimi 1", "A / Tiimi 2"]
+    burnout, turnover = v.label("risk_burnout"), v.label("risk_turnover")
+    assert fi.loc[0, burnout] == f"10,5 {v.label('risk_level_elevated')} (−0,1)"
+    assert fi.loc[0, turnover] == f"1\u00a0234,0 {v.label('risk_level_high')} (+2,0)"
+    assert fi.loc[1, [burnout, turnover]].isna().all() and bool(fi.loc[1, "suppressed"])
+    assert not fi.loc[0, "suppressed"] and fi.loc[0, "n"] == 12
+    en = risk_unit_columns(_View("en"), units, definitions)
+    assert en.iloc[0, 2].startswith("10.5 ")

@@ -929,6 +929,33 @@ def risk_level_rule(v: StudyView, definition) -> str:
     return f"{v.label('risk_' + definition.id)}: " + ", ".join(parts)
 
 
+def risk_unit_columns(v: StudyView, units: pd.DataFrame, definitions: list) -> pd.DataFrame:
+    """One row per unit, one column per indicator: "value level (change)" in the report's
+    language ("10,5 kohonnut (−0,1)"), empty where the unit's value is hidden; ``n`` the
+    unit's largest n over the indicators. A unit × indicator table would be four times as long."""
+    lang = v.language
+    out = pd.DataFrame(
+        index=pd.Index(list(dict.fromkeys(units["group"].astype(str))), name="group")
+    )
+    out["n"] = pd.to_numeric(units["n"], errors="coerce").groupby(units["group"].astype(str)).max()
+    for d in definitions:
+        rows = units[units["indicator"].astype(str).eq(d.id)]
+        rows = rows.set_index(rows["group"].astype(str))
+
+        def cell(r: pd.Series) -> str | None:
+            if pd.isna(r["value"]):
+                return None
+            text = f"{locale.number(float(r['value']), lang, 1)} {v.label(f'risk_level_{r.level}')}"
+            if pd.notna(r["change"]):
+                plus = "+" if float(r["change"]) > 0 else ""
+                text += f" ({plus}{locale.number(float(r['change']), lang, 1)})"
+            return text
+
+        out[v.label(f"risk_{d.id}")] = rows.apply(cell, axis=1) if len(rows) else None
+    out["suppressed"] = out.drop(columns="n").isna().all(axis=1)
+    return out.reset_index()
+
+
 @_section
 def risks(v: ReportView) -> None:
     """The QWL vendor's unit risk indicators (``risks.csv``): the trend of each indicator for
@@ -971,13 +998,11 @@ def risks(v: ReportView) -> None:
         units.loc[small, ["n", "value", "change"]] = np.nan
         units.loc[small, "level"] = None
         units["suppressed"] = small
-        units["level"] = [None if pd.isna(x) else f"risk_level_{x}" for x in units["level"]]
-        units["indicator"] = "risk_" + units["indicator"].astype(str)
         if v.audience.kind == "organisation":
             units["group"] = units["group"].astype(str).str.split(" / ", n=1).str[-1]
         heading(v.label("rep_risks_units").format(round=v.label(latest[0])), 3)
-        shown = units[["indicator", "group", "n", "value", "level", "change", "suppressed"]]
-        _show_or_say(v, shown.rename(columns={"change": "change_previous"}))
+        note(v.label("rep_risks_cells"))
+        _show_or_say(v, risk_unit_columns(v, units, definitions))
     note(v.label("rep_risks_rule"))
     markdown("\n".join(f"- {{r{i}}}" for i in range(len(definitions))),
              **{f"r{i}": risk_level_rule(v, d) for i, d in enumerate(definitions)})  # fmt: skip
