@@ -141,3 +141,30 @@ def test_split_linked_equals_the_counters(seed: int) -> None:
     for g, w in zip(got[:4], want[:4], strict=True):
         np.testing.assert_array_equal(g, w)
     assert got[4] == want[4]
+
+
+def test_release_memory_only_above_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evaluation.pipeline import memory
+
+    collected = []
+    monkeypatch.setattr(memory.gc, "collect", lambda: collected.append(1) or 0)
+    assert memory.resident_bytes() > 0  # Linux: /proc/self/statm
+    assert memory.release_memory(threshold=2**62) == 0
+    assert collected == []  # a small process is left alone
+    released = memory.release_memory(threshold=0)
+    assert collected == [1] and released >= 0
+
+
+def test_release_memory_gives_pages_back() -> None:
+    """Many small blocks freed: glibc keeps them until malloc_trim, which returns them."""
+    from evaluation.pipeline import memory
+
+    if memory._malloc_trim() is None:
+        pytest.skip("no glibc malloc_trim here")
+    blocks = [bytearray(2000) for _ in range(150_000)]  # ~300 MB below the mmap threshold
+    keep = blocks[-1]
+    del blocks
+    before = memory.resident_bytes()
+    memory.release_memory(threshold=0)
+    assert memory.resident_bytes() < before - 100 * 2**20
+    assert len(keep) == 2000
