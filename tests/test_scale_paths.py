@@ -168,3 +168,42 @@ def test_release_memory_gives_pages_back() -> None:
     memory.release_memory(threshold=0)
     assert memory.resident_bytes() < before - 100 * 2**20
     assert len(keep) == 2000
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_distinct_pairs_equal_unique_axis_1(seed: int) -> None:
+    from evaluation.disclosure.plan import _distinct_pairs
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 5000))
+    first, second = rng.integers(0, 17, n), rng.integers(0, 5, n)
+    got = _distinct_pairs(first, second, 5)
+    want = np.unique(np.stack([first, second]), axis=1)
+    np.testing.assert_array_equal(got, want.reshape(2, -1))
+
+
+def test_suggestions_per_distinct_text_equal_per_answer() -> None:
+    """Each text matched once: the same rows as matching every answer (repeated texts,
+    segments out of order, a missing text)."""
+    from evaluation.analyse.qual import suggest
+
+    codebook = pd.DataFrame(
+        {"id": ["load", "team"], "keywords": [["kiire", "kuormitus"], ["tiimi", "yhteistyö"]]}
+    )
+    pool = ["Kiire ja kuormitus kasvaa", "Tiimin yhteistyö toimii, kiire", "ei", "Matti kiire"]
+    rng = np.random.default_rng(7)
+    texts = pd.DataFrame(
+        {"segment": [f"s{i}" for i in rng.permutation(60)],
+         "text": [*rng.choice(np.array(pool, dtype=object), 59), None]}
+    )  # fmt: skip
+    redact = lambda t: "" if t is None else str(t).replace("Matti", " ")  # noqa: E731
+    got = suggest.suggest_codes(texts, codebook, redact=redact)
+    rows = []  # the old path: one answer at a time
+    for seg, text in zip(texts["segment"], texts["text"], strict=True):
+        one = suggest.suggest_codes(pd.DataFrame({"segment": [seg], "text": [text]}), codebook,
+                                    redact=redact)  # fmt: skip
+        rows.append(one)
+    want = pd.concat(rows, ignore_index=True)
+    want = want.sort_values(["segment", "code"], kind="mergesort").reset_index(drop=True)
+    assert len(got) > 20
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)  # (concat of empty frames)

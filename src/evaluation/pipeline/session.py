@@ -343,7 +343,7 @@ def skipped_in_summary_mode() -> pd.DataFrame:
 def rounds_with_data(s: Session) -> list[str]:
     """The configured rounds that have answers (or, in summary mode, aggregates), in order."""
     frame = s.scores if s.has_responses else s.summaries
-    present = set(frame["round"].astype(str))
+    present = set(frame["round"].astype(str).unique())
     return [r for r in s.study.round_ids if r in present]
 
 
