@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import logging
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -46,6 +47,20 @@ def numeric_columns(study: Study, file_key: str = "responses") -> dict[str, Inst
     return out
 
 
+def parse_numbers(text: pd.Series) -> pd.Series:
+    """Text -> float64 (same index), decimal commas accepted, anything else not a number
+    missing: ``pd.to_numeric(text.str.replace(",", "."), errors="coerce")``, parsed once per
+    distinct text (a survey column holds a few distinct answers in millions of rows)."""
+    codes, uniques = pd.factorize(text)
+    distinct = pd.Series(uniques, dtype=text.dtype if len(uniques) else "string")
+    parsed = pd.to_numeric(distinct.str.replace(",", ".", regex=False), errors="coerce")
+    parsed = parsed.astype("float64").to_numpy()
+    values = np.full(len(text), np.nan)
+    found = codes >= 0
+    values[found] = parsed[codes[found]]
+    return pd.Series(values, index=text.index, name=text.name)
+
+
 def coerce_numeric(
     frame: pd.DataFrame,
     columns: list[str],
@@ -62,9 +77,8 @@ def coerce_numeric(
         if col not in out:
             continue
         inst = (instruments or {}).get(col)
-        text = out[col].str.replace(",", ".", regex=False)
-        values = pd.to_numeric(text, errors="coerce").astype("float64")
-        bad = values.isna() & text.notna()
+        values = parse_numbers(out[col])
+        bad = values.isna() & out[col].notna()
         if inst is not None and bad.any():  # only the cells that are not numbers are looked up
             lowered = out.loc[bad, col].str.lower()
             labelled = lowered.map(inst.answer_labels).astype("float64")

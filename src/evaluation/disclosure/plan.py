@@ -144,6 +144,15 @@ def _sums(gid: np.ndarray, sel: np.ndarray, v: np.ndarray, size: int) -> tuple[n
     return np.bincount(ids, minlength=size), np.bincount(ids, weights=v[sel], minlength=size)
 
 
+def _distinct_pairs(first: np.ndarray, second: np.ndarray, n_second: int) -> np.ndarray:
+    """The distinct (first, second) pairs of non-negative codes as a 2 x k array sorted by
+    first, then second: ``np.unique(np.stack([first, second]), axis=1)``, by counting the
+    combined codes (no sort of the rows)."""
+    key = first.astype(np.int64) * n_second + second
+    seen = np.flatnonzero(np.bincount(key)) if len(key) else np.array([], dtype=np.int64)
+    return np.stack([seen // n_second, seen % n_second])
+
+
 def _add_totals(
     b: _Builder,
     measure: str,
@@ -211,7 +220,7 @@ def _add_totals(
                     continue
                 gid, names = rows.groups[g]
                 sel = at & (org_id >= 0) & (gid >= 0)
-                pairs = np.unique(np.stack([org_id[sel], gid[sel]]), axis=1)
+                pairs = _distinct_pairs(org_id[sel], gid[sel], len(names))
                 if len(np.unique(pairs[0])) < pairs.shape[1]:
                     continue  # not a property of the organisation here
                 owner = dict(zip(pairs[0].tolist(), pairs[1].tolist(), strict=True))

@@ -202,3 +202,6 @@ def run_cells(nb_man: Any) -> None:
             nb_man.cell_complete(cell, index)
     os.chdir(cwd)
     _fresh_namespace(sh)  # release the notebook's data before the worker takes the next one
+    from evaluation.pipeline.memory import release_memory
+
+    release_memory()  # and give its pages back (only in a worker that grew big)

@@ -13,7 +13,7 @@ from evaluation.io.files import write_parquet
 from evaluation.io.problems import PROBLEM_COLUMNS, problem_summary
 from evaluation.io.readers import FILE_COLUMN, ROW_COLUMN, read_raw
 from evaluation.score import score_responses
-from evaluation.validate import load_responses, map_answer_labels
+from evaluation.validate import load_responses, map_answer_labels, parse_numbers
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,8 @@ def load_records(study: Study, key: str) -> pd.DataFrame:
     for col, (lo, hi, whole) in limits.items():
         if col not in raw:
             continue
-        text = raw[col].str.replace(",", ".", regex=False)
-        values = pd.to_numeric(text, errors="coerce")
-        bad = (values.isna() & text.notna()) | (values < lo) | (values > hi)
+        values = parse_numbers(raw[col])
+        bad = (values.isna() & raw[col].notna()) | (values < lo) | (values > hi)
         if whole:
             bad |= values.notna() & (values % 1 != 0)
         what = f"must be a number in {lo:g}-{hi:g}" + (" (whole)" if whole else "")

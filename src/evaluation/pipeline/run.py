@@ -1015,6 +1015,9 @@ def _process(
         make_plan(study, themes=lambda: study_themes(study))
     files["disclosure"] = sha256_file(plan)
     files = dict(sorted(files.items()))
+    from evaluation.pipeline.memory import release_memory
+
+    release_memory()  # the frames of processing and of the plan: not held for the whole run
     record = {"key": key, "plan_key": plan_key, "files": files}
     write_text(record_path, json.dumps(record, indent=1) + "\n")
     return files

@@ -386,7 +386,7 @@ def has_band_counts(s: Session) -> bool:
 def rounds_with_data(s: Session) -> list[str]:
     """The configured rounds that have answers (or, in summary mode, aggregates), in order."""
     frame = s.scores if s.has_responses else s.summaries
-    present = set(frame["round"].astype(str))
+    present = set(frame["round"].astype(str).unique())
     return [r for r in s.study.round_ids if r in present]
 
 
@@ -638,9 +638,18 @@ def shown_disagreements(s: Session, q: Qualitative, table: pd.DataFrame) -> pd.D
     """The disagreements with each answer's text redacted, and left out where the answer
     comes from an organisation x round group below min_n."""
     small = _small_group_segments(s, q)
+    redacted: dict[str, str] = {}  # each distinct text redacted once (redaction is pure)
+
+    def redact(text: object) -> str:
+        if not isinstance(text, str):
+            return q.redact(text)
+        if text not in redacted:
+            redacted[text] = q.redact(text)
+        return redacted[text]
+
     return table.assign(
         text=[
-            "" if seg in small else q.redact(text)
+            "" if seg in small else redact(text)
             for seg, text in zip(table["segment"], table["text"], strict=True)
         ]
     )

@@ -102,18 +102,32 @@ def suggest_codes(
             )
         return hits_of[word]
 
-    rows = []
-    for segment, text in zip(texts["segment"], texts["text"], strict=True):
+    def suggested(text: object) -> list[tuple[str, str, int]]:
+        """(code, evidence, score) of one text."""
         if redact is not None:
             text = redact(text)
         found: dict[str, dict[str, set[str]]] = {}
         for word in tokens(text):
             for code, keyword in hits(word):
                 found.setdefault(code, {}).setdefault(keyword, set()).add(word)
-        for code, by_keyword in found.items():
-            evidence = sorted(set().union(*by_keyword.values()))
-            rows.append((segment, code, SUGGESTION, SUGGESTION, ", ".join(evidence),
-                         len(by_keyword)))  # fmt: skip
+        return [
+            (code, ", ".join(sorted(set().union(*by_keyword.values()))), len(by_keyword))
+            for code, by_keyword in found.items()
+        ]
+
+    # A text's suggestions depend on the text only: each distinct text is redacted and
+    # matched once (short answers repeat: "ei", "hyvä", a template's sentences).
+    of_text: dict[str, list[tuple[str, str, int]]] = {}
+    rows = []
+    for segment, text in zip(texts["segment"], texts["text"], strict=True):
+        if isinstance(text, str):
+            if text not in of_text:
+                of_text[text] = suggested(text)
+            found_rows = of_text[text]
+        else:
+            found_rows = suggested(text)
+        rows += [(segment, code, SUGGESTION, SUGGESTION, evidence, score)
+                 for code, evidence, score in found_rows]  # fmt: skip
     out = pd.DataFrame(rows, columns=["segment", "code", "coder", "source", "evidence", "score"])
     return out.sort_values(["segment", "code"], kind="mergesort").reset_index(drop=True)
 

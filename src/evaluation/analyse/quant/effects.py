@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
 
@@ -973,15 +972,21 @@ def _split_linked(
     round values, the unlinked baseline and round values, and the number of rows with a
     repeated code.
     """
-    b_count = Counter(c for c in b_code if c is not None)
-    r_count = Counter(c for c in r_code if c is not None)
-    repeated = sum(n for n in b_count.values() if n > 1) + sum(n for n in r_count.values() if n > 1)
-    common = {c for c, n in b_count.items() if n == 1} & {c for c, n in r_count.items() if n == 1}
-    b_pos = {c: i for i, c in enumerate(b_code) if c in common}
-    r_pos = {c: i for i, c in enumerate(r_code) if c in common}
-    order = sorted(common)
-    b_idx = np.array([b_pos[c] for c in order], dtype=int)
-    r_idx = np.array([r_pos[c] for c in order], dtype=int)
+    # Codes as integers (one hash pass over both rounds; None: -1), counted per round.
+    ids, names = pd.factorize(np.concatenate([b_code, r_code]).astype(object))
+    b_id, r_id = ids[: len(b_code)], ids[len(b_code) :]
+    b_count = np.bincount(b_id[b_id >= 0], minlength=len(names))
+    r_count = np.bincount(r_id[r_id >= 0], minlength=len(names))
+    repeated = int(b_count[b_count > 1].sum() + r_count[r_count > 1].sum())
+    common = np.flatnonzero((b_count == 1) & (r_count == 1))
+    # the pairs in the order of their codes (as text), the order the paired statistics sum in
+    common = common[np.argsort(np.asarray(names, dtype=object)[common], kind="stable")]
+    b_pos = np.full(len(names), -1, dtype=np.int64)
+    r_pos = np.full(len(names), -1, dtype=np.int64)
+    b_pos[b_id[b_id >= 0]] = np.flatnonzero(b_id >= 0)  # a code seen once: its one row
+    r_pos[r_id[r_id >= 0]] = np.flatnonzero(r_id >= 0)
+    b_idx = b_pos[common].astype(int)
+    r_idx = r_pos[common].astype(int)
     b_rest = np.ones(len(b_val), dtype=bool)
     b_rest[b_idx] = False
     r_rest = np.ones(len(r_val), dtype=bool)
@@ -1017,6 +1022,33 @@ def _comparisons(
     if design == "auto" and len(pair_b) and unlinked:
         rows += _tag([_partial_overlap(pair_b, pair_r, rest_b, rest_r, ci)], "all")
     return rows, repeated
+
+
+def _round_codes(rounds: pd.Series, order: list[str]) -> np.ndarray:
+    """Each row's position in ``order`` (the baseline first), -1 for a round not in it."""
+    position = {r: i for i, r in enumerate(order)}
+    labels = rounds.astype("string")
+    return labels.map(position).fillna(-1).to_numpy(dtype="int64")
+
+
+class _GroupRoundCells:
+    """The rows of each group x round, found in one stable sort: ``rows(g, r)`` are the row
+    numbers (in their original order) with a value, group code ``g`` and round code ``r`` —
+    the same rows as the boolean mask ``has_value & (group == g) & (round == r)``, without a
+    pass over every row per group (the cost no longer grows with groups x rows)."""
+
+    def __init__(
+        self, group: np.ndarray, round_code: np.ndarray, has_value: np.ndarray, n_rounds: int
+    ) -> None:
+        keep = np.flatnonzero(has_value & (group >= 0) & (round_code >= 0))
+        key = group[keep].astype("int64") * n_rounds + round_code[keep]
+        order = np.argsort(key, kind="stable")
+        self._rows, self._key, self._n_rounds = keep[order], key[order], n_rounds
+
+    def rows(self, group: int, round_code: int) -> np.ndarray:
+        k = group * self._n_rounds + round_code
+        lo, hi = np.searchsorted(self._key, [k, k + 1])
+        return self._rows[lo:hi]
 
 
 def _tag(rows: list[dict], population: str) -> list[dict]:
@@ -1130,9 +1162,9 @@ def prepost_table(
         raise ValueError(f"scores has no column(s) {sorted(set(missing))}")
 
     compare = [r for r in rounds if r != baseline]
-    round_of = scores["round"].astype("string").to_numpy(dtype=object, na_value=None)
+    round_code = _round_codes(scores["round"], [baseline, *compare])
     codes = _codes(scores)
-    labels = {gb: _group_labels(scores, gb) for gb in group_bys}
+    groupings = {gb: pd.factorize(_group_labels(scores, gb)) for gb in group_bys}
     records: list[dict] = []
     repeated = 0
     for measure in measures:
@@ -1141,13 +1173,13 @@ def prepost_table(
         )
         has_value = ~np.isnan(values)
         for group_by in group_bys:
-            group_of = labels[group_by]
-            present = {g for g in group_of[has_value] if g is not None}
+            group_code, uniques = groupings[group_by]
+            cells = _GroupRoundCells(group_code, round_code, has_value, len(compare) + 1)
+            present = {uniques[c]: c for c in np.unique(group_code[has_value & (group_code >= 0)])}
             for group in sorted(present, key=str):
-                in_group = has_value & (group_of == group)
-                at_base = in_group & (round_of == baseline)
-                for rnd in compare:
-                    at_round = in_group & (round_of == rnd)
+                at_base = cells.rows(present[group], 0)
+                for i, rnd in enumerate(compare, start=1):
+                    at_round = cells.rows(present[group], i)
                     rows, rep = _comparisons(
                         values[at_base],
                         codes[at_base],
