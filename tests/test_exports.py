@@ -157,7 +157,9 @@ def test_every_shipped_table_has_a_caption_in_both_languages():
               "distributions", "icr", "indicators", "joint_display", "lmm", "meta",
               "missingness", "optimisers", "out_of_range", "power", "prepost", "primary",
               "quotes", "reliability", "respondents", "suggestion_quality", "suggestions",
-              "themes", "trajectories"]  # fmt: skip
+              "themes", "trajectories", "documents", "document_quotes", "feedback_reliability",
+              "feedback_summary", "hidden", "proxy_agreement", "respondent_totals",
+              "risks"]  # fmt: skip
     for lang in ("fi", "en"):
         labels = load_labels(lang)
         captions = [caption(t, labels) for t in tables]
@@ -257,3 +259,15 @@ def test_finnish_latex_writes_numbers_as_the_finnish_reports_do():
     # no-break spaces as ~, the minus sign as math, a decimal comma, "< 0,001"
     assert r"1~500 & \ensuremath{-}0,41 & \textless{}~0,001 \\" in tex
     assert r"1500 & $-$0.41 & $<$ .001 \\" in to_latex(frame, LABELS, caption="c", label="x")
+
+
+@pytest.mark.slow
+def test_every_table_of_the_demo_run_has_a_caption_in_both_languages(shared_demo_run):
+    from evaluation.report.exports import caption
+
+    tables = sorted(p.stem for p in (shared_demo_run / "reports" / "tables").glob("*.csv"))
+    assert len(tables) > 20
+    for lang in ("fi", "en"):
+        labels = load_labels(lang)
+        missing = [t for t in tables if caption(t, labels) == t]
+        assert not missing, (lang, missing)
