@@ -288,3 +288,37 @@ def test_longitudinal_codes_equal_the_per_row_strings(seed: int) -> None:
         counted = old.groupby(["_round_id", "_participant"]).size()
         for (r, p), n in prep.counts.items():
             assert n == int(counted.get((r, float(p)), 0))
+
+
+def _old_linked(rows, g, at_b, at_r):
+    """The old per measure x round x grouping pass: np.unique and np.isin over the rows."""
+    gid = rows.groups[g][0]
+    ok, coded = gid >= 0, rows.code >= 0
+    n_codes = int(rows.code.max()) + 1 if coded.any() else 1
+    key = gid.astype(np.int64) * n_codes + rows.code
+    ub, cb = np.unique(key[at_b & ok & coded], return_counts=True)
+    ur, cr = np.unique(key[at_r & ok & coded], return_counts=True)
+    once = np.intersect1d(ub[cb == 1], ur[cr == 1], assume_unique=True)
+    return ok & coded & (at_b | at_r) & np.isin(key, once)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_linked_rows_per_pair_equal_unique_isin(seed: int) -> None:
+    from evaluation.disclosure.plan import _linked, _Rows
+
+    rng = np.random.default_rng(seed)
+    n = 4000
+    code = rng.integers(-1, 2500 if seed else 0, n)  # seed 0: nobody linked
+    groups = {
+        "all": (np.zeros(n, dtype=np.intp), np.array(["all"], dtype=object)),
+        "organisation": (rng.integers(-1, 6, n), np.array(list("abcdef"), dtype=object)),
+    }
+    rows = _Rows(rng.integers(0, 3, n), {"0": 0, "1": 1, "2": 2}, groups, code)
+    has = rng.random(n) > 0.1
+    at_b = has & rows.at("0")
+    for x in ("1", "2"):
+        at_r = has & rows.at(x)
+        for g in groups:
+            want = _old_linked(rows, g, at_b, at_r)
+            np.testing.assert_array_equal(_linked(rows, g, at_b, at_r), want)
+            assert seed == 0 or want.any()
