@@ -207,3 +207,118 @@ def test_suggestions_per_distinct_text_equal_per_answer() -> None:
     want = want.sort_values(["segment", "code"], kind="mergesort").reset_index(drop=True)
     assert len(got) > 20
     pd.testing.assert_frame_equal(got, want, check_dtype=False)  # (concat of empty frames)
+
+
+def _old_prepare_ids(scores: pd.DataFrame, measure: str, rounds: list[str]) -> pd.DataFrame:
+    """The old ``longitudinal._prepare``: a string per row for every identifier."""
+    src = scores.loc[scores["round"].astype(str).isin(rounds).to_numpy()]
+    participant = pd.to_numeric(src["participant"], errors="coerce").astype(float)
+    y = pd.to_numeric(src[measure], errors="coerce").astype(float)
+    org, unit = src["organisation"], src["unit"]
+    data = pd.DataFrame(
+        {
+            "_y": y.to_numpy(),
+            "_round_id": src["round"].astype(str).to_numpy(dtype=object),
+            "_participant": participant.to_numpy(),
+            "_org": org.astype(str).to_numpy(dtype=object),
+            "_unit": unit.astype(str).to_numpy(dtype=object),
+        }
+    )
+    keep = (
+        np.isfinite(data["_y"].to_numpy())
+        & data["_participant"].notna().to_numpy()
+        & org.notna().to_numpy()
+        & unit.notna().to_numpy()
+    )
+    data = data.loc[keep].reset_index(drop=True)
+    data["_round"] = data["_round_id"].map({r: f"r{i}" for i, r in enumerate(rounds)})
+    data["_orgunit"] = data["_org"] + " / " + data["_unit"]
+    code = src["respondent"].to_numpy(dtype=object)[keep]
+    linked = pd.notna(code) & (pd.Series(code).astype(str).str.strip() != "").to_numpy()
+    person = data["_org"] + " / " + data["_unit"] + " / " + pd.Series(code).astype(str)
+    data["_person"] = np.where(linked, person, "_single " + pd.Series(data.index).astype(str))
+    return data
+
+
+def _panel(seed: int, n: int = 1500) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    resp = rng.integers(0, 400, n).astype(str).astype(object)
+    resp[rng.random(n) < 0.2] = None
+    resp[rng.random(n) < 0.05] = "  "
+    org = rng.choice(["B", "a", "Ä", "org 10", "org 9"], n).astype(object)
+    org[rng.random(n) < 0.02] = None
+    unit = rng.choice(["u1", "u2", "U 3"], n).astype(object)
+    part = rng.choice([0.0, 1.0, np.nan], n, p=[0.45, 0.5, 0.05])
+    y = rng.normal(3, 1, n)
+    y[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame(
+        {
+            "round": rng.choice(["2024", "2025", "2026", "x"], n),
+            "organisation": pd.array(org, dtype="string"),
+            "unit": unit,
+            "respondent": pd.array(resp, dtype="string"),
+            "participant": part,
+            "qwl": y,
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_longitudinal_codes_equal_the_per_row_strings(seed: int) -> None:
+    from evaluation.analyse.quant import longitudinal as lo
+    from evaluation.analyse.quant.nested import _codes
+
+    scores = _panel(seed)
+    rounds = ["2024", "2025", "2026"]
+    old = _old_prepare_ids(scores, "qwl", rounds)
+    for cluster in ("organisation", "unit"):
+        prep = lo._prepare(scores, measure="qwl", rounds=rounds, baseline="2024", cluster=cluster)
+        new = prep.data
+        assert len(new) == len(old)
+        np.testing.assert_array_equal(new["_y"], old["_y"])
+        for col in ("_round_id", "_round", "_org", "_unit", "_orgunit", "_person"):
+            assert list(new[col].astype(object)) == list(old[col].astype(object)), col
+            # the fits' cluster codes: the same as factorizing the strings, sorted
+            want = pd.factorize(pd.Series(old[col].to_numpy(dtype=object)), sort=True)
+            got = _codes(new[col].array) if col != "_round" else want
+            np.testing.assert_array_equal(got[0], want[0])
+            assert list(got[1]) == list(want[1])
+        want = old["_org"] if cluster == "organisation" else old["_orgunit"]
+        assert list(new["_cluster"].astype(object)) == list(want)
+        counted = old.groupby(["_round_id", "_participant"]).size()
+        for (r, p), n in prep.counts.items():
+            assert n == int(counted.get((r, float(p)), 0))
+
+
+def _old_linked(rows, g, at_b, at_r):
+    """The old per measure x round x grouping pass: np.unique and np.isin over the rows."""
+    gid = rows.groups[g][0]
+    ok, coded = gid >= 0, rows.code >= 0
+    n_codes = int(rows.code.max()) + 1 if coded.any() else 1
+    key = gid.astype(np.int64) * n_codes + rows.code
+    ub, cb = np.unique(key[at_b & ok & coded], return_counts=True)
+    ur, cr = np.unique(key[at_r & ok & coded], return_counts=True)
+    once = np.intersect1d(ub[cb == 1], ur[cr == 1], assume_unique=True)
+    return ok & coded & (at_b | at_r) & np.isin(key, once)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_linked_rows_per_pair_equal_unique_isin(seed: int) -> None:
+    from evaluation.disclosure.plan import _linked, _Rows
+
+    rng = np.random.default_rng(seed)
+    n = 4000
+    code = rng.integers(-1, 2500 if seed else 0, n)  # seed 0: nobody linked
+    groups = {
+        "all": (np.zeros(n, dtype=np.intp), np.array(["all"], dtype=object)),
+        "organisation": (rng.integers(-1, 6, n), np.array(list("abcdef"), dtype=object)),
+    }
+    rows = _Rows(rng.integers(0, 3, n), {"0": 0, "1": 1, "2": 2}, groups, code)
+    has = rng.random(n) > 0.1
+    at_b = has & rows.at("0")
+    for x in ("1", "2"):
+        at_r = has & rows.at(x)
+        for g in groups:
+            want = _old_linked(rows, g, at_b, at_r)
+            np.testing.assert_array_equal(_linked(rows, g, at_b, at_r), want)
+            assert seed == 0 or want.any()

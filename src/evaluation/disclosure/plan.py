@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -121,6 +121,20 @@ class _Rows:
     round_index: dict[str, int]
     groups: dict[str, tuple[np.ndarray, np.ndarray]]  # grouping -> (group id per row, names)
     code: np.ndarray
+    _pairs: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict, compare=False)
+
+    def pairs(self, grouping: str) -> tuple[np.ndarray, int]:
+        """Per row the id of its (group, link code) pair in ``grouping`` (-1: no group or no
+        code) and the number of pairs; computed once per grouping."""
+        if grouping not in self._pairs:
+            gid = self.groups[grouping][0]
+            sel = (gid >= 0) & (self.code >= 0)
+            n_codes = int(self.code.max()) + 1 if sel.any() else 1
+            pid = np.full(len(gid), -1, dtype=np.int64)
+            dense, uniques = pd.factorize(gid[sel].astype(np.int64) * n_codes + self.code[sel])
+            pid[sel] = dense
+            self._pairs[grouping] = (pid, len(uniques))
+        return self._pairs[grouping]
 
     @classmethod
     def of(cls, frame: pd.DataFrame, groupings: list[str]) -> _Rows:
@@ -237,6 +251,17 @@ def _add_totals(
                     b.relation(parent, children)
 
 
+def _linked(rows: _Rows, grouping: str, at_b: np.ndarray, at_r: np.ndarray) -> np.ndarray:
+    """The rows at either end whose (group, code) pair answers exactly once at both ends:
+    counted per pair id (computed once per grouping), no sort of the rows."""
+    pid, n_pairs = rows.pairs(grouping)
+    paired = pid >= 0
+    cb = np.bincount(pid[at_b & paired], minlength=n_pairs)
+    cr = np.bincount(pid[at_r & paired], minlength=n_pairs)
+    once = np.append((cb == 1) & (cr == 1), False)  # the last: no pair (id -1)
+    return (at_b | at_r) & once[pid]
+
+
 def _add_links(
     b: _Builder,
     measure: str,
@@ -254,8 +279,6 @@ def _add_links(
     lo, hi = bounds
     has = ~np.isnan(values)
     v = np.nan_to_num(values)
-    coded = rows.code >= 0
-    n_codes = int(rows.code.max()) + 1 if coded.any() else 1
     at_b = has & rows.at(baseline)
     for x in [r for r in rounds if r != baseline]:
         at_r = has & rows.at(x)
@@ -264,11 +287,7 @@ def _add_links(
         linked_by: dict[str, np.ndarray] = {}
         for g, (gid, names) in rows.groups.items():
             ok = gid >= 0
-            key = gid.astype(np.int64) * n_codes + rows.code
-            ub, cb = np.unique(key[at_b & ok & coded], return_counts=True)
-            ur, cr = np.unique(key[at_r & ok & coded], return_counts=True)
-            once = np.intersect1d(ub[cb == 1], ur[cr == 1], assume_unique=True)
-            linked = ok & coded & (at_b | at_r) & np.isin(key, once)
+            linked = _linked(rows, g, at_b, at_r)
             sides = {}
             for tag, side in (("b", at_b), ("r", at_r)):
                 t_n, t_s = _sums(gid, side & ok, v, len(names))

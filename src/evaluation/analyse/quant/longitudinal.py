@@ -65,7 +65,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from evaluation.analyse.quant.nested import NestedFit, fit_nested
+from evaluation.analyse.quant.nested import NestedFit, _codes, fit_nested
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,9 @@ class ModelWarning(UserWarning):
 class _Prepared:
     """The analysed rows with safe internal column names, and what is known about them."""
 
-    data: pd.DataFrame  # _y, _round (codes r0..), _participant, _org, _unit, _cluster, _c0..
+    # _y, _round (codes r0..), _participant, _c0.. and the identifiers _round_id, _org, _unit,
+    # _orgunit, _cluster, _person as categoricals with sorted categories (codes = sorted factorize)
+    data: pd.DataFrame
     codes: dict[str, str]  # round id -> internal code
     counts: dict[tuple[str, int], int]  # (round id, participant) -> respondents
     covariates: list[str] = field(default_factory=list)  # internal covariate names
@@ -175,7 +177,11 @@ def _prepare(
     if cluster not in ("organisation", "unit"):
         raise ValueError(f"cluster must be 'organisation' or 'unit', got {cluster!r}")
 
-    in_rounds = scores["round"].astype(str).isin(rounds).to_numpy()
+    # Identifiers are coded once per distinct value: a string is built per distinct value (as
+    # ``astype(str)`` spells it), never per row, and the frame holds sorted categoricals whose
+    # codes are those of ``pd.factorize(labels, sort=True)`` (what the fits cluster on).
+    round_codes, round_labels = _distinct_labels(scores["round"])
+    in_rounds = pd.Series(round_labels).isin(rounds).to_numpy()[round_codes]
     src = scores.loc[in_rounds]
     participant = pd.to_numeric(src["participant"], errors="coerce").astype(float)
     bad = participant.notna() & ~participant.isin([0.0, 1.0])
@@ -187,14 +193,7 @@ def _prepare(
     org = src["organisation"]
     unit = src["unit"]
     data = pd.DataFrame(
-        {
-            "_y": y.to_numpy(),
-            "_round_id": src["round"].astype(str).to_numpy(dtype=object),
-            "_participant": participant.to_numpy(),
-            "_org": org.astype(str).to_numpy(dtype=object),
-            "_unit": unit.astype(str).to_numpy(dtype=object),
-        },
-        index=src.index,
+        {"_y": y.to_numpy(), "_participant": participant.to_numpy()}, index=src.index
     )
     keep = (
         np.isfinite(data["_y"].to_numpy())
@@ -226,24 +225,102 @@ def _prepare(
             " or covariate" if covariates else "",
         )
     data = data.loc[keep].reset_index(drop=True)
+    n = len(data)
+    rid_codes, rid_labels = _distinct_labels(src["round"], keep)
+    org_cat = _sorted_categorical(*_distinct_labels(org, keep))
+    unit_cat = _sorted_categorical(*_distinct_labels(unit, keep))
+    # a unit is only identified within its organisation
+    pair, first = _pairs(org_cat.codes, unit_cat.codes)
+    org_names = np.asarray(org_cat.categories, dtype=object)
+    unit_names = np.asarray(unit_cat.categories, dtype=object)
+    pair_labels = org_names[org_cat.codes[first]] + " / " + unit_names[unit_cat.codes[first]]
+    orgunit_cat = _sorted_categorical(pair, pair_labels)
     codes = {r: f"r{i}" for i, r in enumerate(rounds)}
-    data["_round"] = data["_round_id"].map(codes).astype(object)
-    if cluster == "organisation":
-        data["_cluster"] = data["_org"]
-    else:  # a unit is only identified within its organisation
-        data["_cluster"] = data["_org"] + " / " + data["_unit"]
+    columns = {
+        "_round_id": _sorted_categorical(rid_codes, rid_labels),
+        "_org": org_cat,
+        "_unit": unit_cat,
+        "_orgunit": orgunit_cat,
+    }
+    round_of = np.array([codes.get(r) for r in rid_labels], dtype=object)
+    columns["_round"] = pd.Series(round_of[rid_codes], dtype=object)
+    columns["_cluster"] = org_cat if cluster == "organisation" else orgunit_cat
     # person: a linked respondent code within its organisation and unit (a person who changed
     # unit is a different person-in-unit); a row without a code is its own singleton person
     if "respondent" in src:
-        code = src["respondent"].to_numpy(dtype=object)[keep]
-        linked = pd.notna(code) & (pd.Series(code).astype(str).str.strip() != "").to_numpy()
-        person = data["_org"] + " / " + data["_unit"] + " / " + pd.Series(code).astype(str)
-        data["_person"] = np.where(linked, person, "_single " + pd.Series(data.index).astype(str))
+        resp_codes, resp_labels = _distinct_labels(src["respondent"], keep, na=True)
+        linked_label = pd.Series(resp_labels).str.strip().to_numpy(dtype=object) != ""
+        linked = (resp_codes >= 0) & linked_label[np.maximum(resp_codes, 0)]
+        person_codes = np.full(n, -1)
+        person, first = _pairs(orgunit_cat.codes[linked], resp_codes[linked])
+        ou_names = np.asarray(orgunit_cat.categories, dtype=object)
+        names = (
+            ou_names[orgunit_cat.codes[linked][first]]
+            + " / "
+            + resp_labels[resp_codes[linked][first]]
+        )
+        person_codes[linked] = person
+        person_codes[~linked] = len(names) + np.arange(int((~linked).sum()))
+        singles = "_single " + pd.Series(np.flatnonzero(~linked)).astype("str")
+        labels = pd.concat([pd.Series(names, dtype="str"), singles], ignore_index=True)
+        columns["_person"] = _sorted_categorical(person_codes, labels)
     else:
-        data["_person"] = "_single " + pd.Series(data.index).astype(str)
-    counted = data.groupby(["_round_id", "_participant"]).size()
-    counts = {(r, p): int(counted.get((r, float(p)), 0)) for r in rounds for p in (0, 1)}
+        singles = "_single " + pd.Series(np.arange(n)).astype("str")
+        columns["_person"] = _sorted_categorical(np.arange(n), singles)
+    for name, column in columns.items():
+        data[name] = column
+    part = data["_participant"].to_numpy()
+    counts = {}
+    for r in rounds:
+        in_round = np.isin(rid_codes, [i for i, label in enumerate(rid_labels) if label == r])
+        for p in (0, 1):
+            counts[(r, p)] = int(np.count_nonzero(in_round & (part == p)))
     return _Prepared(data=data, codes=codes, counts=counts, covariates=internal)
+
+
+def _distinct_labels(
+    column: pd.Series, rows: np.ndarray | None = None, *, na: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row codes into ``column``'s distinct values, and each value as ``astype(str)``
+    spells it (an object array: a value's string is built once, not once per row). ``rows``: a
+    boolean selection of the rows coded. ``na``: a missing value gets code -1 (else it is a
+    value of its own)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=na)
+    first = _first_rows(codes, np.arange(len(uniques)))
+    picked = column.iloc[first].to_numpy(dtype=object)
+    labels = pd.Series(picked, dtype=object).astype(str).to_numpy(dtype=object)
+    return (codes if rows is None else codes[rows]), labels
+
+
+def _first_rows(codes: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The position of the first row of each code in ``wanted``."""
+    first = np.full(int(max(codes.max(initial=-1), wanted.max(initial=-1))) + 1, -1)
+    rows = np.flatnonzero(codes >= 0)[::-1]
+    first[codes[rows]] = rows  # the last write wins: the first row
+    return first[wanted]
+
+
+def _pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the distinct (a, b) pairs of two non-negative code arrays, and each pair's
+    first row."""
+    key = a.astype(np.int64) * (int(b.max()) + 1 if len(b) else 1) + b
+    codes, _ = pd.factorize(key)
+    return codes, _first_rows(codes, np.arange(int(codes.max()) + 1 if len(codes) else 0))
+
+
+def _sorted_categorical(codes: np.ndarray, labels: np.ndarray | pd.Series) -> pd.Categorical:
+    """Rows' labels (``labels[codes]``) as a categorical of the used labels in sorted order:
+    its codes are those of ``pd.factorize(labels[codes], sort=True)``."""
+    used = np.flatnonzero(np.bincount(codes, minlength=len(labels)))
+    picked = pd.Series(labels).iloc[used].astype(object).astype("str")
+    inverse, names = pd.factorize(picked, sort=True)
+    remap = np.full(len(labels), -1, dtype=np.int64)
+    remap[used] = inverse
+    return pd.Categorical.from_codes(
+        remap[codes],
+        categories=pd.Index(np.asarray(names, dtype=object), dtype=object),
+        validate=False,
+    )
 
 
 def _estimable_rounds(prep: _Prepared, rounds: list[str], baseline: str, caller: str, measure: str):
@@ -546,11 +623,7 @@ def _fit_nested_chain(data: pd.DataFrame, formula: str, measure: str) -> _Fit:
         levels, notes = _nested_levels(data)
         label = "_".join([LMM_PREFIX] + [LEVEL_IDS[lv] for lv in levels])
         cols = {"organisation": "_org", "unit": "_orgunit", "person": "_person"}
-        orgunit = data["_org"] + " / " + data["_unit"]
-        groups = [
-            (lv, orgunit if lv == "unit" else data[cols[lv]].to_numpy(dtype=object))
-            for lv in levels
-        ]
+        groups = [(lv, data[cols[lv]].array) for lv in levels]
         fit = None
         failures: list[str] = []  # a retry that then converges is only logged
         for start in (None, [0.1] * len(levels), [2.0] * len(levels)):
@@ -1056,7 +1129,7 @@ def cluster_robust_check(
     counts = prep.counts
     estimable = _estimable_rounds(prep, rounds, baseline, "cluster_robust_check", measure)
     data = prep.data[prep.data["_round_id"].isin(estimable)].reset_index(drop=True)
-    cluster_codes, _ = pd.factorize(data["_cluster"], sort=True)
+    cluster_codes, _ = _codes(data["_cluster"].array)
     g = int(cluster_codes.max()) + 1 if len(cluster_codes) else 0
     alpha = 1 - ci
 

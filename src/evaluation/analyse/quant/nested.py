@@ -136,7 +136,16 @@ class _Stats:
     aggregate: list  # aggregate[l]: sparse (clusters of level l+1) x (clusters of level l) ones
 
 
-def _codes(values: Sequence | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _codes(values: Sequence | np.ndarray | pd.Categorical) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..G-1 of the sorted distinct labels, and the labels: ``pd.factorize(sort=True)``.
+    A categorical whose categories are sorted is coded as it stands (no per-row strings)."""
+    if isinstance(values, pd.Categorical):
+        cat = values.remove_unused_categories()
+        names = np.asarray(cat.categories, dtype=object)
+        if cat.categories.is_unique and (len(names) < 2 or bool(np.all(names[:-1] < names[1:]))):
+            if (cat.codes < 0).any():
+                raise ValueError("a grouping column has missing values")
+            return cat.codes.astype(np.intp), names
     codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object)), sort=True)
     if (codes < 0).any():
         raise ValueError("a grouping column has missing values")
