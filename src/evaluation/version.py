@@ -19,7 +19,10 @@ def _git(*args: str) -> str | None:
     """Output of one git command run on the package's source, or None when it cannot answer."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(PACKAGE_DIR), *args],
+            # --no-optional-locks: `status` never takes the index lock to refresh it, so a git
+            # stopped by the timeout (a loaded machine) leaves no stale index.lock behind that
+            # would block the user's next commit.
+            ["git", "--no-optional-locks", "-C", str(PACKAGE_DIR), *args],
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError):
