@@ -207,6 +207,7 @@ def warm_worker(parent: int | None = None) -> None:
     if parent is not None:
         _die_with_parent(parent)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    _skip_unused_imports()
     import matplotlib  # noqa: F401
     import nbconvert  # noqa: F401
     import pandas  # noqa: F401
@@ -218,6 +219,20 @@ def warm_worker(parent: int | None = None) -> None:
 
     register_engine()
     engine.shell()
+
+
+# Optional modules that libraries of a worker import when present but a run never uses: not
+# imported in a worker. rfc3987_syntax builds a Lark grammar on import (about 2 s of CPU, a
+# third of a worker's start-up); jsonschema imports it, when installed, only to check the
+# "iri" string format, which no notebook schema (nbformat) uses.
+UNUSED_IMPORTS = ("rfc3987_syntax",)
+
+
+def _skip_unused_imports() -> None:
+    """Make ``import`` of :data:`UNUSED_IMPORTS` fail (an ImportError, which the importing
+    library expects of an optional module) in this worker process, unless already imported."""
+    for name in UNUSED_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 ENGINE_NAME = "evaluation"
