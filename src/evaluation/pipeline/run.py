@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -877,7 +877,11 @@ def _run(
             elif not only:
                 _remove_stale_tables(study, current)
             tables = table_hashes(study)
-            _export(study, tables, main_labels, source, use_cache, languages[0])
+            # The exports read the tables of record only, as the reports do: they are written
+            # in a thread of this process while the workers write the reports.
+            exporting = _in_background(
+                _export, study, tables, main_labels, source, use_cache, languages[0]
+            )
             if report_nb is not None:
                 for lang in languages:
                     labels = load_labels(lang, study.paths)
@@ -907,6 +911,7 @@ def _run(
                 for job in report_jobs:
                     state.records[job.name]["html"] = job.html
                 state.settle([job.name for job in report_jobs])
+            exporting.result()
     except BaseException:  # SIGTERM, Ctrl-C, an error: no worker outlives the run
         if pool is not None:
             _stop_pool(pool, study)
@@ -1097,13 +1102,48 @@ def _export(
     }
     payload = json.dumps([tables, labels, source, said], sort_keys=True).encode()
     key = hashlib.sha256(payload).hexdigest()
+    # What each table's export says besides the table itself: unchanged, a table whose CSV is
+    # unchanged keeps its LaTeX file (export_tables(unchanged=...)).
+    base = _digest([labels, source, said])
     workbook = study.paths.reports / "exports" / "tables.xlsx"
-    fresh = use_cache and workbook.is_file() and record.is_file()
-    if fresh and json.loads(record.read_text(encoding="utf-8")).get("key") == key:
+    last: dict = {}
+    if use_cache and record.is_file():
+        with contextlib.suppress(ValueError):
+            last = json.loads(record.read_text(encoding="utf-8"))
+    if last.get("key") == key and workbook.is_file():
         return
-    written = export_tables(study.paths, labels, context)
-    log.info("exports: %d file(s) in %s", len(written), study.paths.reports / "exports")
-    write_text(record, json.dumps({"key": key}) + "\n")
+    kept = last.get("tables", {}) if last.get("base") == base else {}
+    unchanged = {
+        name.removesuffix(".csv"): digest
+        for name, digest in kept.items()
+        if isinstance(digest, str) and tables.get(name) == digest
+    }
+    written = export_tables(study.paths, labels, context, unchanged=unchanged)
+    log.info(
+        "exports: %d file(s) in %s (%d table(s) unchanged, kept)",
+        len(written),
+        study.paths.reports / "exports",
+        len(unchanged),
+    )
+    write_text(record, json.dumps({"key": key, "base": base, "tables": tables}) + "\n")
+
+
+def _in_background(function: Callable[..., object], *args: object) -> Future:
+    """``function(*args)`` in a thread of this process; its result (or exception) in the
+    future. A daemon thread: a run that is stopped does not wait for it (the temporary file
+    of a write it leaves is swept by the next run)."""
+    import threading
+
+    future: Future = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="evaluation-background", daemon=True).start()
+    return future
 
 
 AUDIENCE_KINDS = ("consortium", "actor", "organisation")  # the index's sections, in order
