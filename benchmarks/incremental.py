@@ -10,7 +10,11 @@ one demo study, in this order:
 - one label changed, report-only language: a key of the study's own `config/labels/en.yaml`
   (the analyses are rendered in the study's language, fi);
 - one label changed, the study's language: a key of `config/labels/fi.yaml` (the analysis
-  pages show it too, so they run again).
+  pages show it too, so they run again);
+- one round added: on a second copy of the demo study without its last round (its rows of
+  every raw file and its line in study.yaml held back), a cold run, then the round put back
+  and `evaluation run` again: everything that reads the survey data runs again; the ratio is
+  to that study's own cold run.
 
 Each as a ratio to the cold run of the same repetition (medians reported), with what ran (from
 the manifest). The result replaces the "Incremental runs" section of docs/benchmarks.md.
@@ -19,10 +23,10 @@ the manifest). The result replaces the "Incremental runs" section of docs/benchm
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -32,10 +36,12 @@ from pathlib import Path
 
 from _doc import replace_section  # benchmarks/ is on sys.path when run as a script
 
+from evaluation.demo.changes import add_training_participant
+
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- incremental:start -->", "<!-- incremental:end -->"
 EVALUATION = [sys.executable, "-m", "evaluation.cli"]
-CASES = ("nochange", "activity", "label_en", "label_fi")
+CASES = ("nochange", "activity", "label_en", "label_fi", "round")
 REPORT = "90-report"
 
 
@@ -54,12 +60,31 @@ def ran(study: Path) -> tuple[int, int]:
     return len(done) - reports, reports
 
 
-def change_activity(study: Path) -> None:
-    path = study / "data" / "raw" / "activities.csv"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if ",training," in line)
-    lines[at] = re.sub(r",training,(\d+),", lambda m: f",training,{int(m[1]) + 1},", lines[at])
-    path.write_text("".join(lines), encoding="utf-8")
+def kept(study: Path) -> list[str]:
+    """The notebooks and reports the last run kept (unchanged)."""
+    notebooks = json.loads((study / "reports" / "manifest.json").read_text())["notebooks"]
+    return sorted(n for n, r in notebooks.items() if r.get("status") == "unchanged")
+
+
+def hold_back_last_round(study: Path) -> dict[Path, bytes]:
+    """Remove the study's last round: its line in config/study.yaml and its rows in every raw
+    CSV file with a ``round`` column. Returns the files' original bytes (to put it back)."""
+    config = study / "config" / "study.yaml"
+    lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
+    rounds = [i for i, line in enumerate(lines) if line.startswith("- {id: ")]
+    last = lines[rounds[-1]].split("id: ", 1)[1].split(",", 1)[0].strip()
+    originals = {config: config.read_bytes()}
+    config.write_text("".join(lines[: rounds[-1]] + lines[rounds[-1] + 1 :]), encoding="utf-8")
+    for path in sorted((study / "data" / "raw").glob("*.csv")):
+        rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        header = next(csv.reader(rows[:1]))
+        if "round" not in header:
+            continue
+        at = header.index("round")
+        originals[path] = path.read_bytes()
+        kept = [rows[0]] + [row for row in rows[1:] if next(csv.reader([row]))[at] != last]
+        path.write_text("".join(kept), encoding="utf-8")
+    return originals
 
 
 def change_label(study: Path, language: str, rep: int) -> None:
@@ -69,15 +94,15 @@ def change_label(study: Path, language: str, rep: int) -> None:
     (folder / f"{language}.yaml").write_text(text, encoding="utf-8")
 
 
-def measure(study: Path, reps: int) -> tuple[dict[str, list[float]], dict[str, tuple[int, int]]]:
+def measure(study: Path, reps: int) -> tuple[dict[str, list[float]], dict]:
     series: dict[str, list[float]] = {}
-    what: dict[str, tuple[int, int]] = {}
+    what: dict = {}
     for rep in range(1, reps + 1):
         row = {"cold": run(study, "--force")}
         what["cold"] = ran(study)
         row["nochange"] = run(study)
         what["nochange"] = ran(study)
-        change_activity(study)
+        add_training_participant(study)
         row["activity"] = run(study)
         what["activity"] = ran(study)
         change_label(study, "en", rep)
@@ -86,8 +111,20 @@ def measure(study: Path, reps: int) -> tuple[dict[str, list[float]], dict[str, t
         change_label(study, "fi", rep)
         row["label_fi"] = run(study)
         what["label_fi"] = ran(study)
+        # One round added, on a copy of the demo study as generated, without its last round.
+        fewer = study.parent / "fewer-rounds"
+        shutil.rmtree(fewer, ignore_errors=True)
+        shutil.copytree(study.parent / "generated", fewer)
+        originals = hold_back_last_round(fewer)
+        row["round_cold"] = run(fewer, "--force")
+        for path, data in originals.items():
+            path.write_bytes(data)
+        row["round"] = run(fewer)
+        what["round"] = ran(fewer)
+        what["round_kept"] = kept(fewer)
         for case in CASES:
-            row[f"{case}/cold"] = row[case] / row["cold"]
+            cold = row["round_cold"] if case == "round" else row["cold"]
+            row[f"{case}/cold"] = row[case] / cold
         print(f"rep {rep}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
         for key, value in row.items():
             series.setdefault(key, []).append(value)
@@ -108,6 +145,7 @@ def section(series: dict, what: dict, reps: int, respondents: int) -> str:
         "activity": "one training's participants changed (`activities.csv`)",
         "label_en": "one label changed, report-only language (`config/labels/en.yaml`)",
         "label_fi": "one label changed, the study's language (`config/labels/fi.yaml`)",
+        "round": "one round added (its rows in every raw file; / the cold run without it)",
     }
     targets = {"nochange": "≤ 0.02", "activity": "≤ 0.15", "label_en": "no statistics"}
     rows = [
@@ -130,6 +168,10 @@ def section(series: dict, what: dict, reps: int, respondents: int) -> str:
             "| change | time | / cold | ran | target |",
             "|---|---|---|---|---|",
             *rows,
+            "",
+            "Kept when a round was added (neither executed nor rendered again): "
+            + (", ".join(f"`{n}`" for n in what["round_kept"]) or "nothing")
+            + ".",
             END,
         ]
     )
@@ -148,6 +190,7 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
+    shutil.copytree(study, work / "generated")  # the demo as generated (the round case)
     run(study)  # warm-up: font cache, .pyc files; not timed
     series, what = measure(study, args.reps)
     text = section(series, what, args.reps, args.respondents)

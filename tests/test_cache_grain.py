@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from evaluation.config import load_study
+from evaluation.demo.changes import add_training_participant
 from evaluation.paths import DEFAULT_NOTEBOOKS
 from evaluation.pipeline.run import REPORT_NOTEBOOK, notebook_reads, run
 from tests.conftest import copy_study
@@ -19,15 +20,6 @@ def _executed(study: Path) -> dict[str, str]:
     """name -> reason of each notebook the last run executed (from the manifest)."""
     notebooks = json.loads((study / "reports" / "manifest.json").read_text())["notebooks"]
     return {n: r.get("reason", "") for n, r in notebooks.items() if r["status"] == "executed"}
-
-
-def _change_one_training(study: Path) -> None:
-    """One more participant in the first training (an indicator counts them)."""
-    path = study / "data" / "raw" / "activities.csv"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if ",training," in line)
-    lines[at] = re.sub(r",training,(\d+),", lambda m: f",training,{int(m[1]) + 1},", lines[at])
-    path.write_text("".join(lines), encoding="utf-8")
 
 
 def test_every_shipped_analysis_notebook_declares_its_reads():
@@ -54,7 +46,7 @@ def test_only_what_reads_a_change_runs_again(shared_demo_run, tmp_path):
     run(study, jobs=2, language="both")  # nothing changed: nothing runs
     assert _executed(study) == {}
 
-    _change_one_training(study)
+    add_training_participant(study)
     run(study, jobs=2, language="both")
     ran = _executed(study)
     assert "activities" in ran.pop("45-indicators")
@@ -87,3 +79,32 @@ def test_only_what_reads_a_change_runs_again(shared_demo_run, tmp_path):
     path.write_text("".join(text), encoding="utf-8")
     run(study, jobs=2, language="both", reports=False)
     assert analyses <= set(_executed(study))
+
+
+def _outputs(study: Path) -> dict[str, bytes]:
+    """The results of a run: tables of record, figures and exports (path -> bytes)."""
+    reports = study / "reports"
+    folders = [reports / "tables", reports / "figures", reports / "exports"]
+    return {
+        p.relative_to(reports).as_posix(): p.read_bytes()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_an_incremental_run_writes_what_a_cold_run_writes(shared_demo_run, tmp_path):
+    """After a changed activity only the indicators, the tables' exports and the reports that
+    show them are made again; every table, figure and export is then byte for byte what a cold
+    run on the same inputs writes."""
+    study = copy_study(shared_demo_run, tmp_path / "study")
+    add_training_participant(study)
+    run(study, jobs=2, language="both")
+    exports = json.loads((study / "reports" / ".cache" / "exports.json").read_text())
+    assert exports["tables"]["indicators.csv"]
+    cold = copy_study(study, tmp_path / "cold")
+    run(cold, jobs=2, language="both", use_cache=False, reports=False)
+    incremental, fresh = _outputs(study), _outputs(cold)
+    assert sorted(incremental) == sorted(fresh)
+    differ = [name for name in fresh if incremental[name] != fresh[name]]
+    assert not differ, differ

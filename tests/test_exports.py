@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -271,3 +272,43 @@ def test_every_table_of_the_demo_run_has_a_caption_in_both_languages(shared_demo
         labels = load_labels(lang)
         missing = [t for t in tables if caption(t, labels) == t]
         assert not missing, (lang, missing)
+
+
+def test_only_a_changed_table_is_exported_again_and_the_files_equal_a_fresh_export(tmp_path):
+    """The run's export record keys each table's LaTeX on its CSV's sha256: an unchanged
+    table's file is kept (not written again), a changed one is made again, and the result is
+    byte for byte what an export from scratch writes."""
+    from evaluation.io.files import sha256_file
+
+    labels, context = load_labels("en"), ExportContext(rounds=ROUNDS)
+    paths = _study_tables(tmp_path / "a", {"primary": PRIMARY, "prepost": BIG, "other": FRAME})
+    export_tables(paths, labels, context)
+    before = {p.stem: sha256_file(p) for p in paths.tables.glob("*.csv")}
+    changed = BIG.assign(diff=BIG["diff"] + 1)
+    changed.to_csv(paths.tables / "prepost.csv", index=False)
+    supplement = paths.reports / "exports" / "latex" / "supplement"
+    stamp = {p.stem: p.stat().st_mtime_ns for p in supplement.glob("*.tex")}
+    for tex in supplement.glob("*.tex"):  # a file made again gets a new modification time
+        os.utime(tex, ns=(1, 1))
+    export_tables(paths, labels, context, unchanged=before)
+    again = {p.stem for p in supplement.glob("*.tex") if p.stat().st_mtime_ns != 1}
+    assert again == {"prepost"}, (again, stamp)
+
+    fresh = _study_tables(tmp_path / "b", {"primary": PRIMARY, "prepost": changed, "other": FRAME})
+    export_tables(fresh, labels, context)
+    ours, theirs = paths.reports / "exports", fresh.reports / "exports"
+    files = sorted(p.relative_to(theirs) for p in theirs.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file())
+    for name in files:
+        assert (ours / name).read_bytes() == (theirs / name).read_bytes(), name
+
+
+def test_a_kept_table_file_that_no_longer_matches_its_table_is_made_again(tmp_path):
+    labels = load_labels("en")
+    paths = _study_tables(tmp_path, {"prepost": BIG})
+    export_tables(paths, labels)
+    tex = paths.reports / "exports" / "latex" / "supplement" / "prepost.tex"
+    good = tex.read_bytes()
+    tex.write_text("stale", encoding="utf-8")
+    export_tables(paths, labels, unchanged={"prepost": "0" * 64})  # not the CSV's sha256
+    assert tex.read_bytes() == good

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +207,7 @@ def warm_worker(parent: int | None = None) -> None:
     if parent is not None:
         _die_with_parent(parent)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    _skip_unused_imports()
     import matplotlib  # noqa: F401
     import nbconvert  # noqa: F401
     import pandas  # noqa: F401
@@ -218,6 +219,20 @@ def warm_worker(parent: int | None = None) -> None:
 
     register_engine()
     engine.shell()
+
+
+# Optional modules that libraries of a worker import when present but a run never uses: not
+# imported in a worker. rfc3987_syntax builds a Lark grammar on import (about 2 s of CPU, a
+# third of a worker's start-up); jsonschema imports it, when installed, only to check the
+# "iri" string format, which no notebook schema (nbformat) uses.
+UNUSED_IMPORTS = ("rfc3987_syntax",)
+
+
+def _skip_unused_imports() -> None:
+    """Make ``import`` of :data:`UNUSED_IMPORTS` fail (an ImportError, which the importing
+    library expects of an optional module) in this worker process, unless already imported."""
+    for name in UNUSED_IMPORTS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 ENGINE_NAME = "evaluation"
@@ -650,9 +665,10 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _stop_pool(pool: ProcessPoolExecutor, study: Study) -> None:
+def _stop_pool(pool: ProcessPoolExecutor, study: Study, *, quiet: bool = False) -> None:
     """Stop the workers now (a notebook half run is abandoned) and drop what they staged and
-    the temporary files they left; published outputs are whole files (os.replace)."""
+    the temporary files they left; published outputs are whole files (os.replace).
+    ``quiet``: workers that ran nothing yet (an error before the notebooks) end unannounced."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for proc in processes:
         with contextlib.suppress(Exception):
@@ -667,7 +683,8 @@ def _stop_pool(pool: ProcessPoolExecutor, study: Study) -> None:
     with contextlib.suppress(Exception):
         pool.shutdown(wait=False, cancel_futures=True)
     _sweep(study)
-    log.warning("run stopped: %d worker process(es) ended", len(processes))
+    if not quiet:
+        log.warning("run stopped: %d worker process(es) ended", len(processes))
 
 
 def _sweep(study: Study) -> None:
@@ -681,6 +698,17 @@ def _sweep(study: Study) -> None:
         with contextlib.suppress(OSError):
             if tmp.is_file() and not tmp.is_symlink():
                 tmp.unlink()
+
+
+def _ready() -> None:
+    """A task that does nothing: submitted to start a worker (its initializer imports)."""
+
+
+def _prestart(pool: ProcessPoolExecutor, count: int) -> None:
+    """Start ``count`` workers of ``pool`` now (a spawned pool starts one per task submitted
+    while none is idle), so their imports overlap with what the run does meanwhile."""
+    for _ in range(count):
+        pool.submit(_ready)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -768,47 +796,66 @@ def _run(
     source = source_hash()
     # The raw data files among the inputs: the notebooks read them as processed files.
     raw = frozenset(relative(p, study.paths.root) for paths in study.data.values() for p in paths)
-    processed = _process(study, config, source, use_cache, raw)
-    if engine == "kernel":
-        _check_kernel(kernel)
-    # What every notebook depends on, hashed once: derived data, inputs, the package's code.
-    shared_inputs = {"processed": processed, "config": config, "source": source}
-    main_labels = load_labels(languages[0], study.paths)
-    code = code_version()
-    rid = run_id(shared_inputs)
-    provenance = {  # keys are label keys
-        "run_id": f"{rid} (reports/manifest.json)",
-        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "generated_from": ", ".join(f"{name} ({digest[:12]})" for name, digest in config.items()),
-        "code_version": f"evaluation {code['version']}"
-        + (f", git {code['git_commit'][:12]}" if code.get("git_commit") else "")
-        + (" (uncommitted changes)" if code.get("git_dirty") else ""),
-    }
-    state = _Run(study, kernel, engine, use_cache, shared_inputs, provenance, raw=raw)
-
-    notebooks = study.paths.notebooks  # shipped, plus the study's own notebooks/[0-8]*
-    analyses = [nb for nb in notebooks if nb.stem != REPORT_NOTEBOOK]
-    report_nb = next((nb for nb in notebooks if nb.stem == REPORT_NOTEBOOK), None)
-    if only:
-        analyses = [nb for nb in analyses if any(nb.stem.startswith(o) for o in only)]
-        if not any(REPORT_NOTEBOOK.startswith(o) for o in only):
-            report_nb = None
-    if not reports:
-        report_nb = None
-    if not analyses and report_nb is None:
-        raise UsageError(f"no notebooks to run in {study.paths.root}")
-
-    # The second wave (notebooks/8*) reads the tables of record of the first: it runs after it.
-    later = [nb for nb in analyses if _second_wave(nb)]
-    stage1 = [
-        state.job(nb, nb.stem, {"language": languages[0]}, main_labels)
-        for nb in analyses
-        if not _second_wave(nb)
-    ]
-    todo1 = state.todo(stage1)
-    report_jobs: list[NotebookJob] = []
     workers = max(1, jobs)
-    pool = _pool(workers) if todo1 or later or report_nb is not None else None
+    early: list[ProcessPoolExecutor] = []
+
+    def start_workers() -> None:
+        # Processing runs: the workers start (their imports) meanwhile. A cold run will keep
+        # them all busy; after a change, at first one (more start when there is more work).
+        early.append(_pool(workers))
+        _prestart(early[0], workers if not use_cache else 1)
+
+    try:
+        processed = _process(study, config, source, use_cache, raw, starting=start_workers)
+        if engine == "kernel":
+            _check_kernel(kernel)
+        # What every notebook depends on, hashed once: derived data, inputs, the package's code.
+        shared_inputs = {"processed": processed, "config": config, "source": source}
+        main_labels = load_labels(languages[0], study.paths)
+        code = code_version()
+        rid = run_id(shared_inputs)
+        provenance = {  # keys are label keys
+            "run_id": f"{rid} (reports/manifest.json)",
+            "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "generated_from": ", ".join(
+                f"{name} ({digest[:12]})" for name, digest in config.items()
+            ),
+            "code_version": f"evaluation {code['version']}"
+            + (f", git {code['git_commit'][:12]}" if code.get("git_commit") else "")
+            + (" (uncommitted changes)" if code.get("git_dirty") else ""),
+        }
+        state = _Run(study, kernel, engine, use_cache, shared_inputs, provenance, raw=raw)
+
+        notebooks = study.paths.notebooks  # shipped, plus the study's own notebooks/[0-8]*
+        analyses = [nb for nb in notebooks if nb.stem != REPORT_NOTEBOOK]
+        report_nb = next((nb for nb in notebooks if nb.stem == REPORT_NOTEBOOK), None)
+        if only:
+            analyses = [nb for nb in analyses if any(nb.stem.startswith(o) for o in only)]
+            if not any(REPORT_NOTEBOOK.startswith(o) for o in only):
+                report_nb = None
+        if not reports:
+            report_nb = None
+        if not analyses and report_nb is None:
+            raise UsageError(f"no notebooks to run in {study.paths.root}")
+
+        # The second wave (notebooks/8*) reads the tables of record of the first: it runs after.
+        later = [nb for nb in analyses if _second_wave(nb)]
+        stage1 = [
+            state.job(nb, nb.stem, {"language": languages[0]}, main_labels)
+            for nb in analyses
+            if not _second_wave(nb)
+        ]
+        todo1 = state.todo(stage1)
+        report_jobs: list[NotebookJob] = []
+        # Workers are started as work is submitted (spawn), never more than there are notebooks
+        # to run at once; those started while processing ran are used first.
+        pool = early[0] if early else None
+        if pool is None and (todo1 or later or report_nb is not None):
+            pool = _pool(workers)
+    except BaseException:  # an error before the notebooks run: no worker outlives it
+        for started in early:
+            _stop_pool(started, study, quiet=True)
+        raise
     try:
         with _stop_on_signals():
             if todo1:
@@ -830,7 +877,11 @@ def _run(
             elif not only:
                 _remove_stale_tables(study, current)
             tables = table_hashes(study)
-            _export(study, tables, main_labels, source, use_cache, languages[0])
+            # The exports read the tables of record only, as the reports do: they are written
+            # in a thread of this process while the workers write the reports.
+            exporting = _in_background(
+                _export, study, tables, main_labels, source, use_cache, languages[0]
+            )
             if report_nb is not None:
                 for lang in languages:
                     labels = load_labels(lang, study.paths)
@@ -860,6 +911,7 @@ def _run(
                 for job in report_jobs:
                     state.records[job.name]["html"] = job.html
                 state.settle([job.name for job in report_jobs])
+            exporting.result()
     except BaseException:  # SIGTERM, Ctrl-C, an error: no worker outlives the run
         if pool is not None:
             _stop_pool(pool, study)
@@ -959,10 +1011,12 @@ def _process(
     source: str,
     use_cache: bool,
     raw: frozenset[str] = frozenset(),
+    starting: Callable[[], None] | None = None,
 ) -> dict:
     """Validate and score the raw data into data/processed/, unless neither the inputs nor the
     code changed since the parquet files there were written (then they are reused as they are).
-    Returns the processed files' sha256s."""
+    ``starting`` is called when processing does run (before it). Returns the processed files'
+    sha256s."""
     record_path = study.paths.reports / ".cache" / "processed.json"
     key = hashlib.sha256(json.dumps([inputs, source], sort_keys=True).encode()).hexdigest()
     if use_cache and record_path.is_file():
@@ -979,6 +1033,8 @@ def _process(
         ):
             log.info("study %s: raw data and code unchanged, processed data kept", study.name)
             return files
+    if starting is not None:
+        starting()
     from evaluation.disclosure.plan import AUDIT_FILE, PLAN_FILE, make_plan
     from evaluation.pipeline.process import process
     from evaluation.pipeline.session import study_themes
@@ -1049,13 +1105,48 @@ def _export(
     }
     payload = json.dumps([tables, labels, source, said], sort_keys=True).encode()
     key = hashlib.sha256(payload).hexdigest()
+    # What each table's export says besides the table itself: unchanged, a table whose CSV is
+    # unchanged keeps its LaTeX file (export_tables(unchanged=...)).
+    base = _digest([labels, source, said])
     workbook = study.paths.reports / "exports" / "tables.xlsx"
-    fresh = use_cache and workbook.is_file() and record.is_file()
-    if fresh and json.loads(record.read_text(encoding="utf-8")).get("key") == key:
+    last: dict = {}
+    if use_cache and record.is_file():
+        with contextlib.suppress(ValueError):
+            last = json.loads(record.read_text(encoding="utf-8"))
+    if last.get("key") == key and workbook.is_file():
         return
-    written = export_tables(study.paths, labels, context)
-    log.info("exports: %d file(s) in %s", len(written), study.paths.reports / "exports")
-    write_text(record, json.dumps({"key": key}) + "\n")
+    kept = last.get("tables", {}) if last.get("base") == base else {}
+    unchanged = {
+        name.removesuffix(".csv"): digest
+        for name, digest in kept.items()
+        if isinstance(digest, str) and tables.get(name) == digest
+    }
+    written = export_tables(study.paths, labels, context, unchanged=unchanged)
+    log.info(
+        "exports: %d file(s) in %s (%d table(s) unchanged, kept)",
+        len(written),
+        study.paths.reports / "exports",
+        len(unchanged),
+    )
+    write_text(record, json.dumps({"key": key, "base": base, "tables": tables}) + "\n")
+
+
+def _in_background(function: Callable[..., object], *args: object) -> Future:
+    """``function(*args)`` in a thread of this process; its result (or exception) in the
+    future. A daemon thread: a run that is stopped does not wait for it (the temporary file
+    of a write it leaves is swept by the next run)."""
+    import threading
+
+    future: Future = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="evaluation-background", daemon=True).start()
+    return future
 
 
 AUDIENCE_KINDS = ("consortium", "actor", "organisation")  # the index's sections, in order

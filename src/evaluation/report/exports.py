@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.io.files import atomic_path, write_text
+from evaluation.io.files import atomic_path, sha256_file, write_text
 from evaluation.paths import StudyPaths
 from evaluation.report import locale
 from evaluation.safety import defuse_formula, is_plain_folder
@@ -478,13 +478,32 @@ def _remove_stale(folder: Path, keep: set[str]) -> None:
             stale.unlink()
 
 
+def _kept_tex(target: Path, source: Path, digest: str | None) -> str | None:
+    """The LaTeX of an unchanged table (``source`` still has sha256 ``digest``), read back from
+    ``target``; None when it must be made again."""
+    if digest is None or not target.is_file() or sha256_file(source) != digest:
+        return None
+    text = target.read_text(encoding="utf-8")
+    return text[len(PREAMBLE) :] if text.startswith(PREAMBLE) else None
+
+
 def export_tables(
-    paths: StudyPaths, labels: Mapping[str, str], context: ExportContext | None = None
+    paths: StudyPaths,
+    labels: Mapping[str, str],
+    context: ExportContext | None = None,
+    *,
+    unchanged: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write the main-results table, every table of record as the LaTeX supplement (one file
     and one file per table) and all of them into one workbook; remove LaTeX files no table
-    stands behind any more."""
+    stands behind any more.
+
+    ``unchanged``: table name -> sha256 of the CSV from which its ``supplement/<table>.tex``
+    was written with these same labels and context (the run's export record). A table whose
+    CSV still has that sha256 keeps its file: its text is read back, not made again (the same
+    bytes, since the exports are deterministic)."""
     context = context or ExportContext()
+    unchanged = unchanged or {}
     sources = sorted(paths.tables.glob("*.csv")) if paths.tables.is_dir() else []
     exports = paths.reports / "exports"
     latex_dir = exports / "latex"
@@ -497,18 +516,22 @@ def export_tables(
         frame = _read(path)
         tables[path.stem] = frame
         title, note = caption(path.stem, labels), table_note(path.stem, frame, labels, context)
-        tex = to_latex(
-            frame,
-            labels,
-            caption=title,
-            label=path.stem,
-            note=note,
-            rounds=context.rounds,
-            language=context.language,
-        )
-        chunks.append(tex)
         contents.append({"sheet": path.stem, "caption": title, "note": note, "n": len(frame)})
-        written.append(write_text(supplement_dir / f"{path.stem}.tex", PREAMBLE + tex))
+        target = supplement_dir / f"{path.stem}.tex"
+        tex = _kept_tex(target, path, unchanged.get(path.stem))
+        if tex is None:
+            tex = to_latex(
+                frame,
+                labels,
+                caption=title,
+                label=path.stem,
+                note=note,
+                rounds=context.rounds,
+                language=context.language,
+            )
+            write_text(target, PREAMBLE + tex)
+        chunks.append(tex)
+        written.append(target)
     main: pd.DataFrame | None = None
     if "primary" in tables:
         primary = tables["primary"]
