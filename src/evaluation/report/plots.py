@@ -91,6 +91,7 @@ def palettes() -> dict[str, list[list[str]]]:
     return {
         "groups": [list(GROUP_COLOURS)],
         "pairs": [list(PAIR_COLOURS)],
+        "activities": [list(ACTIVITY_COLOURS)],
         "ordered": [ordered_colours(n) for n in range(2, MAX_ORDERED + 1)],
     }
 
@@ -599,6 +600,41 @@ def theme_heatmap(themes: pd.DataFrame, *, rounds: list[str], labels: dict):
     return fig
 
 
+def _group_lines(
+    ax,
+    means: pd.DataFrame,
+    measure: str,
+    lines: Sequence[tuple[str, str, str]],
+    *,
+    rounds: Sequence[str],
+    colours: Sequence[str],
+    offsets: Sequence[float],
+    title: str,
+    labels: Mapping[str, str],
+) -> tuple[list[tuple[str, str]], list[float]]:
+    """One panel's lines: for each ``(group_by, group, name)`` of ``lines`` its rows of
+    ``means`` for ``measure`` drawn by :func:`_draw_means` (colour and x offset by position).
+    Returns the hidden cells as ``("<title>, <name>", round label)`` and the drawn values and
+    interval ends (for :func:`scale_ylim`)."""
+    hidden: list[tuple[str, str]] = []
+    ends: list[float] = []
+    for i, (by, group, name) in enumerate(lines):
+        rows = means[
+            (means["measure"] == measure)
+            & (means["group_by"].astype(str) == str(by))
+            & (means["group"].astype(str) == str(group))
+        ]
+        if rows.empty:
+            continue
+        gone, drawn = _draw_means(
+            ax, rows, rounds=rounds, colour=colours[i % len(colours)], name=name,
+            offset=offsets[i],
+        )  # fmt: skip
+        hidden += [(f"{title}, {name}", _label(labels, r)) for r in gone]
+        ends += drawn
+    return hidden, ends
+
+
 def mean_trajectory_plot(
     means: pd.DataFrame,
     *,
@@ -622,21 +658,12 @@ def mean_trajectory_plot(
         fig = new_figure(3.75 * len(measures) if len(measures) > 1 else 4.8, 3.6)
         axes = fig.subplots(1, max(len(measures), 1), squeeze=False)[0]
         for ax, measure in zip(axes, measures, strict=False):
-            ends: list[float] = []
-            for i, (by, group, name) in enumerate(lines):
-                rows = means[
-                    (means["measure"] == measure)
-                    & (means["group_by"].astype(str) == str(by))
-                    & (means["group"].astype(str) == str(group))
-                ]
-                if rows.empty:
-                    continue
-                gone, drawn = _draw_means(
-                    ax, rows, rounds=rounds, colour=GROUP_COLOURS[i % len(GROUP_COLOURS)],
-                    name=name, offset=0.05 * i,
-                )  # fmt: skip
-                hidden += [(f"{_label(labels, measure)}, {name}", _label(labels, r)) for r in gone]
-                ends += drawn
+            gone, ends = _group_lines(
+                ax, means, measure, lines, rounds=rounds, colours=GROUP_COLOURS,
+                offsets=[0.05 * i for i in range(len(lines))], title=_label(labels, measure),
+                labels=labels,
+            )  # fmt: skip
+            hidden += gone
             scale = scales.get(measure)
             scale_ylim(ax, scale, ends)
             ax.set_xticks(range(len(rounds)), [_label(labels, r) for r in rounds], rotation=20)
@@ -994,22 +1021,13 @@ def feedback_plot(
     with style_context():
         fig = new_figure(7.2 if n_cols == 2 else 4.8, 2.9 * n_rows + 0.6)
         axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+        centred = [0.05 * (i - (len(lines) - 1) / 2) for i in range(len(lines))]
         for ax, (measure, title) in zip(axes, scales, strict=False):
-            ends: list[float] = []
-            for i, (by, group, name) in enumerate(lines):
-                rows = means[
-                    (means["measure"] == measure)
-                    & (means["group_by"].astype(str) == str(by))
-                    & (means["group"].astype(str) == str(group))
-                ]
-                if rows.empty:
-                    continue
-                gone, drawn = _draw_means(
-                    ax, rows, rounds=rounds, colour=ACTIVITY_COLOURS[i % len(ACTIVITY_COLOURS)],
-                    name=name, offset=0.05 * (i - (len(lines) - 1) / 2),
-                )  # fmt: skip
-                hidden += [(f"{title}, {name}", _label(labels, r)) for r in gone]
-                ends += drawn
+            gone, ends = _group_lines(
+                ax, means, measure, lines, rounds=rounds, colours=ACTIVITY_COLOURS,
+                offsets=centred, title=title, labels=labels,
+            )  # fmt: skip
+            hidden += gone
             scale_ylim(ax, scale, ends)
             ax.set_xticks(range(len(rounds)), [_label(labels, r) for r in rounds], rotation=20)
             ax.set_title(title, fontsize=10, loc="left")
