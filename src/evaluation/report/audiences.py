@@ -1001,7 +1001,8 @@ def risks(v: ReportView) -> None:
         if v.audience.kind == "organisation":
             units["group"] = units["group"].astype(str).str.split(" / ", n=1).str[-1]
         heading(v.label("rep_risks_units").format(round=v.label(latest[0])), 3)
-        note(v.label("rep_risks_cells"))
+        if pd.to_numeric(units["change"], errors="coerce").notna().any():  # a previous round
+            note(v.label("rep_risks_cells"))
         _show_or_say(v, risk_unit_columns(v, units, definitions))
     note(v.label("rep_risks_rule"))
     markdown("\n".join(f"- {{r{i}}}" for i in range(len(definitions))),
