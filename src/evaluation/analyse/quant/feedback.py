@@ -21,9 +21,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
+from evaluation.analyse.quant.descriptives import t_interval, wilson_interval
 from evaluation.analyse.quant.reliability import reliability_table
 from evaluation.analyse.suppression import _blank
 
@@ -45,65 +44,6 @@ FEEDBACK_SUMMARY_COLUMNS = [
 IDENTIFYING = ("scale", "round", "group_by", "group")
 # The groupings of the feedback records (columns of feedback.csv) the table can be built by.
 FEEDBACK_GROUP_BYS = ("all", "actor", "activity", "organisation")
-
-
-def t_interval(values: Sequence[float] | np.ndarray, *, ci: float = 0.95) -> dict[str, float]:
-    """Mean, SD (``ddof = 1``) and the t interval of the mean of the non-missing ``values``.
-
-    mean ± t_{(1 + ci)/2, n - 1} · sd / √n; the interval is NaN with fewer than 2 values.
-
-    Examples
-    --------
-    Student's (1908) sleep data, the differences between the two drugs (R's ``sleep``;
-    ``t.test(extra ~ group, data = sleep, paired = TRUE)`` gives 0.7001142 to 2.4598858 for
-    the reversed difference):
-
-    >>> d = [1.2, 2.4, 1.3, 1.3, 0.0, 1.0, 1.8, 0.8, 4.6, 1.4]
-    >>> r = t_interval(d)
-    >>> round(r["mean"], 2), round(r["ci_low"], 7), round(r["ci_high"], 7)
-    (1.58, 0.7001142, 2.4598858)
-    """
-    if not 0.0 < ci < 1.0:
-        raise ValueError(f"ci must be between 0 and 1 (exclusive), got {ci}")
-    x = np.asarray(values, dtype="float64")
-    x = x[np.isfinite(x)]
-    n = len(x)
-    mean = float(x.mean()) if n else math.nan
-    sd = float(x.std(ddof=1)) if n > 1 else math.nan
-    half = float(stats.t.ppf((1 + ci) / 2, n - 1) * sd / math.sqrt(n)) if n > 1 else math.nan
-    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
-
-
-def wilson_interval(k: int, n: int, *, ci: float = 0.95) -> tuple[float, float]:
-    """Wilson's (1927) score interval of the proportion ``k / n`` (without continuity
-    correction; Newcombe 1998, method 3)::
-
-        (p + z²/2n ± z √(p(1 - p)/n + z²/4n²)) / (1 + z²/n),  z = Φ⁻¹((1 + ci)/2)
-
-    NaN for ``n = 0``.
-
-    Examples
-    --------
-    Newcombe (1998), Table I: 81/263 gives 0.2553 to 0.3662.
-
-    >>> [round(x, 4) for x in wilson_interval(81, 263)]
-    [0.2553, 0.3662]
-
-    References
-    ----------
-    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
-    Journal of the American Statistical Association, 22, 209-212.
-    Newcombe, R. G. (1998). Two-sided confidence intervals for the single proportion: comparison
-    of seven methods. Statistics in Medicine, 17, 857-872.
-    """
-    if not 0.0 < ci < 1.0:
-        raise ValueError(f"ci must be between 0 and 1 (exclusive), got {ci}")
-    if n <= 0:
-        return math.nan, math.nan
-    if not 0 <= k <= n:
-        raise ValueError(f"k must be between 0 and n ({n}), got {k}")
-    low, high = proportion_confint(k, n, alpha=1 - ci, method="wilson")
-    return max(0.0, float(low)), min(1.0, float(high))
 
 
 def _groups(data: pd.DataFrame, group_bys: Sequence[str]) -> list[tuple[str, str, pd.Index]]:

@@ -100,6 +100,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.analyse.quant.descriptives import t_interval, wilson_interval
 from evaluation.config import ORGANISATION_AGGREGATES, Target, literal_values
 
 log = logging.getLogger(__name__)
@@ -235,34 +236,6 @@ def _persons(records: pd.DataFrame) -> float:
     return float(len(ids)) + without
 
 
-def wilson_interval(successes: int, n: int, *, ci: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``successes / n`` (no continuity correction).
-
-    References
-    ----------
-    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
-    inference. JASA 22, 209-212. Newcombe, R. G. (1998). Two-sided confidence intervals for
-    the single proportion: comparison of seven methods. Stat Med 17, 857-872 (method 3).
-    """
-    from statsmodels.stats.proportion import proportion_confint
-
-    if n <= 0:
-        return np.nan, np.nan
-    low, high = proportion_confint(successes, n, alpha=1 - ci, method="wilson")
-    return float(low), float(high)
-
-
-def t_interval(values: pd.Series, *, ci: float = 0.95) -> tuple[float, float]:
-    """t interval of a mean: mean ± t(1 - (1 - ci) / 2, n - 1) · sd / √n (empty for n < 2)."""
-    from scipy import stats
-
-    x = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-    if len(x) < 2:
-        return np.nan, np.nan
-    half = stats.t.ppf(1 - (1 - ci) / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
-    return float(x.mean() - half), float(x.mean() + half)
-
-
 def indicator_status(
     achieved: float,
     target: float,
@@ -322,7 +295,8 @@ def _achieve(
             low, high = wilson_interval(int(values.sum()), len(values), ci=ci)
             method = "wilson"
         else:
-            (low, high), method = t_interval(values, ci=ci), "t"
+            r = t_interval(values.to_numpy(dtype=float), ci=ci)
+            low, high, method = r["ci_low"], r["ci_high"], "t"
         return out | {"achieved": float(values.mean()), "n_records": float(len(values)),
                       "ci_low": low, "ci_high": high, "interval_method": method}  # fmt: skip
     if agg == "nunique_person":
