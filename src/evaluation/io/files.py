@@ -33,13 +33,47 @@ STAGING_ENV = "EVALUATION_STAGING"
 READS_ENV = "EVALUATION_READS"
 
 
-def record_read(table: str) -> None:
+def record_read(table: str, rows: dict[str, str] | None = None) -> None:
     """Note that the running notebook read the table of record ``table`` (without ``.csv``)
-    when ``evaluation run`` traces it (:data:`READS_ENV`); otherwise nothing."""
+    when ``evaluation run`` traces it (:data:`READS_ENV`); otherwise nothing. ``rows``: it read
+    only the rows whose columns have these values (``{"group_by": "organisation", "group":
+    name}``), so its cache depends on those rows only (:func:`read_key`)."""
     path = os.environ.get(READS_ENV)
     if path:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(table + "\n")
+            handle.write(read_key(table, rows) + "\n")
+
+
+def read_key(table: str, rows: dict[str, str] | None = None) -> str:
+    """How a read is named in a cache record: ``<table>.csv`` for the whole table; for some of
+    its rows a JSON object ``{"rows": {...}, "table": "<table>.csv"}`` (one line)."""
+    name = f"{table}.csv"
+    if rows is None:
+        return name
+    spec = {"rows": {str(k): str(v) for k, v in sorted(rows.items())}, "table": name}
+    return json.dumps(spec, ensure_ascii=False, sort_keys=True)
+
+
+def read_table_name(key: str) -> str:
+    """The table file a :func:`read_key` names (``indicators.csv``)."""
+    return json.loads(key)["table"] if key.startswith("{") else key
+
+
+def read_digest(tables: Path, key: str) -> str | None:
+    """The sha256 of what a :func:`read_key` names in the folder ``tables``: the whole file, or
+    the CSV text of its rows that match (read as text, as written); None when it is absent."""
+    path = tables / read_table_name(key)
+    if not path.is_file():
+        return None
+    if not key.startswith("{"):
+        return sha256_file(path)
+    rows = json.loads(key)["rows"]
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    keep = pd.Series(True, index=frame.index)
+    for column, value in rows.items():
+        keep &= frame[column].eq(value) if column in frame else False
+    text = frame[keep].to_csv(index=False, lineterminator="\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 _UNSTAGED = (".cache", ".staging")  # run bookkeeping under reports/: written in place

@@ -39,7 +39,14 @@ from pathlib import Path
 
 from evaluation.config import Study, load_labels, load_study
 from evaluation.errors import NotebookError, ReproduceError, UsageError
-from evaluation.io.files import READS_ENV, STAGING_ENV, sha256_file, write_text
+from evaluation.io.files import (
+    READS_ENV,
+    STAGING_ENV,
+    read_digest,
+    read_table_name,
+    sha256_file,
+    write_text,
+)
 from evaluation.pipeline import progress
 from evaluation.pipeline.manifest import (
     code_version,
@@ -165,7 +172,14 @@ def _stale_reason(
     reads = record.get("reads") or {}
     if reads:
         now = tables if tables is not None else table_hashes(study)
-        changed = [name for name, digest in sorted(reads.items()) if now.get(name) != digest]
+        changed = sorted(
+            {
+                read_table_name(key)
+                for key, digest in reads.items()
+                if (read_digest(study.paths.tables, key) if key.startswith("{") else now.get(key))
+                != digest
+            }
+        )
         if changed:
             return _said(changed, "changed")
     return None
@@ -300,7 +314,11 @@ def execute_notebook(job: NotebookJob) -> dict:
     finally:
         os.environ.pop(STAGING_ENV, None)
         os.environ.pop(READS_ENV, None)
-    reads = sorted(set(traced.read_text(encoding="utf-8").split())) if traced.is_file() else []
+    reads = (
+        sorted(set(traced.read_text(encoding="utf-8").splitlines()) - {""})
+        if traced.is_file()
+        else []
+    )
     traced.unlink(missing_ok=True)
     executed_s = time.perf_counter() - start
     if error is None:
@@ -340,7 +358,7 @@ def execute_notebook(job: NotebookJob) -> dict:
         "seconds": round(time.perf_counter() - start, 1),
         "execute_seconds": round(executed_s, 1),
         "tables": tables,
-        "reads": [f"{name}.csv" for name in reads],
+        "reads": reads,  # read_key: a whole table's file name, or some rows of it
     }
 
 
@@ -591,8 +609,7 @@ class _Run:
                 }
                 read = {}
                 for t in rec.get("reads", []):
-                    path = self.study.paths.tables / t
-                    read[t] = sha256_file(path) if path.is_file() else None
+                    read[t] = read_digest(self.study.paths.tables, t)
                 cache = {
                     "key": key,
                     "html": Path(rec.pop("html")).relative_to(self.study.paths.root).as_posix(),

@@ -96,15 +96,23 @@ class ReportView(StudyView):
             return sorted(n for n, o in orgs.items() if o.actor == self.audience.name)
         return [self.audience.name]
 
-    def table(self, name: str) -> pd.DataFrame | None:
-        """A table of record, or None when the run did not write it."""
+    def table(self, name: str, rows: dict[str, str] | None = None) -> pd.DataFrame | None:
+        """A table of record, or None when the run did not write it. ``rows``: only the rows
+        whose columns have these values (compared as written, text): the run's cache of this
+        report then depends on those rows only, not on the rest of the table."""
+        record_read(name, rows)  # the run's cache of this report depends on it
         if name not in self._tables:
-            record_read(name)  # the run's cache of this report depends on it
             path = self.study.paths.tables / f"{name}.csv"
             self._tables[name] = (
                 pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None
             )
-        return self._tables[name]
+        frame = self._tables[name]
+        if frame is None or rows is None:
+            return frame
+        keep = pd.Series(True, index=frame.index)
+        for column, value in rows.items():
+            keep &= frame[column].astype(str).eq(str(value)) if column in frame else False
+        return frame[keep]
 
     def visible(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of a grouped table (``group_by``/``group`` or ``organisation`` columns) that
@@ -557,17 +565,17 @@ def indicators(v: ReportView) -> None:
 
     if v.audience.kind == "organisation" and not has_own_rows(v.study):
         return  # not read at all: the report's cache skips it
-    table = v.table("indicators")
+    # An organisation's report reads only its own rows: its cache does not depend on the
+    # others' rows or the whole study's (a changed activity elsewhere leaves it as it is).
+    own_rows = {"group_by": "organisation", "group": v.audience.name}
+    table = v.table("indicators", own_rows if v.audience.kind == "organisation" else None)
     if table is None or table.empty:
         return
     table = with_new_columns(table)
     latest = [r for r in v.study.round_ids if r in set(table["round"])][-1:]
     rule = indicator_rule(v.labels, v.study)
     if v.audience.kind == "organisation":
-        own = table[
-            table["group_by"].eq("organisation") & table["group"].astype(str).eq(v.audience.name)
-        ]
-        own = own[own["round"].isin(latest)]
+        own = table[table["round"].isin(latest)]
         if own.empty:
             return
         heading(v.label("rep_own_indicators"))
