@@ -168,6 +168,7 @@ NO_PARTITION = frozenset(
         "risks",  # unit risk indicators: protected where built (analyse.quant.risks)
         "feedback_summary",  # feedback answers: complementary suppression where it is built
         "feedback_reliability",  # per round, like reliability
+        "proxy_agreement",  # whole-study rows per round: below min_n hidden where it is built
     }
 )
 
