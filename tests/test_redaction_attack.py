@@ -268,6 +268,13 @@ def test_error_text_keeps_files_rows_and_columns():
     assert "'data/raw/open_answers.csv'" in scrub_error("in 'data/raw/open_answers.csv'", R)
 
 
+def test_a_scrubbed_traceback_still_reads_as_one():
+    # IPython's header and frame lines are not names ("[nimi] (most recent call last)" before)
+    header = "IndexError                     Traceback (most recent call last)"
+    out = scrub_error(f"{header}\nCell In[4], line 6\n----> 6 f(Mervi Virtanen)", R)
+    assert out == "Traceback (most recent call last)\nCell In[4], line 6\n----> 6 f([nimi])"
+
+
 # -------------------------------------------------------------------------------------------
 # .qdpx archives: size and depth limits
 # -------------------------------------------------------------------------------------------
@@ -402,13 +409,15 @@ PLANTED_TEXT = (
     "Puh.0401234567, 040.123.4567, 358 40 123 4567, 00358 40 1234567 tai (09) 123 4567."
 )
 CODERS = {"coder_a": "MERVI VIRTANEN 131052-308T", "coder_b": "pekka.korhonen@example.fi"}
-DOCUMENT = "haastattelu Jana Nováková puh 040.123.4567"
+# a document's name; its first word is made up, so that no label ("haastattelumuistiinpanot")
+# contains it
+DOCUMENT = "kvartsimuistio Jana Nováková puh 040.123.4567"
 # What must not appear anywhere under reports/ (compared case-insensitively).
 PLANTED = [
     "virtanen", "virtase", "korhonen", "korhose", "nováková", "novákov", "o'brien", "mervi",
     "pekka", "131052", "308t", "150607", "934d", "010203 123a", "example.fi", "example dot",
     "localhost", "0401234567", "040.123.4567", "358 40 123 4567", "00358 40", "(09) 123 4567",
-    "haastattelu",
+    "kvartsimuistio",
 ]  # fmt: skip
 
 
@@ -537,14 +546,18 @@ def test_the_planted_text_was_published_redacted(planted_run):
         ", ".join(dis["coders_with"].fillna("") + ", " + dis["coders_without"]).split(", ")
     )
     assert coders - {""} <= {"Koodaaja 1", "Koodaaja 2"}
-    assert dis["segment"].str.match(r"^(A\d+|D1@\d+-\d+)$").all()
-    assert set(dis["document"].dropna()) <= {"D1"}
+    # open answers by their ids; the planted document's passages and the demo's workshop notes'
+    # paragraphs by their documents' pseudonyms
+    assert dis["segment"].str.match(r"^(A\d+|D\d+@\d+-\d+|D\d+#p\d+)$").all()
+    assert dis["document"].dropna().str.fullmatch(r"D\d+").all()
     suggestions = pd.read_csv(tables / "suggestions.csv")
     assert (
         not suggestions["evidence"].fillna("").str.contains("virta|korho|mervi", case=False).any()
     )
     key = pd.read_csv(planted_run / "data" / "processed" / "pseudonyms.csv")
-    assert set(key["pseudonym"]) == {"Koodaaja 1", "Koodaaja 2", "D1"}
+    documents = key.loc[key["kind"] == "document"]
+    assert set(key["pseudonym"]) - set(documents["pseudonym"]) == {"Koodaaja 1", "Koodaaja 2"}
+    assert DOCUMENT in set(documents["name"]) and documents["pseudonym"].str.fullmatch(r"D\d+").all()
     manifest = json.loads((planted_run / "reports" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["config"]["redaction"]["names_count"] == 4
     en = (planted_run / "reports" / "html" / "en" / "consortium.html").read_text(encoding="utf-8")

@@ -47,7 +47,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -432,6 +432,11 @@ _PATH_LIKE = re.compile(
 )
 QUOTE_PLACEHOLDER = "…"
 MAX_ERROR_CHARS = 2000
+# IPython's traceback header ("ValueError      Traceback (most recent call last)") and frame
+# lines ("Cell In[4], line 6") read as capitalised name pairs: the header loses the exception
+# name (the error output keeps it as ``ename``) and "Cell In" is a phrase the redactor keeps.
+_TRACEBACK_HEADER = re.compile(r"^[A-Za-z_][\w.]*[ \t]+(Traceback \(most recent call last\))", re.M)
+_TRACEBACK_PHRASES = ("Cell In",)
 
 
 def scrub_error(text: object, redactor: Redactor | None = None) -> str:
@@ -450,7 +455,9 @@ def scrub_error(text: object, redactor: Redactor | None = None) -> str:
         return m.group(0)[0] + QUOTE_PLACEHOLDER + m.group(0)[-1]
 
     out = _QUOTED.sub(strip, out)
-    out = (redactor or Redactor())(out)
+    out = _TRACEBACK_HEADER.sub(r"\1", out)
+    base = redactor or Redactor()
+    out = replace(base, keep=(*base.keep, *_TRACEBACK_PHRASES))(out)
     if len(out) > MAX_ERROR_CHARS:
         out = out[:MAX_ERROR_CHARS] + " …"
     return out

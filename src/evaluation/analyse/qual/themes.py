@@ -209,8 +209,9 @@ def quotable(base: pd.DataFrame, units: dict[str, str], *, min_n: int) -> pd.Ser
     (the rules of the module docstring): a respondent's text when its organisation × round has
     at least ``min_n`` sources of its kind (``units``: segment -> the source it counts as, its
     document for a document paragraph); workshop notes and other documents always."""
-    unit = base["segment"].map(units)
-    unit = unit.where(unit.notna(), base["segment"])
+    # as objects: a segment id column typed by Arrow would make an empty mapping's result a
+    # column of floats that cannot take the ids back
+    unit = pd.Series([units.get(x, x) for x in base["segment"]], index=base.index, dtype=object)
     # segments of no known organisation form one group of their own (dropna=False)
     size = (
         base.assign(_unit=unit)

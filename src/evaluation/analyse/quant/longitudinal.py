@@ -249,8 +249,10 @@ def _prepare(
     # unit is a different person-in-unit); a row without a code is its own singleton person
     if "respondent" in src:
         resp_codes, resp_labels = _distinct_labels(src["respondent"], keep, na=True)
-        linked_label = pd.Series(resp_labels).str.strip().to_numpy(dtype=object) != ""
-        linked = (resp_codes >= 0) & linked_label[np.maximum(resp_codes, 0)]
+        # code -1 (missing) looks up the appended False: no lookup into an empty array when
+        # no row has a code (a first round, or no linking at all)
+        linked_label = np.append(pd.Series(resp_labels, dtype=object).str.strip() != "", False)
+        linked = linked_label[np.where(resp_codes >= 0, resp_codes, len(resp_labels))]
         person_codes = np.full(n, -1)
         person, first = _pairs(orgunit_cat.codes[linked], resp_codes[linked])
         ou_names = np.asarray(orgunit_cat.categories, dtype=object)
