@@ -836,7 +836,6 @@ def risk_figures(s: Session, table: pd.DataFrame) -> None:
                     language=s.language)  # fmt: skip
 
 
-
 def risk_display(s: Session, table: pd.DataFrame) -> pd.DataFrame:
     """``risks.csv`` as a notebook shows it: indicators and levels by their labels, and the
     change named as the change from the previous round (``change`` of other tables is from
@@ -845,6 +844,7 @@ def risk_display(s: Session, table: pd.DataFrame) -> pd.DataFrame:
     out["indicator"] = [s.label(f"risk_{i}") for i in out["indicator"]]
     out["level"] = [s.label(f"risk_level_{x}") if isinstance(x, str) else x for x in out["level"]]
     return out.rename(columns={"change": "change_previous"})
+
 
 # Training feedback (notebook 47-feedback)
 # -------------------------------------------------------------------------------------------
