@@ -344,3 +344,27 @@ def test_reliability_table_min_n_and_missing_items():
         reliability_table(data, instruments={"x": ["esis_1", "esis_99"]}, rounds=["T0"])
     empty = reliability_table(data, instruments={"qwl": ["qwl"]}, rounds=["T0"])
     assert empty.empty and list(empty.columns) == RELIABILITY_COLUMNS
+
+
+def test_a_bootstrap_replicate_from_pattern_counts_is_the_resampled_rows_covariance():
+    from evaluation.analyse.quant.reliability import _counts_cov
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(1, 6, size=(500, 4)).astype(float)
+    patterns, counts = np.unique(x, axis=0, return_counts=True)
+    draw = rng.multinomial(len(x), counts / len(x)).astype(float)
+    rows = np.repeat(patterns, draw.astype(int), axis=0)
+    np.testing.assert_allclose(_counts_cov(patterns, draw), np.cov(rows, rowvar=False), atol=1e-12)
+    centred = patterns - x.mean(axis=0)  # as the bootstrap passes them: the same matrix
+    np.testing.assert_allclose(_counts_cov(centred, draw), np.cov(rows, rowvar=False), atol=1e-12)
+
+
+def test_distinct_missingness_patterns_as_numpy_unique():
+    from evaluation.analyse.quant.reliability import _distinct_rows
+
+    rng = np.random.default_rng(3)
+    for k in (1, 5, 12):
+        flags = rng.random((2000, k)) < 0.3
+        patterns, inverse = _distinct_rows(flags)
+        np.testing.assert_array_equal(patterns[inverse], flags)
+        assert len(patterns) == len(np.unique(flags, axis=0))
