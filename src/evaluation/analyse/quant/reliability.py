@@ -346,8 +346,8 @@ def mcdonald_omega(
     Interval (``n_boot > 0``): percentile bootstrap over respondents (Efron & Tibshirani 1993,
     ch. 13; recommended for omega by Kelley & Pornprasertmanit 2016): ``n_boot`` resamples of
     the complete cases with ``numpy.random.default_rng(seed)`` (drawn as multinomial counts of
-    the distinct answer patterns, the same distribution as row draws), omega refitted in each (started
-    from the full-sample solution), the ``(1 - ci)/2`` and ``(1 + ci)/2`` quantiles of the
+    the distinct answer patterns, the same distribution as row draws), omega refitted in each
+    (started from the full-sample solution), the ``(1 - ci)/2`` and ``(1 + ci)/2`` quantiles of the
     finite replicates (``numpy.quantile``, linear). NaN without ``n_boot`` or when fewer than
     half the replicates give an omega.
 
