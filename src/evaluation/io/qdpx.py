@@ -31,6 +31,7 @@ references). Each gives a :class:`DataError` naming the file.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -44,6 +45,7 @@ from pathlib import Path
 import pandas as pd
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse as safe_iterparse
+from lxml import etree as LET  # writes the export: C serialisation (reading: defusedxml)
 
 from evaluation.config import Limits
 from evaluation.errors import DataError
@@ -65,6 +67,9 @@ _LIMITS_HINT = "limits: {%s: ...} in config/study.yaml"
 def guid(kind: str, key: str) -> str:
     """A stable GUID for an object of our project (same id, same GUID)."""
     return str(uuid.uuid5(_GUID_NS, f"{kind}:{key}"))
+
+
+_shared_guid = functools.lru_cache(maxsize=4096)(guid)  # users and codes: asked per coding
 
 
 def _slug(text: str) -> str:
@@ -292,23 +297,22 @@ def export_qdpx(
     """Write a REFI-QDA project: the codebook, each text (``segment, text``) as a source, and
     optional codings (``segment, coder, code``; rows with ``source == suggestion`` go under the
     user "suggestion"). Whole-text selections, so the import gives the same segments back."""
-    ET.register_namespace("", NS)
-    root = ET.Element(f"{Q}Project", {"name": project, "origin": "evaluation"})
+    root = LET.Element(f"{Q}Project", {"name": project, "origin": "evaluation"}, nsmap={None: NS})
     codings = codings if codings is not None else pd.DataFrame(columns=["segment", "coder"])
     coder_names = set(codings["coder"].astype(str))
     if "source" in codings and codings["source"].eq("suggestion").any():
         coder_names = coder_names - set(codings.loc[codings["source"].eq("suggestion"), "coder"])
         coder_names.add(SUGGESTION_USER)
     coder_names = sorted(coder_names)
-    users = ET.SubElement(root, f"{Q}Users")
+    users = LET.SubElement(root, f"{Q}Users")
     for name in coder_names or ["evaluation"]:
-        ET.SubElement(users, f"{Q}User", {"guid": guid("user", name), "name": name})
-    book = ET.SubElement(ET.SubElement(root, f"{Q}CodeBook"), f"{Q}Codes")
+        LET.SubElement(users, f"{Q}User", {"guid": guid("user", name), "name": name})
+    book = LET.SubElement(LET.SubElement(root, f"{Q}CodeBook"), f"{Q}Codes")
     known = set()
     for rec in codebook.to_dict("records"):
         known.add(rec["id"])
         label = rec.get(f"label_{language}") or rec["id"]
-        code = ET.SubElement(
+        code = LET.SubElement(
             book,
             f"{Q}Code",
             {"guid": guid("code", rec["id"]), "name": str(label), "isCodable": "true"},
@@ -318,14 +322,14 @@ def export_qdpx(
         desc = f"id: {rec['id']}\n{rec.get('description') or ''}".rstrip()
         if words:
             desc += f"\nkeywords: {words}"
-        ET.SubElement(code, f"{Q}Description").text = desc
+        LET.SubElement(code, f"{Q}Description").text = desc
     for code_id in sorted(set(codings.get("code", pd.Series(dtype=str))) - known):
-        ET.SubElement(
+        LET.SubElement(
             book,
             f"{Q}Code",
             {"guid": guid("code", code_id), "name": code_id, "isCodable": "true"},
         )
-    sources = ET.SubElement(root, f"{Q}Sources")
+    sources = LET.SubElement(root, f"{Q}Sources")
     files: dict[str, str] = {}
     # segment -> user -> codes, built once (a national study has hundreds of thousands).
     by_segment: dict[str, dict[str, set[str]]] = {}
@@ -341,13 +345,13 @@ def export_qdpx(
         source_guid = guid("source", seg)
         file_name = f"{source_guid}.txt"
         files[file_name] = text
-        src = ET.SubElement(
+        src = LET.SubElement(
             sources,
             f"{Q}TextSource",
             {"guid": source_guid, "name": seg, "plainTextPath": f"internal://{file_name}"},
         )
         for user, codes in sorted(by_segment.get(seg, {}).items()):
-            sel = ET.SubElement(
+            sel = LET.SubElement(
                 src,
                 f"{Q}PlainTextSelection",
                 {
@@ -355,19 +359,19 @@ def export_qdpx(
                     "name": seg,
                     "startPosition": "0",
                     "endPosition": str(len(text)),
-                    "creatingUser": guid("user", user),
+                    "creatingUser": _shared_guid("user", user),
                 },
             )
             for code_id in sorted(codes):
-                coding = ET.SubElement(
+                coding = LET.SubElement(
                     sel,
                     f"{Q}Coding",
                     {"guid": guid("coding", f"{seg}|{user}|{code_id}"),
-                     "creatingUser": guid("user", user)},
+                     "creatingUser": _shared_guid("user", user)},
                 )  # fmt: skip
-                ET.SubElement(coding, f"{Q}CodeRef", {"targetGUID": guid("code", code_id)})
-    ET.indent(root)
-    xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+                LET.SubElement(coding, f"{Q}CodeRef", {"targetGUID": _shared_guid("code", code_id)})
+    LET.indent(root)
+    xml = LET.tostring(root, encoding="utf-8", xml_declaration=True)
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(zipfile.ZipInfo("project.qde", _ZIP_TIME), xml)
         for name in sorted(files):
