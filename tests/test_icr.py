@@ -386,3 +386,17 @@ def test_masi_bootstrap_is_seeded_and_compression_keeps_the_distance():
     pd.testing.assert_frame_equal(
         icr_table(codings, reps=100, seed=3), icr_table(codings, reps=100, seed=3)
     )
+
+
+def test_unique_rows_as_numpy_unique_of_rows():
+    from evaluation.analyse.qual.icr import _unique_rows
+
+    rng = np.random.default_rng(11)
+    for shape, low, high in (((300, 4), 0, 3), ((500, 6), -1, 5), ((50, 1), 0, 2)):
+        key = rng.integers(low, high, size=shape)
+        rows, inverse = _unique_rows(key)
+        expected, expected_inverse = np.unique(key, axis=0, return_inverse=True)
+        np.testing.assert_array_equal(rows, expected)
+        np.testing.assert_array_equal(inverse, expected_inverse.ravel())
+    wide = rng.integers(0, 2**40, size=(20, 3))  # a mixed radix beyond int64: the fallback
+    np.testing.assert_array_equal(_unique_rows(wide)[0], np.unique(wide, axis=0))

@@ -318,9 +318,13 @@ def _views(codings: pd.DataFrame) -> list[tuple[str, Ratings, str, tuple[str, ..
     """(code, ratings, note, metrics) for ``all`` (nominal, then set-valued) and for each code."""
     coders = sorted(codings["coder"].unique())
     segments = sorted(codings["segment"].unique())
-    seen = pd.crosstab(codings["coder"], codings["segment"]).reindex(
-        index=coders, columns=segments, fill_value=0
-    )
+    pos_coder = {c: i for i, c in enumerate(coders)}
+    pos_seg = {s: i for i, s in enumerate(segments)}
+    coder_pos = codings["coder"].map(pos_coder).to_numpy()
+    seg_pos = codings["segment"].map(pos_seg).to_numpy()
+    counts = np.zeros((len(coders), len(segments)), dtype=np.int64)
+    np.add.at(counts, (coder_pos, seg_pos), 1)
+    seen = pd.DataFrame(counts, index=coders, columns=segments)
     out = []
     per_coder = codings.groupby(["segment", "coder"])["code"].nunique()
     multi = set(per_coder[per_coder > 1].index.get_level_values("segment"))
@@ -328,8 +332,6 @@ def _views(codings: pd.DataFrame) -> list[tuple[str, Ratings, str, tuple[str, ..
     codes = sorted(codings["code"].unique())
     code_index = {c: i for i, c in enumerate(codes)}
     matrix = np.full((len(coders), len(segments)), np.nan)
-    pos_coder = {c: i for i, c in enumerate(coders)}
-    pos_seg = {s: i for i, s in enumerate(segments)}
     for seg, coder, code in single[["segment", "coder", "code"]].itertuples(index=False):
         matrix[pos_coder[coder], pos_seg[seg]] = code_index[code]
     keep = [pos_seg[s] for s in segments if s not in multi]
@@ -341,19 +343,22 @@ def _views(codings: pd.DataFrame) -> list[tuple[str, Ratings, str, tuple[str, ..
         else ""
     )
     out.append(("all", ratings_from_matrix(matrix[:, keep]), note, METRICS))
+    # each coder's set of codes per segment, and per code who applied it where: one pass over
+    # the rows (a groupby with a Python aggregate per coder x segment cost minutes nationally)
+    code_pos = codings["code"].map(code_index).to_numpy()
+    collected: dict[tuple[int, int], set] = {}
+    for i, j, code in zip(coder_pos, seg_pos, codings["code"], strict=True):
+        collected.setdefault((i, j), set()).add(code)
     sets: list[list[frozenset | None]] = [[None] * len(segments) for _ in coders]
-    grouped = codings.groupby(["coder", "segment"])["code"].agg(frozenset)
-    for (coder, seg), value in grouped.items():
-        sets[pos_coder[coder]][pos_seg[seg]] = value
+    for (i, j), value in collected.items():
+        sets[i][j] = frozenset(value)
     out.append(("all", ratings_from_sets(sets), "", SET_METRICS))
     present = seen.to_numpy() > 0
-    for code in codes:
-        applied = pd.crosstab(
-            codings.loc[codings["code"] == code, "coder"],
-            codings.loc[codings["code"] == code, "segment"],
-        ).reindex(index=coders, columns=segments, fill_value=0)
-        m = np.where(present, (applied.to_numpy() > 0).astype(float), np.nan)
-        out.append((code, ratings_from_matrix(m), "", METRICS))
+    for c, code in enumerate(codes):
+        rows = code_pos == c
+        applied = np.zeros(present.shape)
+        applied[coder_pos[rows], seg_pos[rows]] = 1.0
+        out.append((code, ratings_from_matrix(np.where(present, applied, np.nan)), "", METRICS))
     return out
 
 
@@ -417,6 +422,24 @@ def _units_used(r: Ratings, metric: str, freq: np.ndarray) -> int:
     return int(freq[m >= 2].sum())
 
 
+def _unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, axis=0, return_inverse=True)`` for small integers: each row read as
+    one number in a mixed radix (first column most significant, so the same sorted order),
+    which sorts a vector instead of rows as tuples (seconds at national size)."""
+    low = key.min(axis=0)
+    radix = key.max(axis=0) - low + 1
+    if np.prod(radix.astype(float)) >= 2.0**62:
+        rows, inverse = np.unique(key, axis=0, return_inverse=True)
+        return rows, inverse.ravel()
+    weights = np.ones(len(radix), dtype=np.int64)
+    for j in range(len(radix) - 2, -1, -1):
+        weights[j] = weights[j + 1] * int(radix[j + 1])
+    _numbers, first, inverse = np.unique(
+        (key - low).astype(np.int64) @ weights, return_index=True, return_inverse=True
+    )
+    return key[first], inverse.ravel()
+
+
 def compress(r: Ratings) -> tuple[Ratings, np.ndarray]:
     """Identical segments (same category counts, and for two coders the same pair of codes)
     collapsed into one row with its frequency. Every coefficient is a weighted sum over
@@ -426,8 +449,8 @@ def compress(r: Ratings) -> tuple[Ratings, np.ndarray]:
     key = r.counts if r.pair is None else np.hstack([r.counts, r.pair])
     if len(key) == 0:
         return r, np.zeros(0)
-    rows, inverse = np.unique(key, axis=0, return_inverse=True)
-    freq = np.bincount(inverse.ravel(), minlength=len(rows)).astype(float)
+    rows, inverse = _unique_rows(key)
+    freq = np.bincount(inverse, minlength=len(rows)).astype(float)
     k = r.counts.shape[1]
     pair = None if r.pair is None else rows[:, k:].astype(int)
     return Ratings(counts=rows[:, :k], pair=pair, n_coders=r.n_coders, distance=r.distance), freq
@@ -440,13 +463,17 @@ def disagreements(codings: pd.DataFrame, *, include_suggestions: bool = False) -
     """One row per segment × code where the coders who saw the segment differ."""
     data = _human(codings, include_suggestions)
     context = [c for c in ("round", "organisation", "document") if c in data]
-    seen = data.groupby("segment")["coder"].agg(lambda s: sorted(set(s)))
-    applied = data.groupby(["segment", "code"])["coder"].agg(lambda s: sorted(set(s)))
+    # who saw each segment and who applied each code there, in one pass over the rows
+    seen: dict[object, set] = {}
+    applied: dict[tuple[object, object], set] = {}
+    for segment, code, coder in zip(data["segment"], data["code"], data["coder"], strict=True):
+        seen.setdefault(segment, set()).add(coder)
+        applied.setdefault((segment, code), set()).add(coder)
     rows = []
     for (segment, code), with_code in applied.items():
-        without = [c for c in seen[segment] if c not in with_code]
+        without = sorted(seen[segment] - with_code)
         if without:
-            rows.append((segment, code, "; ".join(with_code), "; ".join(without)))
+            rows.append((segment, code, "; ".join(sorted(with_code)), "; ".join(without)))
     out = pd.DataFrame(rows, columns=DISAGREEMENT_COLUMNS[:-1])
     first = data.drop_duplicates("segment").set_index("segment")
     out["text"] = out["segment"].map(first["text"]) if "text" in first else ""
