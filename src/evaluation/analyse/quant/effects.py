@@ -125,8 +125,12 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def _clean(values: Iterable[float] | np.ndarray | pd.Series) -> np.ndarray:
-    """Float array without NaNs (a copy; the input is not modified)."""
-    arr = np.asarray(pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce"), float)
+    """Float array without NaNs (a copy; the input is not modified). Anything that is not a
+    number becomes missing; numbers already typed as numbers skip the parsing."""
+    if isinstance(values, np.ndarray | pd.Series) and values.dtype.kind in "biuf":
+        arr = np.array(values, dtype=float)  # a numeric Series' missing values become NaN
+    else:
+        arr = np.asarray(pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce"), float)
     return arr[~np.isnan(arr)]
 
 
@@ -431,17 +435,15 @@ def _mann_whitney(baseline: np.ndarray, other: np.ndarray, ci: float) -> dict:
     mean_r = float(np.mean(other)) if n_r else math.nan
     u = p = r = lo = hi = math.nan
     if n_b >= 1 and n_r >= 1:
-        ranks = stats.rankdata(np.concatenate([other, baseline]))
-        u = float(ranks[:n_r].sum() - n_r * (n_r + 1) / 2)
-        ties = len(np.unique(np.concatenate([other, baseline]))) < n_b + n_r
-        method = (
-            "exact" if (not ties and n_b < _EXACT_BELOW and n_r < _EXACT_BELOW) else "asymptotic"
-        )
+        small = n_b < _EXACT_BELOW and n_r < _EXACT_BELOW
+        ties = small and len(np.unique(np.concatenate([other, baseline]))) < n_b + n_r
+        method = "exact" if small and not ties else "asymptotic"
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = stats.mannwhitneyu(
                 other, baseline, alternative="two-sided", method=method, use_continuity=True
             )
+        u = float(res.statistic)  # U of ``other`` (scipy's U1, of its first sample)
         p = float(res.pvalue)
         nn = n_b * n_r
         r = 2 * u / nn - 1
