@@ -147,13 +147,16 @@ def segment_tones(codings: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
     human = codings[codings["source"].fillna("human").eq("human") & codings["tone"].notna()]
     if human.empty:
         return pd.DataFrame(columns=TONED_COLUMNS)
-    by_coder = (
-        human.groupby(["segment", "coder"], sort=True)["tone"]
-        .agg(lambda t: t.iloc[0] if t.nunique() == 1 else "mixed")
-        .reset_index()
-    )
-    by_segment = by_coder.groupby("segment", sort=True)["tone"].agg(
-        tone=lambda t: t.iloc[0] if t.nunique() == 1 else DISPUTED, n_coders="size"
+    # the one tone of a group, else "mixed" / DISPUTED: vectorised first and nunique (a Python
+    # aggregate per segment x coder took most of the joint display at national size)
+    per_coder = human.groupby(["segment", "coder"], sort=True)["tone"]
+    by_coder = per_coder.first().where(per_coder.nunique() == 1, "mixed").reset_index()
+    per_segment = by_coder.groupby("segment", sort=True)["tone"]
+    by_segment = pd.DataFrame(
+        {
+            "tone": per_segment.first().where(per_segment.nunique() == 1, DISPUTED),
+            "n_coders": per_segment.size(),
+        }
     )
     base, _ = coded_answers(codings, answers, {})
     out = base[["segment", "organisation", "round"]].merge(
