@@ -138,11 +138,12 @@ def choose_quote(candidates: pd.DataFrame, seed: int) -> pd.Series | None:
         return None
     pool = candidates[candidates["n_coders"] == candidates["n_coders"].max()]
     lengths = pool["text"].str.len()
-    median = float(lengths.median())
-    ranked = pool.assign(
-        _d=(lengths - median).abs(), _h=[_tiebreak(seed, s) for s in pool["segment"]]
-    ).sort_values(["_d", "_h"], kind="mergesort")
-    return ranked.iloc[0]
+    distance = (lengths - float(lengths.median())).abs()
+    closest = pool[(distance == distance.min()).to_numpy()]
+    # the seeded hash breaks the tie among the closest only (hashing every candidate cost
+    # seconds at national size); min() returns the first of equal hashes, as a stable sort
+    hashes = [_tiebreak(seed, s) for s in closest["segment"]]
+    return closest.iloc[min(range(len(hashes)), key=hashes.__getitem__)]
 
 
 def quotes(
