@@ -449,8 +449,9 @@ def to_xlsx(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> by
     wb.properties.modified = stamp
     wb.properties.creator = "evaluation"
     buffer = io.BytesIO()
-    # ExcelWriter, not wb.save(): save_workbook stamps dcterms:modified with the clock.
-    ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
+    # ExcelWriter, not wb.save(): save_workbook stamps dcterms:modified with the clock. Stored
+    # uncompressed here: _normalise_zip compresses every member once when it rewrites the zip.
+    ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
     return _normalise_zip(buffer.getvalue(), stamp)
 
 
