@@ -368,3 +368,19 @@ def test_distinct_missingness_patterns_as_numpy_unique():
         patterns, inverse = _distinct_rows(flags)
         np.testing.assert_array_equal(patterns[inverse], flags)
         assert len(patterns) == len(np.unique(flags, axis=0))
+
+
+def test_three_item_closed_form_equals_the_ml_fit():
+    """The closed form the bootstrap refits of three items take is the ML fit's solution."""
+    from evaluation.analyse.quant.reliability import _one_factor_ml, _three_item_solution
+
+    rng = np.random.default_rng(9)
+    for loadings in ([0.8, 0.6, 0.5], [0.4, 0.7, 0.9], [0.55, 0.55, 0.3]):
+        x = rng.normal(size=(2000, 1)) * loadings + rng.normal(size=(2000, 3)) * 0.7
+        corr = np.corrcoef(x, rowvar=False)
+        lam, psi = _three_item_solution(corr)
+        ml_lam, ml_psi = _one_factor_ml(corr)
+        np.testing.assert_allclose(lam, ml_lam, atol=1e-6)
+        np.testing.assert_allclose(psi, ml_psi, atol=1e-6)
+    heywood = np.array([[1.0, 0.9, 0.5], [0.9, 1.0, 0.3], [0.5, 0.3, 1.0]])  # lambda_1^2 = 1.5
+    assert _three_item_solution(heywood) is None

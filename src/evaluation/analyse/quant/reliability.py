@@ -412,12 +412,31 @@ def _omega_of_cov(
     corr = cov / np.outer(sd, sd)
     if np.linalg.eigvalsh(corr).min() <= 1e-10:
         return math.nan, None
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lam_std, psi_std = _one_factor_ml(corr, start)
+    solved = _three_item_solution(corr) if len(corr) == 3 else None
+    if solved is not None:
+        lam_std, psi_std = solved
+    else:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lam_std, psi_std = _one_factor_ml(corr, start)
     lam, psi = sd * lam_std, var * psi_std  # ML is scale invariant: the solution of S
     common = float(lam.sum()) ** 2
     return common / (common + float(psi.sum())), psi_std
+
+
+def _three_item_solution(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The one-factor solution of three items in closed form (the model is just identified:
+    ``lambda_i^2 = r_ij r_ik / r_jk``, ``psi_i = 1 - lambda_i^2``; Bollen 1989, ch. 7), which
+    the ML fit reaches iteratively. None unless the correlations are positive and every
+    ``psi_i`` is inside the ML fit's bounds (a boundary solution is left to the ML fit)."""
+    r12, r13, r23 = corr[0, 1], corr[0, 2], corr[1, 2]
+    if min(r12, r13, r23) <= 0:
+        return None
+    lam = np.sqrt([r12 * r13 / r23, r12 * r23 / r13, r13 * r23 / r12])
+    psi = 1 - lam**2
+    if not ((psi > _PSI_MIN) & (psi < 1)).all():
+        return None
+    return lam, psi
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager:
