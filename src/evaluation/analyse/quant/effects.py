@@ -1440,19 +1440,28 @@ def _adjust_families(frame: pd.DataFrame, correction: Correction) -> pd.Series:
     the family's own ``correction`` (``correction`` where the frame has none). The primary
     family is adjusted jointly with the DiD tests elsewhere (primary.csv): empty here."""
     adjusted = pd.Series(np.nan, index=frame.index, dtype="float64")
-    live = frame.loc[~frame["suppressed"].astype(bool)]
-    for name, fam in live.groupby("family", sort=False):
-        if name == PRIMARY_FAMILY:
-            continue
-        tests = fam.drop_duplicates(subset=["group", "round"])
-        method = correction
-        if "correction" in fam and fam["correction"].notna().any():
-            method = fam["correction"].dropna().iloc[0]
-        adj = adjust_p(tests["p"].to_numpy(dtype=float), method=method)
-        lookup = dict(zip(zip(tests["group"], tests["round"], strict=True), adj, strict=True))
-        adjusted.loc[fam.index] = [
-            lookup[(g, r)] for g, r in zip(fam["group"], fam["round"], strict=True)
-        ]
+    live = frame.loc[~frame["suppressed"].astype(bool) & (frame["family"] != PRIMARY_FAMILY)]
+    if live.empty:
+        return adjusted
+    keys = ["family", "group", "round"]
+    # each test once (its first row), over all families at once: one drop_duplicates and one
+    # lookup, not one per family (a study has over a thousand families)
+    tests = live.drop_duplicates(subset=keys)
+    methods = (
+        live.groupby("family", sort=False)["correction"].first()
+        if "correction" in live
+        else pd.Series(dtype=object)
+    )
+    adj = pd.Series(np.nan, index=tests.index, dtype="float64")
+    for name, rows in tests.groupby("family", sort=False).indices.items():
+        method = methods.get(name)
+        picked = tests.index[rows]
+        adj.loc[picked] = adjust_p(
+            tests.loc[picked, "p"].to_numpy(dtype=float),
+            method=correction if method is None or pd.isna(method) else method,
+        )
+    found = live[keys].merge(tests[keys].assign(_adj=adj.to_numpy()), on=keys, how="left")
+    adjusted.loc[live.index] = found["_adj"].to_numpy()
     return adjusted
 
 
