@@ -129,3 +129,126 @@ def test_a_read_of_some_rows_depends_on_those_rows_only(tmp_path):
     assert read_digest(tmp_path, own) != mine
     table.unlink()
     assert read_digest(tmp_path, own) is None and read_digest(tmp_path, "indicators.csv") is None
+
+
+# --- the cache at the grain of a report's sections (evaluation.pipeline.cells) ---------------
+
+
+def _section_run(tmp_path: Path, monkeypatch, *, replay: bool = True, key: str = "k"):
+    """A CellCache as a report run opens it: tables of record, a staging folder, a file of
+    traced reads (the environment ``execute_notebook`` sets)."""
+    from evaluation.io.files import READS_ENV, STAGING_ENV
+    from evaluation.pipeline.cells import CellCache
+
+    reports = tmp_path / "reports"
+    stage = reports / ".staging" / "report"
+    stage.mkdir(parents=True, exist_ok=True)
+    traced = reports / ".cache" / ".report.reads"
+    traced.parent.mkdir(parents=True, exist_ok=True)
+    traced.write_text("")
+    monkeypatch.setenv(STAGING_ENV, json.dumps({"reports": str(reports), "stage": str(stage)}))
+    monkeypatch.setenv(READS_ENV, str(traced))
+    record = reports / ".cache" / ".report.cells.json"
+    cache = CellCache.open(record, key, reports=reports, tables=reports / "tables", replay=replay)
+    return cache, stage, traced
+
+
+def _run_section(cache, position: int, source: str, stage: Path, figure: str | None) -> None:
+    """What the engine does for a cell that runs: it reads a table, may save a figure."""
+    from evaluation.io.files import record_read
+
+    mark = cache.start()
+    record_read("indicators", {"group_by": "all"})
+    if figure:
+        (stage / figure).parent.mkdir(parents=True, exist_ok=True)
+        (stage / figure).write_text("<svg>a</svg>")
+    cache.ran(position, source, [{"output_type": "stream", "name": "stdout", "text": "7"}], mark)
+
+
+def _publish(stage: Path, reports: Path) -> None:
+    for path in [p for p in stage.rglob("*") if p.is_file()]:
+        target = reports / path.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+
+
+def test_an_unchanged_section_shows_its_last_outputs_again(tmp_path, monkeypatch):
+    tables = tmp_path / "reports" / "tables"
+    tables.mkdir(parents=True)
+    indicators = tables / "indicators.csv"
+    indicators.write_text("indicator,group_by,group\na,all,all\na,organisation,Org A\n")
+    figure = "figures/reports/fi/consortium/indicators.svg"
+
+    cache, stage, traced = _section_run(tmp_path, monkeypatch)
+    assert cache.replay(0, "setup()") is None and cache.replay(1, "indicators(v)") is None
+    cache.ran(0, "setup()", [], cache.start())  # reads nothing: always runs
+    _run_section(cache, 1, "indicators(v)", stage, figure)
+    cache.save()
+    _publish(stage, tmp_path / "reports")
+
+    cache, stage, traced = _section_run(tmp_path, monkeypatch)
+    assert cache.replay(0, "setup()") is None
+    outputs = cache.replay(1, "indicators(v)")
+    assert outputs == [{"output_type": "stream", "name": "stdout", "text": "7"}]
+    assert cache.replayed == 1
+    # its reads are traced as if it had run: the report's own cache record stays complete
+    assert traced.read_text().splitlines() == [
+        '{"rows": {"group_by": "all"}, "table": "indicators.csv"}'
+    ]
+    cache.ran(0, "setup()", [], cache.start())
+    cache.save()
+    assert _section_run(tmp_path, monkeypatch)[0].replay(1, "indicators(v)") == outputs
+
+    # another section source, another notebook key, --force: it runs
+    assert _section_run(tmp_path, monkeypatch)[0].replay(1, "indicators(v, 2)") is None
+    assert _section_run(tmp_path, monkeypatch, key="other")[0].replay(1, "indicators(v)") is None
+    assert _section_run(tmp_path, monkeypatch, replay=False)[0].replay(1, "indicators(v)") is None
+
+    # a row it did not read changes: still shown again; a row it read changes: it runs
+    indicators.write_text("indicator,group_by,group\na,all,all\nb,organisation,Org A\n")
+    assert _section_run(tmp_path, monkeypatch)[0].replay(1, "indicators(v)") == outputs
+    indicators.write_text("indicator,group_by,group\nb,all,all\nb,organisation,Org A\n")
+    assert _section_run(tmp_path, monkeypatch)[0].replay(1, "indicators(v)") is None
+
+
+def test_a_section_whose_figure_is_gone_or_changed_runs_again(tmp_path, monkeypatch):
+    tables = tmp_path / "reports" / "tables"
+    tables.mkdir(parents=True)
+    (tables / "indicators.csv").write_text("indicator,group_by,group\na,all,all\n")
+    figure = "figures/reports/fi/consortium/indicators.svg"
+    cache, stage, _ = _section_run(tmp_path, monkeypatch)
+    _run_section(cache, 0, "indicators(v)", stage, figure)
+    cache.save()
+    _publish(stage, tmp_path / "reports")
+    published = tmp_path / "reports" / figure
+    assert _section_run(tmp_path, monkeypatch)[0].replay(0, "indicators(v)") is not None
+    published.write_text("<svg>edited</svg>")
+    assert _section_run(tmp_path, monkeypatch)[0].replay(0, "indicators(v)") is None
+    published.unlink()
+    assert _section_run(tmp_path, monkeypatch)[0].replay(0, "indicators(v)") is None
+
+
+def test_a_report_with_one_changed_section_is_the_page_a_fresh_report_writes(
+    shared_demo_run, tmp_path
+):
+    """A changed activity runs the indicators section of the consortium and actor reports
+    again and shows their other sections from the last run: each page is byte for byte the
+    page the same report writes when every section runs."""
+    study = copy_study(shared_demo_run, tmp_path / "study")
+    add_training_participant(study)
+    run(study, jobs=2, language="both")
+    notebooks = json.loads((study / "reports" / "manifest.json").read_text())["notebooks"]
+    consortium = notebooks[f"{REPORT_NOTEBOOK}.fi.consortium"]
+    assert consortium["status"] == "executed"
+    assert consortium["cells_replayed"] >= 8, consortium  # every section but the indicators
+    page = study / "reports" / "html" / "fi" / "consortium.html"
+    incremental = page.read_bytes()
+
+    # the same report with nothing to show again: every section runs
+    cache = study / "reports" / ".cache"
+    (cache / f"{REPORT_NOTEBOOK}.fi.consortium.json").unlink()
+    (cache / f".{REPORT_NOTEBOOK}.fi.consortium.cells.json").unlink()
+    run(study, jobs=1, language="fi")
+    fresh = json.loads((study / "reports" / "manifest.json").read_text())["notebooks"]
+    assert fresh[f"{REPORT_NOTEBOOK}.fi.consortium"]["cells_replayed"] == 0
+    assert page.read_bytes() == incremental

@@ -62,18 +62,39 @@ def read_table_name(key: str) -> str:
 def read_digest(tables: Path, key: str) -> str | None:
     """The sha256 of what a :func:`read_key` names in the folder ``tables``: the whole file, or
     the CSV text of its rows that match (read as text, as written); None when it is absent."""
-    path = tables / read_table_name(key)
-    if not path.is_file():
-        return None
-    if not key.startswith("{"):
-        return sha256_file(path)
-    rows = json.loads(key)["rows"]
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    keep = pd.Series(True, index=frame.index)
-    for column, value in rows.items():
-        keep &= frame[column].eq(value) if column in frame else False
-    text = frame[keep].to_csv(index=False, lineterminator="\n")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return ReadDigests(tables)(key)
+
+
+class ReadDigests:
+    """:func:`read_digest` for many keys of one folder of tables: each table is hashed and
+    parsed at most once (a run checks the row reads of dozens of reports against the same
+    few tables). Only for tables that do not change while it is in use. ``hashes``: sha256 of
+    whole tables already known (name -> digest, e.g. from ``table_hashes``)."""
+
+    def __init__(self, tables: Path, hashes: dict[str, str] | None = None) -> None:
+        self.tables = tables
+        self._whole: dict[str, str | None] = dict(hashes or {})
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._rows: dict[str, str | None] = {}
+
+    def __call__(self, key: str) -> str | None:
+        name = read_table_name(key)
+        if name not in self._whole:
+            path = self.tables / name
+            self._whole[name] = sha256_file(path) if path.is_file() else None
+        if self._whole[name] is None or not key.startswith("{"):
+            return self._whole[name]
+        if key not in self._rows:
+            if name not in self._frames:
+                path = self.tables / name
+                self._frames[name] = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame = self._frames[name]
+            keep = pd.Series(True, index=frame.index)
+            for column, value in json.loads(key)["rows"].items():
+                keep &= frame[column].eq(value) if column in frame else False
+            text = frame[keep].to_csv(index=False, lineterminator="\n")
+            self._rows[key] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return self._rows[key]
 
 
 _UNSTAGED = (".cache", ".staging")  # run bookkeeping under reports/: written in place

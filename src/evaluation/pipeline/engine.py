@@ -24,12 +24,15 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
+
+if TYPE_CHECKING:
+    from evaluation.pipeline.cells import CellCache
 
 
 class _Outputs:
@@ -164,8 +167,10 @@ def _capture(sh: _Shell, outputs: _Outputs, count: int) -> Iterator[None]:
         sh.displayhook.outputs = None
 
 
-def run_cells(nb_man: Any) -> None:
-    """Execute the code cells of ``nb_man.nb`` in a fresh namespace; stop at the first error."""
+def run_cells(nb_man: Any, cell_cache: CellCache | None = None) -> None:
+    """Execute the code cells of ``nb_man.nb`` in a fresh namespace; stop at the first error.
+    With ``cell_cache``, a cell whose inputs did not change shows its last outputs instead of
+    running (:mod:`evaluation.pipeline.cells`)."""
     sh = shell()
     _fresh_namespace(sh)
     count = 0
@@ -179,6 +184,12 @@ def run_cells(nb_man: Any) -> None:
             count += 1
             nb_man.cell_start(cell, index)
             cell.execution_count = count
+            replayed = cell_cache.replay(count - 1, cell.source) if cell_cache else None
+            if replayed is not None:
+                cell.outputs = [nbformat.from_dict(o) for o in replayed]
+                nb_man.cell_complete(cell, index)
+                continue
+            mark = cell_cache.start() if cell_cache else None
             outputs = _Outputs()
             with _capture(sh, outputs, count):
                 result = sh.run_cell(cell.source, store_history=False)
@@ -199,6 +210,8 @@ def run_cells(nb_man: Any) -> None:
                 nb_man.cell_exception(cell, index)
                 nb_man.cell_complete(cell, index)
                 break
+            if cell_cache and mark:
+                cell_cache.ran(count - 1, cell.source, outputs.items, mark)
             nb_man.cell_complete(cell, index)
     os.chdir(cwd)
     _fresh_namespace(sh)  # release the notebook's data before the worker takes the next one

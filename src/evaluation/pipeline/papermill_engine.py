@@ -13,5 +13,5 @@ class InProcessEngine(Engine):
     """Papermill engine running a notebook in this process, in a fresh namespace."""
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs) -> None:
-        run_cells(nb_man)
+    def execute_managed_notebook(cls, nb_man, kernel_name, cell_cache=None, **kwargs) -> None:
+        run_cells(nb_man, cell_cache)

@@ -20,6 +20,7 @@ place is not executed again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -42,7 +43,7 @@ from evaluation.errors import NotebookError, ReproduceError, UsageError
 from evaluation.io.files import (
     READS_ENV,
     STAGING_ENV,
-    read_digest,
+    ReadDigests,
     read_table_name,
     sha256_file,
     write_text,
@@ -88,6 +89,11 @@ class NotebookJob:
     # and every input file (a notebook that declares nothing, see notebook_reads).
     reads: tuple[str, ...] | None = None
     title: str = ""  # the HTML page's <title>, in the page's language
+    # A report: its cells are cached one by one (evaluation.pipeline.cells). ``cell_key``: the
+    # job's key (set by RunState.todo); ``replay``: unchanged cells show their last outputs.
+    by_cell: bool = False
+    cell_key: str = ""
+    replay: bool = False
 
     @property
     def language(self) -> str:
@@ -140,20 +146,16 @@ def notebook_reads(notebook: Path) -> list[str] | None:
     return sorted(set(reads))
 
 
-def _still_valid(cache: Path, key: str, study: Study, tables: dict[str, str] | None = None) -> bool:
-    return _stale_reason(cache, key, study, tables) is None
-
-
 def _stale_reason(
     cache: Path,
     key: str,
     study: Study,
-    tables: dict[str, str] | None = None,
+    digests: ReadDigests | None = None,
     inputs: dict[str, str] | None = None,
 ) -> str | None:
     """None when the cached outputs of a job with ``key`` still stand; else why not, in words
-    (``activities.parquet changed``). ``tables``: the tables of record now (name -> sha256),
-    against which the tables the job read in its last run (``reads``) are checked."""
+    (``activities.parquet changed``). ``digests``: the tables of record now, against which the
+    tables the job read in its last run (``reads``) are checked."""
     if not cache.is_file():
         return "no earlier run"
     try:
@@ -171,14 +173,9 @@ def _stale_reason(
             return f"its table {name} changed or is missing"
     reads = record.get("reads") or {}
     if reads:
-        now = tables if tables is not None else table_hashes(study)
+        now = digests or ReadDigests(study.paths.tables)
         changed = sorted(
-            {
-                read_table_name(key)
-                for key, digest in reads.items()
-                if (read_digest(study.paths.tables, key) if key.startswith("{") else now.get(key))
-                != digest
-            }
+            {read_table_name(key) for key, digest in reads.items() if now(key) != digest}
         )
         if changed:
             return _said(changed, "changed")
@@ -281,8 +278,19 @@ def execute_notebook(job: NotebookJob) -> dict:
     os.environ[READS_ENV] = str(traced)
     os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
+    cells = None
     if job.engine == "inprocess":
         register_engine()
+        if job.cell_key:
+            from evaluation.pipeline.cells import CellCache
+
+            cells = CellCache.open(
+                job.cache_dir / f".{job.name}.cells.json",
+                job.cell_key,
+                reports=job.reports,
+                tables=job.tables,
+                replay=job.replay,
+            )
     try:
         # Paths relative to the study folder, so the executed notebook's papermill metadata
         # names no absolute path of the study (a copied or moved study reads its own files).
@@ -298,6 +306,7 @@ def execute_notebook(job: NotebookJob) -> dict:
                 progress_bar=False,
                 log_output=False,
                 request_save_on_cell_execute=False,
+                **({"cell_cache": cells} if cells is not None else {}),
             )
     except pm.PapermillExecutionError as exc:
         # An error message may quote a raw value (an open answer with an identity code): what
@@ -334,6 +343,8 @@ def execute_notebook(job: NotebookJob) -> dict:
                 language=job.language,
                 title=job.title,
             )
+            if cells is not None:
+                cells.save()  # before the staged figures move: their digests are taken there
         except Exception as exc:
             scrub = _error_scrubber(job)
             error = f"the HTML page could not be written: {type(exc).__name__}: {scrub(str(exc))}"
@@ -357,6 +368,7 @@ def execute_notebook(job: NotebookJob) -> dict:
         "ok": True,
         "seconds": round(time.perf_counter() - start, 1),
         "execute_seconds": round(executed_s, 1),
+        "cells_replayed": cells.replayed if cells is not None else 0,
         "tables": tables,
         "reads": reads,  # read_key: a whole table's file name, or some rows of it
     }
@@ -373,7 +385,8 @@ def _study_relative(path: Path, root: Path) -> str:
 def _record_paths(notebook: Path, job: NotebookJob) -> None:
     """Papermill records the path it wrote (the staging folder) and, for a shipped notebook,
     its place in the installed package: record where the executed notebook is published, and
-    a shipped notebook by the package's name and version."""
+    a shipped notebook by the package's name and version. The parameters cell papermill
+    injects gets a fixed id instead of a random one, so the same run writes the same page."""
     from evaluation.pipeline.manifest import relative
 
     try:
@@ -381,6 +394,9 @@ def _record_paths(notebook: Path, job: NotebookJob) -> None:
         meta = nb.setdefault("metadata", {}).setdefault("papermill", {})
         meta["input_path"] = relative(job.source, job.cwd)
         meta["output_path"] = _study_relative(job.executed, job.cwd)
+        for cell in nb.get("cells", []):
+            if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+                cell["id"] = "injected-parameters"
         text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     except (OSError, ValueError, AttributeError):
         return  # a notebook papermill could not finish: published as it is
@@ -499,6 +515,7 @@ class _Run:
         parameters: dict,
         labels: dict,
         title: str | None = None,
+        by_cell: bool = False,
         **paths,
     ) -> NotebookJob:
         """A notebook's job; its page's ``title`` defaults to the notebook's label
@@ -520,6 +537,7 @@ class _Run:
             depends=paths.get("depends", {}),
             reads=paths["reads"] if "reads" in paths else notebook_reads(nb),
             title=title or labels.get(f"nb_{nb.stem}", nb.stem),
+            by_cell=by_cell,
         )
 
     def inputs(self, job: NotebookJob) -> dict[str, str]:
@@ -542,19 +560,22 @@ class _Run:
     def todo(self, jobs: list[NotebookJob]) -> list[NotebookJob]:
         """The jobs whose inputs changed (the others are recorded as unchanged)."""
         out = []
-        tables = table_hashes(self.study)
+        # every report checks its reads against the same few tables: hash and parse each once
+        digests = ReadDigests(self.study.paths.tables, table_hashes(self.study))
         for job in jobs:
             inputs = {**_job_inputs(job), **self.inputs(job)}
             key = _digest(inputs)
             cache = _cache_file(self.study, job.name)
             why = (
-                _stale_reason(cache, key, self.study, tables, inputs)
+                _stale_reason(cache, key, self.study, digests, inputs)
                 if self.use_cache
                 else "--force"
             )
             if why is None:
                 self.records[job.name] = {"status": "unchanged", "seconds": 0.0}
                 continue
+            if job.by_cell:
+                job = dataclasses.replace(job, cell_key=key, replay=self.use_cache)
             out.append(job)
             self.records[job.name] = {"status": "pending", "key": key, "inputs": inputs}
             self.records[job.name]["reason"] = why
@@ -589,7 +610,15 @@ class _Run:
                 result = {"ok": False, "error": f"worker process died: {exc}"}
             if result.pop("ok"):
                 self.records[job.name].update(status="executed", **result)
-                log.info("[%d/%d] %s: done in %.1f s", done, len(jobs), job.name, result["seconds"])
+                replayed = result.get("cells_replayed", 0)
+                log.info(
+                    "[%d/%d] %s: done in %.1f s%s",
+                    done,
+                    len(jobs),
+                    job.name,
+                    result["seconds"],
+                    f" ({replayed} unchanged section(s) shown again)" if replayed else "",
+                )
             else:
                 self.records[job.name].update(status="failed", error=result["error"])
                 self.failures.append((job.name, f"{job.executed}: {result['error']}"))
@@ -598,6 +627,7 @@ class _Run:
     def settle(self, names: list[str]) -> set[str]:
         """Write the cache records of executed jobs; return the tables these jobs stand behind."""
         current: set[str] = set()
+        digests = ReadDigests(self.study.paths.tables)
         for name in names:
             rec = self.records[name]
             key = rec.pop("key", None)
@@ -607,9 +637,7 @@ class _Run:
                 tables = {
                     t: sha256_file(self.study.paths.tables / t) for t in rec.get("tables", [])
                 }
-                read = {}
-                for t in rec.get("reads", []):
-                    read[t] = read_digest(self.study.paths.tables, t)
+                read = {t: digests(t) for t in rec.get("reads", [])}
                 cache = {
                     "key": key,
                     "html": Path(rec.pop("html")).relative_to(self.study.paths.root).as_posix(),
@@ -917,8 +945,10 @@ def _run(
                                 / f"{aud.slug}.ipynb",
                                 html=study.paths.html / lang / f"{aud.slug}.html",
                                 # it reads tables of record only: those it read are traced
-                                # and checked (_stale_reason), not every table
+                                # and checked (_stale_reason), not every table; and each
+                                # section only those it shows (evaluation.pipeline.cells)
                                 reads=(),
+                                by_cell=True,
                             )
                         )
                 todo2 = state.todo(report_jobs)

@@ -136,7 +136,9 @@ class ReportView(StudyView):
         return frame[keep]
 
     def figure_path(self, name: str) -> Path:
-        return self.study.paths.figures / "reports" / self.audience.slug / f"{name}"
+        """Where a figure of this report is saved (one folder per language and audience: the
+        Finnish and English reports' figures differ in their words and numbers)."""
+        return self.study.paths.figures / "reports" / self.language / self.audience.slug / name
 
 
 def open_report(study_dir: str | Path, language: str, audience: str, group: str) -> ReportView:

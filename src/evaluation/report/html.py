@@ -123,11 +123,11 @@ def notebook_to_html(
     nb = drop_analyst_only(nbformat.read(executed, as_version=4))
     if title:
         nb.metadata["title"] = title  # the lab template's <title> (it escapes it)
-    toc = nbformat.v4.new_markdown_cell(_toc(nb, labels.get("contents", "Contents")))
+    # fixed cell ids (nbformat draws random ones): the same notebook gives the same page
+    toc = nbformat.v4.new_markdown_cell(_toc(nb, labels.get("contents", "Contents")), id="toc")
     nb.cells.insert(_title_position(nb) + 1, toc)
-    nb.cells.append(
-        nbformat.v4.new_markdown_cell(_provenance(provenance, labels.get("provenance", "")))
-    )
+    footer = _provenance(provenance, labels.get("provenance", ""))
+    nb.cells.append(nbformat.v4.new_markdown_cell(footer, id="provenance"))
     body, _ = _html_exporter(language).from_notebook_node(nb)
     return write_text(target, layout(body))
 
