@@ -292,13 +292,22 @@ def save_figure(
     """
     base = Path(path_without_suffix)
     written = []
-    for fmt in formats:
-        if fmt not in _METADATA:
-            raise ValueError(f"format must be one of {tuple(_METADATA)}, not {fmt!r}")
-        target = base.with_name(f"{base.name}.{fmt}")
-        with style_context(), atomic_path(target) as tmp:
-            fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt])
-        written.append(target)
+    engine = fig.get_layout_engine()
+    try:
+        for fmt in formats:
+            if fmt not in _METADATA:
+                raise ValueError(f"format must be one of {tuple(_METADATA)}, not {fmt!r}")
+            target = base.with_name(f"{base.name}.{fmt}")
+            with style_context(), atomic_path(target) as tmp:
+                fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt])
+            written.append(target)
+            if engine is not None and len(formats) > 1:
+                # the first file laid the figure out: the others keep that layout (a
+                # constrained layout costs as much as drawing the figure again)
+                fig.set_layout_engine("none")
+    finally:
+        if engine is not None:
+            fig.set_layout_engine(engine)
     return written
 
 
