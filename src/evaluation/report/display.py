@@ -8,6 +8,7 @@ escaped for Markdown (:func:`evaluation.safety.escape_markdown`), tables by the 
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 from collections.abc import Mapping
 from decimal import Decimal
@@ -96,6 +97,10 @@ def display_table(
             subset=[col],
         )
     headers = [html.escape(str(labels.get(c, c))) for c in shown.columns]
+    # The table's HTML id from what it shows, not pandas' random one: the same table gives the
+    # same page (a report's unchanged sections are shown again from the last run's outputs).
+    shape = f"{language}|{digits}|{headers}|".encode() + shown.to_csv(index=False).encode()
+    styler.set_uuid(hashlib.sha256(shape).hexdigest()[:10])
     return styler.relabel_index(headers, axis="columns")
 
 
