@@ -23,7 +23,8 @@ Cox (1980) and tau-argus' "hypercube"-like methods: while some primary cell is e
 for each exposed cell, the published cell of smallest ``n`` that shares a relation with it (or
 with its hidden neighbours), then audit the exposed cells again. Hiding a cell only removes a
 constraint, so a protected cell stays protected and only exposed cells are audited again.
-The audit is solved per connected component of hidden cells with scipy's HiGHS ``linprog``.
+The audit is solved per connected component of hidden cells with HiGHS (``highspy``), one
+model per component whose objective changes from program to program.
 
 References
 ----------
@@ -38,16 +39,18 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
+import highspy
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-6
+DECIMALS = 6  # the optimal points, rounded to TOLERANCE
 AUDIT_COLUMNS = ["cell", "n_low", "n_high", "s_low", "s_high", "protected"]
 
 
@@ -80,6 +83,16 @@ class Model:
             raise ValueError(f"relations name unknown cells: {sorted(unknown)[:5]}")
         return cls(cells, relations)
 
+    @cached_property
+    def terms(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """For each relation term, the position of its cell in ``cells`` and of its relation
+        among the relations (sorted by id); and the number of relations. Computed once:
+        every audit of the greedy reads them."""
+        index = pd.Series(np.arange(len(self.cells)), index=self.cells.index)
+        cell_pos = index.reindex(self.relations["cell"]).to_numpy()
+        rel_ids, rel_pos = np.unique(self.relations["rel"].to_numpy(), return_inverse=True)
+        return cell_pos, rel_pos, len(rel_ids)
+
     def primary(self, min_n: int) -> pd.Series:
         n = self.cells["n"]
         return (n > 0) & (n < min_n)
@@ -93,10 +106,8 @@ class _Audit:
         self.min_n = min_n
         cells = model.cells
         self.hidden = hidden
-        self.index = {c: i for i, c in enumerate(cells.index)}
         rel = model.relations
-        self.cell_pos = rel["cell"].map(self.index).to_numpy()
-        self.rel_ids, self.rel_pos = np.unique(rel["rel"].to_numpy(), return_inverse=True)
+        self.cell_pos, self.rel_pos, n_rels = model.terms
         self.coef = rel["coef"].to_numpy(dtype=float)
         self.kind_n = np.ones(len(rel), dtype=bool)  # every relation holds for counts
         self.kind_s = rel["kind"].eq("ns").to_numpy()
@@ -106,7 +117,7 @@ class _Audit:
         self.hi = cells["hi"].to_numpy(dtype=float)
         self.has_s = ~np.isnan(self.s)
         # Components of hidden cells that share a relation.
-        n_cells, n_rels = len(cells), len(self.rel_ids)
+        n_cells = len(cells)
         h = hidden[self.cell_pos]
         graph = sparse.coo_matrix(
             (np.ones(h.sum()), (self.cell_pos[h], n_cells + self.rel_pos[h])),
@@ -121,91 +132,89 @@ class _Audit:
             self.members[comp] = np.flatnonzero(self.hidden & (self.component == comp))
         return self.members[comp]
 
-    def _system(self, comp: int, with_s: bool):
-        """Variables (n of each member, then s of members with sums), equality system,
-        inequality system (value bounds) and variable bounds."""
+    def _system(self, comp: int, with_s: bool) -> _System:
+        """One component's program: variables (n of each member, then s of members with
+        sums), the relations as equalities (counts) or rounding bands (sums), and the value
+        bounds."""
         members = self._members(comp)
-        pos = {c: i for i, c in enumerate(members)}
         k = len(members)
-        s_members = [c for c in members if self.has_s[c]] if with_s else []
-        s_pos = {c: k + i for i, c in enumerate(s_members)}
-        terms = np.isin(self.rel_pos, np.unique(self.rel_pos[np.isin(self.cell_pos, members)]))
-        rows, cols, vals, rhs, magnitude = [], [], [], {}, {}
-        for quantity, kind_mask, var_pos, value in (
-            ("n", self.kind_n, pos, self.n),
-            ("s", self.kind_s, s_pos, self.s),
-        ):
-            if quantity == "s" and not s_members:
-                continue
-            sel = np.flatnonzero(terms & kind_mask)
-            for t in sel:
-                cell, r, a = self.cell_pos[t], self.rel_pos[t], self.coef[t]
-                key = (quantity, r)
-                rhs.setdefault(key, 0.0)
-                if self.hidden[cell]:
-                    if cell in var_pos:
-                        rows.append(key)
-                        cols.append(var_pos[cell])
-                        vals.append(a)
-                    # A hidden cell without a sum in an "ns" relation: the relation is not
-                    # usable for sums (it has no value to put in); drop it.
-                    elif quantity == "s":
-                        rhs[key] = math.nan
-                else:
-                    v = value[cell]
-                    rhs[key] = rhs[key] - a * v if not math.isnan(v) else math.nan
-                    magnitude[key] = magnitude.get(key, 0.0) + abs(a * v)
-        keys = [key for key, v in rhs.items() if not math.isnan(v)]
-        n_keys = [key for key in keys if key[0] == "n"]
-        s_keys = [key for key in keys if key[0] == "s"]
+        s_members = members[self.has_s[members]] if with_s else members[:0]
         width = k + len(s_members)
-
-        def matrix(selected: list, sign: float = 1.0):
-            row_of = {key: i for i, key in enumerate(selected)}
-            keep = [i for i, key in enumerate(rows) if key in row_of]
-            return sparse.coo_matrix(
-                ([sign * vals[i] for i in keep],
-                 ([row_of[rows[i]] for i in keep], [cols[i] for i in keep])),
-                shape=(len(selected), width),
-            ).tocsr()  # fmt: skip
-
+        column = np.full(len(self.n), -1)
+        column[members] = np.arange(k)
+        s_column = np.full(len(self.n), -1)
+        s_column[s_members] = np.arange(k, width)
+        terms = np.isin(self.rel_pos, np.unique(self.rel_pos[np.isin(self.cell_pos, members)]))
         # Counts are whole numbers: exact equalities. Sums are floating-point totals added up
         # in different orders, so each of their relations holds to within a rounding band.
-        a_eq = matrix(n_keys)
-        b_eq = np.array([rhs[key] for key in n_keys])
-        band = np.array([1e-9 * (1.0 + magnitude.get(key, 0.0)) for key in s_keys])
-        b_s = np.array([rhs[key] for key in s_keys])
+        a_eq, b_eq, _ = self._relations(np.flatnonzero(terms), column, self.n, width)
+        if len(s_members):
+            sel = np.flatnonzero(terms & self.kind_s)
+            a_s, b_s, magnitude = self._relations(sel, s_column, self.s, width)
+        else:
+            a_s, b_s, magnitude = sparse.csr_matrix((0, width)), np.zeros(0), np.zeros(0)
+        band = 1e-9 * (1.0 + magnitude)
         # lo * n - s <= 0 and s - hi * n <= 0
         ub_rows, ub_cols, ub_vals = [], [], []
-        for i, c in enumerate(s_members):
+        for i, c in enumerate(s_members.tolist()):
             if np.isfinite(self.lo[c]):
                 ub_rows += [2 * i, 2 * i]
-                ub_cols += [pos[c], s_pos[c]]
+                ub_cols += [column[c], s_column[c]]
                 ub_vals += [self.lo[c], -1.0]
             if np.isfinite(self.hi[c]):
                 ub_rows += [2 * i + 1, 2 * i + 1]
-                ub_cols += [s_pos[c], pos[c]]
+                ub_cols += [s_column[c], column[c]]
                 ub_vals += [1.0, -self.hi[c]]
         value_bounds = sparse.coo_matrix(
             (ub_vals, (ub_rows, ub_cols)), shape=(2 * len(s_members), width)
         ).tocsr()
-        scale = max([1.0, *(magnitude.get(key, 0.0) for key in s_keys)])
-        a_ub = sparse.vstack([value_bounds, matrix(s_keys), matrix(s_keys, -1.0)]).tocsr()
+        scale = max([1.0, *magnitude.tolist()])
+        a_ub = sparse.vstack([value_bounds, a_s, -a_s]).tocsr()
         b_ub = np.concatenate([np.full(2 * len(s_members), 1e-9 * scale), b_s + band, -b_s + band])
-        bounds = [(0, None)] * k + [(None, None)] * len(s_members)
-        return pos, s_pos, a_eq, b_eq, a_ub, b_ub, bounds
+        pos = dict(zip(members.tolist(), range(k), strict=True))
+        s_pos = dict(zip(s_members.tolist(), range(k, width), strict=True))
+        lower = np.concatenate([np.zeros(k), np.full(len(s_members), -np.inf)])
+        return _System(pos, s_pos, _Program(a_eq, b_eq, a_ub, b_ub, lower))
+
+    def _relations(
+        self, sel: np.ndarray, column: np.ndarray, value: np.ndarray, width: int
+    ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+        """The relations of the terms ``sel`` over the variables ``column`` (cell -> column;
+        -1: none): a matrix with one row per relation (in the order of its first term), the
+        right-hand side (minus the published cells' part) and that part's magnitude. A
+        relation that names a published cell without a value, or a hidden cell without a
+        variable (a cell without a sum, in the relation of sums), is left out: it has no
+        value to put in."""
+        cells, coef = self.cell_pos[sel], self.coef[sel]
+        _, first, row = np.unique(self.rel_pos[sel], return_index=True, return_inverse=True)
+        rank = np.empty(len(first), dtype=int)
+        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+        row = rank[row]
+        hidden = self.hidden[cells]
+        shown = ~hidden
+        part = coef[shown] * value[cells[shown]]
+        rhs, magnitude = np.zeros(len(first)), np.zeros(len(first))
+        np.add.at(rhs, row[shown], -part)  # in the terms' order, as a running sum
+        np.add.at(magnitude, row[shown], np.abs(part))
+        var = column[cells]
+        rhs[row[hidden & (var < 0)]] = np.nan
+        keep = ~np.isnan(rhs)
+        new_row = np.cumsum(keep) - 1
+        entry = hidden & (var >= 0) & keep[row]
+        matrix = sparse.coo_matrix(
+            (coef[entry], (new_row[row[entry]], var[entry])), shape=(int(keep.sum()), width)
+        ).tocsr()
+        return matrix, rhs[keep], magnitude[keep]
 
     def _optimum(self, system, var: int, sense: float, *, solution: bool = False):
         """The optimum of one variable; with ``solution``, also the optimal point (None when
         the program is unbounded)."""
-        c = np.zeros(len(system[-1]))
-        c[var] = -sense  # linprog minimises
-        res = _linprog(system, c)
-        if res.status == 3:  # unbounded
+        c = np.zeros(system.program.width)
+        c[var] = -sense  # the program minimises
+        x = system.program.minimise(c)
+        if x is None:  # unbounded
             return (math.inf * sense, None) if solution else math.inf * sense
-        if res.status != 0:  # infeasible: the published values contradict the relations
-            raise RuntimeError(f"disclosure audit: linear program failed ({res.message})")
-        return (float(res.x[var]), res.x) if solution else float(res.x[var])
+        return (float(x[var]), x) if solution else float(x[var])
 
     def n_high(
         self, cells: np.ndarray, moves: dict[int, dict[int, float]] | None = None
@@ -227,7 +236,7 @@ class _Audit:
                 continue
             # One program raising all of them at once often shows most reach min_n.
             systems[comp] = self._system(comp, with_s=False)
-            pos = systems[comp][0]
+            pos = systems[comp].pos
             x = self._joint_point(systems[comp], [pos[c] for c in group])
             if x is not None:
                 self._certify(x, pos, wanted, out, moves)
@@ -237,7 +246,7 @@ class _Audit:
             comp = self.component[c]
             if comp not in systems:
                 systems[comp] = self._system(comp, with_s=False)
-            pos = systems[comp][0]
+            pos = systems[comp].pos
             out[c], x = self._optimum(systems[comp], pos[c], +1.0, solution=True)
             if x is None:
                 continue
@@ -260,10 +269,9 @@ class _Audit:
 
     def _joint_point(self, system, variables: list[int]):
         """The optimal point of raising the sum of ``variables`` (None if unbounded)."""
-        c = np.zeros(len(system[-1]))
+        c = np.zeros(system.program.width)
         c[variables] = -1.0
-        res = _linprog(system, c)
-        return res.x if res.status == 0 else None
+        return system.program.minimise(c)
 
     def full_move(self, c: int, move: dict[int, float] | None) -> bool:
         """Whether the count point that ``move`` reaches (a feasible point of the counts-only
@@ -303,7 +311,7 @@ class _Audit:
             by_comp.setdefault(int(self.component[c]), []).append(c)
         for comp, group in by_comp.items():
             system = self._system(comp, with_s=True)
-            pos = system[0]
+            pos = system.pos
 
             if len(group) > 1:
                 self._reach(self._joint_point(system, [pos[c] for c in group]), group, pos, out)
@@ -358,7 +366,7 @@ class _Audit:
             if comp not in systems:
                 systems[comp] = self._system(comp, with_s=True)
             system = systems[comp]
-            pos, s_pos = system[0], system[1]
+            pos, s_pos = system.pos, system.s_pos
             n_low = self._optimum(system, pos[c], -1.0)
             n_high = self._optimum(system, pos[c], +1.0)
             if c in s_pos:
@@ -390,16 +398,15 @@ class _Audit:
                 pending.setdefault(int(self.component[c]), []).append(c)
         for comp, group in pending.items():
             system = self._system(comp, with_s=True)
-            pos, s_pos = system[0], system[1]
+            pos, s_pos = system.pos, system.s_pos
             moved: set[int] = set()
 
             with_sums = [s_pos[j] for j in group if j in s_pos]
             if len(with_sums) > 1:
                 for sense in (1.0, -1.0):
-                    c_vec = np.zeros(len(system[-1]))
+                    c_vec = np.zeros(system.program.width)
                     c_vec[with_sums] = -sense
-                    res = _linprog(system, c_vec)
-                    self._witness(res.x if res.status == 0 else None, group, s_pos, moved)
+                    self._witness(system.program.minimise(c_vec), group, s_pos, moved)
             for c in group:
                 n_high = known.get(ids[c])
                 if n_high is None:
@@ -414,26 +421,95 @@ class _Audit:
         return pd.DataFrame([records[c] for c in cells.tolist()], columns=AUDIT_COLUMNS[:-1])
 
 
-def _linprog(system, c: np.ndarray):
-    """Minimise ``c @ x`` over one component's system with HiGHS.
+class _QuietHighs(highspy.Highs):
+    """HiGHS without its log: ``Highs()`` prints its banner to the process's standard output
+    when it sets its callbacks, before any option can be set (ERGO-Code/HiGHS#1702)."""
 
-    The true cell values always satisfy the system, so "infeasible" is a numerical artefact:
+    def enableCallbacks(self) -> None:
+        self.setOptionValue("output_flag", False)
+        super().enableCallbacks()
+
+
+class _Program:
+    """One component's linear program in HiGHS, loaded once: each solve changes only the
+    objective, and HiGHS starts from the last optimal basis, usually a few pivots away.
+    (``scipy.optimize.linprog`` checked and loaded the whole program again for every
+    objective, which took most of the audit's time.)
+
+    The true cell values always satisfy the program, so "infeasible" is a numerical artefact:
     HiGHS' presolve can declare the programs with sums (tight rounding bands of width 1e-9
-    next to coefficients of a few hundred) infeasible. Such a program is solved again without
-    presolve, which finds the optimum; a second "infeasible" is reported as it is."""
-    _, _, a_eq, b_eq, a_ub, b_ub, bounds = system
-    args = {
-        "A_eq": a_eq if a_eq.shape[0] else None,
-        "b_eq": b_eq if a_eq.shape[0] else None,
-        "A_ub": a_ub if a_ub.shape[0] else None,
-        "b_ub": b_ub if a_ub.shape[0] else None,
-        "bounds": bounds,
-        "method": "highs",
-    }
-    res = linprog(c, **args)
-    if res.status == 2:  # infeasible
-        res = linprog(c, **args, options={"presolve": False})
-    return res
+    next to coefficients of a few hundred) infeasible. Such a program is solved again from
+    scratch without presolve, which finds the optimum; a second "infeasible" is an error."""
+
+    def __init__(
+        self,
+        a_eq: sparse.csr_matrix,
+        b_eq: np.ndarray,
+        a_ub: sparse.csr_matrix,
+        b_ub: np.ndarray,
+        lower: np.ndarray,
+    ) -> None:
+        self.width = len(lower)
+        inf = highspy.kHighsInf
+        matrix = sparse.vstack([a_eq, a_ub]).tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.width, matrix.shape[0]
+        lp.col_cost_ = np.zeros(self.width)
+        lp.col_lower_ = np.where(np.isfinite(lower), lower, -inf)
+        lp.col_upper_ = np.full(self.width, inf)
+        lp.row_lower_ = np.concatenate([b_eq, np.full(len(b_ub), -inf)])
+        lp.row_upper_ = np.concatenate([b_eq, b_ub])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = matrix.indptr
+        lp.a_matrix_.index_ = matrix.indices
+        lp.a_matrix_.value_ = matrix.data
+        self._lp = lp
+        self._columns = np.arange(self.width, dtype=np.int32)
+        self._highs: highspy.Highs | None = None
+
+    def _solver(self, presolve: bool = True) -> highspy.Highs:
+        highs = _QuietHighs()
+        if not presolve:
+            highs.setOptionValue("presolve", "off")
+        highs.passModel(self._lp)
+        return highs
+
+    def minimise(self, c: np.ndarray) -> np.ndarray | None:
+        """The optimal point of minimising ``c @ x``; None when the program is unbounded."""
+        if self._highs is None:
+            self._highs = self._solver()
+        self._highs.changeColsCost(self.width, self._columns, np.asarray(c, dtype=float))
+        self._highs.run()
+        status = self._highs.getModelStatus()
+        if status in (_INFEASIBLE, _UNBOUNDED_OR_INFEASIBLE):
+            self._highs = self._solver(presolve=False)
+            self._highs.changeColsCost(self.width, self._columns, np.asarray(c, dtype=float))
+            self._highs.run()
+            status = self._highs.getModelStatus()
+        if status == _UNBOUNDED:
+            return None
+        if status != _OPTIMAL:  # the published values contradict the relations
+            message = self._highs.modelStatusToString(status)
+            raise RuntimeError(f"disclosure audit: linear program failed ({message})")
+        # From the last basis, HiGHS' point holds the program to its feasibility tolerance
+        # (1e-7): rounded to the audit's TOLERANCE, a bound of 9 is 9, not 9.0000000135.
+        return np.round(np.array(self._highs.getSolution().col_value), DECIMALS) + 0.0
+
+
+_OPTIMAL = highspy.HighsModelStatus.kOptimal
+_UNBOUNDED = highspy.HighsModelStatus.kUnbounded
+_INFEASIBLE = highspy.HighsModelStatus.kInfeasible
+_UNBOUNDED_OR_INFEASIBLE = highspy.HighsModelStatus.kUnboundedOrInfeasible
+
+
+@dataclass
+class _System:
+    """One component's program and where each member's variables are in it: ``pos`` (cell
+    -> its count's column), ``s_pos`` (cell -> its sum's column)."""
+
+    pos: dict[int, int]
+    s_pos: dict[int, int]
+    program: _Program
 
 
 def _protected(frame: pd.DataFrame, min_n: int) -> pd.Series:
@@ -503,10 +579,7 @@ def secondary_suppression(
     hidden = (primary | ~cells["shown"].astype(bool).to_numpy()).copy()
     together = _together(cells)
     _spread(hidden, together)
-    rel = model.relations
-    index = {c: i for i, c in enumerate(cells.index)}
-    cell_pos = rel["cell"].map(index).to_numpy()
-    rel_pos = np.unique(rel["rel"].to_numpy(), return_inverse=True)[1]
+    cell_pos, rel_pos, _ = model.terms
     by_cell: dict[int, list[int]] = {}
     by_rel: dict[int, list[int]] = {}
     for c, r in zip(cell_pos.tolist(), rel_pos.tolist(), strict=True):
