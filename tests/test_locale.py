@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from evaluation.report import locale
 from evaluation.report.display import display_table
 from evaluation.report.view import Labels
+from evaluation.safety import escape_markdown
 
 matplotlib.use("Agg")
 
@@ -194,3 +195,26 @@ def test_tick_digits_are_the_fewest_that_write_every_tick():
     assert locale.tick_digits([0, 500, 1000]) == 0
     assert locale.tick_digits([0.1 + 0.2, 0.4]) == 1  # float noise is not a digit
     assert locale.number(3.64, "fi", locale.axis_formatter("fi", digits=1).digits) == "3,6"
+
+
+def test_show_cuts_a_long_table_and_says_where_every_row_is(monkeypatch):
+    import IPython.display
+
+    from evaluation.report import display
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    frame = pd.DataFrame({"group": [f"g{i}" for i in range(1500)], "v": np.arange(1500.0)})
+    labels = Labels(
+        {"shown_rows": "Ensimmäiset {shown} riviä {total} rivistä; kaikki: {source}."},
+        language="fi",
+    )
+    display.show(frame, labels, max_rows=300, source="reports/tables/x.csv")
+    table, text = shown
+    cells = _cells(table.to_html())
+    assert "g299" in cells and "g300" not in cells and len(cells) == 2 * 300
+    said = f"Ensimmäiset 300 riviä 1{NBSP}500 rivistä; kaikki: reports/tables/x.csv."
+    assert text.data == escape_markdown(said, inline=False)  # shown as typed
+    shown.clear()
+    display.show(frame.head(300), labels, max_rows=300, source="reports/tables/x.csv")
+    assert len(shown) == 1 and len(_cells(shown[0].to_html())) == 2 * 300  # nothing cut

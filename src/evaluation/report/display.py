@@ -142,11 +142,29 @@ def link(text: str, href: str) -> str:
     return f"[{escape_markdown(text)}]({target})"
 
 
-def show(frame: pd.DataFrame, labels: Mapping[str, str] | None = None, **kwargs) -> None:
-    """Display a table of record with labels (see :func:`display_table`)."""
+def show(
+    frame: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    *,
+    max_rows: int | None = None,
+    source: str = "",
+    **kwargs,
+) -> None:
+    """Display a table of record with labels (see :func:`display_table`). With ``max_rows``,
+    a longer table shows its first ``max_rows`` rows, then says how many there are and that
+    every row is in ``source`` (e.g. ``tables/prepost.csv``): a page of thousands of rows is
+    not read, and it is slow to write and to open."""
     from IPython.display import display
 
-    display(display_table(frame, labels, **kwargs))
+    total = len(frame)
+    cut = max_rows is not None and total > max_rows
+    display(display_table(frame.head(max_rows) if cut else frame, labels, **kwargs))
+    if cut:
+        labels = labels or {}
+        language = table_language(labels, kwargs.get("language"))
+        template = labels.get("shown_rows", "{shown} of {total} rows; all in {source}.")
+        shown, total_text = locale.integer(max_rows, language), locale.integer(total, language)
+        note(template.format(shown=shown, total=total_text, source=source))
 
 
 def show_figure(
