@@ -132,11 +132,11 @@ def section(series: dict[str, list[float]], reps: int, respondents: int, noteboo
             "",
             "| ratio | median (range) | target |",
             "|---|---|---|",
-            f"| cold, --jobs 2 / naive | {cell('cold_j2/naive', '')} | ≤ 0.5 |",
+            f"| cold, --jobs 2 / naive | {cell('cold_j2/naive', '')} | ≤ 0.2 |",
             f"| cold, --jobs 1 / naive | {cell('cold_j1/naive', '')} | |",
-            f"| no-change rerun / cold (--jobs 2) | {cell('rerun/cold_j2', '')} | ≤ 0.1 |",
+            f"| no-change rerun / cold (--jobs 2) | {cell('rerun/cold_j2', '')} | ≤ 0.02 |",
             f"| whole product: no-change rerun / cold | {cell('full_rerun/full_cold', '')} | "
-            "≤ 0.1 |",
+            "≤ 0.02 |",
             END,
         ]
     )
