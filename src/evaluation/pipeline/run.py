@@ -923,10 +923,12 @@ def _run(
                 _remove_stale_tables(study, current)
             tables = table_hashes(study)
             # The exports read the tables of record only, as the reports do: they are written
-            # in a thread of this process while the workers write the reports.
+            # in a thread of this process while the workers write the reports (without
+            # reports, the LaTeX in a worker while this process writes the workbook).
             exporting = _in_background(
-                _export, study, tables, main_labels, source, use_cache, languages[0]
-            )
+                _export, study, tables, main_labels, source, use_cache, languages[0],
+                pool if report_nb is None else None,
+            )  # fmt: skip
             if report_nb is not None:
                 for lang in languages:
                     labels = load_labels(lang, study.paths)
@@ -1131,11 +1133,19 @@ PLAN_READS = frozenset({"scores", "responses", "summaries", "codings", "open_ans
 
 
 def _export(
-    study: Study, tables: dict, labels: dict, source: str, use_cache: bool, language: str
+    study: Study,
+    tables: dict,
+    labels: dict,
+    source: str,
+    use_cache: bool,
+    language: str,
+    pool: Executor | None = None,
 ) -> None:
     """LaTeX and xlsx exports of the tables of record (in ``language``, the run's first report
-    language), unless neither the tables nor what the exports say about them changed."""
-    from evaluation.report.exports import ExportContext, export_tables
+    language), unless neither the tables nor what the exports say about them changed. With
+    ``pool`` (idle workers: a run without reports), the LaTeX is written in a worker while
+    this process writes the workbook."""
+    from evaluation.report.exports import ExportContext, export_latex, export_workbook
 
     context = ExportContext(
         ci=study.analysis.ci,
@@ -1168,7 +1178,12 @@ def _export(
         for name, digest in kept.items()
         if isinstance(digest, str) and tables.get(name) == digest
     }
-    written = export_tables(study.paths, labels, context, unchanged=unchanged)
+    if pool is not None:
+        latex = pool.submit(export_latex, study.paths, labels, context, unchanged=unchanged)
+        written = export_workbook(study.paths, labels, context) + latex.result()
+    else:
+        written = export_latex(study.paths, labels, context, unchanged=unchanged)
+        written += export_workbook(study.paths, labels, context)
     log.info(
         "exports: %d file(s) in %s (%d table(s) unchanged, kept)",
         len(written),

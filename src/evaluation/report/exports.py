@@ -497,7 +497,25 @@ def export_tables(
 ) -> list[Path]:
     """Write the main-results table, every table of record as the LaTeX supplement (one file
     and one file per table) and all of them into one workbook; remove LaTeX files no table
-    stands behind any more.
+    stands behind any more (:func:`export_latex`, then :func:`export_workbook`)."""
+    return export_latex(paths, labels, context, unchanged=unchanged) + export_workbook(
+        paths, labels, context
+    )
+
+
+def _sources(paths: StudyPaths) -> list[Path]:
+    return sorted(paths.tables.glob("*.csv")) if paths.tables.is_dir() else []
+
+
+def export_latex(
+    paths: StudyPaths,
+    labels: Mapping[str, str],
+    context: ExportContext | None = None,
+    *,
+    unchanged: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """The LaTeX exports: the main-results table and the supplement (one file and one file
+    per table of record); LaTeX files no table stands behind any more are removed.
 
     ``unchanged``: table name -> sha256 of the CSV from which its ``supplement/<table>.tex``
     was written with these same labels and context (the run's export record). A table whose
@@ -505,56 +523,72 @@ def export_tables(
     bytes, since the exports are deterministic)."""
     context = context or ExportContext()
     unchanged = unchanged or {}
-    sources = sorted(paths.tables.glob("*.csv")) if paths.tables.is_dir() else []
-    exports = paths.reports / "exports"
-    latex_dir = exports / "latex"
+    latex_dir = paths.reports / "exports" / "latex"
     supplement_dir = latex_dir / SUPPLEMENT
     written: list[Path] = []
-    tables: dict[str, pd.DataFrame] = {}
     chunks: list[str] = []
-    contents: list[dict[str, object]] = []
-    for path in sources:
+    primary: pd.DataFrame | None = None
+    for path in _sources(paths):
         frame = _read(path)
-        tables[path.stem] = frame
-        title, note = caption(path.stem, labels), table_note(path.stem, frame, labels, context)
-        contents.append({"sheet": path.stem, "caption": title, "note": note, "n": len(frame)})
+        if path.stem == "primary":
+            primary = frame
         target = supplement_dir / f"{path.stem}.tex"
         tex = _kept_tex(target, path, unchanged.get(path.stem))
         if tex is None:
             tex = to_latex(
                 frame,
                 labels,
-                caption=title,
+                caption=caption(path.stem, labels),
                 label=path.stem,
-                note=note,
+                note=table_note(path.stem, frame, labels, context),
                 rounds=context.rounds,
                 language=context.language,
             )
             write_text(target, PREAMBLE + tex)
         chunks.append(tex)
         written.append(target)
-    main: pd.DataFrame | None = None
-    if "primary" in tables:
-        primary = tables["primary"]
+    if primary is not None:
         tex = main_results_latex(primary, labels, context)
         written.append(write_text(latex_dir / f"{MAIN_RESULTS}.tex", PREAMBLE + tex))
-        main = main_results_frame(primary, labels, context.rounds)
-        note = _main_note(primary, labels, context)
-        contents.insert(0, {"sheet": MAIN_RESULTS, "caption": labels.get("export_main_results",
-                            MAIN_RESULTS), "note": note, "n": len(main)})  # fmt: skip
     if chunks:
         written.append(write_text(latex_dir / f"{SUPPLEMENT}.tex", PREAMBLE + "\n".join(chunks)))
     _remove_stale(supplement_dir, {p.name for p in written if p.parent == supplement_dir})
     _remove_stale(latex_dir, {p.name for p in written if p.parent == latex_dir})
-    if tables:
-        header = {k: labels.get(f"export_contents_{k}", k) for k in ("sheet", "caption", "note")}
-        sheets = {CONTENTS: pd.DataFrame(contents).rename(columns=header)}
-        if main is not None:
-            sheets[MAIN_RESULTS] = main
-        target = exports / "tables.xlsx"
-        for name, frame in tables.items():  # a table called "contents" keeps its own sheet
-            sheets[name if name not in sheets else f"{name}~"] = frame
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(to_xlsx(sheets, labels))
-        written.append(target)
     return written
+
+
+def export_workbook(
+    paths: StudyPaths, labels: Mapping[str, str], context: ExportContext | None = None
+) -> list[Path]:
+    """``exports/tables.xlsx``: a contents sheet (each table's caption, note and rows), the
+    main-results table, then every table of record on its own sheet."""
+    context = context or ExportContext()
+    tables = {path.stem: _read(path) for path in _sources(paths)}
+    if not tables:
+        return []
+    contents: list[dict[str, object]] = [
+        {
+            "sheet": name,
+            "caption": caption(name, labels),
+            "note": table_note(name, frame, labels, context),
+            "n": len(frame),
+        }
+        for name, frame in tables.items()
+    ]
+    main: pd.DataFrame | None = None
+    if "primary" in tables:
+        primary = tables["primary"]
+        main = main_results_frame(primary, labels, context.rounds)
+        note = _main_note(primary, labels, context)
+        contents.insert(0, {"sheet": MAIN_RESULTS, "caption": labels.get("export_main_results",
+                            MAIN_RESULTS), "note": note, "n": len(main)})  # fmt: skip
+    header = {k: labels.get(f"export_contents_{k}", k) for k in ("sheet", "caption", "note")}
+    sheets = {CONTENTS: pd.DataFrame(contents).rename(columns=header)}
+    if main is not None:
+        sheets[MAIN_RESULTS] = main
+    for name, frame in tables.items():  # a table called "contents" keeps its own sheet
+        sheets[name if name not in sheets else f"{name}~"] = frame
+    target = paths.reports / "exports" / "tables.xlsx"
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(to_xlsx(sheets, labels))
+    return [target]
