@@ -109,7 +109,6 @@ class _Audit:
         rel = model.relations
         self.cell_pos, self.rel_pos, n_rels = model.terms
         self.coef = rel["coef"].to_numpy(dtype=float)
-        self.kind_n = np.ones(len(rel), dtype=bool)  # every relation holds for counts
         self.kind_s = rel["kind"].eq("ns").to_numpy()
         self.n = cells["n"].to_numpy(dtype=float)
         self.s = cells["s"].to_numpy(dtype=float)
@@ -147,6 +146,7 @@ class _Audit:
         terms = np.isin(self.rel_pos, np.unique(self.rel_pos[np.isin(self.cell_pos, members)]))
         # Counts are whole numbers: exact equalities. Sums are floating-point totals added up
         # in different orders, so each of their relations holds to within a rounding band.
+        # every relation holds for counts; only those of kind "ns" for sums
         a_eq, b_eq, _ = self._relations(np.flatnonzero(terms), column, self.n, width)
         if len(s_members):
             sel = np.flatnonzero(terms & self.kind_s)
