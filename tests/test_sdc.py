@@ -163,3 +163,21 @@ def test_secondary_suppression_ends_on_a_small_fully_linked_study(tmp_path):
     result = sdc.audit(model, hidden, 5, n_high=n_high, moves=moves)
     assert model.primary(5).sum() > 500
     assert result["protected"].all(), (~result["protected"]).sum()
+
+
+def test_a_program_changes_its_objective_and_says_unbounded_and_infeasible(capfd):
+    from scipy import sparse
+
+    # x + y = 9, x, y >= 0; a sum s with its band: s <= 27.
+    a_eq, b_eq = sparse.csr_matrix([[1.0, 1.0, 0.0]]), np.array([9.0])
+    a_ub, b_ub = sparse.csr_matrix([[0.0, 0.0, 1.0]]), np.array([27.0])
+    program = sdc._Program(a_eq, b_eq, a_ub, b_ub, np.array([0.0, 0.0, -np.inf]))
+    assert program.minimise(np.array([-1.0, 0.0, 0.0]))[0] == 9.0  # max x
+    assert program.minimise(np.array([1.0, 0.0, 0.0]))[0] == 0.0  # min x, same model
+    assert program.minimise(np.array([0.0, 0.0, -1.0]))[2] == 27.0  # max s
+    assert program.minimise(np.array([0.0, 0.0, 1.0])) is None  # min s: unbounded below
+    impossible = sdc._Program(a_eq, np.array([-1.0]), a_ub, b_ub, np.zeros(3))
+    with pytest.raises(RuntimeError, match="linear program failed"):
+        impossible.minimise(np.array([1.0, 0.0, 0.0]))
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # HiGHS' banner and log stay off the run's output
