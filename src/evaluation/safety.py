@@ -252,8 +252,8 @@ def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         series = frame[col]
         if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
             continue
-        is_text = series.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False)
-        texts = series[is_text.astype(bool)].astype(str)
+        is_text = series.map(lambda v: isinstance(v, str)).astype(bool)  # missing: False
+        texts = series[is_text].astype(str)
         risky = texts.str.startswith(FORMULA_PREFIXES)
         if not risky.any():
             continue
