@@ -1145,7 +1145,12 @@ def _export(
     language), unless neither the tables nor what the exports say about them changed. With
     ``pool`` (idle workers: a run without reports), the LaTeX is written in a worker while
     this process writes the workbook."""
-    from evaluation.report.exports import ExportContext, export_latex, export_workbook
+    from evaluation.report.exports import (
+        ExportContext,
+        export_latex,
+        export_tables,
+        export_workbook,
+    )
 
     context = ExportContext(
         ci=study.analysis.ci,
@@ -1182,8 +1187,7 @@ def _export(
         latex = pool.submit(export_latex, study.paths, labels, context, unchanged=unchanged)
         written = export_workbook(study.paths, labels, context) + latex.result()
     else:
-        written = export_latex(study.paths, labels, context, unchanged=unchanged)
-        written += export_workbook(study.paths, labels, context)
+        written = export_tables(study.paths, labels, context, unchanged=unchanged)
     log.info(
         "exports: %d file(s) in %s (%d table(s) unchanged, kept)",
         len(written),
