@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from evaluation.config import load_study
@@ -80,6 +82,26 @@ def test_only_what_reads_a_change_runs_again(shared_demo_run, tmp_path):
     path.write_text("".join(text), encoding="utf-8")
     run(study, jobs=2, language="both", reports=False)
     assert analyses <= set(_executed(study))
+
+
+def test_a_run_with_nothing_to_do_imports_neither_pandas_nor_the_analyses(
+    shared_demo_run, tmp_path
+):
+    """A rerun only hashes its inputs (docs/benchmarks.md): importing pandas alone would
+    double its time."""
+    study = copy_study(shared_demo_run, tmp_path / "study")
+    code = (
+        "import sys; sys.argv = ['evaluation', 'run', '--study', sys.argv[1], '--no-reports']\n"
+        "from evaluation.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
+        "heavy = ('pandas', 'numpy', 'statsmodels', 'nbconvert', 'openpyxl')\n"
+        "print('LOADED', ' '.join(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(study)], capture_output=True, text=True, check=True
+    )
+    assert _executed(study) == {}
+    assert done.stdout.strip().endswith("LOADED"), done.stdout[-300:]
 
 
 def _outputs(study: Path) -> dict[str, bytes]:

@@ -18,10 +18,12 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from evaluation.safety import check_output_path
+
+if TYPE_CHECKING:  # pandas is imported where rows are read: a run with nothing to do needs none
+    import pandas as pd
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -85,6 +87,8 @@ class ReadDigests:
         if self._whole[name] is None or not key.startswith("{"):
             return self._whole[name]
         if key not in self._rows:
+            import pandas as pd
+
             if name not in self._frames:
                 path = self.tables / name
                 self._frames[name] = pd.read_csv(path, dtype=str, keep_default_na=False)

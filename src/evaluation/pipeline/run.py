@@ -832,8 +832,6 @@ def _run(
     language: str | None,
     reports: bool,
 ) -> dict:
-    from evaluation.report import audiences as audience
-
     languages = report_languages(study, language)
     # Outputs staged by an interrupted run were never published: drop them.
     _sweep(study)
@@ -930,6 +928,8 @@ def _run(
                 pool if report_nb is None else None,
             )  # fmt: skip
             if report_nb is not None:
+                from evaluation.report import audiences as audience  # pandas: not for a rerun
+
                 for lang in languages:
                     labels = load_labels(lang, study.paths)
                     for aud in audience.audiences(study):
@@ -1145,24 +1145,11 @@ def _export(
     language), unless neither the tables nor what the exports say about them changed. With
     ``pool`` (idle workers: a run without reports), the LaTeX is written in a worker while
     this process writes the workbook."""
-    from evaluation.report.exports import (
-        ExportContext,
-        export_latex,
-        export_tables,
-        export_workbook,
-    )
-
-    context = ExportContext(
-        ci=study.analysis.ci,
-        min_n=study.min_n,
-        rounds={r.id: r.label_in(language) for r in study.rounds},
-        language=language,
-    )
     record = study.paths.reports / ".cache" / "exports.json"
-    said = {
-        "ci": context.ci,
-        "min_n": context.min_n,
-        "rounds": context.rounds,
+    said = {  # what the exports say besides the tables: ExportContext's fields
+        "ci": study.analysis.ci,
+        "min_n": study.min_n,
+        "rounds": {r.id: r.label_in(language) for r in study.rounds},
         "language": language,
     }
     payload = json.dumps([tables, labels, source, said], sort_keys=True).encode()
@@ -1177,6 +1164,15 @@ def _export(
             last = json.loads(record.read_text(encoding="utf-8"))
     if last.get("key") == key and workbook.is_file():
         return
+    # imported only now: pandas and openpyxl are not needed for a run with nothing to do
+    from evaluation.report.exports import (
+        ExportContext,
+        export_latex,
+        export_tables,
+        export_workbook,
+    )
+
+    context = ExportContext(**said)
     kept = last.get("tables", {}) if last.get("base") == base else {}
     unchanged = {
         name.removesuffix(".csv"): digest
