@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import numpy as np
 import pandas as pd
 
 from evaluation.report.display import display_table
-from evaluation.report.html import notebook_to_html
+from evaluation.report.html import _html_exporter, notebook_to_html
 
 
 def test_display_table_labels_rounds_and_hides_suppressed_column():
@@ -45,6 +47,42 @@ def test_html_has_toc_provenance_and_no_code(tmp_path):
     assert "secret_code" not in html
     assert "Sisällys" in html and "#Section-A" in html
     assert "Alkuperä" in html and "data/raw/responses.csv (abc123)" in html
+
+
+def test_a_page_is_nbconvert_s_own_page_without_its_soup_pass():
+    """Our exporter skips HTMLExporter's BeautifulSoup pass and makes its edits on the text
+    (evaluation.report.html._nbconvert_edits): the soup reads our page as nbconvert's page,
+    and no heading anchor is left as `<a ... />` (which a browser reads as an open link)."""
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    png = (
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
+        "RU5ErkJggg=="
+    )
+    code = nbformat.v4.new_code_cell("x = 1")
+    code.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/markdown": "# Title\n\n## Osa 2 — Ääni & <b>\n"}
+        ),
+        nbformat.v4.new_output(
+            "display_data", data={"text/html": "<table><tr><td>1</td></tr></table>"}
+        ),
+        nbformat.v4.new_output("display_data", data={"image/png": png}),
+        nbformat.v4.new_output("stream", name="stdout", text="plain & <text>\n"),
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("### A heading\n\nText."), code]
+    options = {"template_name": "lab", "exclude_input": True, "exclude_input_prompt": True,
+               "exclude_output_prompt": True, "anchor_link_text": ""}  # fmt: skip
+    stock, _ = HTMLExporter(language_code="fi", **options).from_notebook_node(nb)
+    ours, _ = _html_exporter("fi").from_notebook_node(nb)
+    assert str(BeautifulSoup(ours, features="html.parser")) == stock
+    assert ours.count('<a class="anchor-link"') == stock.count('<a class="anchor-link"') >= 2
+    assert "Osa 2 — Ääni" in ours
+    assert not re.search(r"<a\b[^<>]*/>", ours)
+    assert ours.count('tabindex="0"') == stock.count('tabindex="0"') >= 4
+    assert "No description has been provided for this image" in ours
 
 
 def test_label_files_have_the_same_keys_and_no_duplicates():
