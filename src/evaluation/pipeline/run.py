@@ -960,6 +960,10 @@ def _run(
                 for job in report_jobs:
                     state.records[job.name]["html"] = job.html
                 state.settle([job.name for job in report_jobs])
+                if todo2:
+                    from evaluation.report.plot_cache import prune
+
+                    prune(study.paths.reports)  # figures of tables long since changed
             exporting.result()
     except BaseException:  # SIGTERM, Ctrl-C, an error: no worker outlives the run
         if pool is not None:

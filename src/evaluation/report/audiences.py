@@ -27,7 +27,7 @@ from evaluation.config import REPORT_SECTIONS, Study, load_study
 from evaluation.io.codings import codebook_labels, load_codebook
 from evaluation.io.files import record_read
 from evaluation.report import locale
-from evaluation.report.display import heading, link, markdown, note, show, show_figure
+from evaluation.report.display import heading, link, markdown, note, show, show_plot
 from evaluation.report.view import StudyView, view_labels
 from evaluation.report.wording import size_word, summary_sentence
 from evaluation.safety import escape_markdown, short_hash, unique_slugs
@@ -396,17 +396,19 @@ def _trajectory_figure(v: ReportView, prepost: pd.DataFrame) -> None:
     if not measures:
         note(v.label("rep_trajectory_none").format(min_n=v.study.min_n))
         return
-    fig = mean_trajectory_plot(
-        means, measures=measures, lines=lines, rounds=v.study.round_ids, labels=v.labels,
-        scales=measure_scales(v.study.instruments), ci=v.study.analysis.ci, min_n=v.study.min_n,
-    )  # fmt: skip
+    arguments = {
+        "means": means, "measures": measures, "lines": lines, "rounds": v.study.round_ids,
+        "labels": v.labels, "scales": measure_scales(v.study.instruments),
+        "ci": v.study.analysis.ci, "min_n": v.study.min_n,
+    }  # fmt: skip
     alt = v.label("fig_trajectory_alt").format(
         group=v.audience.name,
         measures=", ".join(v.label(m) for m in measures),
         level=f"{v.study.analysis.ci * 100:g}",
     )
     # SVG only: the publication figures (SVG + 300 dpi PNG) are the analysis notebooks'.
-    show_figure(fig, v.figure_path("trajectory"), alt=alt, png=False, language=v.language)
+    show_plot(mean_trajectory_plot, arguments, v.figure_path("trajectory"), alt=alt, png=False,
+              language=v.language)  # fmt: skip
 
 
 @_section
@@ -590,11 +592,11 @@ def indicators(v: ReportView) -> None:
     if not study.empty:
         from evaluation.report.plots import indicator_trajectory_plot
 
-        fig = indicator_trajectory_plot(
-            study, rounds=v.study.round_ids, labels=v.labels, min_n=v.study.min_n
-        )
-        show_figure(fig, v.figure_path("indicators"), alt=v.label("fig_indicator_trajectory_alt"),
-                    png=False, language=v.language)  # fmt: skip
+        arguments = {"indicators": study, "rounds": v.study.round_ids, "labels": v.labels,
+                     "min_n": v.study.min_n}  # fmt: skip
+        alt = v.label("fig_indicator_trajectory_alt")
+        show_plot(indicator_trajectory_plot, arguments, v.figure_path("indicators"), alt=alt,
+                  png=False, language=v.language)  # fmt: skip
         rows = study[study["round"].isin(latest)]
         show(indicator_rows(rows, v.labels).drop(columns=["group"]), v.labels)
     orgs = v.visible(table[table["group_by"].eq("organisation")])
@@ -988,15 +990,11 @@ def risks(v: ReportView) -> None:
     groups = [("all", "all", v.label("all"))]
     if v.audience.kind == "organisation":
         groups.append(("organisation", v.audience.name, v.audience.name))
-    fig = risk_trend_plot(
-        table, definitions=definitions, rounds=v.study.round_ids, groups=groups,
-        labels=v.labels, min_n=v.study.min_n,
-    )  # fmt: skip
-    if fig is None:
+    arguments = {"risks": table, "definitions": definitions, "rounds": v.study.round_ids,
+                 "groups": groups, "labels": v.labels, "min_n": v.study.min_n}  # fmt: skip
+    if not show_plot(risk_trend_plot, arguments, v.figure_path("risks"),
+                     alt=v.label("fig_risks_alt"), png=False, language=v.language):  # fmt: skip
         note(v.label("all_rows_hidden").format(min_n=v.study.min_n))
-    else:
-        alt = v.label("fig_risks_alt")
-        show_figure(fig, v.figure_path("risks"), alt=alt, png=False, language=v.language)
     rows = v.visible(table)
     units = rows[rows["group_by"].astype(str).eq("unit")]
     latest = [r for r in v.study.round_ids if r in set(units["round"].astype(str))][-1:]
@@ -1051,7 +1049,8 @@ def feedback(v: ReportView) -> None:
     """Training feedback: means with their intervals by round per activity type (a figure,
     whole study) and the feedback score per round for the whole study, activity types and
     this audience's own actor and organisations (a table). Consortium and actor reports."""
-    from evaluation.report.feedback import display_frame, feedback_note, feedback_plot_for
+    from evaluation.report.feedback import display_frame, feedback_note, feedback_plot_arguments
+    from evaluation.report.plots import feedback_plot
 
     if v.audience.kind == "organisation":  # not read at all: the report's cache skips it
         return
@@ -1061,12 +1060,10 @@ def feedback(v: ReportView) -> None:
     heading(v.label("nb_47-feedback"))
     note(feedback_note(v))
     whole = table[table["group_by"].astype(str).isin(["all", "activity"])]
-    fig = feedback_plot_for(v, whole)
-    if fig is not None:
-        show_figure(
-            fig, v.figure_path("feedback"), alt=v.label("fig_feedback_alt"), png=False,
-            language=v.language,
-        )  # fmt: skip
+    arguments = feedback_plot_arguments(v, whole)
+    if arguments is not None:
+        show_plot(feedback_plot, arguments, v.figure_path("feedback"),
+                  alt=v.label("fig_feedback_alt"), png=False, language=v.language)  # fmt: skip
     heading(v.label("fb_score_by_group"), 3)
     note(v.label("fb_score_note"))
     _show_or_say(v, display_frame(v, feedback_rows(v, table)).drop(columns="fb_scale"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from numbers import Integral, Real
 from pathlib import Path
@@ -179,15 +179,52 @@ def show_figure(
     in the report; ``alt`` becomes the figure's text alternative (SVG ``<title>`` and
     ``aria-label``). With ``language``, every numeric tick label is written in it
     (:func:`evaluation.report.locale.localise_axes`); without, the ticks are matplotlib's."""
-    from IPython.display import HTML, SVG, display
-
     from evaluation.report.plots import save_figure
 
     if language:
         locale.localise_axes(fig, language)
 
     svg = save_figure(fig, path_without_suffix, formats=("svg", "png") if png else ("svg",))[0]
-    svg = staged_path(svg)  # while a run stages the notebook's outputs, the file is there
+    _embed(staged_path(svg), alt)  # while a run stages the notebook's outputs, the file is there
+
+
+def show_plot(
+    plot: Callable[..., object],
+    arguments: Mapping[str, object],
+    path_without_suffix: Path,
+    *,
+    alt: str | None = None,
+    png: bool = True,
+    language: str | None = None,
+) -> bool:
+    """:func:`show_figure` of ``plot(**arguments)``, drawn once for what it shows: while
+    ``evaluation run`` runs, a figure drawn before from the same function, arguments, language
+    and code is copied from the study's figure cache (:mod:`evaluation.report.plot_cache`).
+    ``arguments`` must be every input of the figure (tables, labels, options). A plot that
+    returns None shows nothing; returns whether a figure was shown."""
+    from evaluation.report import plot_cache
+
+    base = Path(path_without_suffix)
+    formats = ("svg", "png") if png else ("svg",)
+    targets = [base.with_name(f"{base.name}.{fmt}") for fmt in formats]
+    folder = plot_cache.cache_folder()
+    key = plot_cache.figure_key(plot, arguments, language, formats) if folder else ""
+    if folder and plot_cache.fetch(folder, key, targets):
+        _embed(staged_path(targets[0]), alt)
+        return True
+    fig = plot(**arguments)
+    if fig is None:
+        return False
+    show_figure(fig, base, alt=alt, png=png, language=language)
+    if folder:
+        plot_cache.store(folder, key, [staged_path(t) for t in targets])
+    return True
+
+
+def _embed(svg: Path, alt: str | None) -> None:
+    """Show the SVG file ``svg`` in the notebook, with ``alt`` as its text alternative."""
+    from IPython.display import HTML, SVG, display
+
     if alt is None:
         display(SVG(filename=str(svg)))
         return

@@ -80,25 +80,34 @@ def feedback_lines(v: StudyView, table: pd.DataFrame) -> list[tuple[str, str, st
     return lines
 
 
+def feedback_plot_arguments(
+    v: StudyView, table: pd.DataFrame, scales: Sequence[str] | None = None
+) -> dict[str, object] | None:
+    """The arguments of :func:`evaluation.report.plots.feedback_plot` for ``table``: means
+    with CIs by round per activity type (None for an empty table)."""
+    if table is None or table.empty:
+        return None
+    scales = list(scales or dict.fromkeys(table["scale"].astype(str)))
+    rounds = [r for r in v.study.round_ids if r in set(table["round"].astype(str))]
+    return {
+        "summary": table,
+        "scales": [(s, scale_label(v, s)) for s in scales],
+        "lines": feedback_lines(v, table),
+        "rounds": rounds,
+        "labels": v.labels,
+        "ci": v.ci,
+        "min_n": v.study.min_n,
+    }
+
+
 def feedback_plot_for(
     v: StudyView, table: pd.DataFrame, scales: Sequence[str] | None = None
 ) -> object | None:
     """The figure of means with CIs by round per activity type (None for an empty table)."""
     from evaluation.report.plots import feedback_plot
 
-    if table is None or table.empty:
-        return None
-    scales = list(scales or dict.fromkeys(table["scale"].astype(str)))
-    rounds = [r for r in v.study.round_ids if r in set(table["round"].astype(str))]
-    return feedback_plot(
-        table,
-        scales=[(s, scale_label(v, s)) for s in scales],
-        lines=feedback_lines(v, table),
-        rounds=rounds,
-        labels=v.labels,
-        ci=v.ci,
-        min_n=v.study.min_n,
-    )
+    arguments = feedback_plot_arguments(v, table, scales)
+    return None if arguments is None else feedback_plot(**arguments)
 
 
 def reliability_frame(v: StudyView, table: pd.DataFrame) -> pd.DataFrame:
@@ -112,6 +121,7 @@ __all__ = [
     "display_frame",
     "feedback_lines",
     "feedback_note",
+    "feedback_plot_arguments",
     "feedback_plot_for",
     "group_label",
     "reliability_frame",

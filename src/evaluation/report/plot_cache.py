@@ -1,0 +1,129 @@
+"""Figures drawn once for what they show (issue 17): while ``evaluation run`` runs a notebook, a
+figure whose plot function, arguments, language and code were drawn before in this study is
+copied from ``reports/.cache/figures/`` instead of being drawn again.
+
+The consortium and actor reports show the same indicator, risk and feedback figures; after a
+changed activity the eight reports that show indicators draw two figures (one per language)
+instead of eight. Drawing and saving a 12-panel figure takes about 2 s; copying it 2 ms.
+
+The key is the plot function's module and name, a fingerprint of every argument it is called
+with (:func:`fingerprint`: tables by their exact CSV text and dtypes), the tick language, the
+formats, the package's source hash and matplotlib's version. A figure therefore comes from the
+cache only when the function would receive exactly the same values and run the same code.
+Outside a run (a notebook opened in Jupyter) nothing is cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.io.files import STAGING_ENV, atomic_path
+
+FOLDER = "figures"  # under reports/.cache/
+
+
+def fingerprint(value: object) -> str:
+    """A sha256 of ``value``'s content: tables and series by their dtypes and exact CSV text
+    (index included), mappings by their sorted items, sequences item by item, dataclasses by
+    their type and fields, numbers, text, booleans and None by type and ``repr``. Anything
+    else is refused (TypeError), so no argument is ever keyed by its identity."""
+    h = hashlib.sha256()
+    _feed(h, value)
+    return h.hexdigest()
+
+
+def _feed(h: hashlib._Hash, value: object) -> None:
+    if isinstance(value, pd.DataFrame | pd.Series):
+        frame = value.to_frame() if isinstance(value, pd.Series) else value
+        h.update(f"frame:{[str(t) for t in frame.dtypes]}:".encode())
+        h.update(frame.to_csv(lineterminator="\n").encode())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        h.update(f"{type(value).__module__}.{type(value).__qualname__}:".encode())
+        _feed(h, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    elif isinstance(value, Mapping):
+        items = sorted(value.items(), key=lambda kv: repr(kv[0]))
+        h.update(f"map:{len(items)}:".encode())
+        for key, item in items:
+            _feed(h, key)
+            _feed(h, item)
+    elif isinstance(value, list | tuple | np.ndarray):
+        values = value.tolist() if isinstance(value, np.ndarray) else value
+        h.update(f"seq:{len(values)}:".encode())
+        for item in values:
+            _feed(h, item)
+    elif value is None or isinstance(value, str | bool | int | float | np.generic):
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+    else:
+        raise TypeError(f"a figure's argument of type {type(value).__name__} has no fingerprint")
+
+
+@functools.cache
+def _code() -> str:
+    import matplotlib
+
+    from evaluation.pipeline.manifest import source_hash
+
+    return f"{source_hash()}:{matplotlib.__version__}"
+
+
+def cache_folder() -> Path | None:
+    """``reports/.cache/figures`` of the study whose notebook ``evaluation run`` is running
+    now (:data:`evaluation.io.files.STAGING_ENV`); None outside a run."""
+    spec = os.environ.get(STAGING_ENV)
+    return Path(json.loads(spec)["reports"]) / ".cache" / FOLDER if spec else None
+
+
+def figure_key(plot: Callable, arguments: Mapping[str, object], language: str | None,
+               formats: tuple[str, ...]) -> str:  # fmt: skip
+    """The cache key of ``plot(**arguments)`` saved in ``formats`` with ticks in ``language``."""
+    name = f"{plot.__module__}.{plot.__qualname__}"
+    return fingerprint([name, arguments, language or "", list(formats), _code()])
+
+
+def fetch(folder: Path, key: str, targets: list[Path]) -> bool:
+    """Copy the cached files of ``key`` (one per target, in the targets' formats) onto
+    ``targets`` (atomically, staged); False, copying nothing, unless all are cached."""
+    cached = [folder / f"{key}{target.suffix}" for target in targets]
+    if not all(path.is_file() for path in cached):
+        return False
+    for path, target in zip(cached, targets, strict=True):
+        with atomic_path(target) as tmp:
+            shutil.copyfile(path, tmp)
+        os.utime(path)  # used now: pruning keeps it (prune)
+    return True
+
+
+def store(folder: Path, key: str, written: list[Path]) -> None:
+    """Keep copies of the files just written for ``key`` (atomically: workers may store the
+    same key at once; either copy is the same figure)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in written:
+        with atomic_path(folder / f"{key}{path.suffix}") as tmp:
+            shutil.copyfile(path, tmp)
+
+
+def prune(reports: Path, days: float = 14) -> int:
+    """Remove the cached figures of the study at ``reports`` that no notebook has drawn or
+    copied for ``days`` days; the number removed. (A figure of a table that changed is never
+    asked for again.)"""
+    folder = reports / ".cache" / FOLDER
+    if not folder.is_dir():
+        return 0
+    before = time.time() - days * 86400
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
