@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from evaluation.config import load_study
-from evaluation.report.audiences import Audience, ReportView, audiences, slug
+from evaluation.report.audience import Audience, audiences, slug
+from evaluation.report.audiences import ReportView
 from tests.conftest import STUDY_YAML, write_study
 
 THREE_ORGS = STUDY_YAML.replace(
@@ -102,7 +103,9 @@ def test_the_trend_chart_draws_only_measures_with_a_mean_and_says_so_when_none(
     said, drawn = [], []
     monkeypatch.setattr(audience, "note", lambda text: said.append(text))
     monkeypatch.setattr(
-        audience, "show_figure", lambda fig, path, alt, png, **_: drawn.append(len(fig.axes))
+        audience,
+        "show_plot",
+        lambda plot, arguments, path, alt, png, **_: drawn.append(len(plot(**arguments).axes)),
     )
     view = _view(tmp_path, "consortium", "Tiny")
     nan = float("nan")
@@ -121,7 +124,9 @@ def test_the_trend_chart_has_intervals_and_the_scales_whole_range(tmp_path, monk
 
     figures = []
     monkeypatch.setattr(audience, "note", lambda text: None)
-    monkeypatch.setattr(audience, "show_figure", lambda fig, *a, **k: figures.append(fig))
+    monkeypatch.setattr(
+        audience, "show_plot", lambda plot, arguments, *a, **k: figures.append(plot(**arguments))
+    )
     view = _view(tmp_path, "consortium", "Tiny")
     view._tables["trajectories"] = _trend_rows([60.0, 62.0], [3.65, 3.72])
     audience._trajectory_figure(view, PREPOST)

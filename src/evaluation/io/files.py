@@ -12,7 +12,9 @@ so a failing notebook never replaces or removes an earlier output.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -61,6 +63,12 @@ def read_table_name(key: str) -> str:
     return json.loads(key)["table"] if key.startswith("{") else key
 
 
+def _read_rows(path: Path) -> list[list[str]]:
+    """The rows of a CSV table of record as text (the header first; blank lines skipped)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [row for row in csv.reader(handle) if row]
+
+
 def read_digest(tables: Path, key: str) -> str | None:
     """The sha256 of what a :func:`read_key` names in the folder ``tables``: the whole file, or
     the CSV text of its rows that match (read as text, as written); None when it is absent."""
@@ -76,7 +84,7 @@ class ReadDigests:
     def __init__(self, tables: Path, hashes: dict[str, str] | None = None) -> None:
         self.tables = tables
         self._whole: dict[str, str | None] = dict(hashes or {})
-        self._frames: dict[str, pd.DataFrame] = {}
+        self._parsed: dict[str, list[list[str]]] = {}  # rows of each table, as text
         self._rows: dict[str, str | None] = {}
 
     def __call__(self, key: str) -> str | None:
@@ -87,17 +95,19 @@ class ReadDigests:
         if self._whole[name] is None or not key.startswith("{"):
             return self._whole[name]
         if key not in self._rows:
-            import pandas as pd
-
-            if name not in self._frames:
-                path = self.tables / name
-                self._frames[name] = pd.read_csv(path, dtype=str, keep_default_na=False)
-            frame = self._frames[name]
-            keep = pd.Series(True, index=frame.index)
-            for column, value in json.loads(key)["rows"].items():
-                keep &= frame[column].eq(value) if column in frame else False
-            text = frame[keep].to_csv(index=False, lineterminator="\n")
-            self._rows[key] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            if name not in self._parsed:
+                self._parsed[name] = _read_rows(self.tables / name)
+            header, *rows = self._parsed[name] or [[]]
+            where = [(header.index(c) if c in header else None, v)
+                     for c, v in json.loads(key)["rows"].items()]  # fmt: skip
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(
+                row for row in rows
+                if all(i is not None and i < len(row) and row[i] == v for i, v in where)
+            )  # fmt: skip
+            self._rows[key] = hashlib.sha256(out.getvalue().encode("utf-8")).hexdigest()
         return self._rows[key]
 
 

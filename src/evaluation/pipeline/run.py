@@ -59,6 +59,7 @@ from evaluation.pipeline.manifest import (
     table_hashes,
     write_manifest,
 )
+from evaluation.report.audience import audiences
 from evaluation.report.html import IndexLink, IndexSection, index_html, notebook_to_html
 from evaluation.safety import check_output_folders, check_output_path, is_plain_folder
 
@@ -584,9 +585,9 @@ class _Run:
         kept = len(jobs) - len(out)
         if kept:
             log.info("%d of %d notebook(s) unchanged since the last run: kept", kept, len(jobs))
-        # Longest first (by the last run's times) keeps every worker busy to the end.
-        last = _last_seconds(self.study)
-        out.sort(key=lambda j: -last.get(j.name, 0.0))
+        if out:  # longest first (by the last run's times) keeps every worker busy to the end
+            last = _last_seconds(self.study)
+            out.sort(key=lambda j: -last.get(j.name, 0.0))
         return out
 
     def execute(self, pool: Executor | None, jobs: list[NotebookJob]) -> None:
@@ -928,11 +929,9 @@ def _run(
                 pool if report_nb is None else None,
             )  # fmt: skip
             if report_nb is not None:
-                from evaluation.report import audiences as audience  # pandas: not for a rerun
-
                 for lang in languages:
                     labels = load_labels(lang, study.paths)
-                    for aud in audience.audiences(study):
+                    for aud in audiences(study):
                         name = f"{REPORT_NOTEBOOK}.{lang}.{aud.slug}"
                         report_jobs.append(
                             state.job(

@@ -23,56 +23,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.config import REPORT_SECTIONS, Study, load_study
+from evaluation.config import REPORT_SECTIONS, load_study
 from evaluation.io.codings import codebook_labels, load_codebook
 from evaluation.io.files import record_read
 from evaluation.report import locale
+from evaluation.report.audience import KINDS, Audience, audiences
 from evaluation.report.display import heading, link, markdown, note, show, show_plot
 from evaluation.report.view import StudyView, view_labels
 from evaluation.report.wording import size_word, summary_sentence
-from evaluation.safety import escape_markdown, short_hash, unique_slugs
-from evaluation.safety import slug as _safe_slug
+from evaluation.safety import escape_markdown
 
-KINDS = ("consortium", "actor", "organisation")
 HEADLINE_EFFECTS = ("hedges_g", "d_z", "d_av_all")
 # The tests of a comparison over every respondent of the group (prepost.csv population "all").
 ALL_RESPONDENT_TESTS = ("welch_t", "paired_t", "partial_overlap_t")
-
-
-def slug(text: str) -> str:
-    """A file-name-safe ASCII slug: "Hyvinvointialue A" -> "hyvinvointialue-a" (a short hash
-    when nothing readable is left)."""
-    return _safe_slug(text) or short_hash(text)
-
-
-@dataclass(frozen=True)
-class Audience:
-    kind: str  # consortium | actor | organisation
-    name: str
-    file: str = ""  # file-name part, unique among the audiences of its kind (see audiences())
-
-    @property
-    def slug(self) -> str:
-        """The report's file name (without .html): ``organisation-hoiva-aapa-oy``. Only ASCII
-        letters, digits and ``-``: a name never becomes a path."""
-        if self.kind == "consortium":
-            return "consortium"
-        return f"{self.kind}-{self.file or slug(self.name)}"
-
-
-def audiences(study: Study) -> list[Audience]:
-    """Every audience of a study: the consortium, each actor, each organisation (as configured
-    in study.yaml ``organisations``), in a stable order. Two names with the same slug ("Org A",
-    "org-a") get a short hash each, so no report overwrites another's."""
-    orgs = study.organisations
-    actors = sorted({org.actor for org in orgs.values() if org.actor})
-    actor_files = unique_slugs(str(a) for a in actors)
-    org_files = unique_slugs(str(o) for o in sorted(orgs))
-    return [
-        Audience("consortium", study.name),
-        *(Audience("actor", a, actor_files[str(a)]) for a in actors),
-        *(Audience("organisation", o, org_files[str(o)]) for o in sorted(orgs)),
-    ]
 
 
 @dataclass(kw_only=True)
