@@ -96,10 +96,10 @@ def _plot(rows) -> None:
     ns = [r[0] for r in rows]
     left.plot(ns, [r[3] for r in rows], marker="o", label="run")
     left.plot(ns, [r[1] for r in rows], marker="s", label="demo")
-    left.axhline(600, color="#c0504d", linestyle="--", linewidth=1, label="target 10 min")
+    left.axhline(300, color="#c0504d", linestyle="--", linewidth=1, label="target 5 min")
     right.plot(ns, [r[4] for r in rows], marker="o", label="run")
     right.plot(ns, [r[2] for r in rows], marker="s", label="demo")
-    right.axhline(8, color="#c0504d", linestyle="--", linewidth=1, label="target 8 GB")
+    right.axhline(4, color="#c0504d", linestyle="--", linewidth=1, label="target 4 GB")
     for ax, label in ((left, "wall seconds"), (right, "peak memory, GB")):
         ax.set_xscale("log")
         ax.set_xlabel("respondents per round (4 rounds)")
