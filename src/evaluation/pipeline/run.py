@@ -41,6 +41,7 @@ from pathlib import Path
 from evaluation.config import Study, load_labels, load_study
 from evaluation.errors import NotebookError, ReproduceError, UsageError
 from evaluation.io.files import (
+    FIGURES_ENV,
     READS_ENV,
     STAGING_ENV,
     ReadDigests,
@@ -95,6 +96,9 @@ class NotebookJob:
     by_cell: bool = False
     cell_key: str = ""
     replay: bool = False
+    # Figures drawn before from the same function and arguments are copied
+    # (evaluation.report.plot_cache); not under --force, which draws every figure again.
+    figure_cache: bool = True
 
     @property
     def language(self) -> str:
@@ -277,6 +281,8 @@ def execute_notebook(job: NotebookJob) -> dict:
     traced = job.cache_dir / f".{job.name}.reads"
     traced.unlink(missing_ok=True)
     os.environ[READS_ENV] = str(traced)
+    if job.figure_cache:
+        os.environ[FIGURES_ENV] = str(job.cache_dir / "figures")
     os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
     cells = None
@@ -324,6 +330,7 @@ def execute_notebook(job: NotebookJob) -> dict:
     finally:
         os.environ.pop(STAGING_ENV, None)
         os.environ.pop(READS_ENV, None)
+        os.environ.pop(FIGURES_ENV, None)
     reads = (
         sorted(set(traced.read_text(encoding="utf-8").splitlines()) - {""})
         if traced.is_file()
@@ -539,6 +546,7 @@ class _Run:
             reads=paths["reads"] if "reads" in paths else notebook_reads(nb),
             title=title or labels.get(f"nb_{nb.stem}", nb.stem),
             by_cell=by_cell,
+            figure_cache=self.use_cache,
         )
 
     def inputs(self, job: NotebookJob) -> dict[str, str]:

@@ -10,7 +10,7 @@ The key is the plot function's module and name, a fingerprint of every argument 
 with (:func:`fingerprint`: tables by their exact CSV text and dtypes), the tick language, the
 formats, the package's source hash and matplotlib's version. A figure therefore comes from the
 cache only when the function would receive exactly the same values and run the same code.
-Outside a run (a notebook opened in Jupyter) nothing is cached.
+Outside a run (a notebook opened in Jupyter) and under ``--force`` nothing is cached.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
 import os
 import shutil
 import time
@@ -28,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.io.files import STAGING_ENV, atomic_path
+from evaluation.io.files import FIGURES_ENV, atomic_path
 
-FOLDER = "figures"  # under reports/.cache/
+FOLDER = "figures"  # under reports/.cache/ (where evaluation run points FIGURES_ENV)
 
 
 def fingerprint(value: object) -> str:
@@ -78,10 +77,11 @@ def _code() -> str:
 
 
 def cache_folder() -> Path | None:
-    """``reports/.cache/figures`` of the study whose notebook ``evaluation run`` is running
-    now (:data:`evaluation.io.files.STAGING_ENV`); None outside a run."""
-    spec = os.environ.get(STAGING_ENV)
-    return Path(json.loads(spec)["reports"]) / ".cache" / FOLDER if spec else None
+    """The figure cache of the study whose notebook ``evaluation run`` is running now
+    (``reports/.cache/figures``, :data:`evaluation.io.files.FIGURES_ENV`); None outside a run
+    and under ``--force``, which draws every figure again."""
+    folder = os.environ.get(FIGURES_ENV)
+    return Path(folder) if folder else None
 
 
 def figure_key(plot: Callable, arguments: Mapping[str, object], language: str | None,
