@@ -128,8 +128,11 @@ def test_an_incremental_run_writes_what_a_cold_run_writes(shared_demo_run, tmp_p
     run(study, jobs=2, language="both")
     exports = json.loads((study / "reports" / ".cache" / "exports.json").read_text())
     assert exports["tables"]["indicators.csv"]
+    figures = Path("reports") / ".cache" / "figures"  # the reports' figures, drawn once
+    assert any((study / figures).glob("*.svg"))
     cold = copy_study(study, tmp_path / "cold")
     run(cold, jobs=2, language="both", use_cache=False, reports=False)
+    assert not (cold / figures).exists()  # --force draws every figure again
     incremental, fresh = _outputs(study), _outputs(cold)
     assert sorted(incremental) == sorted(fresh)
     differ = [name for name in fresh if incremental[name] != fresh[name]]

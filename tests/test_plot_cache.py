@@ -52,17 +52,14 @@ def test_a_fingerprint_is_the_content_and_refuses_what_it_cannot_read():
         plot_cache.fingerprint({"figure": object()})
 
 
-def _in_a_run(tmp_path: Path, monkeypatch, force: bool = False) -> tuple[Path, Path]:
-    """The environment `evaluation run` sets while a notebook runs: its staging folder and,
-    unless --force, the figure cache."""
+def _in_a_run(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """The environment `evaluation run` sets while a notebook runs: its staging folder and
+    the figure cache."""
     reports = tmp_path / "reports"
     stage = reports / ".staging" / "report"
     stage.mkdir(parents=True)
     monkeypatch.setenv(STAGING_ENV, json.dumps({"reports": str(reports), "stage": str(stage)}))
-    if force:
-        monkeypatch.delenv(FIGURES_ENV, raising=False)
-    else:
-        monkeypatch.setenv(FIGURES_ENV, str(reports / ".cache" / "figures"))
+    monkeypatch.setenv(FIGURES_ENV, str(reports / ".cache" / "figures"))
     return reports, stage
 
 
@@ -95,7 +92,7 @@ def test_a_figure_is_drawn_once_for_the_same_arguments_and_again_for_others(tmp_
     assert (stage / second.relative_to(reports)).with_name("indicators.png").is_file()
 
 
-def test_outside_a_run_and_under_force_nothing_is_cached(tmp_path, monkeypatch):
+def test_outside_a_run_nothing_is_cached(tmp_path, monkeypatch):
     monkeypatch.delenv(STAGING_ENV, raising=False)
     monkeypatch.delenv(FIGURES_ENV, raising=False)
     calls = []
@@ -109,12 +106,6 @@ def test_outside_a_run_and_under_force_nothing_is_cached(tmp_path, monkeypatch):
         show_plot(plot, {"indicators": TABLE, "rounds": ["t1", "t2"]}, target, png=False)
     assert len(calls) == 2 and target.with_name("indicators.svg").is_file()
     assert not (tmp_path / ".cache").exists()
-
-    reports, stage = _in_a_run(tmp_path, monkeypatch, force=True)  # evaluation run --force
-    for _ in range(2):
-        show_plot(plot, {"indicators": TABLE, "rounds": ["t1", "t2"]}, reports / "f", png=False)
-    assert len(calls) == 4 and (stage / "f.svg").is_file()
-    assert not (reports / ".cache").exists()
 
 
 def test_a_plot_that_draws_nothing_shows_nothing(tmp_path, monkeypatch):

@@ -35,7 +35,7 @@ STAGING_ENV = "EVALUATION_STAGING"
 # While ``evaluation run`` executes a notebook: the file where the tables of record it reads are
 # traced (:func:`record_read`), so its cache depends on exactly those.
 READS_ENV = "EVALUATION_READS"
-# While ``evaluation run`` (without --force) executes a notebook: the study's figure cache
+# While ``evaluation run`` executes a notebook: the study's figure cache
 # (reports/.cache/figures, :mod:`evaluation.report.plot_cache`).
 FIGURES_ENV = "EVALUATION_FIGURES"
 

@@ -70,6 +70,7 @@ KERNEL = "evaluation"
 ENGINES = ("inprocess", "kernel")
 REPORT_NOTEBOOK = "90-report"
 STAGING = ".staging"  # reports/.staging/<notebook>/: its outputs until it succeeds
+FIGURES = "figures"  # reports/.cache/figures/: evaluation.report.plot_cache
 LANGUAGES = ("fi", "en")
 
 
@@ -96,9 +97,6 @@ class NotebookJob:
     by_cell: bool = False
     cell_key: str = ""
     replay: bool = False
-    # Figures drawn before from the same function and arguments are copied
-    # (evaluation.report.plot_cache); not under --force, which draws every figure again.
-    figure_cache: bool = True
 
     @property
     def language(self) -> str:
@@ -281,8 +279,8 @@ def execute_notebook(job: NotebookJob) -> dict:
     traced = job.cache_dir / f".{job.name}.reads"
     traced.unlink(missing_ok=True)
     os.environ[READS_ENV] = str(traced)
-    if job.figure_cache:
-        os.environ[FIGURES_ENV] = str(job.cache_dir / "figures")
+    # figures drawn before from the same function and arguments are copied from there
+    os.environ[FIGURES_ENV] = str(job.cache_dir / FIGURES)
     os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
     cells = None
@@ -546,7 +544,6 @@ class _Run:
             reads=paths["reads"] if "reads" in paths else notebook_reads(nb),
             title=title or labels.get(f"nb_{nb.stem}", nb.stem),
             by_cell=by_cell,
-            figure_cache=self.use_cache,
         )
 
     def inputs(self, job: NotebookJob) -> dict[str, str]:
@@ -844,6 +841,9 @@ def _run(
     languages = report_languages(study, language)
     # Outputs staged by an interrupted run were never published: drop them.
     _sweep(study)
+    if not use_cache and is_plain_folder(study.paths.reports):
+        # --force: every figure is drawn again (once: reports of this run still share them)
+        shutil.rmtree(study.paths.reports / ".cache" / FIGURES, ignore_errors=True)
     config = input_hashes(study)
     source = source_hash()
     # The raw data files among the inputs: the notebooks read them as processed files.

@@ -10,7 +10,8 @@ The key is the plot function's module and name, a fingerprint of every argument 
 with (:func:`fingerprint`: tables by their exact CSV text and dtypes), the tick language, the
 formats, the package's source hash and matplotlib's version. A figure therefore comes from the
 cache only when the function would receive exactly the same values and run the same code.
-Outside a run (a notebook opened in Jupyter) and under ``--force`` nothing is cached.
+Outside a run (a notebook opened in Jupyter) nothing is cached; ``evaluation run --force``
+empties the cache first, so every figure is drawn again (once: its reports still share it).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pandas as pd
 
 from evaluation.io.files import FIGURES_ENV, atomic_path
 
-FOLDER = "figures"  # under reports/.cache/ (where evaluation run points FIGURES_ENV)
+FOLDER = "figures"  # under reports/.cache/ (pipeline.run.FIGURES)
 
 
 def fingerprint(value: object) -> str:
@@ -78,8 +79,8 @@ def _code() -> str:
 
 def cache_folder() -> Path | None:
     """The figure cache of the study whose notebook ``evaluation run`` is running now
-    (``reports/.cache/figures``, :data:`evaluation.io.files.FIGURES_ENV`); None outside a run
-    and under ``--force``, which draws every figure again."""
+    (``reports/.cache/figures``, :data:`evaluation.io.files.FIGURES_ENV`); None outside a
+    run. (``--force`` empties it first: every figure is drawn again, once.)"""
     folder = os.environ.get(FIGURES_ENV)
     return Path(folder) if folder else None
 
