@@ -122,5 +122,5 @@ def test_figures_unused_for_two_weeks_are_pruned(tmp_path):
     new.write_text("<svg/>")
     weeks_ago = time.time() - 15 * 86400
     os.utime(old, (weeks_ago, weeks_ago))
-    assert plot_cache.prune(tmp_path / "reports") == 1
+    assert plot_cache.prune(folder) == 1
     assert not old.exists() and new.exists()

@@ -970,7 +970,7 @@ def _run(
                 if todo2:
                     from evaluation.report.plot_cache import prune
 
-                    prune(study.paths.reports)  # figures of tables long since changed
+                    prune(study.paths.reports / ".cache" / FIGURES)  # of tables long changed
             exporting.result()
     except BaseException:  # SIGTERM, Ctrl-C, an error: no worker outlives the run
         if pool is not None:

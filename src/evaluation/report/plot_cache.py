@@ -30,8 +30,6 @@ import pandas as pd
 
 from evaluation.io.files import FIGURES_ENV, atomic_path
 
-FOLDER = "figures"  # under reports/.cache/ (pipeline.run.FIGURES)
-
 
 def fingerprint(value: object) -> str:
     """A sha256 of ``value``'s content: tables and series by their dtypes and exact CSV text
@@ -114,11 +112,10 @@ def store(folder: Path, key: str, written: list[Path]) -> None:
             shutil.copyfile(path, tmp)
 
 
-def prune(reports: Path, days: float = 14) -> int:
-    """Remove the cached figures of the study at ``reports`` that no notebook has drawn or
-    copied for ``days`` days; the number removed. (A figure of a table that changed is never
-    asked for again.)"""
-    folder = reports / ".cache" / FOLDER
+def prune(folder: Path, days: float = 14) -> int:
+    """Remove the cached figures in ``folder`` that no notebook has drawn or copied for
+    ``days`` days; the number removed. (A figure of a table that changed is never asked for
+    again.)"""
     if not folder.is_dir():
         return 0
     before = time.time() - days * 86400
