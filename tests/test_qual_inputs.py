@@ -154,6 +154,50 @@ def test_round_trip_of_our_export_is_exact_and_byte_identical(tmp_path):
     assert 'name="Psykologinen turvallisuus"' in xml and "id: psychological_safety" in xml
 
 
+def test_the_streamed_project_is_lxml_s_own_indented_tree(tmp_path):
+    """project.qde is written source by source (never one tree in memory); it must read as
+    the document lxml.etree.indent + tostring would give for the same tree, with a self-closed
+    <Sources/> when there are no texts, and codings may be left out."""
+    from lxml import etree
+
+    texts = pd.DataFrame({"segment": ["B", "A", "C"], "text": ['<&> "x"', "ää", None]})
+    codings = pd.DataFrame(
+        {"segment": ["A", "A", "B"], "coder": ["u", "suggestion", "u"],
+         "code": ["dialogue", "workload", "other"], "source": ["human", "suggestion", "human"]}
+    )  # fmt: skip
+    empty = pd.DataFrame({"segment": [], "text": []})
+    for name, frame, coded in [("a", texts, codings), ("b", texts, None), ("c", empty, None)]:
+        path = export_qdpx(tmp_path / f"{name}.qdpx", CODEBOOK, frame, coded, project="P <&>")
+        with zipfile.ZipFile(path) as archive:
+            xml = archive.read("project.qde")
+            assert len(archive.namelist()) == 1 + len(frame)
+        root = etree.fromstring(xml)
+        etree.indent(root)
+        assert etree.tostring(root, encoding="utf-8", xml_declaration=True) == xml
+        if frame.empty:
+            assert b"<Sources/>" in xml
+    back = import_qdpx(tmp_path / "a.qdpx", CODEBOOK)
+    assert sorted(back["segment"]) == ["A", "A", "B"]
+    assert back.set_index("code").loc["other", "text"] == '<&> "x"'
+
+
+def test_guids_are_rfc_4122_name_based_uuids():
+    """Our GUIDs are computed without uuid.UUID objects; they must equal uuid.uuid5 (RFC 4122
+    section 4.3, SHA-1) of "kind:key" in our namespace."""
+    import uuid
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from evaluation.io.qdpx import _GUID_NS, guid
+
+    @given(st.text(max_size=40), st.text(max_size=40))
+    def same(kind: str, key: str) -> None:
+        assert guid(kind, key) == str(uuid.uuid5(_GUID_NS, f"{kind}:{key}"))
+
+    same()
+
+
 def test_codings_csv_problems_name_file_row_and_column(tmp_path):
     write_demo(tmp_path, respondents=60)
     path = tmp_path / "data" / "raw" / "codings.csv"

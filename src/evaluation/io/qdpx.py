@@ -32,6 +32,7 @@ references). Each gives a :class:`DataError` naming the file.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import logging
 import re
@@ -41,6 +42,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 from defusedxml import DefusedXmlException
@@ -56,6 +58,7 @@ log = logging.getLogger(__name__)
 NS = "urn:QDA-XML:project:1.0"
 Q = f"{{{NS}}}"
 _GUID_NS = uuid.UUID("8c1f4d8e-5b0a-4d8f-9a57-2f6c0b0e7a11")
+_GUID_PREFIX = _GUID_NS.bytes
 SUGGESTION_USER = "suggestion"
 _ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 # default limits: limits.qdpx_max_bytes / qdpx_max_depth in study.yaml (config.Limits)
@@ -65,8 +68,14 @@ _LIMITS_HINT = "limits: {%s: ...} in config/study.yaml"
 
 
 def guid(kind: str, key: str) -> str:
-    """A stable GUID for an object of our project (same id, same GUID)."""
-    return str(uuid.uuid5(_GUID_NS, f"{kind}:{key}"))
+    """A stable GUID for an object of our project (same id, same GUID): the name-based UUID
+    (version 5, RFC 4122 section 4.3) of ``kind:key``, as ``str(uuid.uuid5(...))`` gives it,
+    computed without building a ``uuid.UUID`` (an export makes millions)."""
+    raw = bytearray(hashlib.sha1(_GUID_PREFIX + f"{kind}:{key}".encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _shared_guid = functools.lru_cache(maxsize=4096)(guid)  # users and codes: asked per coding
@@ -296,84 +305,120 @@ def export_qdpx(
 ) -> Path:
     """Write a REFI-QDA project: the codebook, each text (``segment, text``) as a source, and
     optional codings (``segment, coder, code``; rows with ``source == suggestion`` go under the
-    user "suggestion"). Whole-text selections, so the import gives the same segments back."""
-    root = LET.Element(f"{Q}Project", {"name": project, "origin": "evaluation"}, nsmap={None: NS})
-    codings = codings if codings is not None else pd.DataFrame(columns=["segment", "coder"])
-    coder_names = set(codings["coder"].astype(str))
+    user "suggestion"). Whole-text selections, so the import gives the same segments back.
+
+    ``project.qde`` is streamed into the zip source by source (a national study has hundreds of
+    thousands), so the whole XML tree is never held in memory."""
+    if codings is None:
+        codings = pd.DataFrame(columns=["segment", "coder", "code"])
+    coder_names = set(codings["coder"].astype(str).unique())
     if "source" in codings and codings["source"].eq("suggestion").any():
-        coder_names = coder_names - set(codings.loc[codings["source"].eq("suggestion"), "coder"])
+        coder_names = coder_names - set(
+            codings.loc[codings["source"].eq("suggestion"), "coder"].unique()
+        )
         coder_names.add(SUGGESTION_USER)
     coder_names = sorted(coder_names)
-    users = LET.SubElement(root, f"{Q}Users")
+    # Elements are built without a namespace: inside <Project xmlns="urn:QDA-XML:project:1.0">
+    # an unprefixed element is in the project's namespace.
+    users = LET.Element("Users")
     for name in coder_names or ["evaluation"]:
-        LET.SubElement(users, f"{Q}User", {"guid": guid("user", name), "name": name})
-    book = LET.SubElement(LET.SubElement(root, f"{Q}CodeBook"), f"{Q}Codes")
+        LET.SubElement(users, "User", {"guid": guid("user", name), "name": name})
+    codebook_element = LET.Element("CodeBook")
+    book = LET.SubElement(codebook_element, "Codes")
     known = set()
     for rec in codebook.to_dict("records"):
         known.add(rec["id"])
         label = rec.get(f"label_{language}") or rec["id"]
         code = LET.SubElement(
-            book,
-            f"{Q}Code",
-            {"guid": guid("code", rec["id"]), "name": str(label), "isCodable": "true"},
+            book, "Code", {"guid": guid("code", rec["id"]), "name": str(label), "isCodable": "true"}
         )
         keywords = rec.get("keywords")
         words = ", ".join(keywords) if isinstance(keywords, list | tuple) else ""
         desc = f"id: {rec['id']}\n{rec.get('description') or ''}".rstrip()
         if words:
             desc += f"\nkeywords: {words}"
-        LET.SubElement(code, f"{Q}Description").text = desc
-    for code_id in sorted(set(codings.get("code", pd.Series(dtype=str))) - known):
+        LET.SubElement(code, "Description").text = desc
+    for code_id in sorted(set(codings["code"].unique()) - known):
         LET.SubElement(
-            book,
-            f"{Q}Code",
-            {"guid": guid("code", code_id), "name": code_id, "isCodable": "true"},
+            book, "Code", {"guid": guid("code", code_id), "name": code_id, "isCodable": "true"}
         )
-    sources = LET.SubElement(root, f"{Q}Sources")
-    files: dict[str, str] = {}
-    # segment -> user -> codes, built once (a national study has hundreds of thousands).
+    # segment -> user -> codes, built once; columns as lists (iterating Arrow strings is slow)
     by_segment: dict[str, dict[str, set[str]]] = {}
-    sources_col = codings["source"] if "source" in codings else pd.Series("human", codings.index)
-    for seg, coder, code, kind in zip(
-        codings["segment"].astype(str), codings["coder"].astype(str),
-        codings["code"].astype(str), sources_col.fillna("human"), strict=True,
+    kinds = codings["source"].fillna("human") if "source" in codings else None
+    for seg, coder, code_id, kind in zip(
+        codings["segment"].astype(str).tolist(), codings["coder"].astype(str).tolist(),
+        codings["code"].astype(str).tolist(),
+        kinds.tolist() if kinds is not None else ["human"] * len(codings), strict=True,
     ):  # fmt: skip
         user = SUGGESTION_USER if kind == "suggestion" else coder
-        by_segment.setdefault(seg, {}).setdefault(user, set()).add(code)
-    for seg, text in sorted(zip(texts["segment"].astype(str), texts["text"].fillna("").astype(str),
-                                strict=True)):  # fmt: skip
-        source_guid = guid("source", seg)
-        file_name = f"{source_guid}.txt"
-        files[file_name] = text
-        src = LET.SubElement(
-            sources,
-            f"{Q}TextSource",
-            {"guid": source_guid, "name": seg, "plainTextPath": f"internal://{file_name}"},
-        )
-        for user, codes in sorted(by_segment.get(seg, {}).items()):
-            sel = LET.SubElement(
-                src,
-                f"{Q}PlainTextSelection",
-                {
-                    "guid": guid("selection", f"{seg}|{user}"),
-                    "name": seg,
-                    "startPosition": "0",
-                    "endPosition": str(len(text)),
-                    "creatingUser": _shared_guid("user", user),
-                },
-            )
-            for code_id in sorted(codes):
-                coding = LET.SubElement(
-                    sel,
-                    f"{Q}Coding",
-                    {"guid": guid("coding", f"{seg}|{user}|{code_id}"),
-                     "creatingUser": _shared_guid("user", user)},
-                )  # fmt: skip
-                LET.SubElement(coding, f"{Q}CodeRef", {"targetGUID": _shared_guid("code", code_id)})
-    LET.indent(root)
-    xml = LET.tostring(root, encoding="utf-8", xml_declaration=True)
+        by_segment.setdefault(seg, {}).setdefault(user, set()).add(code_id)
+    sources = [
+        (seg, text, guid("source", seg))
+        for seg, text in sorted(zip(texts["segment"].astype(str).tolist(),
+                                    texts["text"].fillna("").astype(str).tolist(), strict=True))
+    ]  # fmt: skip
+    files = {f"{source_guid}.txt": text for _seg, text, source_guid in sources}
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("project.qde", _ZIP_TIME), xml)
+        with archive.open(zipfile.ZipInfo("project.qde", _ZIP_TIME), "w") as qde:
+            _write_project(qde, project, (users, codebook_element), sources, by_segment)
         for name in sorted(files):
             archive.writestr(zipfile.ZipInfo(f"sources/{name}", _ZIP_TIME), files[name].encode())
     return path
+
+
+def _write_project(
+    stream: IO[bytes],
+    project: str,
+    head: tuple[LET._Element, ...],
+    sources: list[tuple[str, str, str]],
+    by_segment: Mapping[str, Mapping[str, set[str]]],
+) -> None:
+    """``project.qde``, indented two spaces per level like ``lxml.etree.indent``."""
+    with LET.xmlfile(stream, encoding="utf-8") as xf:
+        xf.write_declaration()
+        with xf.element(f"{Q}Project", {"name": project, "origin": "evaluation"}, nsmap={None: NS}):
+            for element in head:
+                LET.indent(element, level=1)
+                xf.write("\n  ", element)
+            xf.write("\n  ")
+            if not sources:
+                xf.write(LET.Element("Sources"))
+            else:
+                with xf.element("Sources"):
+                    for seg, text, source_guid in sources:
+                        codes_of = by_segment.get(seg, {})
+                        xf.write("\n    ", _source(seg, text, source_guid, codes_of))
+                    xf.write("\n  ")
+            xf.write("\n")
+
+
+def _source(
+    seg: str, text: str, source_guid: str, codes_of: Mapping[str, set[str]]
+) -> LET._Element:
+    """One ``TextSource`` with a whole-text selection per user and their codings."""
+    src = LET.Element(
+        "TextSource",
+        {"guid": source_guid, "name": seg, "plainTextPath": f"internal://{source_guid}.txt"},
+    )
+    for user, codes in sorted(codes_of.items()):
+        user_guid = _shared_guid("user", user)
+        sel = LET.SubElement(
+            src,
+            "PlainTextSelection",
+            {
+                "guid": guid("selection", f"{seg}|{user}"),
+                "name": seg,
+                "startPosition": "0",
+                "endPosition": str(len(text)),
+                "creatingUser": user_guid,
+            },
+        )
+        for code_id in sorted(codes):
+            coding = LET.SubElement(
+                sel,
+                "Coding",
+                {"guid": guid("coding", f"{seg}|{user}|{code_id}"), "creatingUser": user_guid},
+            )
+            LET.SubElement(coding, "CodeRef", {"targetGUID": _shared_guid("code", code_id)})
+    LET.indent(src, level=2)
+    return src
