@@ -23,6 +23,7 @@ from evaluation.analyse.quant.effects import (
     PREPOST_COLUMNS,
     PREPOST_IDENTIFYING,
     ROW_KEYS,
+    _mann_whitney_asymptotic,
     adjust_p,
     combine_cells,
     d_av_interval,
@@ -88,6 +89,38 @@ def test_mann_whitney_matches_r_wilcox_test_on_sleep():
     assert row["effect_size"] == pytest.approx(2 * ref["W"] / 100 - 1)
     # pingouin's RBC has the same orientation when the round is passed first.
     assert row["effect_size"] == pytest.approx(pg.mwu(G1, G2)["RBC"].iloc[0])
+
+
+likert = st.integers(1, 5).map(float)  # few values: many ties, as in survey answers
+decimal = st.floats(-100, 100, allow_nan=False).map(lambda x: round(x, 2))
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.lists(st.one_of(likert, decimal), min_size=1, max_size=60),
+    st.lists(st.one_of(likert, decimal), min_size=1, max_size=60),
+)
+def test_mann_whitney_from_sorted_samples_is_scipy_s_asymptotic_test(x, y):
+    """Our U and p (binary search in sorted samples) against scipy's rank-based ones, with
+    ties, without, one value each, all values equal."""
+    x, y = np.array(x), np.array(y)
+    res = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic")
+    u, p = _mann_whitney_asymptotic(x, y)
+    assert u == res.statistic
+    assert p == pytest.approx(res.pvalue, rel=1e-12, abs=1e-300, nan_ok=True)
+
+
+def test_mann_whitney_from_sorted_samples_at_survey_size():
+    rng = np.random.default_rng(17)
+    for x, y in [
+        (rng.integers(1, 6, 40_000) / 1.0, rng.integers(1, 6, 30_000) / 1.0),
+        (rng.normal(0, 1, 50_000), rng.normal(0.01, 1, 20_000)),
+        (rng.integers(0, 21, 60_000) / 4, rng.integers(0, 21, 61_000) / 4 + 0.25),
+    ]:
+        res = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic")
+        u, p = _mann_whitney_asymptotic(x, y)
+        assert u == res.statistic
+        assert p == pytest.approx(res.pvalue, rel=1e-9, abs=1e-300)
 
 
 def test_wilcoxon_matches_r_wilcox_test_paired_on_sleep():
