@@ -55,7 +55,10 @@ def test_workbook_has_one_formatted_sheet_per_table_and_is_deterministic(tmp_pat
     ws = wb["prepost"]
     assert [c.value for c in ws[1]] == ["Mittari", "n", "Vaikutuksen koko", "p (korjattu)",
                                         "suppressed"]  # fmt: skip
-    assert ws["A1"].font.bold and ws.freeze_panes == "A2" and ws.auto_filter.ref
+    assert ws["A1"].font.bold and ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == f"A1:E{len(FRAME) + 1}"  # the header and every row
+    assert ws.column_dimensions["C"].width == len("Vaikutuksen koko") + 2
+    assert wb["meta"].auto_filter.ref == "A1:E2" and wb["meta"]["A2"].font.bold is False
     assert ws["C2"].value == FRAME.loc[0, "effect_size"] and ws["C2"].number_format == "0.00"
     assert ws["C3"].value is None  # suppressed: empty, not 0
 

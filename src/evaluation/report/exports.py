@@ -414,34 +414,46 @@ def _xlsx_value(value: object) -> object:
 
 
 def to_xlsx(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> bytes:
-    """One sheet per table: labelled bold header, frozen header row, filter, widths, formats."""
+    """One sheet per table: labelled bold header, frozen header row, filter, widths, formats.
+
+    The workbook is written in openpyxl's write-only mode: each row is streamed to the sheet
+    as it is appended, so a table of hundreds of thousands of rows (a national study's
+    suggestions) is never held as cell objects."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     used: set[str] = set()
+    bold = Font(bold=True)
     for name, frame in tables.items():
         ws = wb.create_sheet(_sheet_name(name, used))
-        ws.append([_xlsx_value(labels.get(c, c)) for c in frame.columns])
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in frame.itertuples(index=False, name=None):
-            ws.append([_xlsx_value(v) for v in row])
-        for j, column in enumerate(frame.columns, start=1):
-            letter = get_column_letter(j)
+        formats: dict[int, str] = {}
+        for j, column in enumerate(frame.columns):
             if pd.api.types.is_float_dtype(frame[column]):
-                fmt = "0.000" if _digits(column) == 3 else "0.00"
-                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                    cell.number_format = fmt
+                formats[j] = "0.000" if _digits(column) == 3 else "0.00"
             width = max([len(str(labels.get(column, column)))] + [
                 len(str(v)) for v in frame[column].head(200).tolist()
             ])  # fmt: skip
-            ws.column_dimensions[letter].width = min(60, max(8, width + 2))
+            ws.column_dimensions[get_column_letter(j + 1)].width = min(60, max(8, width + 2))
         ws.freeze_panes = "A2"
         if len(frame.columns):
-            ws.auto_filter.ref = ws.dimensions
+            last = get_column_letter(len(frame.columns))
+            ws.auto_filter.ref = f"A1:{last}{len(frame) + 1}"
+        header = []
+        for column in frame.columns:
+            cell = WriteOnlyCell(ws, _xlsx_value(labels.get(column, column)))
+            cell.font = bold
+            header.append(cell)
+        ws.append(header)
+        for row in frame.itertuples(index=False, name=None):
+            values: list[object] = [_xlsx_value(v) for v in row]
+            for j, fmt in formats.items():
+                cell = WriteOnlyCell(ws, values[j])
+                cell.number_format = fmt
+                values[j] = cell
+            ws.append(values)
     from openpyxl.writer.excel import ExcelWriter
 
     stamp = _workbook_time()
