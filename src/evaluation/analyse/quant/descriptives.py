@@ -31,8 +31,11 @@ def round_means(
     n, mean, sd, ci_low, ci_high, suppressed``.
     """
     rows = []
+    groupings = [by] if isinstance(by, str) else list(by or ())
+    # only the columns used: each group below is a copy of its rows
+    scores = scores[list(dict.fromkeys(["round", *measures, *groupings]))]
     groups = [("all", "all", scores)]
-    for grouping in [by] if isinstance(by, str) else list(by or ()):
+    for grouping in groupings:
         groups += [
             (grouping, str(value), part)
             for value, part in scores.groupby(grouping, observed=True, dropna=True)
