@@ -136,7 +136,9 @@ def test_split_linked_equals_the_counters(seed: int) -> None:
     pool = np.array([None] + [f"c{i}" for i in range(int(rng.integers(1, 400)))], dtype=object)
     b_code, r_code = rng.choice(pool, nb), rng.choice(pool, nr)
     b_val, r_val = rng.normal(size=nb), rng.normal(size=nr)
-    got = effects._split_linked(b_val, b_code, r_val, r_code)
+    # as prepost_table does: the codes of the whole column as integers, once
+    ids, rank = effects._code_ids(np.concatenate([b_code, r_code]))
+    got = effects._split_linked(b_val, ids[:nb], r_val, ids[nb:], rank)
     want = _old_split_linked(b_val, b_code, r_val, r_code)
     for g, w in zip(got[:4], want[:4], strict=True):
         np.testing.assert_array_equal(g, w)
