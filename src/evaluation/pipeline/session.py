@@ -275,10 +275,25 @@ class Session(StudyView):
         return (self.study.paths.processed / "scores.parquet").is_file()
 
     @cached_property
+    def present_rounds(self) -> frozenset[str]:
+        """The rounds that have answers (in summary mode, aggregates), read from the round
+        column alone: a notebook that needs no answers does not hold the scores for this."""
+        if not self.has_responses:
+            return frozenset(self.summaries["round"].astype(str).unique())
+        path = self.study.paths.processed / "scores.parquet"
+        return frozenset(pd.read_parquet(path, columns=["round"])["round"].astype(str).unique())
+
+    @cached_property
     def options(self) -> Options:
         """The keyword arguments of each estimator (read-only; see :class:`Options`)."""
+        import pyarrow.parquet as pq
+
         columns = None if self.has_responses else list(summaries_with_groups(self).columns)
-        scored = list(self.scores.columns) if self.has_responses else None
+        scored = (
+            pq.read_schema(self.study.paths.processed / "scores.parquet").names
+            if self.has_responses
+            else None
+        )  # the scores' columns from the file's schema: the options read no answers
         return build_options(
             self.study, present=rounds_with_data(self), summary_columns=columns, columns=scored
         )
@@ -313,10 +328,11 @@ def keyed_responses(s: Session) -> pd.DataFrame:
     input of reliability)."""
     from evaluation.score import reverse_items
 
-    keyed = s.responses.copy()
+    keyed = s.responses.copy(deep=False)  # copy-on-write: only the reversed columns are new
     for inst in s.study.instruments.values():
         if inst.file == "responses" and inst.reverse:
-            keyed[list(inst.items)] = reverse_items(keyed[list(inst.items)], inst)
+            reverse = list(inst.reverse)
+            keyed[reverse] = reverse_items(keyed[reverse], inst)
     return keyed
 
 
@@ -396,9 +412,7 @@ def has_band_counts(s: Session) -> bool:
 
 def rounds_with_data(s: Session) -> list[str]:
     """The configured rounds that have answers (or, in summary mode, aggregates), in order."""
-    frame = s.scores if s.has_responses else s.summaries
-    present = set(frame["round"].astype(str).unique())
-    return [r for r in s.study.round_ids if r in present]
+    return [r for r in s.study.round_ids if r in s.present_rounds]
 
 
 def second_round_note(s: Session) -> str | None:
