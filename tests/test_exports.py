@@ -19,6 +19,7 @@ from evaluation.report.exports import (
     ExportContext,
     escape_latex,
     export_tables,
+    export_workbook,
     to_latex,
     to_xlsx,
 )
@@ -315,3 +316,43 @@ def test_a_kept_table_file_that_no_longer_matches_its_table_is_made_again(tmp_pa
     tex.write_text("stale", encoding="utf-8")
     export_tables(paths, labels, unchanged={"prepost": "0" * 64})  # not the CSV's sha256
     assert tex.read_bytes() == good
+
+
+def test_an_unchanged_table_s_sheet_is_copied_and_the_workbook_equals_a_fresh_one(
+    tmp_path, monkeypatch
+):
+    """The workbook copies the sheet of a table whose CSV and header labels are unchanged
+    from the last workbook's (reports/.cache/xlsx) and writes the others cell by cell; the
+    file is byte for byte the one written from scratch. A changed header label, or
+    ``reuse=False``, writes the sheet again."""
+    from evaluation.report import exports
+
+    labels = load_labels("en")
+    # a table called "contents" shares no cache entry with the contents sheet
+    tables = {"primary": PRIMARY, "prepost": BIG, "other": FRAME, "contents": FRAME.head(1)}
+    paths = _study_tables(tmp_path / "a", tables)
+    export_workbook(paths, labels)
+    cells: list[object] = []
+    real = exports._xlsx_value
+    monkeypatch.setattr(exports, "_xlsx_value", lambda value: cells.append(value) or real(value))
+    marker, new = BIG["diff"].iloc[3], 123.25  # a value only prepost has, one only "other" has
+    changed = FRAME.assign(effect_size=[new, np.nan])
+    changed.to_csv(paths.tables / "other.csv", index=False)
+
+    def workbook(paths: StudyPaths, labels: dict, **kw) -> bytes:
+        cells.clear()
+        export_workbook(paths, labels, **kw)
+        return (paths.reports / "exports" / "tables.xlsx").read_bytes()
+
+    fresh = _study_tables(tmp_path / "b", {**tables, "other": changed})
+    expected = workbook(fresh, labels, reuse=False)
+    assert marker in cells and new in cells  # from scratch: every table's cells
+    assert workbook(paths, labels) == expected
+    assert new in cells and marker not in cells  # prepost's sheet was copied
+    assert len(list((paths.reports / ".cache" / "xlsx").glob("*.xml.z"))) == 4  # one a table
+
+    relabelled = {**labels, "diff": "Muutos <b>&"}
+    expected = workbook(fresh, relabelled, reuse=False)
+    assert workbook(paths, relabelled) == expected and marker in cells  # header changed
+    assert workbook(paths, relabelled) == expected and marker not in cells
+    assert workbook(paths, relabelled, reuse=False) == expected and marker in cells

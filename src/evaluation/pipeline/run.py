@@ -595,13 +595,17 @@ class _Run:
             out.sort(key=lambda j: -last.get(j.name, 0.0))
         return out
 
-    def execute(self, pool: Executor | None, jobs: list[NotebookJob]) -> None:
+    def execute(self, pool: Executor | None, jobs: list[NotebookJob], warm: int = 0) -> None:
+        """Run ``jobs`` on ``pool``. ``warm``: workers the pool may have: those the jobs leave
+        idle start now (their imports), for the work that follows (the reports)."""
         if not jobs:
             return
         assert pool is not None
         try:
             # tracked: the worker records each notebook's current cell for the progress display
             futures = {pool.submit(progress.tracked, execute_notebook, job): job for job in jobs}
+            if isinstance(pool, ProcessPoolExecutor):
+                _prestart(pool, warm - len(jobs))
         except BrokenProcessPool as exc:  # a worker died in an earlier stage
             for job in jobs:
                 self.records[job.name].update(status="failed", error=f"not run: {exc}")
@@ -912,7 +916,9 @@ def _run(
         with _stop_on_signals():
             if todo1:
                 log.info("running %d analysis notebook(s), %d at a time", len(todo1), workers)
-            state.execute(pool, todo1)
+            # After a change, one or two analyses often run before the reports: the workers
+            # they leave idle start meanwhile, ready for the reports.
+            state.execute(pool, todo1, warm=workers if report_nb is not None else 0)
             for job in stage1:
                 state.records[job.name]["html"] = job.html
             current = state.settle([job.name for job in stage1])
@@ -1192,9 +1198,10 @@ def _export(
     }
     if pool is not None:
         latex = pool.submit(export_latex, study.paths, labels, context, unchanged=unchanged)
-        written = export_workbook(study.paths, labels, context) + latex.result()
+        written = export_workbook(study.paths, labels, context, reuse=use_cache)
+        written += latex.result()
     else:
-        written = export_tables(study.paths, labels, context, unchanged=unchanged)
+        written = export_tables(study.paths, labels, context, unchanged=unchanged, reuse=use_cache)
     log.info(
         "exports: %d file(s) in %s (%d table(s) unchanged, kept)",
         len(written),

@@ -27,10 +27,14 @@ byte-identical files.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import io
+import json
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -413,12 +417,18 @@ def _xlsx_value(value: object) -> object:
     return value
 
 
-def to_xlsx(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> bytes:
+def to_xlsx(
+    tables: Mapping[str, pd.DataFrame],
+    labels: Mapping[str, str],
+    *,
+    sheets: SheetCache | None = None,
+) -> bytes:
     """One sheet per table: labelled bold header, frozen header row, filter, widths, formats.
 
     The workbook is written in openpyxl's write-only mode: each row is streamed to the sheet
     as it is appended, so a table of hundreds of thousands of rows (a national study's
-    suggestions) is never held as cell objects."""
+    suggestions) is never held as cell objects. With ``sheets``, a table's sheet written
+    before from the same source is copied from the cache (:class:`SheetCache`)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -427,12 +437,27 @@ def to_xlsx(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> by
     wb = Workbook(write_only=True)
     used: set[str] = set()
     bold = Font(bold=True)
-    for name, frame in tables.items():
+    reused: dict[str, bytes] = {}  # zip member -> the cached sheet
+    fresh: dict[str, str] = {}  # zip member -> the cache key to store it under
+    held: set[str] = set()  # the cache keys of the sheets this workbook holds
+    for i, (name, frame) in enumerate(tables.items()):
         ws = wb.create_sheet(_sheet_name(name, used))
+        if i == 0:
+            # Every style registered first, in a fixed order: a sheet's cell styles (s="..")
+            # are then the same whichever other sheets the workbook writes or copies.
+            for style in ("bold", *_FORMATS):
+                cell = WriteOnlyCell(ws)
+                if style == "bold":
+                    cell.font = bold
+                else:
+                    cell.number_format = style
+                _ = cell.style_id
+        key = sheets.key(name, [labels.get(c, c) for c in frame.columns]) if sheets else None
+        cached = sheets.get(key) if sheets and key else None
         formats: dict[int, str] = {}
         for j, column in enumerate(frame.columns):
             if pd.api.types.is_float_dtype(frame[column]):
-                formats[j] = "0.000" if _digits(column) == 3 else "0.00"
+                formats[j] = _FORMATS[_digits(column) == 3]
             width = max([len(str(labels.get(column, column)))] + [
                 len(str(v)) for v in frame[column].head(200).tolist()
             ])  # fmt: skip
@@ -441,6 +466,14 @@ def to_xlsx(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> by
         if len(frame.columns):
             last = get_column_letter(len(frame.columns))
             ws.auto_filter.ref = f"A1:{last}{len(frame) + 1}"
+        member = f"xl/worksheets/sheet{i + 1}.xml"  # as ExcelWriter numbers the sheets
+        if key is not None:
+            held.add(key)
+        if cached is not None:
+            reused[member] = cached  # written with no rows; its cached XML replaces it
+            continue
+        if key is not None:
+            fresh[member] = key
         header = []
         for column in frame.columns:
             cell = WriteOnlyCell(ws, _xlsx_value(labels.get(column, column)))
@@ -464,11 +497,24 @@ def to_xlsx(tables: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> by
     # ExcelWriter, not wb.save(): save_workbook stamps dcterms:modified with the clock. Stored
     # uncompressed here: _normalise_zip compresses every member once when it rewrites the zip.
     ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
-    return _normalise_zip(buffer.getvalue(), stamp)
+    data = _normalise_zip(buffer.getvalue(), stamp, replace=reused, store=sheets, keys=fresh)
+    if sheets is not None:
+        sheets.prune(held)
+    return data
 
 
-def _normalise_zip(data: bytes, stamp: dt.datetime = _EPOCH) -> bytes:
-    """Rewrite the xlsx zip with fixed member timestamps (openpyxl stamps the current time)."""
+def _normalise_zip(
+    data: bytes,
+    stamp: dt.datetime = _EPOCH,
+    *,
+    replace: Mapping[str, bytes] | None = None,
+    store: SheetCache | None = None,
+    keys: Mapping[str, str] | None = None,
+) -> bytes:
+    """Rewrite the xlsx zip with fixed member timestamps (openpyxl stamps the current time);
+    members named in ``replace`` get the bytes given, and those named in ``keys`` are put in
+    the ``store`` under their key as they pass."""
+    replace, keys = replace or {}, keys or {}
     date_time = max(stamp, dt.datetime(1980, 1, 1)).timetuple()[:6]  # zip: 1980 or later
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
@@ -476,8 +522,72 @@ def _normalise_zip(data: bytes, stamp: dt.datetime = _EPOCH) -> bytes:
             fixed = zipfile.ZipInfo(info.filename, date_time=date_time)
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            dst.writestr(fixed, src.read(info.filename))
+            body = replace.get(info.filename)
+            if body is None:
+                body = src.read(info.filename)
+                if store is not None and info.filename in keys:
+                    store.put(keys[info.filename], body)
+            dst.writestr(fixed, body)
     return out.getvalue()
+
+
+_FORMATS = ("0.00", "0.000")  # number formats of float columns: two decimals, or three
+
+
+@functools.cache
+def _sheet_code() -> str:
+    """What a cached sheet was written by: this module and the libraries that read the table
+    and write the sheet."""
+    import openpyxl
+
+    code = Path(__file__).read_bytes() + f"{openpyxl.__version__} {pd.__version__}".encode()
+    return hashlib.sha256(code).hexdigest()
+
+
+@dataclass
+class SheetCache:
+    """The worksheets of earlier workbooks (``reports/.cache/xlsx/<key>.xml.z``): a table's
+    sheet whose source (``sources``: table -> sha256 of its CSV), header labels and code are
+    unchanged is copied, not written cell by cell again (openpyxl writes strings inline and
+    :func:`to_xlsx` registers the styles in a fixed order, so a sheet's XML depends on its
+    table only). ``reuse=False`` (``--force``) writes every sheet again. After each workbook
+    only the sheets it holds are kept."""
+
+    folder: Path
+    sources: Mapping[str, str]
+    reuse: bool = True
+
+    def key(self, table: str, header: list[str]) -> str | None:
+        source = self.sources.get(table)
+        if source is None:  # contents and main results: made from several tables, small
+            return None
+        payload = json.dumps([source, header, _sheet_code()], ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        path = self.folder / f"{key}.xml.z"
+        if not self.reuse or not path.is_file():
+            return None
+        try:
+            return zlib.decompress(path.read_bytes())
+        except zlib.error:  # damaged: written again
+            return None
+
+    def put(self, key: str, xml: bytes) -> None:
+        """Store a sheet just written (its XML) under its key."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not (is_plain_folder(self.folder) and is_plain_folder(self.folder.parent)):
+            return
+        with atomic_path(self.folder / f"{key}.xml.z") as tmp:
+            tmp.write_bytes(zlib.compress(xml, 1))
+
+    def prune(self, held: set[str]) -> None:
+        """Remove every cached sheet but those of ``held`` keys (the workbook's sheets)."""
+        if not self.folder.is_dir() or not is_plain_folder(self.folder):
+            return
+        for path in self.folder.glob("*.xml.z"):
+            if path.name.removesuffix(".xml.z") not in held:
+                path.unlink(missing_ok=True)
 
 
 def caption(name: str, labels: Mapping[str, str]) -> str:
@@ -506,12 +616,14 @@ def export_tables(
     context: ExportContext | None = None,
     *,
     unchanged: Mapping[str, str] | None = None,
+    reuse: bool = True,
 ) -> list[Path]:
     """Write the main-results table, every table of record as the LaTeX supplement (one file
     and one file per table) and all of them into one workbook; remove LaTeX files no table
-    stands behind any more (:func:`export_latex`, then :func:`export_workbook`)."""
+    stands behind any more (:func:`export_latex`, then :func:`export_workbook` with
+    ``reuse``)."""
     return export_latex(paths, labels, context, unchanged=unchanged) + export_workbook(
-        paths, labels, context
+        paths, labels, context, reuse=reuse
     )
 
 
@@ -570,12 +682,19 @@ def export_latex(
 
 
 def export_workbook(
-    paths: StudyPaths, labels: Mapping[str, str], context: ExportContext | None = None
+    paths: StudyPaths,
+    labels: Mapping[str, str],
+    context: ExportContext | None = None,
+    *,
+    reuse: bool = True,
 ) -> list[Path]:
     """``exports/tables.xlsx``: a contents sheet (each table's caption, note and rows), the
-    main-results table, then every table of record on its own sheet."""
+    main-results table, then every table of record on its own sheet. A table's sheet is
+    copied from the sheets of the last workbook when its CSV and header are unchanged
+    (:class:`SheetCache`, ``reports/.cache/xlsx``), unless ``reuse=False``."""
     context = context or ExportContext()
-    tables = {path.stem: _read(path) for path in _sources(paths)}
+    sources = _sources(paths)
+    tables = {path.stem: _read(path) for path in sources}
     if not tables:
         return []
     contents: list[dict[str, object]] = [
@@ -598,9 +717,12 @@ def export_workbook(
     sheets = {CONTENTS: pd.DataFrame(contents).rename(columns=header)}
     if main is not None:
         sheets[MAIN_RESULTS] = main
-    for name, frame in tables.items():  # a table called "contents" keeps its own sheet
-        sheets[name if name not in sheets else f"{name}~"] = frame
+    digests: dict[str, str] = {}  # a table's sheet -> its CSV's sha256
+    for path in sources:  # a table called "contents" keeps its own sheet
+        name = path.stem if path.stem not in sheets else f"{path.stem}~"
+        sheets[name], digests[name] = tables[path.stem], sha256_file(path)
     target = paths.reports / "exports" / "tables.xlsx"
+    cache = SheetCache(paths.reports / ".cache" / "xlsx", digests, reuse=reuse)
     with atomic_path(target) as tmp:
-        tmp.write_bytes(to_xlsx(sheets, labels))
+        tmp.write_bytes(to_xlsx(sheets, labels, sheets=cache))
     return [target]
