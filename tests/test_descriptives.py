@@ -50,6 +50,36 @@ def test_round_means_ci_and_suppression():
     assert small["suppressed"].all() and small[["n", "mean", "sd"]].isna().all().all()
 
 
+@pytest.mark.parametrize(
+    "group",
+    [
+        pd.array([1, 0, pd.NA, 1, 0, 1] * 20, dtype="Int8"),  # participant: missing left out
+        pd.array(["b", "a", None, "c", "a", "b"] * 20, dtype="str"),
+        pd.Categorical(["y", "x", None, "y", "x", "y"] * 20, categories=["y", "x", "z"]),
+    ],
+    ids=["Int8", "str", "categorical"],
+)
+def test_round_means_groups_are_groupby_s_groups_in_groupby_s_order(group):
+    """One row per measure x group x round, the groups those (and in the order) that
+    ``groupby(observed=True, dropna=True)`` gives, whatever the grouping column's dtype."""
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame(
+        {"round": ["T0", "T1"] * 60, "g": group, "m": rng.normal(0, 1, 120), "k": 1.0}
+    )
+    out = round_means(data, measures=["m", "k"], rounds=["T0", "T1"], by="g", min_n=1)
+    expected = [
+        (measure, rnd, str(value), part.loc[part["round"] == rnd, measure].mean())
+        for measure in ("m", "k")
+        for value, part in [("all", data), *data.groupby("g", observed=True, dropna=True)]
+        for rnd in ("T0", "T1")
+    ]
+    got = list(out[["measure", "round", "group", "mean"]].itertuples(index=False, name=None))
+    assert [row[:3] for row in got] == [row[:3] for row in expected]
+    assert [row[3] for row in got] == pytest.approx(
+        [row[3] for row in expected], rel=1e-12, nan_ok=True
+    )
+
+
 def test_quantiles_leave_out_extremes_and_respect_min_n():
     data = pd.DataFrame({"round": ["T0"] * 11 + ["T1"] * 3, "m": [*range(11), 5, 6, 7]})
     out = round_quantiles(data, measures=["m"], rounds=["T0", "T1"], min_n=5)

@@ -30,25 +30,21 @@ def round_means(
     model in ``lmm.csv`` accounts for clustering). Columns: ``measure, round, group_by, group,
     n, mean, sd, ci_low, ci_high, suppressed``.
     """
-    rows = []
     groupings = [by] if isinstance(by, str) else list(by or ())
     # only the columns used: each group below is a copy of its rows
     scores = scores[list(dict.fromkeys(["round", *measures, *groupings]))]
-    groups = [("all", "all", scores)]
-    for grouping in groupings:
-        groups += [
-            (grouping, str(value), part)
-            for value, part in scores.groupby(grouping, observed=True, dropna=True)
-        ]
-    for measure in measures:
-        for group_by, group, part in groups:
+
+    def summarise(group_by: str, group: str, part: pd.DataFrame) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for measure in measures:
+            out[measure] = []
             for rnd in rounds:
                 values = part.loc[part["round"] == rnd, measure].dropna().to_numpy(float)
                 n = len(values)
                 mean = values.mean() if n else np.nan
                 sd = values.std(ddof=1) if n > 1 else np.nan
                 half = stats.t.ppf(0.5 + ci / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
-                rows.append(
+                out[measure].append(
                     {
                         "measure": measure,
                         "round": rnd,
@@ -61,7 +57,17 @@ def round_means(
                         "ci_high": mean + half,
                     }
                 )
-    out = pd.DataFrame(rows)
+        return out
+
+    # One group's rows at a time, in groupby's order (sorted values, missing left out), with
+    # no sorted copy of the whole frame: a national study's groups are never all held at once
+    summaries = [summarise("all", "all", scores)]
+    for grouping in groupings:
+        codes, values = pd.factorize(scores[grouping], sort=True)
+        for code, value in enumerate(values):
+            summaries.append(summarise(grouping, str(value), scores[codes == code]))
+    # rows by measure, then group, then round
+    out = pd.DataFrame([row for m in measures for summary in summaries for row in summary[m]])
     return suppress(
         out, n_columns=["n"], keep=["measure", "round", "group_by", "group"], min_n=min_n
     )
