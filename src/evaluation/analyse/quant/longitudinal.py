@@ -529,11 +529,12 @@ def _wild_test(
 
     u0 = annihilate(y)
     v = annihilate(x[:, k])
-    r_mat = by_cluster(a[:, None] * x)  # G x p
+    # column by column: no n x p product is held (a national study's n is in the millions)
+    r_mat = np.stack([by_cluster(a * x[:, j]) for j in range(p)], axis=1)  # G x p
 
     def pieces(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         alpha_g = by_cluster(a * u)  # G
-        q = by_cluster((a_mat * u).T).T  # p x G
+        q = np.stack([by_cluster(a_mat[j] * u) for j in range(p)])  # p x G
         kmat = np.diag(alpha_g) - r_mat @ q  # G x G
         return alpha_g @ weights, kmat @ weights
 
