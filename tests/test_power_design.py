@@ -24,6 +24,7 @@ import statsmodels.formula.api as smf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from statsmodels.stats.power import TTestPower
 
 from evaluation.analyse.quant.power import (
     DEFF_NESTED_COLUMNS,
@@ -308,6 +309,18 @@ def test_suppression_uses_the_observed_counts():
     table = table_of(scores, headcounts={"D": {"u0": 200, "u1": 200}}, response_rate=0.9)
     d = table[table["group"] == "D"]
     assert d["suppressed"].all() and d["n_next"].isna().all()
+
+
+def test_paired_mde_where_the_doubled_bracket_lands_where_scipy_gives_nan():
+    """31 pairs at deff 8 (3.875 effective pairs): the bracket's doubling reached d = 4.096,
+    where scipy's noncentral t is NaN, and the MDE came out NaN between two finite ones
+    (found by the property below)."""
+    mdes = [mde_paired(n, deff=8.0)["mde_standardized"].item() for n in (30, 31, 32)]
+    assert np.all(np.isfinite(mdes))
+    assert mdes[0] > mdes[1] > mdes[2]
+    # at the MDE the power is the one asked for
+    power = TTestPower().power(effect_size=mdes[1], nobs=31 / 8, alpha=0.05)
+    assert power == pytest.approx(0.8, abs=1e-9)
 
 
 # --------------------------------------------------------------------------- properties

@@ -81,8 +81,9 @@ def _solve(fn, *, power: float, **kwargs) -> float:
     """The effect size at which ``fn(effect_size=d, **kwargs)`` (a statsmodels power function)
     equals ``power``: Brent's root search in a bracket doubled from ``(0, 0.001]`` (scipy's
     noncentral t gives NaN far above the root; statsmodels' own ``solve_power`` fails for some
-    large n, e.g. 1508 pairs, and returns its search bound for tiny ones). NaN when there is no
-    root (df <= 0, or an effective n too small)."""
+    large n, e.g. 1508 pairs, and returns its search bound for tiny ones); where the doubled
+    bound falls in that NaN region (an effective n of 3.875 pairs: NaN from d = 4.1, root 2.2),
+    it steps back halfway. NaN when there is no root (df <= 0, or an effective n too small)."""
 
     def gap(d: float) -> float:
         with warnings.catch_warnings():
@@ -93,10 +94,18 @@ def _solve(fn, *, power: float, **kwargs) -> float:
         low, high = 1e-9, 1e-3
         if not gap(low) < 0:
             return float("nan")
-        while not gap(high) > 0:  # power increases in d: widen the bracket
+        for _ in range(200):  # power increases in d: widen the bracket until it holds the root
+            above = gap(high)
+            if not np.isfinite(above):  # past where scipy's noncentral t is NaN: step back
+                high = (low + high) / 2
+                continue
+            if above > 0:
+                break
             low, high = high, 2 * high
-            if high > 100 or not np.isfinite(gap(high)):
+            if high > 100:
                 return float("nan")
+        else:
+            return float("nan")
         value = brentq(gap, low, high, xtol=1e-12, rtol=1e-12)
     except (ValueError, RuntimeError, ZeroDivisionError):
         return float("nan")
