@@ -227,3 +227,36 @@ def test_a_second_run_of_the_same_study_stops_at_once_with_a_clear_message(tmp_p
         with pytest.raises(UsageError, match=r"another `evaluation run` .* is in progress"):
             run(root, jobs=1)
         assert not (root / "data" / "processed" / "scores.parquet").exists()  # nothing written
+
+
+def _imported(module: str) -> bool:
+    import sys
+
+    return module in sys.modules
+
+
+def test_a_worker_s_quick_exit_still_flushes_what_it_printed_and_imports_only_what_it_needs():
+    """Workers exit without the interpreter's clean-up (run._quick_exit): the pool still gets
+    every result, shuts down cleanly, and what a task printed to a buffered stdout arrives. A
+    worker started for a small change (statistics=False) leaves statsmodels' model API to the
+    notebooks that fit models."""
+    import subprocess
+    import sys
+
+    parent = (
+        "from evaluation.pipeline.run import _pool\n"
+        "from tests.test_safe_failures import _imported\n"
+        "if __name__ == '__main__':\n"
+        "    for statistics in (False, True):\n"
+        "        pool = _pool(1, statistics=statistics)\n"
+        "        pool.submit(print, 'written-by-the-worker', end=';').result()\n"
+        "        loaded = pool.submit(_imported, 'statsmodels.api').result()\n"
+        "        pool.shutdown()\n"
+        "        print(f'statistics={statistics}: model API loaded={loaded}', flush=True)\n"
+    )
+    root = Path(__file__).parents[1]
+    out = subprocess.run([sys.executable, "-c", parent], cwd=root, capture_output=True,
+                         text=True, timeout=120, check=True).stdout  # fmt: skip
+    assert out.count("written-by-the-worker;") == 2  # from a pipe: block-buffered, not lost
+    assert "statistics=False: model API loaded=False" in out
+    assert "statistics=True: model API loaded=True" in out

@@ -48,13 +48,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.disclosure import sdc
+from evaluation.disclosure import AUDIT_FILE, PLAN_FILE, sdc
 from evaluation.errors import EvaluationError
 
 log = logging.getLogger(__name__)
 
-PLAN_FILE = "disclosure.parquet"
-AUDIT_FILE = "disclosure-audit.json"
 RESPONDENTS = "_respondents"
 NESTED = ("actor", "sector", "size")  # groupings that are properties of an organisation
 SEP = "|"

@@ -9,7 +9,8 @@ Two stages, each in parallel ``jobs`` at a time over one pool of warm worker pro
 2. the audience reports (``notebooks/90-report.ipynb``), one per audience (consortium, each
    actor, each organisation) and language: they only read the tables of stage 1.
 
-Workers import pandas, statsmodels, matplotlib and nbconvert once and run every notebook with
+Workers import pandas, statsmodels, matplotlib and nbconvert once (statsmodels' model API only
+when every notebook runs: ``--force`` or a first run) and run every notebook with
 the in-process papermill engine (:mod:`evaluation.engine`), so no notebook pays for a kernel
 start or for imports; ``engine="kernel"`` runs each notebook in a fresh Jupyter kernel instead.
 A notebook whose inputs did not change since the last run (same notebook, parameters, processed
@@ -19,6 +20,7 @@ place is not executed again.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import datetime as dt
@@ -215,9 +217,11 @@ def _changed(before: dict | None, now: dict | None, study: Study) -> str:
     return _said(words, "changed")
 
 
-def warm_worker(parent: int | None = None) -> None:
+def warm_worker(parent: int | None = None, statistics: bool = True) -> None:
     """Worker start-up: stop with the parent, and pay for the heavy imports once, not once per
-    notebook."""
+    notebook. ``statistics=False`` leaves out statsmodels' model API (0.3-0.4 s), which only
+    the analyses that fit models import: after a small change, the one notebook that runs
+    again (or the reports, which read tables) starts that much sooner."""
     if parent is not None:
         _die_with_parent(parent)
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -226,13 +230,25 @@ def warm_worker(parent: int | None = None) -> None:
     import nbconvert  # noqa: F401
     import pandas  # noqa: F401
     import scipy.stats  # noqa: F401
-    import statsmodels.api  # noqa: F401
 
+    if statistics:
+        import statsmodels.api  # noqa: F401
     from evaluation.pipeline import engine, session  # noqa: F401
     from evaluation.report import display, html, plots  # noqa: F401
 
     register_engine()
     engine.shell()
+    if parent is not None:  # a pool's worker; registered last, so it runs first at exit
+        atexit.register(_quick_exit)
+
+
+def _quick_exit() -> None:
+    """A worker's exit, without the interpreter's clean-up of its modules and objects (about
+    0.5 s per worker, paid at the end of every run). Exit handlers run after multiprocessing
+    has finished the worker: its last task done, its results sent, its queues and threads
+    joined, its standard streams flushed. The status is 0: the pool watches its workers by
+    their process sentinels, and a failed task comes back as its exception, not as a status."""
+    os._exit(0)
 
 
 # Optional modules that libraries of a worker import when present but a run never uses: not
@@ -766,7 +782,9 @@ def _prestart(pool: ProcessPoolExecutor, count: int) -> None:
         pool.submit(_ready)
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def _pool(workers: int, statistics: bool = True) -> ProcessPoolExecutor:
+    """``workers`` worker processes, started as work is submitted (see :func:`warm_worker` for
+    ``statistics``)."""
     # An IPython shell in this process (the in-process engine, or `run()` called from a
     # notebook) replaces __main__ with a module that has no __spec__, which spawn needs.
     main = sys.modules.get("__main__")
@@ -774,7 +792,10 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         main.__spec__ = None
     ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=warm_worker, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=warm_worker,
+        initargs=(os.getpid(), statistics),
     )
 
 
@@ -854,11 +875,13 @@ def _run(
     raw = frozenset(relative(p, study.paths.root) for paths in study.data.values() for p in paths)
     workers = max(1, jobs)
     early: list[ProcessPoolExecutor] = []
+    # Every notebook runs (--force, or a first run): workers import the model API at start-up.
+    cold = not use_cache or not _processed_record(study).is_file()
 
     def start_workers() -> None:
         # Processing runs: the workers start (their imports) meanwhile. A cold run will keep
         # them all busy; after a change, at first one (more start when there is more work).
-        early.append(_pool(workers))
+        early.append(_pool(workers, statistics=cold))
         _prestart(early[0], workers if not use_cache else 1)
 
     try:
@@ -907,7 +930,7 @@ def _run(
         # to run at once; those started while processing ran are used first.
         pool = early[0] if early else None
         if pool is None and (todo1 or later or report_nb is not None):
-            pool = _pool(workers)
+            pool = _pool(workers, statistics=cold)
     except BaseException:  # an error before the notebooks run: no worker outlives it
         for started in early:
             _stop_pool(started, study, quiet=True)
@@ -1083,7 +1106,7 @@ def _process(
     code changed since the parquet files there were written (then they are reused as they are).
     ``starting`` is called when processing does run (before it). Returns the processed files'
     sha256s."""
-    record_path = study.paths.reports / ".cache" / "processed.json"
+    record_path = _processed_record(study)
     key = hashlib.sha256(json.dumps([inputs, source], sort_keys=True).encode()).hexdigest()
     if use_cache and record_path.is_file():
         record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -1101,9 +1124,8 @@ def _process(
             return files
     if starting is not None:
         starting()
-    from evaluation.disclosure.plan import AUDIT_FILE, PLAN_FILE, make_plan
+    from evaluation.disclosure import AUDIT_FILE, PLAN_FILE
     from evaluation.pipeline.process import process
-    from evaluation.pipeline.session import study_themes
 
     log.info("study %s: validating and scoring", study.name)
     written = process(study)
@@ -1134,6 +1156,9 @@ def _process(
         # The old plan belongs to the old data: gone before the new one is made, so a refused
         # plan never leaves it beside data it does not describe.
         plan.unlink(missing_ok=True)
+        from evaluation.disclosure.plan import make_plan  # the model and its solver: only here
+        from evaluation.pipeline.session import study_themes
+
         make_plan(study, themes=lambda: study_themes(study))
     files["disclosure"] = sha256_file(plan)
     files = dict(sorted(files.items()))
@@ -1143,6 +1168,11 @@ def _process(
     record = {"key": key, "plan_key": plan_key, "files": files}
     write_text(record_path, json.dumps(record, indent=1) + "\n")
     return files
+
+
+def _processed_record(study: Study) -> Path:
+    """What the last processing wrote (its key and the processed files' sha256s)."""
+    return study.paths.reports / ".cache" / "processed.json"
 
 
 # The processed files the disclosure plan is made from (make_plan and study_themes).
