@@ -176,9 +176,9 @@ def test_a_copied_or_moved_study_runs_from_its_own_folder(tmp_path):
 def _orphan(parent: int) -> None:  # a worker: stops when its parent dies, else sleeps
     import time
 
-    from evaluation.pipeline.run import _die_with_parent
+    from evaluation.pipeline.child import die_with_parent
 
-    _die_with_parent(parent)
+    die_with_parent(parent)
     time.sleep(120)
 
 
@@ -260,3 +260,64 @@ def test_a_worker_s_quick_exit_still_flushes_what_it_printed_and_imports_only_wh
     assert out.count("written-by-the-worker;") == 2  # from a pipe: block-buffered, not lost
     assert "statistics=False: model API loaded=False" in out
     assert "statistics=True: model API loaded=True" in out
+
+
+@slow
+@end_to_end
+def test_a_large_study_is_processed_in_a_child_that_keeps_its_errors_logs_and_results(
+    tmp_path, monkeypatch
+):
+    """From CHILD_PROCESSING_BYTES of raw data on, validation, scoring and the disclosure plan
+    run in a child process (its memory leaves with it). Forced here for a small study: bad
+    input still exits 1 with the file, row and column and no traceback; the child's log lines
+    are the run's; and the processed data are byte for byte those of processing in-process."""
+    import csv
+    import io
+
+    from typer.testing import CliRunner
+
+    from evaluation.cli import app
+    from evaluation.pipeline import run as pipeline
+
+    child, here = tmp_path / "child", tmp_path / "here"
+    write_demo(child, respondents=60)
+    shutil.copytree(child, here)
+    monkeypatch.setattr(pipeline, "CHILD_PROCESSING_BYTES", 0)
+    children = []  # the runs that processed in a child
+
+    def in_child(*args, **kwargs):
+        children.append(kwargs["what"])
+        return real_in_child(*args, **kwargs)
+
+    real_in_child = pipeline.in_child
+    monkeypatch.setattr(pipeline, "in_child", in_child)
+
+    responses = child / "data" / "raw" / "responses.csv"
+    good = responses.read_bytes()
+    rows = list(csv.reader(io.StringIO(good.decode("utf-8"))))
+    rows[2][rows[0].index("esis_2")] = "9"  # outside 1-5, on the file's row 3
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    responses.write_text(out.getvalue(), encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "--study", str(child), "--only", "45"],
+                                env={"COLUMNS": "200"})  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "traceback" not in result.output.lower()
+    assert "validating and scoring" in result.output  # logged in the child, shown by the run
+    assert "responses.csv" in result.output and "esis_2" in result.output
+    assert "outside 1-5" in result.output
+    assert not (child / "data" / "processed" / "scores.parquet").exists()
+
+    responses.write_bytes(good)
+    run(child, jobs=1, only=["45"])
+    assert children == ["processing the raw data"] * 2
+    monkeypatch.setattr(pipeline, "CHILD_PROCESSING_BYTES", 2**62)
+    run(here, jobs=1, only=["45"])
+    assert len(children) == 2  # this one in the run's own process
+    made = sorted(p.name for p in (child / "data" / "processed").iterdir())
+    assert made == sorted(p.name for p in (here / "data" / "processed").iterdir())
+    assert "scores.parquet" in made and "disclosure.parquet" in made
+    for name in made:
+        assert (child / "data" / "processed" / name).read_bytes() == (
+            here / "data" / "processed" / name
+        ).read_bytes(), name

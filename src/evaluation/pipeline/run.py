@@ -52,6 +52,7 @@ from evaluation.io.files import (
     write_text,
 )
 from evaluation.pipeline import progress
+from evaluation.pipeline.child import die_with_parent, in_child
 from evaluation.pipeline.manifest import (
     code_version,
     input_hashes,
@@ -223,7 +224,7 @@ def warm_worker(parent: int | None = None, statistics: bool = True) -> None:
     the analyses that fit models import: after a small change, the one notebook that runs
     again (or the reports, which read tables) starts that much sooner."""
     if parent is not None:
-        _die_with_parent(parent)
+        die_with_parent(parent)
     os.environ.setdefault("MPLBACKEND", "Agg")
     _skip_unused_imports()
     import matplotlib  # noqa: F401
@@ -686,30 +687,6 @@ class _Run:
         return current
 
 
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel send this worker SIGTERM when the run that started it dies, however it
-    dies (Linux: prctl PR_SET_PDEATHSIG); elsewhere, a thread that watches the parent's pid."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
-                if os.getppid() != parent:  # the parent died before prctl: stop now
-                    os._exit(143)
-                return
-        except (OSError, AttributeError):
-            pass
-    import threading
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(143)
-
-    threading.Thread(target=watch, name="evaluation-parent-watch", daemon=True).start()
-
-
 class _Stopped(SystemExit):
     """The run got SIGTERM (or SIGHUP): unwind, stop the workers, exit 128 + signal."""
 
@@ -1124,9 +1101,38 @@ def _process(
             return files
     if starting is not None:
         starting()
+    if _raw_bytes(study) >= CHILD_PROCESSING_BYTES:
+        what = "processing the raw data"
+        return in_child(_process_data, study, inputs, source, use_cache, raw, key, what=what)
+    return _process_data(study, inputs, source, use_cache, raw, key)
+
+
+# From this size of raw data on, processing runs in a child process (evaluation.pipeline.child):
+# its peak (gigabytes at national size) leaves with the child instead of staying in the run
+# process while the notebooks run. Below it (the demo: 1 MB), the child's start would cost more
+# than the memory it gives back.
+CHILD_PROCESSING_BYTES = 64 * 2**20
+
+
+def _raw_bytes(study: Study) -> int:
+    """The size of the study's raw data files."""
+    return sum(path.stat().st_size for paths in study.data.values() for path in paths)
+
+
+def _process_data(
+    study: Study,
+    inputs: dict[str, str],
+    source: str,
+    use_cache: bool,
+    raw: frozenset[str],
+    key: str,
+) -> dict:
+    """The processing of :func:`_process` (``key``: its cache key), then the disclosure plan,
+    unless the plan's own inputs did not change."""
     from evaluation.disclosure import AUDIT_FILE, PLAN_FILE
     from evaluation.pipeline.process import process
 
+    record_path = _processed_record(study)
     log.info("study %s: validating and scoring", study.name)
     written = process(study)
     files = {name: sha256_file(path) for name, path in sorted(written.items())}
