@@ -6,6 +6,7 @@ pipeline, and the manifest records the same :func:`code_version`.
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 import sys
@@ -79,3 +80,14 @@ def describe() -> str:
         line += f" (git {info['git_commit'][:12]}{dirty})"
     python = f"Python {platform.python_version()} ({platform.python_implementation()})"
     return f"{line}\n{python} {sys.executable}"
+
+
+def source_hash() -> str:
+    """One sha256 over the package's Python source and shipped resources (cache key part)."""
+
+    h = hashlib.sha256()
+    files = sorted(PACKAGE_DIR.rglob("*.py")) + sorted((PACKAGE_DIR / "resources").rglob("*.y*ml"))
+    for path in files:
+        h.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()

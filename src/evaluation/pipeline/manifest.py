@@ -35,17 +35,6 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def source_hash() -> str:
-    """One sha256 over the package's Python source and shipped resources (cache key part)."""
-
-    h = hashlib.sha256()
-    files = sorted(PACKAGE_DIR.rglob("*.py")) + sorted((PACKAGE_DIR / "resources").rglob("*.y*ml"))
-    for path in files:
-        h.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def input_files(study: Study) -> list[Path]:
     """Every file that determines the results: config, instrument definitions, raw data."""
     files = [study.paths.study_yaml]

@@ -59,13 +59,13 @@ from evaluation.pipeline.manifest import (
     read_manifest,
     relative,
     run_id,
-    source_hash,
     table_hashes,
     write_manifest,
 )
 from evaluation.report.audience import audiences
 from evaluation.report.html import IndexLink, IndexSection, index_html, notebook_to_html
 from evaluation.safety import check_output_folders, check_output_path, is_plain_folder
+from evaluation.version import source_hash
 
 log = logging.getLogger(__name__)
 

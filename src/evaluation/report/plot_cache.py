@@ -70,7 +70,7 @@ def _feed(h: hashlib._Hash, value: object) -> None:
 def _code() -> str:
     import matplotlib
 
-    from evaluation.pipeline.manifest import source_hash
+    from evaluation.version import source_hash
 
     return f"{source_hash()}:{matplotlib.__version__}"
 
