@@ -54,6 +54,17 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="evaluation-parent-watch", daemon=True).start()
 
 
+def spawn_context() -> multiprocessing.context.SpawnContext:
+    """The start method of every child of a run: a fresh interpreter (spawn), never a fork of
+    a process with threads."""
+    # An IPython shell in this process (the in-process engine, or `run()` called from a
+    # notebook) replaces __main__ with a module that has no __spec__, which spawn needs.
+    main = sys.modules.get("__main__")
+    if main is not None and not hasattr(main, "__spec__"):
+        main.__spec__ = None
+    return multiprocessing.get_context("spawn")
+
+
 def _child_start(records: Any, level: int, parent: int) -> None:
     """The one-off child's start: its log records go to the run (``records``), at the run's
     level; it stops with the run."""
@@ -77,7 +88,7 @@ def in_child(function: Callable[..., T], *args: object, what: str) -> T:
     this process's, and what it raises is raised here. ``function`` and ``args`` must be
     picklable (a module-level function; a :class:`~evaluation.config.Study` is); ``what`` names
     the work in the error when the child dies (killed for memory, a signal)."""
-    context = multiprocessing.get_context("spawn")
+    context = spawn_context()
     records = context.Queue()
     level = logging.getLogger().getEffectiveLevel()
     forwarder = threading.Thread(target=_forward, args=(records,), name="evaluation-child-logs")

@@ -27,7 +27,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
@@ -52,7 +51,7 @@ from evaluation.io.files import (
     write_text,
 )
 from evaluation.pipeline import progress
-from evaluation.pipeline.child import die_with_parent, in_child
+from evaluation.pipeline.child import die_with_parent, in_child, spawn_context
 from evaluation.pipeline.manifest import (
     code_version,
     input_hashes,
@@ -762,15 +761,9 @@ def _prestart(pool: ProcessPoolExecutor, count: int) -> None:
 def _pool(workers: int, statistics: bool = True) -> ProcessPoolExecutor:
     """``workers`` worker processes, started as work is submitted (see :func:`warm_worker` for
     ``statistics``)."""
-    # An IPython shell in this process (the in-process engine, or `run()` called from a
-    # notebook) replaces __main__ with a module that has no __spec__, which spawn needs.
-    main = sys.modules.get("__main__")
-    if main is not None and not hasattr(main, "__spec__"):
-        main.__spec__ = None
-    ctx = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=ctx,
+        mp_context=spawn_context(),
         initializer=warm_worker,
         initargs=(os.getpid(), statistics),
     )
