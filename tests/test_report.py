@@ -128,3 +128,28 @@ def test_index_page_has_viewport(tmp_path):
     text = page.read_text(encoding="utf-8")
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
     assert "@media print" in text
+
+
+def test_a_page_is_the_same_whether_the_worker_warmed_its_exporters_first(tmp_path):
+    """warm_html (a worker waiting for its first report) leaves nothing of its own page in the
+    exporters it prepares: the next page is byte for byte a cold exporter's."""
+    from evaluation.report.html import warm_html
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Otsikko\n\nTeksti <b>x</b>", id="a"),
+                nbformat.v4.new_code_cell("1 + 1", id="b")]  # fmt: skip
+    path = tmp_path / "in.ipynb"
+    nbformat.write(nb, path)
+    pages = []
+    for warm in (False, True):
+        _html_exporter.cache_clear()
+        if warm:
+            warm_html(("fi", "en"))
+            assert _html_exporter.cache_info().currsize == 2  # both exporters made
+        for language in ("fi", "en"):
+            out = tmp_path / f"{language}-{warm}.html"
+            notebook_to_html(path, out, labels={}, provenance={}, language=language, title="T")
+            pages.append(out.read_bytes())
+    _html_exporter.cache_clear()
+    assert pages[:2] == pages[2:]
+    assert b'lang="fi"' in pages[0] and b'lang="en"' in pages[1]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,6 +125,17 @@ def _letter(reference: re.Match) -> str:
         if 160 <= code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF
         else reference.group(0)
     )
+
+
+def warm_html(languages: Iterable[str]) -> None:
+    """Pay now what a process's first page costs in each language (the exporter, its templates
+    compiled on the first render: about 0.07 s a language), e.g. in a worker that waits for
+    its first report."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("#", id="warm")])
+    for language in languages:
+        _html_exporter(language).from_notebook_node(nb)
 
 
 @functools.cache
