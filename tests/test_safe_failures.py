@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from evaluation.demo.generate import write_demo
-from evaluation.errors import NotebookError
+from evaluation.errors import DataError, NotebookError
 from evaluation.pipeline.run import run
 
 slow = pytest.mark.slow
@@ -321,3 +321,13 @@ def test_a_large_study_is_processed_in_a_child_that_keeps_its_errors_logs_and_re
         assert (child / "data" / "processed" / name).read_bytes() == (
             here / "data" / "processed" / name
         ).read_bytes(), name
+
+
+def test_a_declared_raw_file_that_is_missing_is_named_by_run_not_a_traceback(tmp_path):
+    """`run` sizes the raw data (to choose where processing runs) before validating it: a
+    file that study.yaml declares but that is not there is still validation's clear error."""
+    root = tmp_path / "study"
+    write_demo(root, respondents=60)
+    (root / "data" / "raw" / "activities.csv").unlink()
+    with pytest.raises(DataError, match=r"activities\.csv: file not found"):
+        run(root, jobs=1, only=["45"])

@@ -91,7 +91,9 @@ def in_child(function: Callable[..., T], *args: object, what: str) -> T:
     context = spawn_context()
     records = context.Queue()
     level = logging.getLogger().getEffectiveLevel()
-    forwarder = threading.Thread(target=_forward, args=(records,), name="evaluation-child-logs")
+    forwarder = threading.Thread(
+        target=_forward, args=(records,), name="evaluation-child-logs", daemon=True
+    )
     forwarder.start()
     try:
         pool = ProcessPoolExecutor(
@@ -111,5 +113,6 @@ def in_child(function: Callable[..., T], *args: object, what: str) -> T:
         ) from None
     finally:
         records.put(None)
-        forwarder.join()
+        # bounded: a child killed while writing a record can leave the queue unreadable
+        forwarder.join(timeout=10)
         records.close()

@@ -1132,8 +1132,9 @@ CHILD_PROCESSING_BYTES = 64 * 2**20
 
 
 def _raw_bytes(study: Study) -> int:
-    """The size of the study's raw data files."""
-    return sum(path.stat().st_size for paths in study.data.values() for path in paths)
+    """The size of the study's raw data files (a missing one counts 0: validation names it)."""
+    return sum(path.stat().st_size for paths in study.data.values() for path in paths
+               if path.is_file())  # fmt: skip
 
 
 def _process_data(
