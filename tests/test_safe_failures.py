@@ -331,3 +331,25 @@ def test_a_declared_raw_file_that_is_missing_is_named_by_run_not_a_traceback(tmp
     (root / "data" / "raw" / "activities.csv").unlink()
     with pytest.raises(DataError, match=r"activities\.csv: file not found"):
         run(root, jobs=1, only=["45"])
+
+
+def _logs_then_returns_its_pid(value: int) -> int:
+    import logging
+    import os
+
+    logging.getLogger("evaluation.tests").warning("logged in the child: %d", value)
+    return os.getpid()
+
+
+def test_in_child_returns_forwards_its_logs_and_names_a_child_that_died(caplog):
+    import os
+
+    from evaluation.errors import EvaluationError
+    from evaluation.pipeline.child import in_child
+
+    pid = in_child(_logs_then_returns_its_pid, 7, what="the test's stage")
+    assert pid != os.getpid()
+    forwarded = [r for r in caplog.records if r.getMessage() == "logged in the child: 7"]
+    assert [r.process for r in forwarded] == [pid]  # once, as the child's record
+    with pytest.raises(EvaluationError, match="the test's stage stopped: its process ended"):
+        in_child(os.abort, what="the test's stage")  # SIGABRT: the child dies mid-task
