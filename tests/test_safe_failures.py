@@ -235,7 +235,7 @@ def _imported(module: str) -> bool:
     return module in sys.modules
 
 
-def test_a_worker_s_quick_exit_still_flushes_what_it_printed_and_imports_only_what_it_needs():
+def test_a_worker_s_quick_exit_loses_no_result_or_printed_line_and_imports_only_what_it_needs():
     """Workers exit without the interpreter's clean-up (run._quick_exit): the pool still gets
     every result, shuts down cleanly, and what a task printed to a buffered stdout arrives. A
     worker started for a small change (statistics=False) leaves statsmodels' model API to the
