@@ -211,7 +211,7 @@ def _known_organisations(study: Study, frames: dict[str, pd.DataFrame]) -> set[s
     for key in ("responses", "summaries", "feedback", "activities", "open_answers"):
         frame = frames.get(key)
         if frame is not None and "organisation" in frame:
-            known |= {str(o) for o in frame["organisation"].dropna()}
+            known |= {str(o) for o in frame["organisation"].dropna().unique()}
     return known
 
 
