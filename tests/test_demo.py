@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pingouin as pg
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evaluation.config import load_study
 from evaluation.demo import generate as demo
@@ -65,6 +69,45 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     assert [p.relative_to(tmp_path / "b").as_posix() for p in second] == FILES
     for name in FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+finite_or_missing = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=False, width=64),
+    st.sampled_from([-0.0, 0.0, 0.05, 0.15, 0.25, -0.05, 2.675, 1e16, -1e-300]),
+)
+
+
+@given(
+    floats=st.lists(finite_or_missing, min_size=0, max_size=40),
+    integers=st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)), max_size=40),
+)
+def test_demo_csv_writes_numbers_exactly_as_pandas_to_csv_would(floats, integers):
+    """``_csv`` formats each distinct number once; the text must be what ``to_csv`` with
+    ``float_format="%.1f"`` writes cell by cell, -0.0, halves and missing values included."""
+    n = min(len(floats), len(integers))
+    frame = pd.DataFrame(
+        {
+            "float64": pd.Series(floats[:n], dtype="float64"),
+            "Float64": pd.Series(floats[:n], dtype="Float64"),
+            "Int64": pd.Series(integers[:n], dtype="Int64"),
+            "int64": pd.Series([i or 0 for i in integers[:n]], dtype="int64"),
+            "text": pd.Series(["a,b", None, "c"] * n, dtype="str")[:n],
+        }
+    )
+    expected = frame.to_csv(index=False, lineterminator="\n", float_format="%.1f", na_rep="")
+    assert demo._csv(frame, list(frame.columns)) == expected
+
+
+def test_demo_s_categorical_draw_is_generator_choice_with_the_same_draws():
+    """The activities' creative-methods count is drawn by a cumulative lookup of one uniform;
+    it must give what ``Generator.choice(k, p=...)`` gives from the same stream."""
+    for probs in [(0.2, 0.35, 0.3, 0.15), (0.1, 0.3, 0.35, 0.25), (0.4, 0.4, 0.2)]:
+        by_choice = np.random.default_rng(5)
+        by_lookup = np.random.default_rng(5)
+        cdf = demo._cdf(probs)
+        for _ in range(2000):
+            expected = int(by_choice.choice(len(probs), p=probs))
+            assert bisect.bisect_right(cdf, by_lookup.random()) == expected
 
 
 def test_different_seed_gives_different_responses(tmp_path):
