@@ -56,6 +56,28 @@ def test_activity_counts_must_be_non_negative_whole_numbers(tiny_study):
     }
 
 
+def test_the_responses_error_comes_first_though_they_are_read_beside_the_other_files(
+    tiny_study,
+):
+    """validate_study reads the responses in a second thread: with the responses and the
+    activities both bad, the responses' problem is raised (as when the files were read in
+    turn), and each file alone still gives its own."""
+    bad_activities = "round,organisation,activity,participants\nT1,Org A,workshop,-3\n"
+    responses = tiny_study / "data" / "raw" / "responses.csv"
+    good = responses.read_text(encoding="utf-8")
+    study = _with(tiny_study, activities=bad_activities)
+    with pytest.raises(DataError) as info:
+        process(study)
+    assert info.value.problems["column"].tolist() == ["participants"]  # activities alone
+    lines = good.splitlines(keepends=True)
+    lines[1] = lines[1].replace("T0", "T9", 1)
+    responses.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        process(study)
+    assert "responses.csv" in str(info.value)
+    assert info.value.problems["column"].tolist() == ["round"]
+
+
 def test_feedback_items_are_checked_against_the_instrument(tiny_study):
     study = _with(
         tiny_study,

@@ -320,12 +320,18 @@ def _text(value: object) -> str | None:
     return None if value is None or pd.isna(value) else str(value)
 
 
-def load_segments(study: Study, frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def load_segments(
+    study: Study,
+    frames: dict[str, pd.DataFrame] | None = None,
+    *,
+    comments: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Document paragraphs and feedback comments, one row each (:data:`SEGMENT_COLUMNS`);
-    a segment id that is also an open answer's id is an error."""
+    a segment id that is also an open answer's id is an error. ``comments``: the feedback
+    comments when they were read already (:func:`load_feedback_comments`)."""
     frames = frames or {}
     parts = [load_documents(study, frames)] if study.files("documents") else []
-    parts.append(load_feedback_comments(study))
+    parts.append(load_feedback_comments(study) if comments is None else comments)
     parts = [p for p in parts if len(p)]
     if not parts:
         return empty_segments()
