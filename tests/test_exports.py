@@ -357,3 +357,34 @@ def test_an_unchanged_table_s_sheet_is_copied_and_the_workbook_equals_a_fresh_on
     assert workbook(paths, relabelled) == expected and marker in cells  # header changed
     assert workbook(paths, relabelled) == expected and marker not in cells
     assert workbook(paths, relabelled, reuse=False) == expected and marker in cells
+
+
+def test_sheets_written_ahead_make_the_same_workbook_and_are_not_written_twice(
+    tmp_path, monkeypatch
+):
+    """A national study's biggest sheets are written ahead in a worker
+    (``write_sheet_ahead``) and copied into the workbook: the workbook is byte for byte the
+    one written at once, a table called "contents" included, with ``reuse=False`` (--force)
+    too, and the cells of a sheet written ahead are not written again."""
+    from evaluation.report import exports
+
+    labels = load_labels("fi")
+    tables = {"primary": PRIMARY, "prepost": BIG, "other": FRAME, "contents": FRAME.head(1)}
+    expected = _study_tables(tmp_path / "at-once", tables)
+    export_workbook(expected, labels, reuse=False)
+    cells: list[object] = []
+    real = exports._xlsx_value
+    monkeypatch.setattr(exports, "_xlsx_value", lambda value: cells.append(value) or real(value))
+    marker = BIG["diff"].iloc[3]  # a value only prepost has
+    for reuse in (True, False):
+        paths = _study_tables(tmp_path / f"ahead-{reuse}", tables)
+        monkeypatch.setattr(exports, "AHEAD_BYTES", (paths.tables / "prepost.csv").stat().st_size)
+        ahead = exports.sheets_to_write_ahead(paths)
+        assert "prepost" in ahead and "other" not in ahead  # by the size of the CSV
+        fresh = {exports.write_sheet_ahead(paths, labels, name, reuse=reuse) for name in tables}
+        assert exports.write_sheet_ahead(paths, labels, "prepost", reuse=reuse) in fresh
+        cells.clear()
+        export_workbook(paths, labels, reuse=reuse, fresh=frozenset(fresh))
+        assert marker not in cells  # copied, not written again
+        workbook = paths.reports / "exports" / "tables.xlsx"
+        assert workbook.read_bytes() == (expected.reports / "exports" / "tables.xlsx").read_bytes()

@@ -317,6 +317,9 @@ def test_a_large_study_is_processed_in_a_child_that_keeps_its_errors_logs_and_re
     made = sorted(p.name for p in (child / "data" / "processed").iterdir())
     assert made == sorted(p.name for p in (here / "data" / "processed").iterdir())
     assert "scores.parquet" in made and "disclosure.parquet" in made
+    # the themes were planned too, computed in a second child beside the survey tables' plan
+    audit = json.loads((child / "data" / "processed" / "disclosure-audit.json").read_text())
+    assert audit["themes"]["cells"] > 0
     for name in made:
         assert (child / "data" / "processed" / name).read_bytes() == (
             here / "data" / "processed" / name

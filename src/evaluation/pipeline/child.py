@@ -13,6 +13,7 @@ with its file, row and column) exits as it would in-process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import multiprocessing
@@ -21,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -88,6 +89,17 @@ def in_child(function: Callable[..., T], *args: object, what: str) -> T:
     this process's, and what it raises is raised here. ``function`` and ``args`` must be
     picklable (a module-level function; a :class:`~evaluation.config.Study` is); ``what`` names
     the work in the error when the child dies (killed for memory, a signal)."""
+    with started_in_child(function, *args, what=what) as result:
+        return result()
+
+
+@contextlib.contextmanager
+def started_in_child(
+    function: Callable[..., T], *args: object, what: str
+) -> Iterator[Callable[[], T]]:
+    """``function(*args)`` started in a fresh process, as :func:`in_child`, while this process
+    goes on; the callable given waits for its result (and raises what it raised). Leaving the
+    block waits for the child to end."""
     context = spawn_context()
     records = context.Queue()
     level = logging.getLogger().getEffectiveLevel()
@@ -95,6 +107,16 @@ def in_child(function: Callable[..., T], *args: object, what: str) -> T:
         target=_forward, args=(records,), name="evaluation-child-logs", daemon=True
     )
     forwarder.start()
+
+    def result() -> T:
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:  # killed: out of memory, or a signal
+            raise EvaluationError(
+                f"{what} stopped: its process ended unexpectedly ({exc}); if the machine ran "
+                "out of memory, a study this size needs more of it"
+            ) from None
+
     try:
         pool = ProcessPoolExecutor(
             max_workers=1,
@@ -105,12 +127,8 @@ def in_child(function: Callable[..., T], *args: object, what: str) -> T:
         # shutdown (also on an error) waits for the child to exit: its last records are in
         # the queue before the None that ends the forwarding
         with pool:
-            return pool.submit(function, *args).result()
-    except BrokenProcessPool as exc:  # killed: out of memory, or a signal
-        raise EvaluationError(
-            f"{what} stopped: its process ended unexpectedly ({exc}); if the machine ran out "
-            "of memory, a study this size needs more of it"
-        ) from None
+            future = pool.submit(function, *args)
+            yield result
     finally:
         records.put(None)
         # bounded: a child killed while writing a record can leave the queue unreadable

@@ -51,7 +51,7 @@ from evaluation.io.files import (
     write_text,
 )
 from evaluation.pipeline import progress
-from evaluation.pipeline.child import die_with_parent, in_child, spawn_context
+from evaluation.pipeline.child import die_with_parent, in_child, spawn_context, started_in_child
 from evaluation.pipeline.manifest import (
     code_version,
     input_hashes,
@@ -951,14 +951,14 @@ def _run(
                 log.info("a notebook failed: the tables of earlier runs are all kept")
             elif not only:
                 _remove_stale_tables(study, current)
-            tables = table_hashes(study)
+            exports = _Exports(study, table_hashes(study), main_labels, source, use_cache,
+                               languages[0])  # fmt: skip
             # The exports read the tables of record only, as the reports do: they are written
             # in a thread of this process while the workers write the reports (without
-            # reports, the LaTeX in a worker while this process writes the workbook).
-            exporting = _in_background(
-                _export, study, tables, main_labels, source, use_cache, languages[0],
-                pool if report_nb is None else None,
-            )  # fmt: skip
+            # reports, the LaTeX in a worker while this process writes the workbook). The
+            # biggest tables' sheets go to the workers first, before the reports.
+            ahead = exports.ahead(pool) if pool is not None else []
+            exporting = _in_background(_export, exports, ahead, pool if report_nb is None else None)
             if report_nb is not None:
                 for lang in languages:
                     labels = load_labels(lang, study.paths)
@@ -1120,7 +1120,8 @@ def _process(
         starting()
     if _raw_bytes(study) >= CHILD_PROCESSING_BYTES:
         what = "processing the raw data"
-        return in_child(_process_data, study, inputs, source, use_cache, raw, key, what=what)
+        args = (study, inputs, source, use_cache, raw, key, True)
+        return in_child(_process_data, *args, what=what)
     return _process_data(study, inputs, source, use_cache, raw, key)
 
 
@@ -1144,9 +1145,12 @@ def _process_data(
     use_cache: bool,
     raw: frozenset[str],
     key: str,
+    themes_beside: bool = False,
 ) -> dict:
     """The processing of :func:`_process` (``key``: its cache key), then the disclosure plan,
-    unless the plan's own inputs did not change."""
+    unless the plan's own inputs did not change. With ``themes_beside`` (a national-size
+    study), the themes the plan protects are computed in a child process while the survey
+    tables' plan is made here."""
     from evaluation.disclosure import AUDIT_FILE, PLAN_FILE
     from evaluation.pipeline.process import process
 
@@ -1183,7 +1187,12 @@ def _process_data(
         from evaluation.disclosure.plan import make_plan  # the model and its solver: only here
         from evaluation.pipeline.session import study_themes
 
-        make_plan(study, themes=lambda: study_themes(study))
+        if themes_beside:
+            what = "computing the themes for the disclosure plan"
+            with started_in_child(study_themes, study, what=what) as themes:
+                make_plan(study, themes=themes)
+        else:
+            make_plan(study, themes=lambda: study_themes(study))
     files["disclosure"] = sha256_file(plan)
     files = dict(sorted(files.items()))
     from evaluation.pipeline.memory import release_memory
@@ -1203,66 +1212,88 @@ def _processed_record(study: Study) -> Path:
 PLAN_READS = frozenset({"scores", "responses", "summaries", "codings", "open_answers", "segments"})
 
 
-def _export(
-    study: Study,
-    tables: dict,
-    labels: dict,
-    source: str,
-    use_cache: bool,
-    language: str,
-    pool: Executor | None = None,
-) -> None:
-    """LaTeX and xlsx exports of the tables of record (in ``language``, the run's first report
-    language), unless neither the tables nor what the exports say about them changed. With
-    ``pool`` (idle workers: a run without reports), the LaTeX is written in a worker while
-    this process writes the workbook."""
-    record = study.paths.reports / ".cache" / "exports.json"
-    said = {  # what the exports say besides the tables: ExportContext's fields
-        "ci": study.analysis.ci,
-        "min_n": study.min_n,
-        "rounds": {r.id: r.label_in(language) for r in study.rounds},
-        "language": language,
-    }
-    payload = json.dumps([tables, labels, source, said], sort_keys=True).encode()
-    key = hashlib.sha256(payload).hexdigest()
-    # What each table's export says besides the table itself: unchanged, a table whose CSV is
-    # unchanged keeps its LaTeX file (export_tables(unchanged=...)).
-    base = _digest([labels, source, said])
-    workbook = study.paths.reports / "exports" / "tables.xlsx"
-    last: dict = {}
-    if use_cache and record.is_file():
-        with contextlib.suppress(ValueError):
-            last = json.loads(record.read_text(encoding="utf-8"))
-    if last.get("key") == key and workbook.is_file():
+@dataclass
+class _Exports:
+    """What the LaTeX and xlsx exports of the tables of record (in ``language``, the run's first
+    report language) are made from, and whether they must be made again: not when neither the
+    tables nor what the exports say about them changed since the last run (``current``)."""
+
+    study: Study
+    tables: dict
+    labels: dict
+    source: str
+    use_cache: bool
+    language: str
+
+    def __post_init__(self) -> None:
+        self.record = self.study.paths.reports / ".cache" / "exports.json"
+        self.said = {  # what the exports say besides the tables: ExportContext's fields
+            "ci": self.study.analysis.ci,
+            "min_n": self.study.min_n,
+            "rounds": {r.id: r.label_in(self.language) for r in self.study.rounds},
+            "language": self.language,
+        }
+        payload = [self.tables, self.labels, self.source, self.said]
+        self.key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        # What each table's export says besides the table itself: unchanged, a table whose CSV
+        # is unchanged keeps its LaTeX file (export_tables(unchanged=...)).
+        self.base = _digest([self.labels, self.source, self.said])
+        self.last: dict = {}
+        if self.use_cache and self.record.is_file():
+            with contextlib.suppress(ValueError):
+                self.last = json.loads(self.record.read_text(encoding="utf-8"))
+        workbook = self.study.paths.reports / "exports" / "tables.xlsx"
+        self.current = self.last.get("key") == self.key and workbook.is_file()
+
+    def ahead(self, pool: Executor) -> list[Future]:
+        """The sheets of the biggest tables written in ``pool``'s workers, ahead of the
+        workbook (:func:`evaluation.report.exports.write_sheet_ahead`); their keys are the
+        futures' results; none when the exports are current."""
+        if self.current:
+            return []
+        from evaluation.report.exports import sheets_to_write_ahead, write_sheet_ahead
+
+        paths, labels, reuse = self.study.paths, self.labels, self.use_cache
+        return [pool.submit(write_sheet_ahead, paths, labels, table, reuse=reuse)
+                for table in sheets_to_write_ahead(paths)]  # fmt: skip
+
+
+def _export(exports: _Exports, ahead: list[Future], pool: Executor | None = None) -> None:
+    """The exports (:class:`_Exports`), unless they are current; the sheets written ``ahead``
+    are copied into the workbook. With ``pool`` (idle workers: a run without reports), the
+    LaTeX is written in a worker while this process writes the workbook."""
+    if exports.current:
         return
     # imported only now: pandas and openpyxl are not needed for a run with nothing to do
     from evaluation.report.exports import (
         ExportContext,
         export_latex,
-        export_tables,
         export_workbook,
     )
 
-    context = ExportContext(**said)
-    kept = last.get("tables", {}) if last.get("base") == base else {}
+    study, labels, tables, last = exports.study, exports.labels, exports.tables, exports.last
+    context = ExportContext(**exports.said)
+    kept = last.get("tables", {}) if last.get("base") == exports.base else {}
     unchanged = {
         name.removesuffix(".csv"): digest
         for name, digest in kept.items()
         if isinstance(digest, str) and tables.get(name) == digest
     }
-    if pool is not None:
-        latex = pool.submit(export_latex, study.paths, labels, context, unchanged=unchanged)
-        written = export_workbook(study.paths, labels, context, reuse=use_cache)
+    args = (study.paths, labels, context)
+    latex = None if pool is None else pool.submit(export_latex, *args, unchanged=unchanged)
+    written = export_latex(*args, unchanged=unchanged) if latex is None else []
+    fresh = frozenset(key for future in ahead if (key := future.result()) is not None)
+    written += export_workbook(study.paths, labels, context, reuse=exports.use_cache, fresh=fresh)
+    if latex is not None:
         written += latex.result()
-    else:
-        written = export_tables(study.paths, labels, context, unchanged=unchanged, reuse=use_cache)
     log.info(
         "exports: %d file(s) in %s (%d table(s) unchanged, kept)",
         len(written),
         study.paths.reports / "exports",
         len(unchanged),
     )
-    write_text(record, json.dumps({"key": key, "base": base, "tables": tables}) + "\n")
+    record = {"key": exports.key, "base": exports.base, "tables": tables}
+    write_text(exports.record, json.dumps(record) + "\n")
 
 
 def _in_background(function: Callable[..., object], *args: object) -> Future:

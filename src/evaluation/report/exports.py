@@ -417,18 +417,24 @@ def _xlsx_value(value: object) -> object:
     return value
 
 
+def _header(frame: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
+    return [labels.get(c, c) for c in frame.columns]
+
+
 def to_xlsx(
     tables: Mapping[str, pd.DataFrame],
     labels: Mapping[str, str],
     *,
     sheets: SheetCache | None = None,
+    prune: bool = True,
 ) -> bytes:
     """One sheet per table: labelled bold header, frozen header row, filter, widths, formats.
 
     The workbook is written in openpyxl's write-only mode: each row is streamed to the sheet
     as it is appended, so a table of hundreds of thousands of rows (a national study's
     suggestions) is never held as cell objects. With ``sheets``, a table's sheet written
-    before from the same source is copied from the cache (:class:`SheetCache`)."""
+    before from the same source is copied from the cache (:class:`SheetCache`); then, with
+    ``prune``, the cache keeps only this workbook's sheets."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -452,7 +458,7 @@ def to_xlsx(
                 else:
                     cell.number_format = style
                 _ = cell.style_id
-        key = sheets.key(name, [labels.get(c, c) for c in frame.columns]) if sheets else None
+        key = sheets.key(name, _header(frame, labels)) if sheets else None
         cached = sheets.get(key) if sheets and key else None
         formats: dict[int, str] = {}
         for j, column in enumerate(frame.columns):
@@ -498,7 +504,7 @@ def to_xlsx(
     # uncompressed here: _normalise_zip compresses every member once when it rewrites the zip.
     ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
     data = _normalise_zip(buffer.getvalue(), stamp, replace=reused, store=sheets, keys=fresh)
-    if sheets is not None:
+    if sheets is not None and prune:
         sheets.prune(held)
     return data
 
@@ -551,11 +557,13 @@ class SheetCache:
     unchanged is copied, not written cell by cell again (openpyxl writes strings inline and
     :func:`to_xlsx` registers the styles in a fixed order, so a sheet's XML depends on its
     table only). ``reuse=False`` (``--force``) writes every sheet again. After each workbook
-    only the sheets it holds are kept."""
+    only the sheets it holds are kept. ``fresh``: keys of sheets written in this run
+    (:func:`write_sheet_ahead`), copied even when ``reuse`` is false."""
 
     folder: Path
     sources: Mapping[str, str]
     reuse: bool = True
+    fresh: frozenset[str] = frozenset()
 
     def key(self, table: str, header: list[str]) -> str | None:
         source = self.sources.get(table)
@@ -566,7 +574,7 @@ class SheetCache:
 
     def get(self, key: str) -> bytes | None:
         path = self.folder / f"{key}.xml.z"
-        if not self.reuse or not path.is_file():
+        if not (self.reuse or key in self.fresh) or not path.is_file():
             return None
         try:
             return zlib.decompress(path.read_bytes())
@@ -687,11 +695,13 @@ def export_workbook(
     context: ExportContext | None = None,
     *,
     reuse: bool = True,
+    fresh: frozenset[str] = frozenset(),
 ) -> list[Path]:
     """``exports/tables.xlsx``: a contents sheet (each table's caption, note and rows), the
     main-results table, then every table of record on its own sheet. A table's sheet is
     copied from the sheets of the last workbook when its CSV and header are unchanged
-    (:class:`SheetCache`, ``reports/.cache/xlsx``), unless ``reuse=False``."""
+    (:class:`SheetCache`, ``reports/.cache/xlsx``), unless ``reuse=False``, and from those
+    written ahead in this run (``fresh``: their keys, :func:`write_sheet_ahead`) always."""
     context = context or ExportContext()
     sources = _sources(paths)
     tables = {path.stem: _read(path) for path in sources}
@@ -722,7 +732,38 @@ def export_workbook(
         name = path.stem if path.stem not in sheets else f"{path.stem}~"
         sheets[name], digests[name] = tables[path.stem], sha256_file(path)
     target = paths.reports / "exports" / "tables.xlsx"
-    cache = SheetCache(paths.reports / ".cache" / "xlsx", digests, reuse=reuse)
+    cache = SheetCache(_sheet_folder(paths), digests, reuse=reuse, fresh=fresh)
     with atomic_path(target) as tmp:
         tmp.write_bytes(to_xlsx(sheets, labels, sheets=cache))
     return [target]
+
+
+def _sheet_folder(paths: StudyPaths) -> Path:
+    return paths.reports / ".cache" / "xlsx"
+
+
+# A table of record whose CSV has this many bytes or more gets its workbook sheet written
+# ahead, in a worker beside the reports (write_sheet_ahead): at national size the keyword
+# suggestions are millions of cells, half a minute of openpyxl after the last report otherwise.
+AHEAD_BYTES = 4 * 2**20
+
+
+def sheets_to_write_ahead(paths: StudyPaths) -> list[str]:
+    """The tables of record big enough to have their sheets written ahead (``AHEAD_BYTES``)."""
+    return [path.stem for path in _sources(paths) if path.stat().st_size >= AHEAD_BYTES]
+
+
+def write_sheet_ahead(
+    paths: StudyPaths, labels: Mapping[str, str], table: str, *, reuse: bool = True
+) -> str | None:
+    """Write the workbook sheet of the table of record ``table`` into the sheet cache, where
+    :func:`export_workbook` copies it from (given the returned key in ``fresh``); a sheet
+    already cached is kept, unless ``reuse=False``. Its XML is byte for byte the sheet the
+    workbook would write itself (see :class:`SheetCache`)."""
+    path = paths.tables / f"{table}.csv"
+    frame = _read(path)
+    cache = SheetCache(_sheet_folder(paths), {table: sha256_file(path)}, reuse=reuse)
+    key = cache.key(table, _header(frame, labels))
+    if key is not None and cache.get(key) is None:
+        to_xlsx({table: frame}, labels, sheets=cache, prune=False)
+    return key
