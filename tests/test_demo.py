@@ -110,6 +110,22 @@ def test_demo_s_categorical_draw_is_generator_choice_with_the_same_draws():
             assert bisect.bisect_right(cdf, by_lookup.random()) == expected
 
 
+def test_a_big_demo_formats_its_files_in_a_second_process_with_the_same_bytes(
+    tmp_path, monkeypatch
+):
+    """From PARALLEL_RESPONDENTS on, the CSV text is formatted in a second process while the
+    rest is drawn (forced here for a small demo): the same files, byte for byte."""
+    here = write_demo(tmp_path / "here", respondents=200, seed=7)
+    monkeypatch.setattr(demo, "PARALLEL_RESPONDENTS", 20)
+    started = []
+    real = demo.ProcessPoolExecutor
+    monkeypatch.setattr(demo, "ProcessPoolExecutor", lambda **kw: started.append(kw) or real(**kw))
+    there = write_demo(tmp_path / "there", respondents=200, seed=7)
+    assert len(started) == 1
+    for a, b in zip(here, there, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
 def test_different_seed_gives_different_responses(tmp_path):
     write_demo(tmp_path / "a", respondents=200, seed=1)
     write_demo(tmp_path / "b", respondents=200, seed=2)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
-import multiprocessing
 import os
 import signal
 import sys
@@ -28,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from evaluation.errors import EvaluationError
+from evaluation.processes import spawn_context
 
 T = TypeVar("T")
 
@@ -53,17 +53,6 @@ def die_with_parent(parent: int) -> None:
         os._exit(143)
 
     threading.Thread(target=watch, name="evaluation-parent-watch", daemon=True).start()
-
-
-def spawn_context() -> multiprocessing.context.SpawnContext:
-    """The start method of every child of a run: a fresh interpreter (spawn), never a fork of
-    a process with threads."""
-    # An IPython shell in this process (the in-process engine, or `run()` called from a
-    # notebook) replaces __main__ with a module that has no __spec__, which spawn needs.
-    main = sys.modules.get("__main__")
-    if main is not None and not hasattr(main, "__spec__"):
-        main.__spec__ = None
-    return multiprocessing.get_context("spawn")
 
 
 def _child_start(records: Any, level: int, parent: int) -> None:

@@ -51,7 +51,7 @@ from evaluation.io.files import (
     write_text,
 )
 from evaluation.pipeline import progress
-from evaluation.pipeline.child import die_with_parent, in_child, spawn_context, started_in_child
+from evaluation.pipeline.child import die_with_parent, in_child, started_in_child
 from evaluation.pipeline.manifest import (
     code_version,
     input_hashes,
@@ -61,6 +61,7 @@ from evaluation.pipeline.manifest import (
     table_hashes,
     write_manifest,
 )
+from evaluation.processes import spawn_context
 from evaluation.report.audience import audiences
 from evaluation.report.html import IndexLink, IndexSection, index_html, notebook_to_html
 from evaluation.safety import check_output_folders, check_output_path, is_plain_folder
