@@ -10,6 +10,8 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from evaluation.config import load_labels
@@ -388,3 +390,28 @@ def test_sheets_written_ahead_make_the_same_workbook_and_are_not_written_twice(
         assert marker not in cells  # copied, not written again
         workbook = paths.reports / "exports" / "tables.xlsx"
         assert workbook.read_bytes() == (expected.reports / "exports" / "tables.xlsx").read_bytes()
+
+
+@given(
+    numbers=st.lists(
+        st.one_of(
+            st.floats(allow_infinity=False, width=64),
+            st.sampled_from([0.0, -0.0, 0.004, -0.004, 0.0005, 1500.0, -2.5]),
+            st.integers(-(10**6), 10**6),
+            st.none(),
+        ),
+        max_size=30,
+    ),
+    ps=st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.0, 0.0005, 0.05])), max_size=30),
+    texts=st.lists(st.sampled_from(["T0", "T1", "yes", "a_b & c", "", "<b>x</b>"]), max_size=30),
+    language=st.sampled_from(["fi", "en"]),
+)
+def test_a_latex_column_is_its_cells_each_made_alone(numbers, ps, texts, language):
+    """``_latex_column`` makes each distinct value's text once: every cell must be what
+    ``_latex_cell`` makes of it alone (-0.0 and 0.0, NaN and None, p values included)."""
+    from evaluation.report.exports import _latex_cell, _latex_column
+
+    labels = load_labels(language)
+    for column, values in (("diff", numbers), ("p_adjusted", ps), ("round", texts)):
+        expected = [_latex_cell(v, column, labels, ROUNDS, language) for v in values]
+        assert _latex_column(values, column, labels, ROUNDS, language) == expected

@@ -218,3 +218,15 @@ def test_show_cuts_a_long_table_and_says_where_every_row_is(monkeypatch):
     shown.clear()
     display.show(frame.head(300), labels, max_rows=300, source="reports/tables/x.csv")
     assert len(shown) == 1 and len(_cells(shown[0].to_html())) == 2 * 300  # nothing cut
+
+
+def test_numbers_beyond_28_digits_are_written_not_an_error():
+    """Babel quantizes in the decimal context: with its default 28 digits, 1e26 with two
+    decimals raised decimal.InvalidOperation (a report or export of a degenerate estimate
+    then failed). Every float is written now, the common ones as before."""
+    from evaluation.report.locale import number
+
+    assert number(1e26, "fi").replace("\u00a0", " ") == "100 000 000 000 000 000 000 000 000,00"
+    assert number(-1e30, "en", 0) == "\u2212" + "1" + ",000" * 10
+    assert len(number(1.7976931348623157e308, "fi", 3)) > 400
+    assert number(1234.5, "fi") == "1\u00a0234,50"

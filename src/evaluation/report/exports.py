@@ -31,6 +31,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import zipfile
@@ -135,6 +136,27 @@ def _latex_cell(
     if rounds and column in ROUND_COLUMNS and text in rounds:
         return escape_latex(rounds[text])
     return escape_latex(labels.get(text, text))
+
+
+def _latex_column(
+    values: list[object],
+    column: str,
+    labels: Mapping[str, str],
+    rounds: Mapping[str, str] | None = None,
+    language: str = "en",
+) -> list[str]:
+    """:func:`_latex_cell` of each value of a column, each distinct value made once (a
+    national study's suggestions are half a million rows of a few codes and words). A float
+    is told apart by its sign too: -0.0 equals 0.0 but is not always written alike."""
+    made: dict[object, str] = {}
+    out = []
+    for value in values:
+        key = (value, math.copysign(1.0, value)) if isinstance(value, float) else value
+        text = made.get(key)
+        if text is None:
+            text = made[key] = _latex_cell(value, column, labels, rounds, language)
+        out.append(text)
+    return out
 
 
 _LATEX_SPECIAL = {
@@ -246,14 +268,8 @@ def to_latex(
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
     spec = "".join("r" if num else "l" for num in numeric)
     header = " & ".join(escape_latex(labels.get(c, c)) for c in shown.columns)
-    body = [
-        " & ".join(
-            _latex_cell(v, c, labels, rounds, language)
-            for v, c in zip(row, shown.columns, strict=True)
-        )
-        + r" \\"
-        for row in shown.itertuples(index=False, name=None)
-    ]
+    cells = [_latex_column(shown[c].tolist(), c, labels, rounds, language) for c in shown]
+    body = [" & ".join(row) + r" \\" for row in zip(*cells, strict=True)]
     return "\n".join(
         [
             f"\\begin{{longtable}}{{{spec}}}",

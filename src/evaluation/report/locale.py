@@ -24,6 +24,7 @@ Choices (see docs/reports.md, "Numbers and language"):
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 from collections.abc import Iterable
 from decimal import Decimal
@@ -99,8 +100,18 @@ def number(value: float | Decimal | None, language: str | None, digits: int = 2)
     if math.isinf(value):
         return ("" if value > 0 else MINUS) + "∞"
     # Babel's format_decimal(value, format=..., locale=...), with the pattern parsed once
-    pattern = _decimal_pattern(max(int(digits), 0))
-    return _signed(pattern.apply(value, babel_locale(language)))
+    digits = max(int(digits), 0)
+    pattern, where = _decimal_pattern(digits), babel_locale(language)
+    if abs(value) < 1e20:
+        return _signed(pattern.apply(value, where))
+    # the precision of the largest float: with the default 28 digits Babel raises
+    # decimal.InvalidOperation from about 1e25 on
+    with decimal.localcontext() as context:
+        context.prec = max(context.prec, _FLOAT_DIGITS + digits)
+        return _signed(pattern.apply(value, where))
+
+
+_FLOAT_DIGITS = 330  # the integer digits of the largest float (1.8e308), and some
 
 
 def integer(value: float | int | None, language: str | None) -> str:
