@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -415,3 +416,55 @@ def test_a_latex_column_is_its_cells_each_made_alone(numbers, ps, texts, languag
     for column, values in (("diff", numbers), ("p_adjusted", ps), ("round", texts)):
         expected = [_latex_cell(v, column, labels, ROUNDS, language) for v in values]
         assert _latex_column(values, column, labels, ROUNDS, language) == expected
+
+
+def test_a_table_between_the_early_and_the_ahead_size_is_written_early(tmp_path, monkeypatch):
+    """``sheets_to_write_ahead``: from ``AHEAD_BYTES`` on a table waits for the reports'
+    phase; with ``early``, from ``EARLY_BYTES`` up to ``AHEAD_BYTES`` it is written as soon as
+    its notebook is done; a table named that is not there is none of them."""
+    from evaluation.report import exports
+
+    paths = _study_tables(tmp_path, {"prepost": BIG, "other": FRAME})
+    size = (paths.tables / "prepost.csv").stat().st_size
+    assert (paths.tables / "other.csv").stat().st_size < size
+    monkeypatch.setattr(exports, "EARLY_BYTES", size)
+    monkeypatch.setattr(exports, "AHEAD_BYTES", size + 1)
+    names = ["prepost.csv", "other.csv", "gone.csv"]
+    assert exports.sheets_to_write_ahead(paths, names, early=True) == ["prepost"]
+    assert exports.sheets_to_write_ahead(paths, names) == []
+    monkeypatch.setattr(exports, "AHEAD_BYTES", size)
+    assert exports.sheets_to_write_ahead(paths, names, early=True) == []
+    assert exports.sheets_to_write_ahead(paths) == ["prepost"]
+
+
+@pytest.mark.slow
+def test_a_run_writes_the_sheets_of_a_notebook_as_soon_as_it_is_done(tmp_path, monkeypatch):
+    """``evaluation run`` writes the workbook sheets of the tables a notebook wrote
+    (``EARLY_BYTES`` and more) in a thread of its own process while the other analyses run:
+    the workbook is byte for byte the one written without, and those sheets are written once."""
+    from evaluation.demo.generate import write_demo
+    from evaluation.pipeline.run import run
+    from evaluation.report import exports
+
+    early, late = tmp_path / "early", tmp_path / "late"
+    write_demo(early, respondents=60)
+    shutil.copytree(early, late)
+    written: list[str] = []
+    real = exports.write_sheet_ahead
+
+    def spy(paths, labels, table, **kwargs):
+        written.append(table)
+        return real(paths, labels, table, **kwargs)
+
+    monkeypatch.setattr(exports, "write_sheet_ahead", spy)
+    monkeypatch.setattr(exports, "EARLY_BYTES", 1)  # every table of the notebook
+    run(early, jobs=1, only=["20", "45"], reports=False)
+    tables = sorted(p.stem for p in (early / "reports" / "tables").glob("*.csv"))
+    assert "prepost" in tables and "indicators" in tables
+    assert sorted(written) == tables  # each once, none left to the workbook
+    written.clear()
+    monkeypatch.setattr(exports, "EARLY_BYTES", exports.AHEAD_BYTES)  # none early
+    run(late, jobs=1, only=["20", "45"], reports=False)
+    assert written == []
+    book = Path("reports") / "exports" / "tables.xlsx"
+    assert (early / book).read_bytes() == (late / book).read_bytes()

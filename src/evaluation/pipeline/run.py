@@ -32,8 +32,9 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -618,9 +619,11 @@ class _Run:
         jobs: list[NotebookJob],
         warm: int = 0,
         languages: tuple[str, ...] = (),
+        then: Callable[[dict], object] | None = None,
     ) -> None:
         """Run ``jobs`` on ``pool``. ``warm``: workers the pool may have: those the jobs leave
-        idle start now (their imports) and prepare for the reports in ``languages``."""
+        idle start now (their imports) and prepare for the reports in ``languages``. ``then``
+        is called with the result of each job done (its ``tables`` published)."""
         if not jobs:
             return
         assert pool is not None
@@ -652,6 +655,8 @@ class _Run:
                     result["seconds"],
                     f" ({replayed} unchanged section(s) shown again)" if replayed else "",
                 )
+                if then is not None:
+                    then(result)
             else:
                 self.records[job.name].update(status="failed", error=result["error"])
                 self.failures.append((job.name, f"{job.executed}: {result['error']}"))
@@ -701,8 +706,6 @@ class _Stopped(SystemExit):
 def _stop_on_signals() -> Iterator[None]:
     """While notebooks run, SIGTERM and SIGHUP raise :class:`_Stopped` in the main thread (so
     the workers are stopped on the way out) instead of killing the run outright."""
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -933,10 +936,13 @@ def _run(
                 log.info("running %d analysis notebook(s), %d at a time", len(todo1), workers)
             # After a change, one or two analyses often run before the reports: the workers
             # they leave idle start meanwhile, ready for the reports.
+            # The workbook sheets of the bigger tables are written as soon as their notebook is
+            # done, beside the analyses still running.
+            sheets = _EarlySheets(study, main_labels, use_cache)
             if report_nb is not None:
-                state.execute(pool, todo1, warm=workers, languages=tuple(languages))
+                state.execute(pool, todo1, warm=workers, languages=tuple(languages), then=sheets)
             else:
-                state.execute(pool, todo1)
+                state.execute(pool, todo1, then=sheets)
             for job in stage1:
                 state.records[job.name]["html"] = job.html
             current = state.settle([job.name for job in stage1])
@@ -946,7 +952,8 @@ def _run(
                 # individual answers, now on summaries) must be gone before it reads them.
                 kept = set(_first_wave_tables(study, [nb.stem for nb in later]))
                 _remove_stale_tables(study, current | kept)
-            current |= _second_wave_run(state, pool, later, notebooks, languages[0], main_labels)
+            current |= _second_wave_run(state, pool, later, notebooks, languages[0], main_labels,
+                                        sheets)  # fmt: skip
             if state.failures:
                 # What a failed notebook would have replaced is unknown: nothing is removed.
                 log.info("a notebook failed: the tables of earlier runs are all kept")
@@ -958,7 +965,8 @@ def _run(
             # in a thread of this process while the workers write the reports (without
             # reports, the LaTeX in a worker while this process writes the workbook). The
             # biggest tables' sheets go to the workers first, before the reports.
-            ahead = exports.ahead(pool) if pool is not None else []
+            ahead = [] if exports.current else sheets.futures
+            ahead += exports.ahead(pool, skip=sheets.tables) if pool is not None else []
             exporting = _in_background(_export, exports, ahead, pool if report_nb is None else None)
             if report_nb is not None:
                 for lang in languages:
@@ -1035,6 +1043,7 @@ def _second_wave_run(
     notebooks: list[Path],
     language: str,
     labels: dict,
+    then: Callable[[dict], object] | None = None,
 ) -> set[str]:
     """Run the second-wave notebooks (``notebooks/8*``, in parallel among themselves) after the
     first wave, unless a notebook of the first wave failed (then they are not run: they would
@@ -1068,7 +1077,7 @@ def _second_wave_run(
     todo = state.todo(wave)
     if todo:
         log.info("running %d second-wave notebook(s) (8*) on the first wave's tables", len(todo))
-    state.execute(pool, todo)
+    state.execute(pool, todo, then=then)
     for job in wave:
         state.records[job.name]["html"] = job.html
     return state.settle([job.name for job in wave])
@@ -1246,17 +1255,47 @@ class _Exports:
         workbook = self.study.paths.reports / "exports" / "tables.xlsx"
         self.current = self.last.get("key") == self.key and workbook.is_file()
 
-    def ahead(self, pool: Executor) -> list[Future]:
-        """The sheets of the biggest tables written in ``pool``'s workers, ahead of the
-        workbook (:func:`evaluation.report.exports.write_sheet_ahead`); their keys are the
-        futures' results; none when the exports are current."""
+    def ahead(self, pool: Executor, skip: Iterable[str] = ()) -> list[Future]:
+        """The sheets of the biggest tables (but those in ``skip``) written in ``pool``'s
+        workers, ahead of the workbook (:func:`evaluation.report.exports.write_sheet_ahead`);
+        their keys are the futures' results; none when the exports are current."""
         if self.current:
             return []
         from evaluation.report.exports import sheets_to_write_ahead, write_sheet_ahead
 
         paths, labels, reuse = self.study.paths, self.labels, self.use_cache
-        return [pool.submit(write_sheet_ahead, paths, labels, table, reuse=reuse)
-                for table in sheets_to_write_ahead(paths)]  # fmt: skip
+        tables = [t for t in sheets_to_write_ahead(paths) if t not in set(skip)]
+        return [pool.submit(write_sheet_ahead, paths, labels, t, reuse=reuse) for t in tables]
+
+
+@dataclass
+class _EarlySheets:
+    """Called with each analysis notebook's result (:meth:`_Run.execute`): the workbook sheets
+    of the tables it wrote that are big enough to be written early
+    (:func:`evaluation.report.exports.sheets_to_write_ahead` with ``early``) are written at
+    once, one after another in a thread of this process (idle while the workers run the
+    analyses; a worker would reach them only after every notebook queued); ``futures`` give
+    their keys."""
+
+    study: Study
+    labels: dict
+    use_cache: bool
+    futures: list[Future] = field(default_factory=list)
+    tables: set[str] = field(default_factory=set)  # the names of the tables submitted
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, result: dict) -> None:
+        from evaluation.report.exports import sheets_to_write_ahead
+
+        for table in sheets_to_write_ahead(self.study.paths, result.get("tables", ()), early=True):
+            self.tables.add(table)
+            self.futures.append(_in_background(self._write, table))
+
+    def _write(self, table: str) -> str | None:
+        from evaluation.report.exports import write_sheet_ahead
+
+        with self.lock:  # one workbook at a time
+            return write_sheet_ahead(self.study.paths, self.labels, table, reuse=self.use_cache)
 
 
 def _export(exports: _Exports, ahead: list[Future], pool: Executor | None = None) -> None:
@@ -1301,7 +1340,6 @@ def _in_background(function: Callable[..., object], *args: object) -> Future:
     """``function(*args)`` in a thread of this process; its result (or exception) in the
     future. A daemon thread: a run that is stopped does not wait for it (the temporary file
     of a write it leaves is swept by the next run)."""
-    import threading
 
     future: Future = Future()
 
