@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -49,7 +51,8 @@ import numpy as np
 import pandas as pd
 
 from evaluation.disclosure import AUDIT_FILE, PLAN_FILE, sdc
-from evaluation.errors import EvaluationError
+from evaluation.errors import DisclosureError, EvaluationError
+from evaluation.io.files import PLAN_WAIT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -595,8 +598,6 @@ def make_plan(study, themes: Callable[[], pd.DataFrame | None] | None = None) ->
 
 
 def _refuse(audit: pd.DataFrame, min_n: int, name, where: str) -> None:
-    from evaluation.errors import DisclosureError
-
     exposed = audit[~audit["protected"]]
     if len(exposed):
         names = ", ".join(name(c) for c in exposed["cell"].head(5))
@@ -632,8 +633,32 @@ def describe(cell: str) -> str:
     return f"{what} {rnd} {g} '{value}' ({kind.get(parts[0], parts[0])})"
 
 
+PLAN_MADE, PLAN_FAILED = "made", "failed"  # what the file of PLAN_WAIT_ENV says
+
+
+def plan_made(marker: str | None = None) -> bool:
+    """Whether the study's plan stands: while ``evaluation run`` makes it beside the analyses,
+    ``marker`` (default: the file named by ``PLAN_WAIT_ENV``) says when it is made; this waits
+    for it, and is False if the plan could not be made (refused by the audit, bad input).
+    True at once outside such a run."""
+    marker = marker if marker is not None else os.environ.get(PLAN_WAIT_ENV)
+    if not marker:
+        return True
+    path = Path(marker)
+    while not path.is_file():  # written atomically by the run, once
+        time.sleep(0.02)
+    return path.read_text(encoding="utf-8").strip() == PLAN_MADE
+
+
+def _plan_stands() -> None:
+    """Every read of the plan: wait while the run makes it (:func:`plan_made`)."""
+    if not plan_made():
+        raise DisclosureError("the disclosure plan could not be made: nothing is published")
+
+
 def load_record(processed: Path) -> dict:
     """The plan's record (audit summary, design, baseline, min_n, actors); {} without one."""
+    _plan_stands()
     path = processed / AUDIT_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
@@ -667,6 +692,7 @@ def _load_plan(path: str, mtime: float) -> Plan:
 
 def load_plan(processed: Path) -> Plan | None:
     """The study's plan, or None when there is none (then only the per-table rules apply)."""
+    _plan_stands()
     path = processed / PLAN_FILE
     if not path.is_file() or not (processed / AUDIT_FILE).is_file():
         return None
@@ -1105,6 +1131,7 @@ def hidden_counts(plan: pd.DataFrame, actors: dict[str, str]) -> pd.DataFrame:
 
 def read_plan(processed: Path) -> pd.DataFrame | None:
     """``data/processed/disclosure.parquet`` as a frame (None when the run made no plan)."""
+    _plan_stands()
     path = processed / PLAN_FILE
     return pd.read_parquet(path) if path.is_file() else None
 

@@ -38,6 +38,10 @@ READS_ENV = "EVALUATION_READS"
 # While ``evaluation run`` executes a notebook: the study's figure cache
 # (reports/.cache/figures, :mod:`evaluation.report.plot_cache`).
 FIGURES_ENV = "EVALUATION_FIGURES"
+# While ``evaluation run`` makes the disclosure plan beside the analyses: the file that says
+# when it is made ("made", or "failed"); every read of the plan waits for it
+# (:func:`evaluation.disclosure.plan.plan_made`).
+PLAN_WAIT_ENV = "EVALUATION_PLAN_WAIT"
 
 
 def record_read(table: str, rows: dict[str, str] | None = None) -> None:

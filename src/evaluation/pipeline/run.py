@@ -44,6 +44,7 @@ from evaluation.config import Study, load_labels, load_study
 from evaluation.errors import NotebookError, ReproduceError, UsageError
 from evaluation.io.files import (
     FIGURES_ENV,
+    PLAN_WAIT_ENV,
     READS_ENV,
     STAGING_ENV,
     ReadDigests,
@@ -101,6 +102,9 @@ class NotebookJob:
     by_cell: bool = False
     cell_key: str = ""
     replay: bool = False
+    # While the run makes the disclosure plan beside it: the file its reads of the plan wait
+    # for (PLAN_WAIT_ENV); its outputs are published only once the plan is made.
+    plan_wait: str = ""
 
     @property
     def language(self) -> str:
@@ -151,6 +155,15 @@ def notebook_reads(notebook: Path) -> list[str] | None:
     if not isinstance(reads, list) or not all(isinstance(r, str) for r in reads):
         return None
     return sorted(set(reads))
+
+
+def _recorded_inputs(cache: Path) -> dict:
+    """The inputs a job's cache record says its last run read ({} without a readable one)."""
+    try:
+        inputs = json.loads(cache.read_text(encoding="utf-8")).get("inputs")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return inputs if isinstance(inputs, dict) else {}
 
 
 def _stale_reason(
@@ -299,6 +312,8 @@ def execute_notebook(job: NotebookJob) -> dict:
     os.environ[READS_ENV] = str(traced)
     # figures drawn before from the same function and arguments are copied from there
     os.environ[FIGURES_ENV] = str(job.cache_dir / FIGURES)
+    if job.plan_wait:
+        os.environ[PLAN_WAIT_ENV] = job.plan_wait
     os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
     cells = None
@@ -347,12 +362,20 @@ def execute_notebook(job: NotebookJob) -> dict:
         os.environ.pop(STAGING_ENV, None)
         os.environ.pop(READS_ENV, None)
         os.environ.pop(FIGURES_ENV, None)
+        os.environ.pop(PLAN_WAIT_ENV, None)
     reads = (
         sorted(set(traced.read_text(encoding="utf-8").splitlines()) - {""})
         if traced.is_file()
         else []
     )
     traced.unlink(missing_ok=True)
+    if job.plan_wait:
+        from evaluation.disclosure.plan import plan_made
+
+        if not plan_made(job.plan_wait):  # refused: reports/ stays as it was, all of it
+            _drop_stage(stage)
+            return {"ok": False, "error": "not published: the disclosure plan was not made",
+                    "unpublished": True}  # fmt: skip
     executed_s = time.perf_counter() - start
     if error is None:
         # The page is rendered into the staging folder too: it appears with its tables.
@@ -531,6 +554,8 @@ class _Run:
     raw: frozenset[str] = frozenset()  # the input files that are raw data (data/raw/...)
     records: dict[str, dict] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    # Jobs left by todo(plan_wait=...) to be judged once the disclosure plan is made.
+    waiting: list[NotebookJob] = field(default_factory=list)
 
     def job(
         self,
@@ -581,25 +606,39 @@ class _Run:
             out[f"table:{name}"] = digest
         return out
 
-    def todo(self, jobs: list[NotebookJob]) -> list[NotebookJob]:
-        """The jobs whose inputs changed (the others are recorded as unchanged)."""
+    def todo(self, jobs: list[NotebookJob], plan_wait: str = "") -> list[NotebookJob]:
+        """The jobs whose inputs changed (the others are recorded as unchanged).
+
+        With ``plan_wait`` (the disclosure plan is being made beside them: the processed files
+        have no ``disclosure`` yet), a job that reads the plan is judged with the plan of its
+        last run: when other inputs of it changed, it runs now, waiting for the plan where it
+        reads it (its key is completed by :meth:`complete`); otherwise it is left in
+        ``waiting``, to be judged when the plan is made."""
         out = []
         # every report checks its reads against the same few tables: hash and parse each once
         digests = ReadDigests(self.study.paths.tables, table_hashes(self.study))
         for job in jobs:
             inputs = {**_job_inputs(job), **self.inputs(job)}
-            key = _digest(inputs)
             cache = _cache_file(self.study, job.name)
+            pending = bool(plan_wait) and (job.reads is None or PLAN in job.reads)
+            if pending and (last := _recorded_inputs(cache).get(f"processed:{PLAN}")):
+                inputs[f"processed:{PLAN}"] = last
+            key = _digest(inputs)
             why = (
                 _stale_reason(cache, key, self.study, digests, inputs)
                 if self.use_cache
                 else "--force"
             )
+            if why is None and pending:
+                self.waiting.append(job)
+                continue
             if why is None:
                 self.records[job.name] = {"status": "unchanged", "seconds": 0.0}
                 continue
             if job.by_cell:
                 job = dataclasses.replace(job, cell_key=key, replay=self.use_cache)
+            if pending:
+                job = dataclasses.replace(job, plan_wait=plan_wait)
             out.append(job)
             self.records[job.name] = {"status": "pending", "key": key, "inputs": inputs}
             self.records[job.name]["reason"] = why
@@ -612,6 +651,14 @@ class _Run:
             last = _last_seconds(self.study)
             out.sort(key=lambda j: -last.get(j.name, 0.0))
         return out
+
+    def complete(self, jobs: list[NotebookJob]) -> None:
+        """The keys of ``jobs`` run while the plan was made (``todo(plan_wait=...)``), now
+        that ``shared_inputs`` has it."""
+        for job in jobs:
+            if job.plan_wait:
+                inputs = {**_job_inputs(job), **self.inputs(job)}
+                self.records[job.name].update(key=_digest(inputs), inputs=inputs)
 
     def execute(
         self,
@@ -660,7 +707,9 @@ class _Run:
             else:
                 self.records[job.name].update(status="failed", error=result["error"])
                 self.failures.append((job.name, f"{job.executed}: {result['error']}"))
-                log.error("[%d/%d] %s: FAILED (%s)", done, len(jobs), job.name, result["error"])
+                # the run ends with the plan's own error: this is no failure of the notebook
+                say = log.info if result.get("unpublished") else log.error
+                say("[%d/%d] %s: FAILED (%s)", done, len(jobs), job.name, result["error"])
 
     def settle(self, names: list[str]) -> set[str]:
         """Write the cache records of executed jobs; return the tables these jobs stand behind."""
@@ -880,14 +929,20 @@ def _run(
         _prestart(early[0], workers if not use_cache else 1)
 
     try:
-        processed = _process(study, config, source, use_cache, raw, starting=start_workers)
+        processed, planning = _process(study, config, source, use_cache, raw,
+                                       starting=start_workers, plan_beside=True)  # fmt: skip
+        # A plan to make: in a thread of this process, while the workers run the analyses (a
+        # notebook's reads of the plan wait for it, and it publishes nothing before it).
+        plan_wait, planned = _plan_beside(study, planning) if planning else ("", None)
         if engine == "kernel":
             _check_kernel(kernel)
         # What every notebook depends on, hashed once: derived data, inputs, the package's code.
         shared_inputs = {"processed": processed, "config": config, "source": source}
         main_labels = load_labels(languages[0], study.paths)
         code = code_version()
-        rid = run_id(shared_inputs)
+        # the plan is made from the rest (and may still be in the making): not in the run's id
+        rid = run_id({**shared_inputs, "processed": {n: d for n, d in processed.items()
+                                                     if n != PLAN}})  # fmt: skip
         provenance = {  # keys are label keys
             "run_id": f"{rid} (reports/manifest.json)",
             "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -919,12 +974,12 @@ def _run(
             for nb in analyses
             if not _second_wave(nb)
         ]
-        todo1 = state.todo(stage1)
+        todo1 = state.todo(stage1, plan_wait=plan_wait)
         report_jobs: list[NotebookJob] = []
         # Workers are started as work is submitted (spawn), never more than there are notebooks
         # to run at once; those started while processing ran are used first.
         pool = early[0] if early else None
-        if pool is None and (todo1 or later or report_nb is not None):
+        if pool is None and (todo1 or state.waiting or later or report_nb is not None):
             pool = _pool(workers, statistics=cold)
     except BaseException:  # an error before the notebooks run: no worker outlives it
         for started in early:
@@ -939,10 +994,17 @@ def _run(
             # The workbook sheets of the bigger tables are written as soon as their notebook is
             # done, beside the analyses still running.
             sheets = _EarlySheets(study, main_labels, use_cache)
-            if report_nb is not None:
-                state.execute(pool, todo1, warm=workers, languages=tuple(languages), then=sheets)
-            else:
-                state.execute(pool, todo1, then=sheets)
+            warm = {"warm": workers, "languages": tuple(languages)} if report_nb is not None else {}
+            state.execute(pool, todo1, then=sheets, **warm)
+            if planned is not None:
+                # The plan (a DisclosureError if refused): the keys of the analyses now hold
+                # it, and those that waited for it to be judged run if it changed.
+                state.shared_inputs["processed"] = planned.result()
+                state.complete(todo1)
+                late, state.waiting = state.todo(state.waiting), []
+                if late:
+                    log.info("running %d analysis notebook(s) that read the plan", len(late))
+                state.execute(pool, late, then=sheets, **warm)
             for job in stage1:
                 state.records[job.name]["html"] = job.html
             current = state.settle([job.name for job in stage1])
@@ -1105,11 +1167,14 @@ def _process(
     use_cache: bool,
     raw: frozenset[str] = frozenset(),
     starting: Callable[[], None] | None = None,
-) -> dict:
+    plan_beside: bool = False,
+) -> tuple[dict, Callable[[], dict] | None]:
     """Validate and score the raw data into data/processed/, unless neither the inputs nor the
     code changed since the parquet files there were written (then they are reused as they are).
     ``starting`` is called when processing does run (before it). Returns the processed files'
-    sha256s."""
+    sha256s, and None; or, with ``plan_beside`` when processing runs in this process and the
+    disclosure plan must be made again, the files without the plan and the function that
+    makes it (and returns them with it): the caller makes it beside the analyses."""
     record_path = _processed_record(study)
     key = hashlib.sha256(json.dumps([inputs, source], sort_keys=True).encode()).hexdigest()
     if use_cache and record_path.is_file():
@@ -1125,14 +1190,16 @@ def _process(
             )
         ):
             log.info("study %s: raw data and code unchanged, processed data kept", study.name)
-            return files
+            return files, None
     if starting is not None:
         starting()
     if _raw_bytes(study) >= CHILD_PROCESSING_BYTES:
+        # National size: the plan too is made in the child, before the analyses (their memory
+        # beside the plan's would pass the run's bound).
         what = "processing the raw data"
         args = (study, inputs, source, use_cache, raw, key, True)
-        return in_child(_process_data, *args, what=what)
-    return _process_data(study, inputs, source, use_cache, raw, key)
+        return in_child(_process_data, *args, what=what), None
+    return _process_data(study, inputs, source, use_cache, raw, key, plan_beside=plan_beside)
 
 
 # From this size of raw data on, processing runs in a child process (evaluation.pipeline.child):
@@ -1156,11 +1223,14 @@ def _process_data(
     raw: frozenset[str],
     key: str,
     themes_beside: bool = False,
-) -> dict:
+    plan_beside: bool = False,
+):
     """The processing of :func:`_process` (``key``: its cache key), then the disclosure plan,
     unless the plan's own inputs did not change. With ``themes_beside`` (a national-size
     study), the themes the plan protects are computed in a child process while the survey
-    tables' plan is made here."""
+    tables' plan is made here. Returns the processed files' sha256s; with ``plan_beside``,
+    those and None, or (a plan to make) those without the plan and the function that makes
+    it (see :func:`_process`)."""
     from evaluation.disclosure import AUDIT_FILE, PLAN_FILE
     from evaluation.pipeline.process import process
 
@@ -1179,13 +1249,26 @@ def _process_data(
     )
     plan = study.paths.processed / PLAN_FILE
     last = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
-    if (
+    kept = (
         use_cache
         and last.get("plan_key") == plan_key
         and plan.is_file()
         and (study.paths.processed / AUDIT_FILE).is_file()
-        and sha256_file(plan) == last.get("files", {}).get("disclosure")
-    ):
+        and sha256_file(plan) == last.get("files", {}).get(PLAN)
+    )
+
+    def finish() -> dict:
+        if not kept:
+            _make_plan(study, themes_beside)
+        done = dict(sorted({**files, PLAN: sha256_file(plan)}.items()))
+        from evaluation.pipeline.memory import release_memory
+
+        release_memory()  # the frames of processing and of the plan: not held for the whole run
+        record = {"key": key, "plan_key": plan_key, "files": done}
+        write_text(record_path, json.dumps(record, indent=1) + "\n")
+        return done
+
+    if kept:
         log.info("study %s: survey data and codings unchanged, disclosure plan kept", study.name)
     else:
         # Disclosure control over every published table at once, audited before anything is
@@ -1194,23 +1277,23 @@ def _process_data(
         # The old plan belongs to the old data: gone before the new one is made, so a refused
         # plan never leaves it beside data it does not describe.
         plan.unlink(missing_ok=True)
-        from evaluation.disclosure.plan import make_plan  # the model and its solver: only here
-        from evaluation.pipeline.session import study_themes
+        if plan_beside:
+            return files, finish
+    return (finish(), None) if plan_beside else finish()
 
-        if themes_beside:
-            what = "computing the themes for the disclosure plan"
-            with started_in_child(study_themes, study, what=what) as themes:
-                make_plan(study, themes=themes)
-        else:
-            make_plan(study, themes=lambda: study_themes(study))
-    files["disclosure"] = sha256_file(plan)
-    files = dict(sorted(files.items()))
-    from evaluation.pipeline.memory import release_memory
 
-    release_memory()  # the frames of processing and of the plan: not held for the whole run
-    record = {"key": key, "plan_key": plan_key, "files": files}
-    write_text(record_path, json.dumps(record, indent=1) + "\n")
-    return files
+def _make_plan(study: Study, themes_beside: bool) -> None:
+    """The study's disclosure plan (:func:`evaluation.disclosure.plan.make_plan`); with
+    ``themes_beside``, the themes it protects computed in a child process meanwhile."""
+    from evaluation.disclosure.plan import make_plan  # the model and its solver: only here
+    from evaluation.pipeline.session import study_themes
+
+    if themes_beside:
+        what = "computing the themes for the disclosure plan"
+        with started_in_child(study_themes, study, what=what) as themes:
+            make_plan(study, themes=themes)
+    else:
+        make_plan(study, themes=lambda: study_themes(study))
 
 
 def _processed_record(study: Study) -> Path:
@@ -1218,6 +1301,7 @@ def _processed_record(study: Study) -> Path:
     return study.paths.reports / ".cache" / "processed.json"
 
 
+PLAN = "disclosure"  # the plan among the processed files (disclosure.parquet)
 # The processed files the disclosure plan is made from (make_plan and study_themes).
 PLAN_READS = frozenset({"scores", "responses", "summaries", "codings", "open_answers", "segments"})
 
@@ -1266,6 +1350,28 @@ class _Exports:
         paths, labels, reuse = self.study.paths, self.labels, self.use_cache
         tables = [t for t in sheets_to_write_ahead(paths) if t not in set(skip)]
         return [pool.submit(write_sheet_ahead, paths, labels, t, reuse=reuse) for t in tables]
+
+
+def _plan_beside(study: Study, planning: Callable[[], dict]) -> tuple[str, Future]:
+    """``planning`` (:func:`_process`: it makes the disclosure plan and returns the processed
+    files with it) in a thread of this process. Returns the file its end is written to
+    (``made`` or ``failed``: the workers' reads of the plan wait for it, ``PLAN_WAIT_ENV``)
+    and the future of the processed files."""
+    from evaluation.disclosure.plan import PLAN_FAILED, PLAN_MADE
+
+    marker = study.paths.reports / ".cache" / "plan.state"
+    marker.unlink(missing_ok=True)
+
+    def make() -> dict:
+        try:
+            files = planning()
+        except BaseException:
+            write_text(marker, PLAN_FAILED + "\n")
+            raise
+        write_text(marker, PLAN_MADE + "\n")
+        return files
+
+    return str(marker), _in_background(make)
 
 
 @dataclass
