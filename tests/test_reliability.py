@@ -384,3 +384,54 @@ def test_three_item_closed_form_equals_the_ml_fit():
         np.testing.assert_allclose(psi, ml_psi, atol=1e-6)
     heywood = np.array([[1.0, 0.9, 0.5], [0.9, 1.0, 0.3], [0.5, 0.3, 1.0]])  # lambda_1^2 = 1.5
     assert _three_item_solution(heywood) is None
+
+
+def test_a_replicate_refitted_by_fisher_scoring_is_the_ml_fit():
+    """Bootstrap replicates are refitted by Fisher scoring from the full sample's solution:
+    it reaches the strict L-BFGS-B fit's solution (to 1e-5 in every uniqueness and loading,
+    omega to 1e-6 and at least as near as L-BFGS-B at the replicates' tolerance) for
+    replicates of simulated one-factor data with 4-12 items, and gives way to
+    L-BFGS-B (None; the same omega as without it) when the solution is on a bound."""
+    from evaluation.analyse.quant.reliability import (
+        _BOOT_TOL,
+        _counts_cov,
+        _omega_of_cov,
+        _one_factor_ml,
+        _one_factor_scoring,
+    )
+
+    rng = np.random.default_rng(17)
+    checked, worst, lbfgsb = 0, 0.0, 0.0
+    for k in (4, 6, 10, 12):
+        lam = rng.uniform(0.3, 0.85, k)
+        x = np.round(rng.normal(size=(400, 1)) * lam + rng.normal(size=(400, k)) * 0.8)
+        corr = np.corrcoef(x, rowvar=False)
+        _, start = _one_factor_ml(corr)
+        patterns, counts = np.unique(x - x.mean(axis=0), axis=0, return_counts=True)
+        for _ in range(20):
+            cov = _counts_cov(patterns, rng.multinomial(len(x), counts / len(x)).astype(float))
+            sd = np.sqrt(np.diag(cov))
+            rep = cov / np.outer(sd, sd)
+            scored = _one_factor_scoring(rep, start, _BOOT_TOL[1])
+            assert scored is not None
+            strict = _one_factor_ml(rep, start)
+            np.testing.assert_allclose(scored[1], strict[1], atol=1e-5)
+            np.testing.assert_allclose(scored[0], strict[0], atol=1e-5)
+            fast, _ = _omega_of_cov(cov, start, _BOOT_TOL, scoring=True)
+            exact = _omega_of_cov(cov, start)[0]
+            worst = max(worst, abs(fast - exact))
+            lbfgsb = max(lbfgsb, abs(_omega_of_cov(cov, start, _BOOT_TOL)[0] - exact))
+            checked += 1
+    assert checked == 80
+    assert worst < 1e-6 and worst <= lbfgsb, (worst, lbfgsb)  # as near as L-BFGS-B, or nearer
+    # lambda_1 above 1 in the population: the ML solution puts psi_1 on its lower bound
+    heywood = np.array(
+        [[1.0, 0.9, 0.5, 0.45], [0.9, 1.0, 0.3, 0.3], [0.5, 0.3, 1.0, 0.2], [0.45, 0.3, 0.2, 1.0]]
+    )
+    _, psi = _one_factor_ml(heywood)
+    assert psi.min() == pytest.approx(0.005)
+    assert _one_factor_scoring(heywood, np.full(4, 0.5), _BOOT_TOL[1]) is None
+    with_scoring = _omega_of_cov(heywood, np.full(4, 0.5), _BOOT_TOL, scoring=True)
+    without = _omega_of_cov(heywood, np.full(4, 0.5), _BOOT_TOL)
+    assert with_scoring[0] == without[0]
+    np.testing.assert_array_equal(with_scoring[1], without[1])
