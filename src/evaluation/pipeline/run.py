@@ -992,8 +992,9 @@ def _run(
             # After a change, one or two analyses often run before the reports: the workers
             # they leave idle start meanwhile, ready for the reports.
             # The workbook sheets of the bigger tables are written as soon as their notebook is
-            # done, beside the analyses still running.
-            sheets = _EarlySheets(study, main_labels, use_cache)
+            # done, beside the analyses still running (not at national size: see _EarlySheets).
+            national = _raw_bytes(study) >= CHILD_PROCESSING_BYTES
+            sheets = _EarlySheets(study, main_labels, use_cache, active=not national)
             warm = {"warm": workers, "languages": tuple(languages)} if report_nb is not None else {}
             state.execute(pool, todo1, then=sheets, **warm)
             if planned is not None:
@@ -1381,16 +1382,22 @@ class _EarlySheets:
     (:func:`evaluation.report.exports.sheets_to_write_ahead` with ``early``) are written at
     once, one after another in a thread of this process (idle while the workers run the
     analyses; a worker would reach them only after every notebook queued); ``futures`` give
-    their keys."""
+    their keys. Not ``active`` at national size: processing runs in a child there, so this
+    process holds no pandas, and importing it for a sheet would add 0.1 GB to the run's
+    memory peak while the analyses run; the sheets are then written with the exports, beside
+    the reports, as before."""
 
     study: Study
     labels: dict
     use_cache: bool
+    active: bool = True
     futures: list[Future] = field(default_factory=list)
     tables: set[str] = field(default_factory=set)  # the names of the tables submitted
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, result: dict) -> None:
+        if not self.active:
+            return
         from evaluation.report.exports import sheets_to_write_ahead
 
         for table in sheets_to_write_ahead(self.study.paths, result.get("tables", ()), early=True):
