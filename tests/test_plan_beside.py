@@ -147,3 +147,46 @@ def test_changed_codings_judge_the_other_analyses_by_the_new_plan(tmp_path):
     run(study, jobs=2, only=["20", "50"], reports=False)  # and then nothing is left to do
     notebooks = json.loads((study / "reports" / "manifest.json").read_text())["notebooks"]
     assert {r["status"] for r in notebooks.values()} == {"unchanged"}
+
+
+def test_every_analysis_that_runs_beside_the_plan_waits_for_it(tmp_path):
+    """While the plan is made, an analysis whose other inputs changed runs at once and waits
+    for the plan, also a study's own notebook that does not declare the plan among its reads
+    (it may still write tables, which the plan protects); one whose inputs, with its last
+    plan, did not change waits to be judged when the plan is made."""
+    import json
+
+    from evaluation.config import load_study
+
+    study_dir = tmp_path / "study"
+    write_demo(study_dir, respondents=60)
+    study = load_study(study_dir)
+    processed = {"scores": "s1", "responses": "r1"}  # the plan not made yet
+    state = pipeline._Run(study, "evaluation", "inprocess", True,
+                          {"processed": processed, "config": {}, "source": "code"}, {})  # fmt: skip
+    own = tmp_path / "70-own.ipynb"
+    own.write_text(json.dumps({"cells": [], "metadata": {"evaluation": {"reads": ["scores"]}},
+                               "nbformat": 4, "nbformat_minor": 5}))  # fmt: skip
+    shipped = study.paths.notebooks[0]
+    jobs = [state.job(nb, nb.stem, {"language": "fi"}, {}) for nb in (own, shipped)]
+    # the shipped notebook ran last time with the same inputs and the plan "old"
+    job = jobs[1]
+    inputs = {**pipeline._job_inputs(job), **state.inputs(job), "processed:disclosure": "old"}
+    page = study_dir / "page.html"
+    page.write_text("<html></html>")
+    cache = pipeline._cache_file(study, job.name)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"key": pipeline._digest(inputs), "inputs": inputs,
+                                 "html": "page.html", "tables": {}}))  # fmt: skip
+
+    run_now = state.todo(jobs, plan_wait="/run/plan.state")
+    assert [j.name for j in run_now] == ["70-own"]
+    assert run_now[0].plan_wait == "/run/plan.state"  # though it does not declare the plan
+    assert [j.name for j in state.waiting] == [job.name]
+    assert job.name not in state.records  # judged once the plan is made
+
+    state.shared_inputs["processed"] = {**processed, "disclosure": "old"}  # the plan: the same
+    state.waiting = []
+    assert state.todo([job]) == [] and state.records[job.name]["status"] == "unchanged"
+    state.shared_inputs["processed"] = {**processed, "disclosure": "new"}  # a changed plan
+    assert [j.name for j in state.todo([job])] == [job.name]

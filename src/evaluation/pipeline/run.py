@@ -611,9 +611,11 @@ class _Run:
 
         With ``plan_wait`` (the disclosure plan is being made beside them: the processed files
         have no ``disclosure`` yet), a job that reads the plan is judged with the plan of its
-        last run: when other inputs of it changed, it runs now, waiting for the plan where it
-        reads it (its key is completed by :meth:`complete`); otherwise it is left in
-        ``waiting``, to be judged when the plan is made."""
+        last run: when other inputs of it changed, it runs now (its key is completed by
+        :meth:`complete`); otherwise it is left in ``waiting``, to be judged when the plan is
+        made. Every job that runs now waits for the plan where it reads it and before it
+        publishes anything, whether it declares the plan among its reads or not (a study's own
+        notebook may not, and still write tables, which the plan protects)."""
         out = []
         # every report checks its reads against the same few tables: hash and parse each once
         digests = ReadDigests(self.study.paths.tables, table_hashes(self.study))
@@ -637,7 +639,7 @@ class _Run:
                 continue
             if job.by_cell:
                 job = dataclasses.replace(job, cell_key=key, replay=self.use_cache)
-            if pending:
+            if plan_wait:
                 job = dataclasses.replace(job, plan_wait=plan_wait)
             out.append(job)
             self.records[job.name] = {"status": "pending", "key": key, "inputs": inputs}
@@ -1225,7 +1227,7 @@ def _process_data(
     key: str,
     themes_beside: bool = False,
     plan_beside: bool = False,
-):
+) -> dict | tuple[dict, Callable[[], dict] | None]:
     """The processing of :func:`_process` (``key``: its cache key), then the disclosure plan,
     unless the plan's own inputs did not change. With ``themes_beside`` (a national-size
     study), the themes the plan protects are computed in a child process while the survey
