@@ -762,10 +762,11 @@ def _sheet_folder(paths: StudyPaths) -> Path:
 # ahead, in a worker beside the reports (write_sheet_ahead): at national size the keyword
 # suggestions are millions of cells, half a minute of openpyxl after the last report otherwise.
 AHEAD_BYTES = 4 * 2**20
-# From this many bytes (and below AHEAD_BYTES) a table's sheet is written by a worker as soon as
-# the notebook that wrote it is done, beside the remaining analyses: the demo's pre/post table
-# (270,000 cells, 2.6 s) no longer waits for the last analysis. Bigger tables wait for the
-# reports: at national size they would add their memory to the mixed models'.
+# From this many bytes (and below AHEAD_BYTES) a table's sheet is written as soon as the notebook
+# that wrote it is done, in a thread of the run process beside the remaining analyses (below
+# national size: evaluation.pipeline.run._EarlySheets): the demo's pre/post table (270,000
+# cells, 2.6 s) no longer waits for the last analysis. Bigger tables wait for the reports: at
+# national size they would add their memory to the mixed models'.
 EARLY_BYTES = 2**20
 
 
