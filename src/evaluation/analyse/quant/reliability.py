@@ -347,7 +347,10 @@ def _one_factor_scoring(
         # Sigma^-1 of Sigma = lambda lambda' + Psi (Sherman-Morrison: Psi is diagonal)
         u = lam / psi
         inv = np.diag(1 / psi) - np.outer(u, u) / (1 + lam @ u)
-        step = np.linalg.solve(inv * inv, grad)
+        try:
+            step = np.linalg.solve(inv * inv, grad)
+        except np.linalg.LinAlgError:  # singular in floating point: L-BFGS-B
+            return None
         t = 1.0
         while True:
             new = psi - t * step
