@@ -92,6 +92,39 @@ def test_a_figure_is_drawn_once_for_the_same_arguments_and_again_for_others(tmp_
     assert (stage / second.relative_to(reports)).with_name("indicators.png").is_file()
 
 
+def test_a_figure_saved_as_svg_and_png_serves_a_report_that_shows_only_the_svg(
+    tmp_path, monkeypatch
+):
+    """An analysis saves a figure as SVG and PNG; a report that shows only its SVG, with the
+    same arguments, copies that SVG (byte for byte the SVG the report would have drawn). One
+    that needs the PNG too where only an SVG is cached draws it."""
+    reports, stage = _in_a_run(tmp_path, monkeypatch)
+    drawn: list[dict] = []
+
+    def plot(**arguments):
+        drawn.append(arguments)
+        return line_plot(**arguments)
+
+    arguments = {"indicators": TABLE, "rounds": ["t1", "t2"], "labels": {"t1": "Kevät"}}
+    analysis = reports / "figures" / "indicator_trajectories"
+    report = reports / "figures" / "reports" / "fi" / "consortium" / "indicators"
+    assert show_plot(plot, arguments, analysis, png=True, language="fi")
+    assert show_plot(plot, dict(arguments), report, png=False, language="fi")
+    assert len(drawn) == 1  # the report's SVG came from the analysis' figure
+    from evaluation.report.display import show_figure
+
+    alone = reports / "figures" / "alone"
+    show_figure(line_plot(**arguments), alone, png=False, language="fi")  # not cached
+    svg = (stage / report.relative_to(reports)).with_name("indicators.svg").read_bytes()
+    assert svg == (stage / "figures" / "alone.svg").read_bytes()  # as if saved alone
+
+    other = {**arguments, "labels": {"t1": "Syksy"}}
+    show_plot(plot, other, report, png=False, language="fi")  # SVG only in the cache
+    drawn.clear()
+    show_plot(plot, other, analysis, png=True, language="fi")
+    assert len(drawn) == 1  # the PNG was not cached: drawn
+
+
 def test_outside_a_run_nothing_is_cached(tmp_path, monkeypatch):
     monkeypatch.delenv(STAGING_ENV, raising=False)
     monkeypatch.delenv(FIGURES_ENV, raising=False)

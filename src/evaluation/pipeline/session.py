@@ -528,15 +528,23 @@ def pooling_figures(s: Session, meta: pd.DataFrame) -> None:
 
 def indicator_figures(s: Session, table: pd.DataFrame) -> None:
     """The whole study's indicators per round against their targets (with intervals where
-    they have them), then the share of each target achieved over all records."""
-    from evaluation.report.display import show_figure
+    they have them), then the share of each target achieved over all records. The first is
+    drawn from ``indicators.csv`` as written (``table`` where there is none), read as the
+    reports read it: the consortium report in the notebook's language then copies it from the
+    figure cache instead of drawing it again."""
+    from evaluation.io.files import staged_path
+    from evaluation.report.display import show_figure, show_plot
+    from evaluation.report.indicator_view import trajectory_arguments
     from evaluation.report.plots import indicator_plot, indicator_trajectory_plot
 
     if (table["group"].astype(str) == "all").any():
-        show_figure(
-            indicator_trajectory_plot(
-                table, rounds=s.study.round_ids, labels=s.labels, min_n=s.study.min_n
-            ),
+        path = staged_path(s.study.paths.tables / "indicators.csv")
+        written = (
+            pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else table
+        )
+        show_plot(
+            indicator_trajectory_plot,
+            trajectory_arguments(written, s.study, s.language),
             figure_path(s, "indicator_trajectories"),
             alt=s.label("fig_indicator_trajectory_alt"),
             language=s.language,

@@ -527,6 +527,7 @@ def indicators(v: ReportView) -> None:
         has_own_rows,
         indicator_rows,
         indicator_rule,
+        trajectory_arguments,
         with_new_columns,
     )
 
@@ -551,12 +552,11 @@ def indicators(v: ReportView) -> None:
         return
     heading(v.label("nb_45-indicators"))
     note(rule)
-    study = table[table["group"].astype(str).eq("all")]
+    arguments = trajectory_arguments(table, v.study, v.language)
+    study = arguments["indicators"]
     if not study.empty:
         from evaluation.report.plots import indicator_trajectory_plot
 
-        arguments = {"indicators": study, "rounds": v.study.round_ids, "labels": v.labels,
-                     "min_n": v.study.min_n}  # fmt: skip
         alt = v.label("fig_indicator_trajectory_alt")
         show_plot(indicator_trajectory_plot, arguments, v.figure_path("indicators"), alt=alt,
                   png=False, language=v.language)  # fmt: skip

@@ -208,7 +208,7 @@ def show_plot(
     formats = ("svg", "png") if png else ("svg",)
     targets = [base.with_name(f"{base.name}.{fmt}") for fmt in formats]
     folder = plot_cache.cache_folder()
-    key = plot_cache.figure_key(plot, arguments, language, formats) if folder else ""
+    key = plot_cache.figure_key(plot, arguments, language) if folder else ""
     if folder and plot_cache.fetch(folder, key, targets):
         _embed(staged_path(targets[0]), alt)
         return True

@@ -34,6 +34,22 @@ def with_new_columns(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def trajectory_arguments(written: pd.DataFrame, study: Study, language: str) -> dict:
+    """The arguments of the whole study's indicator figure
+    (:func:`evaluation.report.plots.indicator_trajectory_plot`) in ``language`` from
+    ``indicators.csv`` as read back (``read_csv(keep_default_na=False, na_values=[""])``),
+    with the labels of the language (:func:`evaluation.report.view.view_labels`; a report's
+    own labels add the codebook's, which the figure does not show): the same in
+    ``45-indicators`` and in the reports, so the figure one draws the other copies from the
+    figure cache (:func:`evaluation.report.display.show_plot`)."""
+    from evaluation.report.view import view_labels
+
+    table = with_new_columns(written)
+    rows = table[table["group"].astype(str).eq("all")]
+    return {"indicators": rows, "rounds": study.round_ids,
+            "labels": view_labels(study, language), "min_n": study.min_n}  # fmt: skip
+
+
 def indicator_rows(table: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
     """The rows as a reader sees them (:data:`SHOWN`): the indicator's label, the status and
     the window as words, units by their label (a unit without one as given)."""

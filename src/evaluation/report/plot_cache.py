@@ -8,8 +8,10 @@ instead of eight. Drawing and saving a 12-panel figure takes about 2 s; copying 
 
 The key is the plot function's module and name, a fingerprint of every argument it is called
 with (:func:`fingerprint`: tables by their exact CSV text and dtypes), the tick language, the
-formats, the package's source hash and matplotlib's version. A figure therefore comes from the
-cache only when the function would receive exactly the same values and run the same code.
+package's source hash and matplotlib's version; a figure's files are kept one per format. A
+figure therefore comes from the cache only when the function would receive exactly the same
+values and run the same code. `45-indicators` draws the whole study's indicator figure from
+the rows the reports read, so the consortium report in the study's language copies it too.
 Outside a run (a notebook opened in Jupyter) nothing is cached; ``evaluation run --force``
 empties the cache first, so every figure is drawn again (once: its reports still share it).
 """
@@ -83,11 +85,13 @@ def cache_folder() -> Path | None:
     return Path(folder) if folder else None
 
 
-def figure_key(plot: Callable, arguments: Mapping[str, object], language: str | None,
-               formats: tuple[str, ...]) -> str:  # fmt: skip
-    """The cache key of ``plot(**arguments)`` saved in ``formats`` with ticks in ``language``."""
+def figure_key(plot: Callable, arguments: Mapping[str, object], language: str | None) -> str:
+    """The cache key of ``plot(**arguments)`` with ticks in ``language``. Its files are kept
+    one per format (``<key>.svg``, ``<key>.png``): the SVG of a figure saved as SVG and PNG is
+    byte for byte the SVG of the figure saved alone (it is written first), so a report that
+    shows only the SVG copies it from an analysis that saved both."""
     name = f"{plot.__module__}.{plot.__qualname__}"
-    return fingerprint([name, arguments, language or "", list(formats), _code()])
+    return fingerprint([name, arguments, language or "", _code()])
 
 
 def fetch(folder: Path, key: str, targets: list[Path]) -> bool:
