@@ -63,15 +63,24 @@ def _in_a_run(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
     return reports, stage
 
 
-def test_a_figure_is_drawn_once_for_the_same_arguments_and_again_for_others(tmp_path, monkeypatch):
-    reports, stage = _in_a_run(tmp_path, monkeypatch)
-    drawn: list[dict] = []
+ARGUMENTS = {"indicators": TABLE, "rounds": ["t1", "t2"], "labels": {"t1": "Kevät"}}
+
+
+def _counted(drawn: list[dict]):
+    """``line_plot`` that notes the arguments of every figure it draws in ``drawn``."""
 
     def plot(**arguments):
         drawn.append(arguments)
         return line_plot(**arguments)
 
-    arguments = {"indicators": TABLE, "rounds": ["t1", "t2"], "labels": {"t1": "Kevät"}}
+    return plot
+
+
+def test_a_figure_is_drawn_once_for_the_same_arguments_and_again_for_others(tmp_path, monkeypatch):
+    reports, stage = _in_a_run(tmp_path, monkeypatch)
+    drawn: list[dict] = []
+    plot = _counted(drawn)
+    arguments = dict(ARGUMENTS)
     first = reports / "figures" / "reports" / "fi" / "consortium" / "indicators"
     second = reports / "figures" / "reports" / "fi" / "actor-a" / "indicators"
     assert show_plot(plot, arguments, first, alt="Indikaattorit", png=False, language="fi")
@@ -100,12 +109,8 @@ def test_a_figure_saved_as_svg_and_png_serves_a_report_that_shows_only_the_svg(
     that needs the PNG too where only an SVG is cached draws it."""
     reports, stage = _in_a_run(tmp_path, monkeypatch)
     drawn: list[dict] = []
-
-    def plot(**arguments):
-        drawn.append(arguments)
-        return line_plot(**arguments)
-
-    arguments = {"indicators": TABLE, "rounds": ["t1", "t2"], "labels": {"t1": "Kevät"}}
+    plot = _counted(drawn)
+    arguments = dict(ARGUMENTS)
     analysis = reports / "figures" / "indicator_trajectories"
     report = reports / "figures" / "reports" / "fi" / "consortium" / "indicators"
     assert show_plot(plot, arguments, analysis, png=True, language="fi")
