@@ -71,6 +71,13 @@ def test_the_plan_made_beside_the_analyses_changes_no_output(tmp_path, monkeypat
     beside, first = tmp_path / "beside", tmp_path / "first"
     write_demo(beside, respondents=60)
     shutil.copytree(beside, first)
+    real = plans.make_plan
+
+    def slower(*args, **kwargs):  # a small study's plan can be quicker than the log's order
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plans, "make_plan", slower)
     with caplog.at_level(logging.INFO):
         run(beside, jobs=2, only=["20", "45", "50"], reports=False)
     said = [r.getMessage() for r in caplog.records]
