@@ -78,17 +78,19 @@ def test_a_failing_notebook_keeps_every_earlier_output(tmp_path):
 
 
 def _workers(pid: int) -> list[int]:
-    """The pool's worker processes of the run ``pid`` (spawned: ``spawn_main`` in the command)."""
+    """The pool's worker processes of the run ``pid``: spawned (``spawn_main`` in the command)
+    or forked from the run's fork server (the server's command, a child of the server)."""
     import psutil
 
     try:
-        children = psutil.Process(pid).children()
+        descendants = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
     out = []
-    for child in children:
+    for child in descendants:
         try:
-            if "spawn_main" in " ".join(child.cmdline()):
+            command = " ".join(child.cmdline())
+            if "spawn_main" in command or ("forkserver" in command and child.ppid() != pid):
                 out.append(child.pid)
         except psutil.Error:
             continue
@@ -210,6 +212,48 @@ def test_a_worker_dies_with_its_parent_even_when_the_parent_is_killed():
         while _alive(child) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _alive(child), "the worker outlived its killed parent"
+    finally:
+        proc.kill()
+
+
+def _worker_pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_a_worker_forked_from_the_fork_server_dies_with_the_killed_run():
+    """The run's workers are forked from a fork server, not started by the run: killed
+    outright, the run still takes them with it (the server ends when the run does, and a
+    worker when the server does)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = (
+        "import time\n"
+        "from evaluation.pipeline.run import _pool\n"
+        "from tests.test_safe_failures import _worker_pid\n"
+        "if __name__ == '__main__':\n"
+        "    pool = _pool(1, statistics=False)\n"
+        "    print(pool.submit(_worker_pid).result(), flush=True); time.sleep(120)\n"
+    )
+    root = Path(__file__).parents[1]
+    proc = subprocess.Popen([sys.executable, "-c", parent], cwd=root, stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        worker = int(proc.stdout.readline())
+        assert _alive(worker)
+        if sys.platform.startswith("linux"):
+            assert worker in _workers(proc.pid), "the worker is not forked from the fork server"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker outlived its killed run"
     finally:
         proc.kill()
 

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import logging.handlers
 import os
+import select
 import signal
 import sys
 import threading
@@ -53,6 +54,42 @@ def die_with_parent(parent: int) -> None:
         os._exit(143)
 
     threading.Thread(target=watch, name="evaluation-parent-watch", daemon=True).start()
+
+
+def die_with_run(run: int) -> None:
+    """Have this process stop when the run ``run`` dies, however it dies: as
+    :func:`die_with_parent` for a child of the run; for a worker forked from the run's fork
+    server (whose parent is the server, which lives as long as any of its workers), a thread
+    that waits on the run's process (Linux: a pidfd, woken at its end; elsewhere it polls)."""
+    if os.getppid() == run:
+        die_with_parent(run)
+        return
+    try:
+        handle = os.pidfd_open(run)
+    except ProcessLookupError:  # the run is gone already
+        os._exit(143)
+    except (AttributeError, OSError):  # no pidfd: poll
+        handle = None
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])  # readable when the run has ended
+        else:
+            while _alive(run):
+                time.sleep(1.0)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="evaluation-run-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user has the number now: not the run
+        return False
+    return True
 
 
 def _child_start(records: Any, level: int, parent: int) -> None:
