@@ -58,6 +58,31 @@ def test_png_figures_are_written_at_300_dpi(tmp_path):
         assert round(image.info["dpi"][0]) == 300
 
 
+def test_a_figure_saved_as_svg_and_png_is_laid_out_once_and_keeps_its_engine(tmp_path, monkeypatch):
+    """The SVG lays the figure out (one unseen draw) and renders it; the PNG keeps that layout
+    and only renders: three draws in all. The figure keeps its layout engine, and the PNG is
+    byte for byte one saved after the SVG with the engine merely switched off."""
+    from matplotlib.figure import Figure
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    means = round_means(scores(), measures=["m"], rounds=ROUNDS, min_n=5)
+    draws = []
+    real_draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, r: draws.append(r) or real_draw(fig, r))
+    fig = trajectory_plot(means, measure="m", rounds=ROUNDS)
+    assert isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+    _svg, png = save_figure(fig, tmp_path / "a")
+    assert len(draws) == 3
+    assert isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+
+    monkeypatch.setattr(Figure, "draw", real_draw)
+    other = trajectory_plot(means, measure="m", rounds=ROUNDS)
+    save_figure(other, tmp_path / "b", formats=("svg",))
+    other.set_layout_engine("none")  # a placeholder: savefig draws once more, unseen
+    (reference,) = save_figure(other, tmp_path / "b", formats=("png",))
+    assert png.read_bytes() == reference.read_bytes()
+
+
 LABELS = {"fig_hidden_note": "Hidden below {min_n}: {hidden}.", "T1": "Round 1", "b": "Band B"}
 
 
