@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import stdtrit
 
 from evaluation.analyse.suppression import suppress
 
@@ -43,7 +44,7 @@ def round_means(
                 n = len(values)
                 mean = values.mean() if n else np.nan
                 sd = values.std(ddof=1) if n > 1 else np.nan
-                half = stats.t.ppf(0.5 + ci / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
+                half = stdtrit(n - 1, 0.5 + ci / 2) * sd / np.sqrt(n) if n > 1 else np.nan  # t.ppf
                 out[measure].append(
                     {
                         "measure": measure,

@@ -37,12 +37,16 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
-from scipy.special import gammaln, nctdtr, ndtr
+from scipy.special import gammaln, nctdtr, ndtr, ndtri, stdtr
 from statsmodels.stats.multitest import multipletests
 
 from evaluation.analyse.suppression import suppress
 
 log = logging.getLogger(__name__)
+
+# scipy.special's ndtri and stdtr(df, -t) are the functions behind stats.norm.ppf and
+# stats.t.sf: the same numbers without scipy.stats' argument handling, which the pre/post
+# table's thousands of comparisons paid for on each call.
 
 ROW_KEYS = [
     "design",
@@ -127,11 +131,16 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 def _clean(values: Iterable[float] | np.ndarray | pd.Series) -> np.ndarray:
     """Float array without NaNs (a copy; the input is not modified). Anything that is not a
     number becomes missing; numbers already typed as numbers skip the parsing."""
-    if isinstance(values, np.ndarray | pd.Series) and values.dtype.kind in "biuf":
-        arr = np.array(values, dtype=float)  # a numeric Series' missing values become NaN
-    else:
-        arr = np.asarray(pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce"), float)
+    arr = _numbers(values)
     return arr[~np.isnan(arr)]
+
+
+def _numbers(values: Iterable[float] | np.ndarray | pd.Series) -> np.ndarray:
+    """``values`` as a float array (a copy), anything that is not a number missing; numbers
+    already typed as numbers skip the parsing."""
+    if isinstance(values, np.ndarray | pd.Series) and values.dtype.kind in "biuf":
+        return np.array(values, dtype=float)  # a numeric Series' missing values become NaN
+    return np.asarray(pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce"), float)
 
 
 def _check_ci(ci: float) -> None:
@@ -197,7 +206,7 @@ def _nct_ncp_interval(t: float, df: float, ci: float) -> tuple[float, float]:
         hi = root(a, +1)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         # Fall back to the normal approximation rather than leave the interval empty.
-        z = stats.norm.ppf(1 - a)
+        z = ndtri(1 - a)
         log.debug("noncentral t inversion failed for t=%s df=%s; normal approximation", t, df)
         lo, hi = t - z, t + z
     return lo, hi
@@ -207,7 +216,7 @@ def _fisher_z_interval(r: float, se: float, ci: float) -> tuple[float, float]:
     """``tanh(atanh(r) ± z * se)``: normal approximation on Fisher's z scale."""
     if not (np.isfinite(r) and np.isfinite(se)):
         return math.nan, math.nan
-    z = stats.norm.ppf(1 - (1 - ci) / 2)
+    z = ndtri(1 - (1 - ci) / 2)
     zr = math.atanh(r)
     return math.tanh(zr - z * se), math.tanh(zr + z * se)
 
@@ -272,7 +281,7 @@ def _welch_and_g(
             if se > 0:
                 t = (mean_r - mean_b) / se
                 df = (se2_b + se2_r) ** 2 / (se2_b**2 / (n_b - 1) + se2_r**2 / (n_r - 1))
-                p = float(2 * stats.t.sf(abs(t), df))
+                p = float(2 * stdtr(df, -abs(t)))
             nu = n_b + n_r - 2
             s_pooled = math.sqrt(((n_b - 1) * var_b + (n_r - 1) * var_r) / nu)
             if s_pooled > 0:
@@ -417,7 +426,7 @@ def _newcombe_interval(theta: float, n_b: int, n_r: int, ci: float) -> tuple[flo
     """Newcombe's (2006, Part 2) Method 5 interval for theta = U / (n_b n_r): the score-type
     limits solving ``(theta - theta_hat)^2 = z^2 V(theta)`` with V of :func:`_theta_variance`
     (``k_b = k_r = N* - 1``); inside [0, 1] and finite at theta_hat = 0 or 1."""
-    z = stats.norm.ppf(1 - (1 - ci) / 2)
+    z = ndtri(1 - (1 - ci) / 2)
     k = (n_b + n_r) / 2 - 1
 
     def g(t: float) -> float:
@@ -573,8 +582,7 @@ def _independent(baseline: Iterable[float], other: Iterable[float], ci: float) -
 
 
 def _paired_arrays(baseline, other) -> tuple[np.ndarray, np.ndarray]:
-    b = np.asarray(pd.to_numeric(pd.Series(baseline, dtype="object"), errors="coerce"), float)
-    o = np.asarray(pd.to_numeric(pd.Series(other, dtype="object"), errors="coerce"), float)
+    b, o = _numbers(baseline), _numbers(other)
     if b.shape != o.shape:
         raise ValueError(
             f"paired samples must have the same length, got {b.shape[0]} and {o.shape[0]}"
@@ -733,7 +741,7 @@ def _paired(baseline: Iterable[float], other: Iterable[float], ci: float) -> lis
             df = n - 1
             if sd_d > 0:
                 t = mean_d / (sd_d / math.sqrt(n))
-                p = float(2 * stats.t.sf(abs(t), df))
+                p = float(2 * stdtr(df, -abs(t)))
                 dz = mean_d / sd_d
                 lo, hi = _nct_ncp_interval(t, df, ci)
                 dz_lo, dz_hi = lo / math.sqrt(n), hi / math.sqrt(n)
@@ -802,7 +810,7 @@ def _partover(
             return out
         se = math.sqrt(se2)
         t = (out["mean_r"] - out["mean_b"]) / se
-        out.update(t=t, df=float(df), se=se, p=float(2 * stats.t.sf(abs(t), df)))
+        out.update(t=t, df=float(df), se=se, p=float(2 * stdtr(df, -abs(t))))
     return out
 
 
