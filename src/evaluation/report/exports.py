@@ -502,11 +502,17 @@ def to_xlsx(
             cell.font = bold
             header.append(cell)
         ws.append(header)
+        # One formatted cell per float column, its value set row by row: a row is written as
+        # it is appended, so the cell is free again for the next one (the same XML as a new
+        # cell per value, without building and styling 100,000s of them).
+        styled: dict[int, WriteOnlyCell] = {}
+        for j, fmt in formats.items():
+            styled[j] = WriteOnlyCell(ws)
+            styled[j].number_format = fmt
         for row in frame.itertuples(index=False, name=None):
             values: list[object] = [_xlsx_value(v) for v in row]
-            for j, fmt in formats.items():
-                cell = WriteOnlyCell(ws, values[j])
-                cell.number_format = fmt
+            for j, cell in styled.items():
+                cell.value = values[j]
                 values[j] = cell
             ws.append(values)
     from openpyxl.writer.excel import ExcelWriter
