@@ -471,3 +471,54 @@ def test_a_run_writes_the_sheets_of_a_notebook_as_soon_as_it_is_done(tmp_path, m
     assert written == []
     book = Path("reports") / "exports" / "tables.xlsx"
     assert (early / book).read_bytes() == (late / book).read_bytes()
+
+
+# The sheet rows written without openpyxl's cell objects (exports._sheet_data) must be, byte
+# for byte, what openpyxl writes: the workbook with them equals the one openpyxl writes alone.
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12) | st.sampled_from(
+    ["", " lead", "trail ", "=SUM(A1)", "#N/A", "#DIV/0!", "a\rb", "<&>\"'", "\t"]
+)
+_FLOAT = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([-0.0, 5e-324, 1e300])
+
+
+@st.composite
+def _tables(draw) -> pd.DataFrame:
+    n = draw(st.integers(0, 6))
+    columns = {}
+    for j, kind in enumerate(draw(st.lists(st.sampled_from("fibst"), min_size=1, max_size=5))):
+        name = draw(_TEXT.filter(lambda t: t not in columns)) if kind == "t" else f"{kind}{j}"
+        if kind == "f":
+            values = pd.Series(draw(st.lists(_FLOAT, min_size=n, max_size=n)), dtype=float)
+        elif kind == "i":
+            ints = st.integers(-(2**62), 2**62)
+            values = pd.Series(draw(st.lists(ints, min_size=n, max_size=n)), dtype="int64")
+        elif kind == "b":
+            values = pd.Series(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+        else:  # a text column, with missing values
+            texts = st.lists(st.none() | _TEXT, min_size=n, max_size=n)
+            values = pd.Series(draw(texts), dtype="str")
+        columns[name] = values
+    return pd.DataFrame(columns)
+
+
+@given(frame=_tables())
+def test_a_sheet_s_rows_are_the_xml_openpyxl_writes(frame):
+    labels = {str(c): f"label {c}" for c in frame.columns[::2]}
+    fast = to_xlsx({"table": frame}, labels)
+    assert fast == to_xlsx({"table": frame}, labels, openpyxl_rows=True)
+
+
+def test_the_rows_of_a_table_of_record_are_not_written_by_openpyxl(monkeypatch):
+    """The demo's kind of table (numbers, missing values, texts, truth values, a text past
+    Excel's cell limit) takes the fast rows; a date goes to openpyxl, with the same result."""
+    from evaluation.report import exports
+
+    written = []
+    real = exports._sheet_data
+    monkeypatch.setattr(exports, "_sheet_data", lambda *a: written.append(real(*a)) or written[-1])
+    frame = FRAME.assign(note=["x" * 40000, None])
+    assert to_xlsx({"t": frame}, LABELS) == to_xlsx({"t": frame}, LABELS, openpyxl_rows=True)
+    assert written[0] is not None
+    dated = frame.assign(when=[pd.Timestamp("2026-01-02").to_pydatetime(), None])
+    assert to_xlsx({"t": dated}, LABELS) == to_xlsx({"t": dated}, LABELS, openpyxl_rows=True)
+    assert written[-1] is None

@@ -443,14 +443,18 @@ def to_xlsx(
     *,
     sheets: SheetCache | None = None,
     prune: bool = True,
+    openpyxl_rows: bool = False,
 ) -> bytes:
     """One sheet per table: labelled bold header, frozen header row, filter, widths, formats.
 
     The workbook is written in openpyxl's write-only mode: each row is streamed to the sheet
     as it is appended, so a table of hundreds of thousands of rows (a national study's
-    suggestions) is never held as cell objects. With ``sheets``, a table's sheet written
-    before from the same source is copied from the cache (:class:`SheetCache`); then, with
-    ``prune``, the cache keeps only this workbook's sheets."""
+    suggestions) is never held as cell objects. A sheet's rows are written as openpyxl writes
+    them, by :func:`_sheet_data` (ten times faster than a cell object per value); a table with
+    a value it does not write (``openpyxl_rows``: every table) is appended row by row to
+    openpyxl. With ``sheets``, a table's sheet written before from the same source is copied
+    from the cache (:class:`SheetCache`); then, with ``prune``, the cache keeps only this
+    workbook's sheets."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -459,7 +463,9 @@ def to_xlsx(
     wb = Workbook(write_only=True)
     used: set[str] = set()
     bold = Font(bold=True)
+    styles: dict[str, int] = {}  # "bold" and each number format -> its style id
     reused: dict[str, bytes] = {}  # zip member -> the cached sheet
+    rows: dict[str, bytes] = {}  # zip member -> its rows (sheetData), written by _sheet_data
     fresh: dict[str, str] = {}  # zip member -> the cache key to store it under
     held: set[str] = set()  # the cache keys of the sheets this workbook holds
     for i, (name, frame) in enumerate(tables.items()):
@@ -473,7 +479,7 @@ def to_xlsx(
                     cell.font = bold
                 else:
                     cell.number_format = style
-                _ = cell.style_id
+                styles[style] = cell.style_id
         key = sheets.key(name, _header(frame, labels)) if sheets else None
         cached = sheets.get(key) if sheets and key else None
         formats: dict[int, str] = {}
@@ -496,12 +502,17 @@ def to_xlsx(
             continue
         if key is not None:
             fresh[member] = key
-        header = []
-        for column in frame.columns:
-            cell = WriteOnlyCell(ws, _xlsx_value(labels.get(column, column)))
+        header = [_xlsx_value(labels.get(column, column)) for column in frame.columns]
+        data = None if openpyxl_rows else _sheet_data(header, frame, formats, styles)
+        if data is not None:
+            rows[member] = data  # written with no rows; the rows are put in its sheetData
+            continue
+        cells = []
+        for value in header:
+            cell = WriteOnlyCell(ws, value)
             cell.font = bold
-            header.append(cell)
-        ws.append(header)
+            cells.append(cell)
+        ws.append(cells)
         # One formatted cell per float column, its value set row by row: a row is written as
         # it is appended, so the cell is free again for the next one (the same XML as a new
         # cell per value, without building and styling 100,000s of them).
@@ -525,7 +536,9 @@ def to_xlsx(
     # ExcelWriter, not wb.save(): save_workbook stamps dcterms:modified with the clock. Stored
     # uncompressed here: _normalise_zip compresses every member once when it rewrites the zip.
     ExcelWriter(wb, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True)).save()
-    data = _normalise_zip(buffer.getvalue(), stamp, replace=reused, store=sheets, keys=fresh)
+    data = _normalise_zip(
+        buffer.getvalue(), stamp, replace=reused, rows=rows, store=sheets, keys=fresh
+    )
     if sheets is not None and prune:
         sheets.prune(held)
     return data
@@ -536,13 +549,15 @@ def _normalise_zip(
     stamp: dt.datetime = _EPOCH,
     *,
     replace: Mapping[str, bytes] | None = None,
+    rows: Mapping[str, bytes] | None = None,
     store: SheetCache | None = None,
     keys: Mapping[str, str] | None = None,
 ) -> bytes:
     """Rewrite the xlsx zip with fixed member timestamps (openpyxl stamps the current time);
-    members named in ``replace`` get the bytes given, and those named in ``keys`` are put in
-    the ``store`` under their key as they pass."""
-    replace, keys = replace or {}, keys or {}
+    members named in ``replace`` get the bytes given, sheets named in ``rows`` (written with
+    no rows) get those rows in their ``sheetData``, and those named in ``keys`` are put in the
+    ``store`` under their key as they pass."""
+    replace, rows, keys = replace or {}, rows or {}, keys or {}
     date_time = max(stamp, dt.datetime(1980, 1, 1)).timetuple()[:6]  # zip: 1980 or later
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
@@ -553,6 +568,13 @@ def _normalise_zip(
             body = replace.get(info.filename)
             if body is None:
                 body = src.read(info.filename)
+                if info.filename in rows:
+                    empty = b"<sheetData></sheetData>"
+                    if body.count(empty) != 1:
+                        raise ValueError(f"{info.filename}: no empty sheetData to fill")
+                    body = body.replace(
+                        empty, b"<sheetData>" + rows[info.filename] + b"</sheetData>"
+                    )
                 if store is not None and info.filename in keys:
                     store.put(keys[info.filename], body)
             dst.writestr(fixed, body)
@@ -560,6 +582,68 @@ def _normalise_zip(
 
 
 _FORMATS = ("0.00", "0.000")  # number formats of float columns: two decimals, or three
+
+# Text as libxml2 writes it in openpyxl's sheets: &, < and > escaped, a carriage return as a
+# character reference (so it survives reading), every character beyond ASCII as one too.
+_XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def _xml_text(text: str) -> str:
+    return text.translate(_XML_TEXT).encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+class _NotWritten(Exception):
+    """A value :func:`_sheet_data` does not write itself (openpyxl does)."""
+
+
+def _sheet_data(
+    header: list[object], frame: pd.DataFrame, formats: Mapping[int, str], styles: Mapping[str, int]
+) -> bytes | None:
+    """The rows of a table's sheet (the header in bold, then the table with ``formats`` on its
+    float columns) as the XML openpyxl's write-only mode writes into ``sheetData``, byte for
+    byte (``tests/test_exports.py`` compares the two on generated tables), without a cell
+    object per value. None when a value is not a number, a truth value, a text or missing
+    (dates, a text openpyxl would take for a formula): openpyxl writes that table."""
+    from openpyxl.cell.cell import ERROR_CODES
+    from openpyxl.utils import get_column_letter
+
+    letters = [get_column_letter(j + 1) for j in range(len(frame.columns))]
+    bold = f' s="{styles["bold"]}"'
+    style = [f' s="{styles[formats[j]]}"' if j in formats else "" for j in range(len(letters))]
+
+    def cell(ref: str, value: object, s: str) -> str:
+        if value is None:  # a formatted cell is written empty, an unformatted one not at all
+            return f'<c r="{ref}"{s} t="n"></c>' if s else ""
+        kind = type(value)
+        if kind is bool:
+            return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+        if kind is int or kind is float:
+            number = f"{value:.16g}" if math.isfinite(value) else ""  # openpyxl's "%.16g"
+            return f'<c r="{ref}"{s} t="n"><v>{number}</v></c>'
+        if kind is not str or (len(value) > 1 and value.startswith("=")):
+            raise _NotWritten
+        text = value[:32767]  # Excel's longest cell text, as openpyxl cuts it
+        if text == "":
+            return f'<c r="{ref}"{s} t="inlineStr"></c>'
+        if text in ERROR_CODES:
+            return f'<c r="{ref}"{s} t="e"><v>{text}</v></c>'
+        space = ' xml:space="preserve"' if text != text.strip() else ""
+        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{_xml_text(text)}</t></is></c>'
+
+    out = ['<row r="1">']
+    try:
+        out += [cell(f"{c}1", v, bold) for c, v in zip(letters, header, strict=True)]
+        out.append("</row>")
+        for r, row in enumerate(frame.itertuples(index=False, name=None), start=2):
+            out.append(f'<row r="{r}">')
+            out += [
+                cell(f"{c}{r}", _xlsx_value(v), s)
+                for c, v, s in zip(letters, row, style, strict=True)
+            ]
+            out.append("</row>")
+    except _NotWritten:
+        return None
+    return "".join(out).encode("ascii")
 
 
 @functools.cache
