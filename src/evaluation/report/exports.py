@@ -608,27 +608,41 @@ def _sheet_data(
     from openpyxl.utils import get_column_letter
 
     letters = [get_column_letter(j + 1) for j in range(len(frame.columns))]
-    bold = f' s="{styles["bold"]}"'
-    style = [f' s="{styles[formats[j]]}"' if j in formats else "" for j in range(len(letters))]
+    bold = f's="{styles["bold"]}" '
+    style = [f's="{styles[formats[j]]}" ' if j in formats else "" for j in range(len(letters))]
 
-    def cell(ref: str, value: object, s: str) -> str:
+    def tail(value: object, s: str) -> str | None:
+        """A cell's XML after ``<c r="..."`` (its reference); None: no cell at all."""
         if value is None:  # a formatted cell is written empty, an unformatted one not at all
-            return f'<c r="{ref}"{s} t="n"></c>' if s else ""
+            return f' {s}t="n"></c>' if s else None
         kind = type(value)
         if kind is bool:
-            return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+            return f' {s}t="b"><v>{int(value)}</v></c>'
         if kind is int or kind is float:
             number = f"{value:.16g}" if math.isfinite(value) else ""  # openpyxl's "%.16g"
-            return f'<c r="{ref}"{s} t="n"><v>{number}</v></c>'
+            return f' {s}t="n"><v>{number}</v></c>'
         if kind is not str or (len(value) > 1 and value.startswith("=")):
             raise _NotWritten
         text = value[:32767]  # Excel's longest cell text, as openpyxl cuts it
         if text == "":
-            return f'<c r="{ref}"{s} t="inlineStr"></c>'
+            return f' {s}t="inlineStr"></c>'
         if text in ERROR_CODES:
-            return f'<c r="{ref}"{s} t="e"><v>{text}</v></c>'
+            return f' {s}t="e"><v>{text}</v></c>'
         space = ' xml:space="preserve"' if text != text.strip() else ""
-        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{_xml_text(text)}</t></is></c>'
+        return f' {s}t="inlineStr"><is><t{space}>{_xml_text(text)}</t></is></c>'
+
+    texts: dict[tuple[str, str], str | None] = {}  # a table repeats its texts: each made once
+
+    def cell(ref: str, value: object, s: str) -> str:
+        if type(value) is float:  # the commonest: no lookup (and NaN is no key)
+            part = tail(None if value != value else value, s)
+        elif type(value) is str:
+            part = texts.get((value, s), "")
+            if part == "":
+                part = texts[value, s] = tail(_xlsx_value(value), s)
+        else:
+            part = tail(_xlsx_value(value), s)
+        return "" if part is None else f'<c r="{ref}"{part}'
 
     out = ['<row r="1">']
     try:
@@ -636,10 +650,7 @@ def _sheet_data(
         out.append("</row>")
         for r, row in enumerate(frame.itertuples(index=False, name=None), start=2):
             out.append(f'<row r="{r}">')
-            out += [
-                cell(f"{c}{r}", _xlsx_value(v), s)
-                for c, v, s in zip(letters, row, style, strict=True)
-            ]
+            out += [cell(f"{c}{r}", v, s) for c, v, s in zip(letters, row, style, strict=True)]
             out.append("</row>")
     except _NotWritten:
         return None
