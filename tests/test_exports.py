@@ -321,6 +321,22 @@ def test_a_kept_table_file_that_no_longer_matches_its_table_is_made_again(tmp_pa
     assert tex.read_bytes() == good
 
 
+def _written_cells(monkeypatch) -> list[object]:
+    """Every value of every sheet the workbook writes from its table from now on (not those
+    it copies), header labels included."""
+    from evaluation.report import exports
+
+    cells: list[object] = []
+    real = exports._sheet_data
+
+    def recorded(header, frame, *args):
+        cells.extend([*header, *frame.to_numpy().ravel().tolist()])
+        return real(header, frame, *args)
+
+    monkeypatch.setattr(exports, "_sheet_data", recorded)
+    return cells
+
+
 def test_an_unchanged_table_s_sheet_is_copied_and_the_workbook_equals_a_fresh_one(
     tmp_path, monkeypatch
 ):
@@ -328,16 +344,13 @@ def test_an_unchanged_table_s_sheet_is_copied_and_the_workbook_equals_a_fresh_on
     from the last workbook's (reports/.cache/xlsx) and writes the others cell by cell; the
     file is byte for byte the one written from scratch. A changed header label, or
     ``reuse=False``, writes the sheet again."""
-    from evaluation.report import exports
 
     labels = load_labels("en")
     # a table called "contents" shares no cache entry with the contents sheet
     tables = {"primary": PRIMARY, "prepost": BIG, "other": FRAME, "contents": FRAME.head(1)}
     paths = _study_tables(tmp_path / "a", tables)
     export_workbook(paths, labels)
-    cells: list[object] = []
-    real = exports._xlsx_value
-    monkeypatch.setattr(exports, "_xlsx_value", lambda value: cells.append(value) or real(value))
+    cells = _written_cells(monkeypatch)
     marker, new = BIG["diff"].iloc[3], 123.25  # a value only prepost has, one only "other" has
     changed = FRAME.assign(effect_size=[new, np.nan])
     changed.to_csv(paths.tables / "other.csv", index=False)
@@ -375,9 +388,7 @@ def test_sheets_written_ahead_make_the_same_workbook_and_are_not_written_twice(
     tables = {"primary": PRIMARY, "prepost": BIG, "other": FRAME, "contents": FRAME.head(1)}
     expected = _study_tables(tmp_path / "at-once", tables)
     export_workbook(expected, labels, reuse=False)
-    cells: list[object] = []
-    real = exports._xlsx_value
-    monkeypatch.setattr(exports, "_xlsx_value", lambda value: cells.append(value) or real(value))
+    cells = _written_cells(monkeypatch)
     marker = BIG["diff"].iloc[3]  # a value only prepost has
     for reuse in (True, False):
         paths = _study_tables(tmp_path / f"ahead-{reuse}", tables)
