@@ -400,3 +400,37 @@ def test_in_child_returns_forwards_its_logs_and_names_a_child_that_died(caplog):
     assert [r.process for r in forwarded] == [pid]  # once, as the child's record
     with pytest.raises(EvaluationError, match="the test's stage stopped: its process ended"):
         in_child(os.abort, what="the test's stage")  # SIGABRT: the child dies mid-task
+
+
+def test_a_stopped_run_ends_the_plan_s_solves_and_waits_for_them():
+    """A run stopped while the disclosure plan is made in its thread (a signal, an error)
+    stops the plan's solves and waits for the thread before it goes on: an interpreter that
+    exits while HiGHS solves in another thread aborts (exit -6, "terminate called"), where the
+    run must exit 143. A plan made afterwards in the same process solves again."""
+    import threading
+
+    import numpy as np
+    from scipy import sparse
+
+    from evaluation.disclosure import sdc
+    from evaluation.pipeline.run import _in_background, _stop_plan
+
+    def program() -> sdc._Program:  # x0 + x1 = 10, x >= 0
+        return sdc._Program(sparse.csr_matrix([[1.0, 1.0]]), np.array([10.0]),
+                            sparse.csr_matrix((0, 2)), np.zeros(0), np.zeros(2))  # fmt: skip
+
+    solving = threading.Event()
+
+    def plan() -> None:  # a plan's loop of solves, as long as it is let run
+        lp = program()
+        while True:
+            lp.minimise(np.array([1.0, 0.0]))
+            solving.set()
+
+    planned = _in_background(plan)
+    assert solving.wait(30)
+    _in_background(_stop_plan, planned).result(timeout=30)  # a plan not stopped: TimeoutError
+    assert planned.done()
+    assert isinstance(planned.exception(), sdc.SolvesStopped)
+    assert not sdc.STOP_SOLVES.is_set()
+    assert program().minimise(np.array([1.0, 0.0])).tolist() == [0.0, 10.0]

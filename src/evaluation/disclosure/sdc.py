@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -430,6 +431,17 @@ class _QuietHighs(highspy.Highs):
         super().enableCallbacks()
 
 
+#: Set to stop the solves of a plan being made in a thread of a run that is stopping: the next
+#: solve raises :class:`SolvesStopped` instead of starting. The run waits for that before it
+#: exits: an interpreter that exits while HiGHS solves in another thread aborts (HiGHS's own
+#: threads are still joinable when its globals are destroyed), instead of exiting 143.
+STOP_SOLVES = threading.Event()
+
+
+class SolvesStopped(Exception):
+    """The plan's solves were stopped (:data:`STOP_SOLVES`): the run is stopping."""
+
+
 class _Program:
     """One component's linear program in HiGHS, loaded once: each solve changes only the
     objective, and HiGHS starts from the last optimal basis, usually a few pivots away.
@@ -476,6 +488,8 @@ class _Program:
 
     def minimise(self, c: np.ndarray) -> np.ndarray | None:
         """The optimal point of minimising ``c @ x``; None when the program is unbounded."""
+        if STOP_SOLVES.is_set():
+            raise SolvesStopped("the run is stopping")
         if self._highs is None:
             self._highs = self._solver()
         self._highs.changeColsCost(self.width, self._columns, np.asarray(c, dtype=float))

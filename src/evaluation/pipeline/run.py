@@ -965,6 +965,7 @@ def _run(
         early.append(_pool(workers, statistics=cold, fork=not national))
         _prestart_beside(early[0], workers if not use_cache else 1)
 
+    planned: Future | None = None  # the plan made beside the analyses
     try:
         processed, planning = _process(study, config, source, use_cache, raw,
                                        starting=start_workers, plan_beside=True)  # fmt: skip
@@ -1019,6 +1020,7 @@ def _run(
         if pool is None and (todo1 or state.waiting or later or report_nb is not None):
             pool = _pool(workers, statistics=cold, fork=not national)
     except BaseException:  # an error before the notebooks run: no worker outlives it
+        _stop_plan(planned)
         for started in early:
             _stop_pool(started, study, quiet=True)
         raise
@@ -1104,6 +1106,7 @@ def _run(
                     prune(study.paths.reports / ".cache" / FIGURES)  # of tables long changed
             exporting.result()
     except BaseException:  # SIGTERM, Ctrl-C, an error: no worker outlives the run
+        _stop_plan(planned)
         if pool is not None:
             _stop_pool(pool, study)
             pool = None
@@ -1389,15 +1392,33 @@ class _Exports:
         return [pool.submit(write_sheet_ahead, paths, labels, t, reuse=reuse) for t in tables]
 
 
+def _stop_plan(planned: Future | None) -> None:
+    """A run that stops (a signal, an error) while the plan is made beside the analyses ends
+    the plan's solves and waits for its thread (at most one solve more): the interpreter must
+    not exit while HiGHS solves in another thread (see ``sdc.STOP_SOLVES``)."""
+    if planned is None or planned.done():
+        return
+    from evaluation.disclosure.sdc import STOP_SOLVES
+
+    STOP_SOLVES.set()
+    try:
+        with contextlib.suppress(BaseException):
+            planned.exception()  # waits for the thread; its error is the run's no more
+    finally:
+        STOP_SOLVES.clear()  # a plan made later in this process (a notebook's) solves again
+
+
 def _plan_beside(study: Study, planning: Callable[[], dict]) -> tuple[str, Future]:
     """``planning`` (:func:`_process`: it makes the disclosure plan and returns the processed
     files with it) in a thread of this process. Returns the file its end is written to
     (``made`` or ``failed``: the workers' reads of the plan wait for it, ``PLAN_WAIT_ENV``)
     and the future of the processed files."""
     from evaluation.disclosure.plan import PLAN_FAILED, PLAN_MADE
+    from evaluation.disclosure.sdc import STOP_SOLVES
 
     marker = study.paths.reports / ".cache" / "plan.state"
     marker.unlink(missing_ok=True)
+    STOP_SOLVES.clear()
 
     def make() -> dict:
         try:
