@@ -184,36 +184,45 @@ def _orphan(parent: int) -> None:  # a worker: stops when its parent dies, else 
     time.sleep(120)
 
 
-def test_a_worker_dies_with_its_parent_even_when_the_parent_is_killed():
-    """The run killed outright (no handler runs): its workers still stop."""
+def _child_dies_with_killed_parent(parent: str, settle: float = 0.0) -> None:
+    """Run the script ``parent``, which prints the pid of a process it started (directly or
+    through a fork server) and sleeps; kill it outright (no handler runs) and assert that the
+    child stops within 10 s. ``settle``: seconds the child needs to set up its watch."""
     import os
     import signal
     import subprocess
     import sys
     import time
 
-    parent = (
-        "import multiprocessing as mp, os, sys, time\n"
-        "from tests.test_safe_failures import _orphan\n"
-        "if __name__ == '__main__':\n"
-        "    p = mp.get_context('spawn').Process(target=_orphan, args=(os.getpid(),))\n"
-        "    p.start(); print(p.pid, flush=True); time.sleep(120)\n"
-    )
     root = Path(__file__).parents[1]
     proc = subprocess.Popen([sys.executable, "-c", parent], cwd=root, stdout=subprocess.PIPE,
                             text=True)  # fmt: skip
     try:
         child = int(proc.stdout.readline())
-        time.sleep(1.5)  # the child has set up its watch
+        time.sleep(settle)
         assert _alive(child)
+        if "_pool(" in parent and sys.platform.startswith("linux"):
+            assert child in _workers(proc.pid), "the worker is not forked from the fork server"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         deadline = time.monotonic() + 10
         while _alive(child) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(child), "the worker outlived its killed parent"
+        assert not _alive(child), "the child outlived its killed parent"
     finally:
         proc.kill()
+
+
+def test_a_worker_dies_with_its_parent_even_when_the_parent_is_killed():
+    """The run killed outright (no handler runs): its workers still stop."""
+    _child_dies_with_killed_parent(
+        "import multiprocessing as mp, os, sys, time\n"
+        "from tests.test_safe_failures import _orphan\n"
+        "if __name__ == '__main__':\n"
+        "    p = mp.get_context('spawn').Process(target=_orphan, args=(os.getpid(),))\n"
+        "    p.start(); print(p.pid, flush=True); time.sleep(120)\n",
+        settle=1.5,  # the child has set up its watch
+    )
 
 
 def _worker_pid() -> int:
@@ -223,16 +232,10 @@ def _worker_pid() -> int:
 
 
 def test_a_worker_forked_from_the_fork_server_dies_with_the_killed_run():
-    """The run's workers are forked from a fork server, not started by the run: killed
-    outright, the run still takes them with it (the server ends when the run does, and a
-    worker when the server does)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    parent = (
+    """The run's workers are forked from a fork server, which outlives the run as long as
+    any of its workers does: a worker watches the run itself, and stops when the run is
+    killed outright. (Its watch is set up before it takes its first task.)"""
+    _child_dies_with_killed_parent(
         "import time\n"
         "from evaluation.pipeline.run import _pool\n"
         "from tests.test_safe_failures import _worker_pid\n"
@@ -240,22 +243,6 @@ def test_a_worker_forked_from_the_fork_server_dies_with_the_killed_run():
         "    pool = _pool(1, statistics=False)\n"
         "    print(pool.submit(_worker_pid).result(), flush=True); time.sleep(120)\n"
     )
-    root = Path(__file__).parents[1]
-    proc = subprocess.Popen([sys.executable, "-c", parent], cwd=root, stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
-    try:
-        worker = int(proc.stdout.readline())
-        assert _alive(worker)
-        if sys.platform.startswith("linux"):
-            assert worker in _workers(proc.pid), "the worker is not forked from the fork server"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        deadline = time.monotonic() + 10
-        while _alive(worker) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(worker), "the worker outlived its killed run"
-    finally:
-        proc.kill()
 
 
 def test_a_second_run_of_the_same_study_stops_at_once_with_a_clear_message(tmp_path):
