@@ -421,3 +421,14 @@ def test_a_stopped_run_ends_the_plan_s_solves_and_waits_for_them():
     assert isinstance(planned.exception(), sdc.SolvesStopped)
     assert not sdc.STOP_SOLVES.is_set()
     assert program().minimise(np.array([1.0, 0.0])).tolist() == [0.0, 10.0]
+
+
+def test_a_run_after_the_package_code_changed_spawns_its_workers(monkeypatch):
+    """The fork server holds the package code it imported when it started (once per
+    process): a later run in the same process with other code must not fork from it."""
+    from evaluation.pipeline import run as pipeline
+
+    monkeypatch.setattr(pipeline, "_SERVER_SOURCE", [])
+    assert pipeline._same_source_as_server("code-1")
+    assert pipeline._same_source_as_server("code-1")
+    assert not pipeline._same_source_as_server("code-2")

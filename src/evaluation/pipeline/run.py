@@ -850,6 +850,18 @@ def _prestart(pool: ProcessPoolExecutor, count: int, languages: tuple[str, ...] 
             pool.submit(_ready)
 
 
+_SERVER_SOURCE: list[str] = []  # the package source of this process's first forked workers
+
+
+def _same_source_as_server(source: str) -> bool:
+    """Whether the fork server, started once per process, holds the package code ``source``
+    (:func:`evaluation.version.source_hash`): a second run in the same process (a notebook's
+    ``run()``) after the package's code was edited spawns its workers, which import it anew."""
+    if not _SERVER_SOURCE:
+        _SERVER_SOURCE.append(source)
+    return _SERVER_SOURCE[0] == source
+
+
 def _prestart_beside(pool: ProcessPoolExecutor, count: int) -> None:
     """:func:`_prestart` in a thread: starting a worker forked from the fork server waits for
     the server's imports (1.5 s), which this process does not wait for. A pool stopped
@@ -958,11 +970,12 @@ def _run(
 
     # Below national size the workers are forked from a server that imports their modules once
     national = _raw_bytes(study) >= CHILD_PROCESSING_BYTES
+    fork = not national and _same_source_as_server(source)
 
     def start_workers() -> None:
         # Processing runs: the workers start (their imports) meanwhile. A cold run will keep
         # them all busy; after a change, at first one (more start when there is more work).
-        early.append(_pool(workers, statistics=cold, fork=not national))
+        early.append(_pool(workers, statistics=cold, fork=fork))
         _prestart_beside(early[0], workers if not use_cache else 1)
 
     planned: Future | None = None  # the plan made beside the analyses
@@ -1018,7 +1031,7 @@ def _run(
         # to run at once; those started while processing ran are used first.
         pool = early[0] if early else None
         if pool is None and (todo1 or state.waiting or later or report_nb is not None):
-            pool = _pool(workers, statistics=cold, fork=not national)
+            pool = _pool(workers, statistics=cold, fork=fork)
     except BaseException:  # an error before the notebooks run: no worker outlives it
         _stop_plan(planned)
         for started in early:

@@ -569,12 +569,11 @@ def _normalise_zip(
             if body is None:
                 body = src.read(info.filename)
                 if info.filename in rows:
-                    empty = b"<sheetData></sheetData>"
-                    if body.count(empty) != 1:
+                    parts = body.split(b"<sheetData></sheetData>")
+                    if len(parts) != 2:
                         raise ValueError(f"{info.filename}: no empty sheetData to fill")
-                    body = body.replace(
-                        empty, b"<sheetData>" + rows[info.filename] + b"</sheetData>"
-                    )
+                    data = rows[info.filename]
+                    body = b"".join([parts[0], b"<sheetData>", data, b"</sheetData>", parts[1]])
                 if store is not None and info.filename in keys:
                     store.put(keys[info.filename], body)
             dst.writestr(fixed, body)
@@ -644,17 +643,18 @@ def _sheet_data(
             part = tail(_xlsx_value(value), s)
         return "" if part is None else f'<c r="{ref}"{part}'
 
-    out = ['<row r="1">']
+    out: list[bytes] = []  # one per row: a national study's millions of cells stay few objects
     try:
-        out += [cell(f"{c}1", v, bold) for c, v in zip(letters, header, strict=True)]
-        out.append("</row>")
+        cells = "".join(cell(f"{c}1", v, bold) for c, v in zip(letters, header, strict=True))
+        out.append(f'<row r="1">{cells}</row>'.encode("ascii"))
         for r, row in enumerate(frame.itertuples(index=False, name=None), start=2):
-            out.append(f'<row r="{r}">')
-            out += [cell(f"{c}{r}", v, s) for c, v, s in zip(letters, row, style, strict=True)]
-            out.append("</row>")
+            cells = "".join(
+                cell(f"{c}{r}", v, s) for c, v, s in zip(letters, row, style, strict=True)
+            )
+            out.append(f'<row r="{r}">{cells}</row>'.encode("ascii"))
     except _NotWritten:
         return None
-    return "".join(out).encode("ascii")
+    return b"".join(out)
 
 
 @functools.cache
