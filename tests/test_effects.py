@@ -24,6 +24,7 @@ from evaluation.analyse.quant.effects import (
     PREPOST_IDENTIFYING,
     ROW_KEYS,
     _mann_whitney_asymptotic,
+    _signed_rank_asymptotic,
     adjust_p,
     combine_cells,
     d_av_interval,
@@ -121,6 +122,31 @@ def test_mann_whitney_from_sorted_samples_at_survey_size():
         u, p = _mann_whitney_asymptotic(x, y)
         assert u == res.statistic
         assert p == pytest.approx(res.pvalue, rel=1e-9, abs=1e-300)
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.one_of(likert.map(lambda x: x - 3), decimal), min_size=1, max_size=60))
+def test_signed_rank_from_one_sort_is_scipy_s_asymptotic_wilcoxon(d):
+    """W+ and p from the sorted |D| against scipy's rank-based test, bit for bit: with ties,
+    without, one difference, all differences equal (zeros are dropped before, as in the
+    pre-post table)."""
+    nz = np.array([x for x in d if x != 0] or [1.0])
+    res = stats.wilcoxon(nz, zero_method="wilcox", correction=True, method="asymptotic")
+    ranks = stats.rankdata(np.abs(nz))
+    w_plus, p, ties = _signed_rank_asymptotic(nz)
+    assert w_plus == float(ranks[nz > 0].sum())
+    assert p == float(res.pvalue)
+    assert ties == (len(np.unique(np.abs(nz))) < len(nz))
+
+
+def test_signed_rank_from_one_sort_at_survey_size():
+    rng = np.random.default_rng(23)
+    for d in (rng.integers(-4, 5, 30_000) / 1.0, rng.normal(0.01, 1, 20_000)):
+        nz = d[d != 0]
+        res = stats.wilcoxon(nz, zero_method="wilcox", correction=True, method="asymptotic")
+        w_plus, p, _ = _signed_rank_asymptotic(nz)
+        assert w_plus == float(stats.rankdata(np.abs(nz))[nz > 0].sum())
+        assert p == pytest.approx(res.pvalue, rel=1e-12, abs=1e-300)
 
 
 def test_wilcoxon_matches_r_wilcox_test_paired_on_sleep():
