@@ -1,8 +1,9 @@
 """What a notebook shows: headings, notes, tables of record and figures, from code.
 
 Text from the data or the configuration is only ever shown as text: headings and notes are
-escaped for Markdown (:func:`evaluation.safety.escape_markdown`), tables by the pandas Styler
-(``escape="html"``). Markup comes only from this package's own templates (:func:`markdown`).
+escaped for Markdown (:func:`evaluation.safety.escape_markdown`), every table cell and header
+with :func:`html.escape` (in the pandas Styler's markup, :func:`display_table`). Markup comes
+only from this package's own templates (:func:`markdown`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,22 @@ def _cell(
     return html.escape(text)
 
 
+class TableHTML:
+    """A table as the HTML :func:`display_table` made (``to_html``, and how IPython shows it)."""
+
+    def __init__(self, markup: str, shape: tuple[int, int]) -> None:
+        self._markup, self._shape = markup, shape
+
+    def __repr__(self) -> str:  # the notebook's text/plain: no address, the same every run
+        return f"TableHTML(rows={self._shape[0]}, columns={self._shape[1]})"
+
+    def to_html(self) -> str:
+        return self._markup
+
+    def _repr_html_(self) -> str:
+        return self._markup
+
+
 def display_table(
     frame: pd.DataFrame,
     labels: Mapping[str, str] | None = None,
@@ -73,12 +90,18 @@ def display_table(
     digits: int = 2,
     drop: tuple[str, ...] = ("suppressed",),
     language: str | None = None,
-) -> pd.io.formats.style.Styler:
+) -> TableHTML | pd.io.formats.style.Styler:
     """A table of record for display: labelled headers and values, no index, rounded numbers
     (whole-number columns without decimals, p-values as in APA style) written in the table's
     language (:func:`table_language`: ``language``, else the labels' own), yes/no for
     booleans, suppressed and missing cells shown as an en dash. Every text (values and
-    headers) is HTML-escaped: a name or answer is shown, never run."""
+    headers) is HTML-escaped: a name or answer is shown, never run.
+
+    The markup is the pandas Styler's (``hide(axis="index")``, one formatter per column,
+    ``relabel_index``), written here directly: the Styler's templates cost ten times the
+    cells' own formatting, for every table of every notebook and report. A table the direct
+    path does not cover (repeated or multi-level column names, more cells than the Styler
+    renders, the Styler's row or column limits set) is the Styler itself."""
     labels = labels or {}
     language = table_language(labels, language)
     shown = frame.drop(columns=[c for c in drop if c in frame])
@@ -89,19 +112,66 @@ def display_table(
         and not pd.api.types.is_bool_dtype(shown[c])
         and (shown[c].dropna() % 1 == 0).all()
     ]
-    styler = shown.style.hide(axis="index")
-    for col in shown.columns:
-        kind = "p" if col in P_COLUMNS else "whole" if col in whole else "number"
-        styler = styler.format(
-            functools.partial(_cell, labels=labels, language=language, digits=digits, kind=kind),
-            subset=[col],
+    formats = [
+        functools.partial(
+            _cell,
+            labels=labels,
+            language=language,
+            digits=digits,
+            kind="p" if col in P_COLUMNS else "whole" if col in whole else "number",
         )
+        for col in shown.columns
+    ]
     headers = [html.escape(str(labels.get(c, c))) for c in shown.columns]
     # The table's HTML id from what it shows, not pandas' random one: the same table gives the
     # same page (a report's unchanged sections are shown again from the last run's outputs).
     shape = f"{language}|{digits}|{headers}|".encode() + shown.to_csv(index=False).encode()
-    styler.set_uuid(hashlib.sha256(shape).hexdigest()[:10])
-    return styler.relabel_index(headers, axis="columns")
+    uuid = hashlib.sha256(shape).hexdigest()[:10]
+    if not _direct(shown):
+        styler = shown.style.hide(axis="index")
+        for col, fmt in zip(shown.columns, formats, strict=True):
+            styler = styler.format(fmt, subset=[col])
+        styler.set_uuid(uuid)
+        return styler.relabel_index(headers, axis="columns")
+    return TableHTML(_styler_markup(shown, headers, formats, uuid), shown.shape)
+
+
+def _direct(shown: pd.DataFrame) -> bool:
+    """Whether :func:`_styler_markup` writes what the Styler would for ``shown``."""
+    return (
+        shown.columns.is_unique
+        and not isinstance(shown.columns, pd.MultiIndex)
+        and shown.size <= pd.get_option("styler.render.max_elements")
+        and pd.get_option("styler.render.max_rows") is None
+        and pd.get_option("styler.render.max_columns") is None
+    )
+
+
+def _styler_markup(
+    shown: pd.DataFrame, headers: list[str], formats: list[Callable[[object], str]], uuid: str
+) -> str:
+    """The pandas Styler's HTML (its ``html.tpl``) of ``shown`` without its index, with the
+    (escaped) ``headers`` and each column's formatter, byte for byte; the cells' values as the
+    Styler passes them to its formatters (from ``itertuples``)."""
+    t = f"T_{uuid}"
+    parts = ['<style type="text/css">\n</style>\n', f'<table id="{t}">\n  <thead>\n']
+    if headers:
+        parts.append("    <tr>\n")
+        parts += [
+            f'      <th id="{t}_level0_col{j}" class="col_heading level0 col{j}" >{h}</th>\n'
+            for j, h in enumerate(headers)
+        ]
+        parts.append("    </tr>\n")
+    parts.append("  </thead>\n  <tbody>\n")
+    for i, row in enumerate(shown.itertuples(index=False, name=None)):
+        parts.append("    <tr>\n")
+        parts += [
+            f'      <td id="{t}_row{i}_col{j}" class="data row{i} col{j}" >{fmt(v)}</td>\n'
+            for j, (fmt, v) in enumerate(zip(formats, row, strict=True))
+        ]
+        parts.append("    </tr>\n")
+    parts.append("  </tbody>\n</table>\n")
+    return "".join(parts)
 
 
 def heading(text: str, level: int = 2) -> None:

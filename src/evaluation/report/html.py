@@ -2,8 +2,8 @@
 
 Text from the data or the configuration (study, organisation, unit, actor and round names,
 codes, coder names, open answers, labels) is only ever shown as text: headings and notes are
-escaped for Markdown (:func:`evaluation.safety.escape_markdown`), tables by the pandas Styler
-(``escape="html"``, :mod:`evaluation.report.display`), the table of contents, provenance
+escaped for Markdown (:func:`evaluation.safety.escape_markdown`), every table cell and header
+with :func:`html.escape` (:mod:`evaluation.report.display`), the table of contents, provenance
 footer and index page with :func:`html.escape`. Markup comes only from this package's own
 templates (:func:`evaluation.report.display.markdown`).
 """
