@@ -44,18 +44,29 @@ def test_saved_figures_are_byte_identical(tmp_path):
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
 
 
-def test_png_figures_are_written_at_300_dpi(tmp_path):
+def test_png_figures_are_written_at_300_dpi(tmp_path, monkeypatch):
     from PIL import Image
 
-    from evaluation.report.plots import new_figure, save_figure, style_context
+    from evaluation.report import plots
+    from evaluation.report.plots import new_figure, style_context
 
-    with style_context():
-        fig = new_figure(4, 3)
-        fig.subplots().plot([0, 1], [0, 1])
-    _svg, png = save_figure(fig, tmp_path / "f")
+    def figure():
+        with style_context():
+            fig = new_figure(4, 3)
+            fig.subplots().plot([0, 1], [0, 1])
+        return fig
+
+    _svg, png = save_figure(figure(), tmp_path / "f")
     with Image.open(png) as image:
         assert image.size == (1200, 900)
         assert round(image.info["dpi"][0]) == 300
+        pixels = np.asarray(image)
+    # written at a faster zlib level than matplotlib's default: the same pixels (lossless)
+    monkeypatch.setattr(plots, "_SAVE_OPTIONS", {"svg": {}, "png": {}})
+    _svg, default = save_figure(figure(), tmp_path / "default")
+    with Image.open(default) as image:
+        assert np.array_equal(np.asarray(image), pixels)
+    assert png.read_bytes() != default.read_bytes()
 
 
 def test_a_figure_saved_as_svg_and_png_is_laid_out_once_and_keeps_its_engine(tmp_path, monkeypatch):

@@ -45,6 +45,10 @@ _NO_LAYOUT = {"figure.autolayout": False, "figure.constrained_layout.use": False
 #: Metadata that would otherwise embed the date or the software version.
 _METADATA = {"svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
 
+#: zlib level 3, not Pillow's 6: the demo's 25 publication PNGs take 0.5 s less to write
+#: (a seventh of their drawing and encoding) and are 18 % larger (5.6 MB, not 4.7 MB).
+_SAVE_OPTIONS: dict[str, dict] = {"svg": {}, "png": {"pil_kwargs": {"compress_level": 3}}}
+
 _METHOD_NAMES = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "reml": "REML"}
 
 # --------------------------------------------------------------------------- colours and scales
@@ -302,7 +306,7 @@ def save_figure(
                 raise ValueError(f"format must be one of {tuple(_METADATA)}, not {fmt!r}")
             target = base.with_name(f"{base.name}.{fmt}")
             with style_context(), atomic_path(target) as tmp:
-                fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt])
+                fig.savefig(tmp, format=fmt, metadata=_METADATA[fmt], **_SAVE_OPTIONS[fmt])
             written.append(target)
             if engine is not None and len(formats) > 1:
                 # the first file laid the figure out: the others keep that layout (a
