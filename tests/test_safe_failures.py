@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -291,6 +292,44 @@ def test_a_worker_s_quick_exit_loses_no_result_or_printed_line_and_imports_only_
     assert out.count("written-by-the-worker;") == 2  # from a pipe: block-buffered, not lost
     assert "statistics=False: model API loaded=False" in out
     assert "statistics=True: model API loaded=True" in out
+
+
+def _frozen() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux's")
+def test_the_fork_server_s_and_the_run_s_objects_are_out_of_the_collector_s_reach_at_exit():
+    """The fork server freezes what it preloaded (its exit, and a worker's collections, skip
+    those objects), and the command line freezes its objects before the interpreter's
+    clean-up (each was 0.3 s at the end of a run, which a caller reading the output waits
+    for)."""
+    import subprocess
+
+    parent = (
+        "import atexit, gc, sys\n"
+        "from evaluation.cli import main\n"
+        "from evaluation.pipeline.run import _pool\n"
+        "from tests.test_safe_failures import _frozen\n"
+        "if __name__ == '__main__':\n"
+        "    pool = _pool(1, statistics=False)\n"
+        "    print('worker', pool.submit(_frozen).result(), flush=True)\n"
+        "    pool.shutdown()\n"
+        "    print('run', gc.get_freeze_count(), flush=True)\n"
+        "    atexit.register(lambda: print('exit', gc.get_freeze_count(), flush=True))\n"
+        "    sys.argv = ['evaluation', '--help']\n"
+        "    main()\n"
+    )
+    root = Path(__file__).parents[1]
+    out = subprocess.run([sys.executable, "-c", parent], cwd=root, capture_output=True,
+                         text=True, timeout=120).stdout  # fmt: skip
+    words = [line.split() for line in out.splitlines()]
+    counts = {w[0]: int(w[1]) for w in words if len(w) == 2 and w[0] in {"worker", "run", "exit"}}
+    assert counts["worker"] > 100_000  # pandas, scipy, matplotlib, nbconvert, the package
+    assert counts["run"] == 0  # nothing is frozen while the command runs
+    assert counts["exit"] > 10_000  # the command line and what it imported
 
 
 @slow

@@ -10,6 +10,7 @@ them), and the help is click's plain text rather than typer's rich panels, so th
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -390,6 +391,10 @@ def main() -> None:
     except KeyboardInterrupt:
         _console().print("interrupted")
         sys.exit(130)
+    finally:
+        # The interpreter's clean-up at exit then skips the objects of the command and of its
+        # imports: after a run, 0.3 s of collecting what the process is about to free anyway.
+        gc.freeze()
 
 
 if __name__ == "__main__":

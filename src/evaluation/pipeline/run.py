@@ -881,6 +881,7 @@ def _pool(workers: int, statistics: bool = True, *, fork: bool = True) -> Proces
     the second worker does not pay its 1.5 s of imports again. At national size each worker is
     spawned: the server's own memory (0.3 GB) would stay beside the analyses' for the run."""
     preload = ["evaluation.pipeline.preload"] + (["statsmodels.api"] if statistics else [])
+    preload.append("evaluation.pipeline.preloaded")
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=worker_context(preload) if fork else spawn_context(),
