@@ -90,14 +90,19 @@ def test_a_run_with_nothing_to_do_imports_neither_pandas_nor_the_analyses(
 ):
     """A rerun only hashes its inputs (docs/benchmarks.md): importing pandas alone would
     double its time. With reports too: the organisation reports' reads of their own rows are
-    checked without pandas."""
+    checked without pandas. Nor does it start a process (no worker, no fork server, not even
+    the resource tracker a worker pool's queues start)."""
     study = copy_study(shared_demo_run, tmp_path / "study")
     code = (
-        "import sys; sys.argv = ['evaluation', 'run', '--study', *sys.argv[1:]]\n"
+        "import os, sys; sys.argv = ['evaluation', 'run', '--study', *sys.argv[1:]]\n"
         "from evaluation.cli import main\n"
         "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
         "heavy = ('pandas', 'numpy', 'statsmodels', 'nbconvert', 'openpyxl')\n"
-        "print('LOADED', ' '.join(m for m in heavy if m in sys.modules))"
+        "print('LOADED', ' '.join(m for m in heavy if m in sys.modules))\n"
+        "from pathlib import Path\n"
+        "stat = [p.read_text().rsplit(')', 1)[1].split()\n"
+        "        for p in Path('/proc').glob('[0-9]*/stat')]\n"
+        "print('CHILDREN', sum(s[1] == str(os.getpid()) for s in stat))"
     )
     for flags in (["--no-reports"], ["--language", "both"]):
         done = subprocess.run(
@@ -105,7 +110,10 @@ def test_a_run_with_nothing_to_do_imports_neither_pandas_nor_the_analyses(
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         assert _executed(study) == {}
-        assert done.stdout.strip().endswith("LOADED"), (flags, done.stdout[-300:])
+        said = dict(line.split(" ", 1) for line in done.stdout.splitlines()[-2:])
+        assert said["LOADED"] == "", (flags, said)
+        if sys.platform.startswith("linux"):  # /proc
+            assert said["CHILDREN"] == "0", (flags, said)
 
 
 def _outputs(study: Path) -> dict[str, bytes]:

@@ -874,15 +874,40 @@ def _prestart_beside(pool: ProcessPoolExecutor, count: int) -> None:
     threading.Thread(target=start, name="evaluation-workers-start", daemon=True).start()
 
 
-def _pool(workers: int, statistics: bool = True, *, fork: bool = True) -> ProcessPoolExecutor:
+class _PoolOnFirstTask(ProcessPoolExecutor):
+    """A :class:`ProcessPoolExecutor` set up at its first task: a run that keeps every
+    notebook and export starts no process. (Setting up a pool starts multiprocessing's
+    resource tracker, a process of its own that a caller reading the run's output waits for:
+    a tenth of a run with nothing to do.)"""
+
+    def __init__(self, **kwargs) -> None:  # the pool's own arguments, kept for its first task
+        self._arguments, self._set_up, self._setting_up = kwargs, False, threading.Lock()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        with self._setting_up:
+            if not self._set_up:
+                super().__init__(**self._arguments)
+                self._set_up = True
+        return super().submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._setting_up:
+            if self._set_up:
+                super().shutdown(wait, cancel_futures=cancel_futures)
+
+
+def _pool(
+    workers: int, statistics: bool = True, *, fork: bool = True, on_first_task: bool = False
+) -> ProcessPoolExecutor:
     """``workers`` worker processes, started as work is submitted (see :func:`warm_worker` for
     ``statistics``). With ``fork`` (below national size), on Linux the workers are forked from
     a server that imported their modules once (:func:`evaluation.processes.worker_context`):
     the second worker does not pay its 1.5 s of imports again. At national size each worker is
-    spawned: the server's own memory (0.3 GB) would stay beside the analyses' for the run."""
+    spawned: the server's own memory (0.3 GB) would stay beside the analyses' for the run.
+    ``on_first_task``: set up at its first task (:class:`_PoolOnFirstTask`)."""
     preload = ["evaluation.pipeline.preload"] + (["statsmodels.api"] if statistics else [])
     preload.append("evaluation.pipeline.preloaded")
-    return ProcessPoolExecutor(
+    return (_PoolOnFirstTask if on_first_task else ProcessPoolExecutor)(
         max_workers=workers,
         mp_context=worker_context(preload) if fork else spawn_context(),
         initializer=warm_worker,
@@ -1032,7 +1057,7 @@ def _run(
         # to run at once; those started while processing ran are used first.
         pool = early[0] if early else None
         if pool is None and (todo1 or state.waiting or later or report_nb is not None):
-            pool = _pool(workers, statistics=cold, fork=fork)
+            pool = _pool(workers, statistics=cold, fork=fork, on_first_task=True)
     except BaseException:  # an error before the notebooks run: no worker outlives it
         _stop_plan(planned)
         for started in early:
