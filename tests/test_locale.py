@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from babel.numbers import parse_decimal
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.report import locale
@@ -100,6 +100,27 @@ def test_number_round_trips_through_babels_parser(value, digits, language):
         assert "." not in text and "," not in text[: -digits - 1] if digits else "," not in text
     parsed = parse_decimal(text.replace(MINUS, "-"), locale=locale.babel_locale(language))
     assert abs(parsed - Decimal(repr(value))) <= Decimal(10) ** -digits / 2 + Decimal("1e-9")
+
+
+@settings(max_examples=500)
+@given(
+    value=st.one_of(
+        st.floats(min_value=-1e19, max_value=1e19, allow_nan=False),
+        st.floats(min_value=-2, max_value=2).map(lambda x: round(x, 3)),  # ties: 0.125, 2.675
+        st.integers(-(10**19), 10**19),
+        st.decimals(min_value=-(10**12), max_value=10**12, allow_nan=False, places=6),
+        st.sampled_from([0.0, -0.0, 0.5, 2.5, -0.004, 1e-300, 123456.785]),
+    ),
+    digits=st.integers(min_value=0, max_value=6),
+    language=st.sampled_from(["fi", "en", "de", "sv", "xx"]),
+)
+def test_numbers_are_babel_s_own_text(value, digits, language):
+    """number() writes a value below 1e20 itself (Babel's decimal steps, without its per-call
+    lookups): for floats, integers and decimals, half-way values, signed zero and any
+    language, the very text Babel's pattern writes."""
+    babel = locale._decimal_pattern(digits).apply(value, locale.babel_locale(language))
+    assert locale._apply(value, digits, language) == babel
+    assert locale.number(value, language, digits) == locale._signed(babel)
 
 
 def _cells(html_text: str) -> list[str]:
