@@ -80,7 +80,7 @@ def measure(study: Path, reps: int) -> dict[str, list[float]]:
         row["cold_j1/naive"] = row["cold_j1"] / row["naive"]
         row["rerun/cold_j2"] = row["rerun"] / row["cold_j2"]
         row["full_rerun/full_cold"] = row["full_rerun"] / row["full_cold"]
-        print(f"rep {rep}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
+        print(f"rep {rep}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
         for key, value in row.items():
             series.setdefault(key, []).append(value)
     return series
@@ -103,9 +103,9 @@ def section(series: dict[str, list[float]], reps: int, respondents: int, noteboo
     med = {k: statistics.median(v) for k, v in series.items()}
     rng = {k: (min(v), max(v)) for k, v in series.items()}
 
-    def cell(key: str, unit: str = " s") -> str:
+    def cell(key: str, unit: str = " s", digits: int = 2) -> str:
         lo, hi = rng[key]
-        return f"{med[key]:.2f}{unit} ({lo:.2f}–{hi:.2f})"
+        return f"{med[key]:.{digits}f}{unit} ({lo:.{digits}f}–{hi:.{digits}f})"
 
     html = HERE / ".work" / "study" / "reports" / "html"
     reports = sum(1 for lang in ("fi", "en") for _ in (html / lang).glob("*.html"))
@@ -132,10 +132,10 @@ def section(series: dict[str, list[float]], reps: int, respondents: int, noteboo
             "",
             "| ratio | median (range) | target |",
             "|---|---|---|",
-            f"| cold, --jobs 2 / naive | {cell('cold_j2/naive', '')} | ≤ 0.2 |",
-            f"| cold, --jobs 1 / naive | {cell('cold_j1/naive', '')} | |",
-            f"| no-change rerun / cold (--jobs 2) | {cell('rerun/cold_j2', '')} | ≤ 0.02 |",
-            f"| whole product: no-change rerun / cold | {cell('full_rerun/full_cold', '')} | "
+            f"| cold, --jobs 2 / naive | {cell('cold_j2/naive', '', 3)} | ≤ 0.2 |",
+            f"| cold, --jobs 1 / naive | {cell('cold_j1/naive', '', 3)} | |",
+            f"| no-change rerun / cold (--jobs 2) | {cell('rerun/cold_j2', '', 3)} | ≤ 0.02 |",
+            f"| whole product: no-change rerun / cold | {cell('full_rerun/full_cold', '', 3)} | "
             "≤ 0.02 |",
             END,
         ]
