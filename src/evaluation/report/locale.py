@@ -17,7 +17,8 @@ Choices (see docs/reports.md, "Numbers and language"):
   ``parse_decimal`` reads the hyphen-minus only, so :data:`MINUS` must be turned back into
   ``-`` before parsing.
 - Rounding: Babel's (decimal, half to even on the shortest repr of the float). A value that
-  rounds to zero is written without a sign (``0,00``, not ``−0,00``).
+  rounds to zero is written without a sign (``0,00``, not ``−0,00``). Below 1e20 a number is
+  written by Babel's own decimal steps here (:func:`_apply`, the same text, twice as fast).
 - Missing values (None, NaN, NaT, pandas NA): an en dash :data:`MISSING`.
 """
 
