@@ -261,6 +261,15 @@ def test_a_second_run_of_the_same_study_stops_at_once_with_a_clear_message(tmp_p
         assert not (root / "data" / "processed" / "scores.parquet").exists()  # nothing written
 
 
+def _output_of(parent: str) -> str:
+    """What the script ``parent`` prints, run by this Python from the repository's root."""
+    import subprocess
+
+    root = Path(__file__).parents[1]
+    return subprocess.run([sys.executable, "-c", parent], cwd=root, capture_output=True,
+                          text=True, timeout=120, check=True).stdout  # fmt: skip
+
+
 def _imported(module: str) -> bool:
     import sys
 
@@ -272,8 +281,6 @@ def test_a_worker_s_quick_exit_loses_no_result_or_printed_line_and_imports_only_
     every result, shuts down cleanly, and what a task printed to a buffered stdout arrives. A
     worker started for a small change (statistics=False) leaves statsmodels' model API to the
     notebooks that fit models."""
-    import subprocess
-    import sys
 
     parent = (
         "from evaluation.pipeline.run import _pool\n"
@@ -286,9 +293,7 @@ def test_a_worker_s_quick_exit_loses_no_result_or_printed_line_and_imports_only_
         "        pool.shutdown()\n"
         "        print(f'statistics={statistics}: model API loaded={loaded}', flush=True)\n"
     )
-    root = Path(__file__).parents[1]
-    out = subprocess.run([sys.executable, "-c", parent], cwd=root, capture_output=True,
-                         text=True, timeout=120, check=True).stdout  # fmt: skip
+    out = _output_of(parent)
     assert out.count("written-by-the-worker;") == 2  # from a pipe: block-buffered, not lost
     assert "statistics=False: model API loaded=False" in out
     assert "statistics=True: model API loaded=True" in out
@@ -306,7 +311,6 @@ def test_the_fork_server_s_and_the_run_s_objects_are_out_of_the_collector_s_reac
     those objects), and the command line freezes its objects before the interpreter's
     clean-up (each was 0.3 s at the end of a run, which a caller reading the output waits
     for)."""
-    import subprocess
 
     parent = (
         "import atexit, gc, sys\n"
@@ -322,10 +326,7 @@ def test_the_fork_server_s_and_the_run_s_objects_are_out_of_the_collector_s_reac
         "    sys.argv = ['evaluation', '--help']\n"
         "    main()\n"
     )
-    root = Path(__file__).parents[1]
-    out = subprocess.run([sys.executable, "-c", parent], cwd=root, capture_output=True,
-                         text=True, timeout=120).stdout  # fmt: skip
-    words = [line.split() for line in out.splitlines()]
+    words = [line.split() for line in _output_of(parent).splitlines()]
     counts = {w[0]: int(w[1]) for w in words if len(w) == 2 and w[0] in {"worker", "run", "exit"}}
     assert counts["worker"] > 100_000  # pandas, scipy, matplotlib, nbconvert, the package
     assert counts["run"] == 0  # nothing is frozen while the command runs
