@@ -93,6 +93,10 @@ def test_a_table_the_direct_markup_does_not_cover_is_the_styler_s():
     with pd.option_context("styler.render.max_elements", 3):
         big = display_table(pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
     assert isinstance(big, pd.io.formats.style.Styler)
+    for option, value in [("styler.format.na_rep", "n/a"), ("styler.html.mathjax", False)]:
+        with pd.option_context(option, value):
+            styler = display_table(pd.DataFrame({"a": [1.0, None]}))
+        assert isinstance(styler, pd.io.formats.style.Styler), option
     table = display_table(pd.DataFrame({"a": [1, 2]}))
     assert isinstance(table, display.TableHTML)
     assert repr(table) == "TableHTML(rows=2, columns=1)"  # a notebook's text/plain: no address

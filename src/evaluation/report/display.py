@@ -98,10 +98,10 @@ def display_table(
     headers) is HTML-escaped: a name or answer is shown, never run.
 
     The markup is the pandas Styler's (``hide(axis="index")``, one formatter per column,
-    ``relabel_index``), written here directly: the Styler's templates cost ten times the
-    cells' own formatting, for every table of every notebook and report. A table the direct
-    path does not cover (repeated or multi-level column names, more cells than the Styler
-    renders, the Styler's row or column limits set) is the Styler itself."""
+    ``relabel_index``), written here directly: the Styler's templates took twice as long as
+    the cells' own formatting, for every table of every notebook and report. A table the
+    direct path does not cover (repeated or multi-level column names, more cells than the
+    Styler renders, a pandas option that changes the Styler's markup) is the Styler itself."""
     labels = labels or {}
     language = table_language(labels, language)
     shown = frame.drop(columns=[c for c in drop if c in frame])
@@ -136,14 +136,25 @@ def display_table(
     return TableHTML(_styler_markup(shown, headers, formats, uuid), shown.shape)
 
 
+#: The pandas options that change the Styler's markup of these tables, at the values
+#: :func:`_styler_markup` writes for (pandas' defaults): set otherwise, the Styler writes.
+_STYLER_DEFAULTS = {
+    "styler.render.repr": "html",
+    "styler.render.max_rows": None,
+    "styler.render.max_columns": None,
+    "styler.html.mathjax": True,
+    "styler.format.na_rep": None,
+    "styler.format.escape": None,
+}
+
+
 def _direct(shown: pd.DataFrame) -> bool:
     """Whether :func:`_styler_markup` writes what the Styler would for ``shown``."""
     return (
         shown.columns.is_unique
         and not isinstance(shown.columns, pd.MultiIndex)
         and shown.size <= pd.get_option("styler.render.max_elements")
-        and pd.get_option("styler.render.max_rows") is None
-        and pd.get_option("styler.render.max_columns") is None
+        and all(pd.get_option(k) == v for k, v in _STYLER_DEFAULTS.items())
     )
 
 
