@@ -11,6 +11,9 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from statsmodels.stats.proportion import proportion_confint
 
 from evaluation.analyse.quant.feedback import (
     _relations,
@@ -64,6 +67,21 @@ def test_wilson_interval_matches_newcombe_1998(k, n, low, high):
     lo, hi = wilson_interval(k, n, ci=0.95)
     assert lo == pytest.approx(low, abs=5e-5)
     assert hi == pytest.approx(high, abs=5e-5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(1, 100_000),
+    share=st.floats(0, 1),
+    ci=st.sampled_from([0.8, 0.9, 0.95, 0.99]) | st.floats(0.01, 0.999),
+)
+def test_wilson_interval_is_statsmodels_to_the_bit(n, share, ci):
+    """The interval is computed by statsmodels' formula without importing statsmodels (the
+    indicators notebook then imports no scipy.stats): the very same floats as its reference,
+    ``proportion_confint(method="wilson")``, clipped to [0, 1]."""
+    k = round(share * n)
+    low, high = proportion_confint(k, n, alpha=1 - ci, method="wilson")
+    assert wilson_interval(k, n, ci=ci) == (max(0.0, float(low)), min(1.0, float(high)))
 
 
 def test_wilson_interval_edge_cases():

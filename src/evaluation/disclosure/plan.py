@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluation.analyse.groupings import ATTRITION_BY, composition_by
 from evaluation.disclosure import AUDIT_FILE, PLAN_FILE, sdc
 from evaluation.errors import DisclosureError, EvaluationError
 from evaluation.io.files import PLAN_WAIT_ENV
@@ -877,19 +878,6 @@ def theme_model(themes: pd.DataFrame, actors: dict[str, str]) -> sdc.Model:
 # composition.csv and attrition.csv (evaluation.analyse.quant.diagnostics) publish counts and
 # means of respondents too: their cells and relations are declared here, so the plan's
 # secondary suppression and audit cover them (docs/disclosure.md).
-
-#: The grouping of ``attrition.csv`` besides the whole study (``attrition_table(by=...)``).
-ATTRITION_BY = "participant"
-
-
-def composition_by(columns: Iterable[str] | None = None) -> list[str]:
-    """The characteristics of ``composition.csv`` the plan models: those of
-    :data:`~evaluation.analyse.quant.diagnostics.COMPOSITION_BY` that are among ``columns``
-    (the scores' columns: a study without a ``role`` column has no role rows; None: all)."""
-    from evaluation.analyse.quant.diagnostics import COMPOSITION_BY
-
-    present = set(COMPOSITION_BY if columns is None else columns)
-    return [c for c in COMPOSITION_BY if c in present]
 
 
 def _add_respondents(b: _Builder, scores: pd.DataFrame, group_bys: list[str], rounds) -> None:

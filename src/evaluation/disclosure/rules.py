@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.analyse.quant.effects import PREPOST_IDENTIFYING
+from evaluation.analyse.groupings import PREPOST_IDENTIFYING
 from evaluation.analyse.suppression import _blank
 from evaluation.config import Disclosure
 

@@ -88,8 +88,7 @@ def build_options(
     the vendor's aggregates in summary-statistics mode (only groupings they carry are
     compared), None with individual answers; ``columns``: the columns of the scores (the
     composition's characteristics are those present; None: all of them)."""
-    from evaluation.analyse.quant.feedback import FEEDBACK_GROUP_BYS
-    from evaluation.disclosure.plan import ATTRITION_BY, composition_by
+    from evaluation.analyse.groupings import ATTRITION_BY, FEEDBACK_GROUP_BYS, composition_by
 
     a = study.analysis
     rounds, baseline, min_n, ci = study.round_ids, study.baseline, study.min_n, a.ci

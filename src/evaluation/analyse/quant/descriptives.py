@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.special import stdtrit
+from scipy.special import ndtri, stdtrit
 
 from evaluation.analyse.suppression import suppress
 
@@ -240,7 +239,7 @@ def t_interval(values: Sequence[float] | np.ndarray, *, ci: float = 0.95) -> dic
     n = len(x)
     mean = float(x.mean()) if n else math.nan
     sd = float(x.std(ddof=1)) if n > 1 else math.nan
-    half = float(stats.t.ppf((1 + ci) / 2, n - 1) * sd / math.sqrt(n)) if n > 1 else math.nan
+    half = float(stdtrit(n - 1, (1 + ci) / 2) * sd / math.sqrt(n)) if n > 1 else math.nan
     return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
 
 
@@ -272,7 +271,12 @@ def wilson_interval(k: int, n: int, *, ci: float = 0.95) -> tuple[float, float]:
         return math.nan, math.nan
     if not 0 <= k <= n:
         raise ValueError(f"k must be between 0 and n ({n}), got {k}")
-    from statsmodels.stats.proportion import proportion_confint
-
-    low, high = proportion_confint(k, n, alpha=1 - ci, method="wilson")
-    return max(0.0, float(low)), min(1.0, float(high))
+    # statsmodels' proportion_confint(k, n, alpha=1 - ci, method="wilson"), step for step (the
+    # same floating-point results: tested), without importing scipy.stats with it
+    z = -ndtri((1 - ci) / 2.0)
+    z2 = z**2
+    q = k / n
+    denom = 1 + z2 / n
+    center = (q + z2 / (2 * n)) / denom
+    dist = z * np.sqrt(q * (1.0 - q) / n + z2 / (4.0 * n**2)) / denom
+    return max(0.0, float(center - dist)), min(1.0, float(center + dist))

@@ -49,6 +49,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 from scipy.stats.contingency import association, expected_freq
 
+from evaluation.analyse.groupings import COMPOSITION_BY
 from evaluation.analyse.quant.effects import summary_rows
 from evaluation.analyse.suppression import suppress
 
@@ -115,8 +116,6 @@ OPTIMISER_COLUMNS = [
 
 #: The level of a characteristic for respondents without a value (role not given, say).
 MISSING = "missing"
-#: The characteristics of :func:`composition_table` by default.
-COMPOSITION_BY: tuple[str, ...] = ("role", "participant", "organisation")
 #: The optimisers of :func:`optimiser_agreement`, in the order ``lmm_table`` tries them.
 OPTIMISERS: tuple[str, ...] = ("bfgs", "lbfgs", "powell", "nm")
 #: Above this many analysed rows :func:`optimiser_agreement` fits nothing (one REML fit of the

@@ -40,6 +40,7 @@ from scipy import optimize, stats
 from scipy.special import gammaln, nctdtr, ndtr, ndtri, stdtr
 from statsmodels.stats.multitest import multipletests
 
+from evaluation.analyse.groupings import PREPOST_IDENTIFYING
 from evaluation.analyse.suppression import suppress
 
 log = logging.getLogger(__name__)
@@ -94,11 +95,6 @@ PREPOST_COLUMNS = [
     "family_size",
 ]
 
-# Columns that identify a row of prepost.csv and survive disclosure control.
-# Columns that identify a row of prepost.csv and survive suppression (also the disclosure rules').
-PREPOST_IDENTIFYING = ("measure", "group_by", "group", "round", "baseline", "design", "test",
-                       "effect_size_type", "correction", "family", "population", "analysis",
-                       "family_size")  # fmt: skip
 IDENTIFYING = list(PREPOST_IDENTIFYING)
 
 # R's wilcox.test computes exact p-values below this sample size when there are no ties.

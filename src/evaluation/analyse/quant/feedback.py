@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from evaluation.analyse.groupings import FEEDBACK_GROUP_BYS
 from evaluation.analyse.quant.descriptives import t_interval, wilson_interval
 from evaluation.analyse.quant.reliability import reliability_table
 from evaluation.analyse.suppression import _blank
@@ -42,8 +43,6 @@ FEEDBACK_SUMMARY_COLUMNS = [
     "suppressed",
 ]
 IDENTIFYING = ("scale", "round", "group_by", "group")
-# The groupings of the feedback records (columns of feedback.csv) the table can be built by.
-FEEDBACK_GROUP_BYS = ("all", "actor", "activity", "organisation")
 
 
 def _groups(data: pd.DataFrame, group_bys: Sequence[str]) -> list[tuple[str, str, pd.Index]]:
