@@ -6,16 +6,23 @@ answers re-run every analysis."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from evaluation.config import load_study
 from evaluation.demo.changes import add_training_participant
 from evaluation.paths import DEFAULT_NOTEBOOKS
-from evaluation.pipeline.run import REPORT_NOTEBOOK, notebook_reads, run
+from evaluation.pipeline.run import (
+    REPORT_NOTEBOOK,
+    _one_report_per_language_first,
+    notebook_reads,
+    run,
+)
 from tests.conftest import copy_study
 
 
@@ -114,6 +121,42 @@ def test_a_run_with_nothing_to_do_imports_neither_pandas_nor_the_analyses(
         assert said["LOADED"] == "", (flags, said)
         if sys.platform.startswith("linux"):  # /proc
             assert said["CHILDREN"] == "0", (flags, said)
+
+
+def test_the_indicators_notebook_fits_no_model(shared_demo_run, tmp_path):
+    """After a changed activity only `45-indicators` runs, in a worker forked from a server
+    that, in a run that is not cold, preloads neither scipy.stats nor statsmodels' model API
+    (`_pool(statistics=False)`): the notebook itself must not import them (0.4 s of the
+    changed-activity run, docs/benchmarks.md). Its code cells run here as in a worker."""
+    study = copy_study(shared_demo_run, tmp_path / "study")
+    code = (
+        "import json, sys\n"
+        "nb = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+        "cells = [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code']\n"
+        "scope = {'study_dir': sys.argv[2], 'language': ''}\n"
+        "for cell in cells[1:]:\n    exec(cell, scope)\n"
+        "heavy = ('scipy.stats', 'statsmodels.api', 'statsmodels.formula.api')\n"
+        "print('LOADED', ' '.join(m for m in heavy if m in sys.modules))"
+    )
+    notebook = DEFAULT_NOTEBOOKS / "45-indicators.ipynb"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(notebook), str(study)],
+        capture_output=True, text=True, check=True, env={**os.environ, "MPLBACKEND": "Agg"},
+    )  # fmt: skip
+    assert done.stdout.splitlines()[-1] == "LOADED ", done.stdout[-500:]
+
+
+def test_each_language_s_first_report_runs_first():
+    """The reports that run again, longest first by their last times, start with the longest
+    of each language (it draws that language's figures, which the others wait for and copy),
+    then the rest, those of the language whose first report is quickest first: the second
+    worker writes reports whose figures are ready while the first draws."""
+    last = {"en.a": 0.9, "en.b": 0.9, "fi.a": 0.3, "fi.b": 0.2, "en.c": 0.1, "fi.c": 0.1}
+    jobs = [SimpleNamespace(name=n, language=n.split(".")[0]) for n in last]
+    order = [job.name for job in _one_report_per_language_first(jobs, last)]
+    assert order == ["en.a", "fi.a", "fi.b", "fi.c", "en.b", "en.c"]
+    one_language = [job for job in jobs if job.language == "fi"]
+    assert _one_report_per_language_first(one_language, last) == one_language
 
 
 def _outputs(study: Path) -> dict[str, bytes]:

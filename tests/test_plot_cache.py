@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def test_a_figure_is_drawn_once_for_the_same_arguments_and_again_for_others(tmp_
     staged = [stage / p.relative_to(reports) for p in (first, second)]
     svg = [p.with_name(p.name + ".svg").read_bytes() for p in staged]
     assert svg[0] == svg[1] and b"<svg" in svg[0]
-    assert len(list((reports / ".cache" / "figures").iterdir())) == 1
+    assert len(list((reports / ".cache" / "figures").glob("*.svg"))) == 1
 
     # another language, another label, another value, PNG too: drawn again each time
     show_plot(plot, arguments, second, alt="Indicators", png=False, language="en")
@@ -149,7 +150,37 @@ def test_outside_a_run_nothing_is_cached(tmp_path, monkeypatch):
 def test_a_plot_that_draws_nothing_shows_nothing(tmp_path, monkeypatch):
     reports, _ = _in_a_run(tmp_path, monkeypatch)
     assert not show_plot(lambda: None, {}, reports / "figures" / "none", png=False)
-    assert not (reports / ".cache" / "figures").exists()
+    assert not list((reports / ".cache" / "figures").glob("*.svg"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="figures are held with flock (POSIX)")
+def test_a_figure_being_drawn_elsewhere_is_waited_for_and_copied(tmp_path, monkeypatch):
+    """Two reports ask for the same figure at once: the second waits while the first draws it
+    (here the test holds the figure, as another worker would), then copies it: drawn once."""
+    reports, stage = _in_a_run(tmp_path, monkeypatch)
+    folder = plot_cache.cache_folder()
+    drawn: list[dict] = []
+    plot = _counted(drawn)
+    key = plot_cache.figure_key(plot, ARGUMENTS, "fi")
+    target = reports / "figures" / "reports" / "fi" / "actor-a" / "indicators"
+    shown: list[bool] = []
+    with plot_cache.drawing(folder, key):  # another worker is drawing it
+        waiting = threading.Thread(
+            target=lambda: shown.append(
+                show_plot(plot, ARGUMENTS, target, png=False, language="fi")
+            )
+        )
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()  # it waits for the figure
+        elsewhere = tmp_path / "elsewhere" / "indicators.svg"
+        elsewhere.parent.mkdir()
+        line_plot(**ARGUMENTS).savefig(elsewhere, format="svg")
+        plot_cache.store(folder, key, [elsewhere])
+    waiting.join(10)
+    assert shown == [True] and drawn == []  # copied, not drawn again
+    copied = (stage / target.relative_to(reports)).with_name("indicators.svg")
+    assert copied.read_bytes() == elsewhere.read_bytes()
 
 
 def test_figures_unused_for_two_weeks_are_pruned(tmp_path):

@@ -265,9 +265,9 @@ def worker_imports(statistics: bool = True) -> None:
     import matplotlib  # noqa: F401
     import nbconvert  # noqa: F401
     import pandas  # noqa: F401
-    import scipy.stats  # noqa: F401
 
     if statistics:
+        import scipy.stats  # noqa: F401
         import statsmodels.api  # noqa: F401
     from evaluation.pipeline import engine, session  # noqa: F401
     from evaluation.report import display, html, plots  # noqa: F401
@@ -668,6 +668,8 @@ class _Run:
         if out:  # longest first (by the last run's times) keeps every worker busy to the end
             last = _last_seconds(self.study)
             out.sort(key=lambda j: -last.get(j.name, 0.0))
+            if all(job.by_cell for job in out):  # reports
+                out = _one_report_per_language_first(out, last)
         return out
 
     def complete(self, jobs: list[NotebookJob]) -> None:
@@ -905,7 +907,8 @@ def _pool(
     the second worker does not pay its 1.5 s of imports again. At national size each worker is
     spawned: the server's own memory (0.3 GB) would stay beside the analyses' for the run.
     ``on_first_task``: set up at its first task (:class:`_PoolOnFirstTask`)."""
-    preload = ["evaluation.pipeline.preload"] + (["statsmodels.api"] if statistics else [])
+    preload = ["evaluation.pipeline.preload"]
+    preload += ["scipy.stats", "statsmodels.api"] if statistics else []
     preload.append("evaluation.pipeline.preloaded")
     return (_PoolOnFirstTask if on_first_task else ProcessPoolExecutor)(
         max_workers=workers,
@@ -1663,6 +1666,24 @@ def _write_index(
         footer=" · ".join(f"{labels.get(k, k)}: {v}" for k, v in provenance.items()),
         lang=languages[0],
     )
+
+
+def _one_report_per_language_first(
+    reports: list[NotebookJob], last: dict[str, float]
+) -> list[NotebookJob]:
+    """``reports`` (longest first) reordered for the figures they share: the longest report of
+    each language first (it draws that language's figures, which the reports of the
+    analyses' language mostly copy), then the others, those of the languages whose first
+    report is quickest first. The reports of a language started while its figures are still
+    being drawn would wait for them (:func:`evaluation.report.plot_cache.drawing`); this way
+    the other worker writes the reports whose figures are ready meanwhile."""
+    first: dict[str, NotebookJob] = {}
+    for job in reports:
+        first.setdefault(job.language, job)
+    rest = [job for job in reports if first[job.language] is not job]
+    quickest = sorted(first, key=lambda language: last.get(first[language].name, 0.0))
+    rest.sort(key=lambda job: quickest.index(job.language))  # stable: longest first within
+    return [*first.values(), *rest]
 
 
 def _last_seconds(study: Study) -> dict[str, float]:

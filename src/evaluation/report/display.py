@@ -289,16 +289,26 @@ def show_plot(
     formats = ("svg", "png") if png else ("svg",)
     targets = [base.with_name(f"{base.name}.{fmt}") for fmt in formats]
     folder = plot_cache.cache_folder()
-    key = plot_cache.figure_key(plot, arguments, language) if folder else ""
-    if folder and plot_cache.fetch(folder, key, targets):
-        _embed(staged_path(targets[0]), alt)
-        return True
+    if folder is None:
+        return _show_drawn(plot, arguments, base, alt=alt, png=png, language=language)
+    key = plot_cache.figure_key(plot, arguments, language)
+    with plot_cache.drawing(folder, key):  # another worker drawing it meanwhile: wait, copy
+        if plot_cache.fetch(folder, key, targets):
+            _embed(staged_path(targets[0]), alt)
+            return True
+        if not _show_drawn(plot, arguments, base, alt=alt, png=png, language=language):
+            return False
+        plot_cache.store(folder, key, [staged_path(t) for t in targets])
+    return True
+
+
+def _show_drawn(plot: Callable[..., object], arguments: Mapping[str, object], base: Path,
+                **options: object) -> bool:  # fmt: skip
+    """:func:`show_figure` of ``plot(**arguments)``; False if the plot returns None."""
     fig = plot(**arguments)
     if fig is None:
         return False
-    show_figure(fig, base, alt=alt, png=png, language=language)
-    if folder:
-        plot_cache.store(folder, key, [staged_path(t) for t in targets])
+    show_figure(fig, base, **options)
     return True
 
 

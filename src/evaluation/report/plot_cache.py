@@ -12,19 +12,22 @@ package's source hash and matplotlib's version; a figure's files are kept one pe
 figure therefore comes from the cache only when the function would receive exactly the same
 values and run the same code. `45-indicators` draws the whole study's indicator figure from
 the rows the reports read, so the consortium report in the study's language copies it too.
-Outside a run (a notebook opened in Jupyter) nothing is cached; ``evaluation run --force``
-empties the cache first, so every figure is drawn again (once: its reports still share it).
+A figure being drawn is held (:func:`drawing`): a notebook that asks for it meanwhile waits for
+it instead of drawing it too. Outside a run (a notebook opened in Jupyter) nothing is cached;
+``evaluation run --force`` empties the cache first, so every figure is drawn again (once: its
+reports still share it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +108,24 @@ def fetch(folder: Path, key: str, targets: list[Path]) -> bool:
             shutil.copyfile(path, tmp)
         os.utime(path)  # used now: pruning keeps it (prune)
     return True
+
+
+@contextlib.contextmanager
+def drawing(folder: Path, key: str) -> Iterator[None]:
+    """Hold the figure ``key`` while it is looked up, drawn and stored: a notebook in another
+    worker that asks for the same figure meanwhile waits, then copies it, instead of drawing it
+    too at the same time (after a change, the first reports in a language all draw the same
+    indicator figure). The lock is the operating system's (``flock``), released with the
+    process; on a system without it, figures are not held."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f".{key}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def store(folder: Path, key: str, written: list[Path]) -> None:
