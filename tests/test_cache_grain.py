@@ -17,8 +17,10 @@ from types import SimpleNamespace
 from evaluation.config import load_study
 from evaluation.demo.changes import add_training_participant
 from evaluation.paths import DEFAULT_NOTEBOOKS
+from evaluation.pipeline.manifest import input_hashes, relative
 from evaluation.pipeline.run import (
     REPORT_NOTEBOOK,
+    _analyses_reading_changes,
     _one_report_per_language_first,
     notebook_reads,
     run,
@@ -144,6 +146,36 @@ def test_the_indicators_notebook_fits_no_model(shared_demo_run, tmp_path):
         capture_output=True, text=True, check=True, env={**os.environ, "MPLBACKEND": "Agg"},
     )  # fmt: skip
     assert done.stdout.splitlines()[-1] == "LOADED ", done.stdout[-500:]
+
+
+def test_the_analyses_a_change_reaches_are_counted_before_processing(shared_demo_run, tmp_path):
+    """What the workers preload is chosen before processing, from which input files changed
+    since the last processing: a changed activity reaches one analysis (the indicators: the
+    workers then leave out the model libraries), changed codings two more, changed documents or
+    configuration all."""
+    study_dir = copy_study(shared_demo_run, tmp_path / "study")
+    study = load_study(study_dir)
+    raw = frozenset(relative(p, study.paths.root) for ps in study.data.values() for p in ps)
+    analyses = sum(1 for nb in study.paths.notebooks if nb.stem != REPORT_NOTEBOOK)
+
+    def reached() -> int:
+        return _analyses_reading_changes(study, input_hashes(study), raw)
+
+    assert reached() == analyses  # nothing changed: the key did because the code did
+    add_training_participant(study_dir)
+    assert reached() == 1
+    with (study_dir / "data" / "raw" / "codings.csv").open("a", encoding="utf-8") as f:
+        f.write("\n")
+    assert reached() == 3  # and the qualitative analysis and the joint display
+    with (study_dir / "data" / "raw" / "documents.csv").open("a", encoding="utf-8") as f:
+        f.write("\n")
+    assert reached() == analyses  # read as segments: which analyses is not known before
+    (study_dir / "config" / "study.yaml").write_text(
+        (study_dir / "config" / "study.yaml").read_text(encoding="utf-8") + "\n", encoding="utf-8"
+    )
+    assert reached() == analyses
+    (study_dir / "reports" / ".cache" / "processed.json").unlink()
+    assert reached() == analyses
 
 
 def test_each_language_s_first_report_runs_first():

@@ -46,14 +46,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from evaluation.analyse.groupings import ATTRITION_BY, composition_by
-from evaluation.disclosure import AUDIT_FILE, PLAN_FILE, sdc
+from evaluation.disclosure import AUDIT_FILE, PLAN_FILE
 from evaluation.errors import DisclosureError, EvaluationError
 from evaluation.io.files import PLAN_WAIT_ENV
+
+if TYPE_CHECKING:  # the model and its solver (highspy, scipy.sparse): imported where used, so
+    # that what only reads a plan (every notebook's tables: hide_rows) does not import them
+    from evaluation.disclosure import sdc
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +98,8 @@ class _Builder:
         cells = cells.sort_index(kind="mergesort")
         # Hiding a whole-study cell loses most; otherwise the smallest n goes first.
         cells["cost"] = cells["n"] + np.where(cells.index.str.contains(r"\|all\|all"), 1e12, 0)
+        from evaluation.disclosure import sdc
+
         return sdc.Model.build(cells, self.terms)
 
 
@@ -550,6 +557,7 @@ def make_plan(study, themes: Callable[[], pd.DataFrame | None] | None = None) ->
     (their own model, :func:`theme_model`), so ``themes.csv`` and the joint display follow one
     plan and a refusal comes before anything is published. ``themes`` computes ``themes.csv``
     before suppression (None: no codings), as the qualitative notebook does."""
+    from evaluation.disclosure import sdc
     from evaluation.io.files import atomic_write, write_text
 
     processed = study.paths.processed

@@ -237,9 +237,10 @@ def warm_worker(
 ) -> None:
     """Worker start-up: stop with the parent, and pay for the heavy imports once, not once per
     notebook (a worker forked from the fork server has them already: see :func:`_pool`).
-    ``statistics=False`` leaves out statsmodels' model API (0.3-0.4 s), which only the
-    analyses that fit models import: after a small change, the one notebook that runs again
-    (or the reports, which read tables) starts that much sooner. ``environment``: the run's
+    ``statistics=False`` leaves out scipy.stats and statsmodels' model API (0.7-0.8 s), which
+    only the analyses that test and fit models import: after a small change, the one notebook
+    that runs again (the indicators after a changed activity; or the reports, which read
+    tables) starts that much sooner. ``environment``: the run's
     environment variables, which a worker forked from a server started earlier (by another
     run in the same process) would not otherwise have."""
     if parent is not None:
@@ -258,8 +259,8 @@ def warm_worker(
 
 
 def worker_imports(statistics: bool = True) -> None:
-    """The modules a worker imports: pandas, scipy.stats, matplotlib, nbconvert, the package's
-    session and report modules, and with ``statistics`` statsmodels' model API."""
+    """The modules a worker imports: pandas, matplotlib, nbconvert, the package's session and
+    report modules, and with ``statistics`` scipy.stats and statsmodels' model API."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     _skip_unused_imports()
     import matplotlib  # noqa: F401
@@ -994,7 +995,8 @@ def _run(
     raw = frozenset(relative(p, study.paths.root) for paths in study.data.values() for p in paths)
     workers = max(1, jobs)
     early: list[ProcessPoolExecutor] = []
-    # Every notebook runs (--force, or a first run): workers import the model API at start-up.
+    # Every notebook runs (--force, or a first run): workers import the model API at start-up
+    # (after a change, when more than one analysis is to run again: see start_workers).
     cold = not use_cache or not _processed_record(study).is_file()
 
     # Below national size the workers are forked from a server that imports their modules once
@@ -1004,7 +1006,8 @@ def _run(
     def start_workers() -> None:
         # Processing runs: the workers start (their imports) meanwhile. A cold run will keep
         # them all busy; after a change, at first one (more start when there is more work).
-        early.append(_pool(workers, statistics=cold, fork=fork))
+        several = cold or _analyses_reading_changes(study, config, raw) > 1
+        early.append(_pool(workers, statistics=several, fork=fork))
         _prestart_beside(early[0], workers if not use_cache else 1)
 
     planned: Future | None = None  # the plan made beside the analyses
@@ -1060,7 +1063,8 @@ def _run(
         # to run at once; those started while processing ran are used first.
         pool = early[0] if early else None
         if pool is None and (todo1 or state.waiting or later or report_nb is not None):
-            pool = _pool(workers, statistics=cold, fork=fork, on_first_task=True)
+            several = cold or len(todo1) + len(state.waiting) > 1
+            pool = _pool(workers, statistics=several, fork=fork, on_first_task=True)
     except BaseException:  # an error before the notebooks run: no worker outlives it
         _stop_plan(planned)
         for started in early:
@@ -1102,15 +1106,7 @@ def _run(
                 log.info("a notebook failed: the tables of earlier runs are all kept")
             elif not only:
                 _remove_stale_tables(study, current)
-            exports = _Exports(study, table_hashes(study), main_labels, source, use_cache,
-                               languages[0])  # fmt: skip
-            # The exports read the tables of record only, as the reports do: they are written
-            # in a thread of this process while the workers write the reports (without
-            # reports, the LaTeX in a worker while this process writes the workbook). The
-            # biggest tables' sheets go to the workers first, before the reports.
-            ahead = [] if exports.current else sheets.futures
-            ahead += exports.ahead(pool, skip=sheets.tables) if pool is not None else []
-            exporting = _in_background(_export, exports, ahead, pool if report_nb is None else None)
+            todo2: list[NotebookJob] = []
             if report_nb is not None:
                 for lang in languages:
                     labels = load_labels(lang, study.paths)
@@ -1135,7 +1131,19 @@ def _run(
                                 by_cell=True,
                             )
                         )
+                # judged before the exports' thread starts: it would slow this down, and the
+                # reports wait for it
                 todo2 = state.todo(report_jobs)
+            exports = _Exports(study, table_hashes(study), main_labels, source, use_cache,
+                               languages[0])  # fmt: skip
+            # The exports read the tables of record only, as the reports do: they are written
+            # in a thread of this process while the workers write the reports (without
+            # reports, the LaTeX in a worker while this process writes the workbook). The
+            # biggest tables' sheets go to the workers first, before the reports.
+            ahead = [] if exports.current else sheets.futures
+            ahead += exports.ahead(pool, skip=sheets.tables) if pool is not None else []
+            exporting = _in_background(_export, exports, ahead, pool if report_nb is None else None)
+            if report_nb is not None:
                 if todo2:
                     log.info("writing %d report(s), %d at a time", len(todo2), workers)
                 state.execute(pool, todo2)
@@ -1291,6 +1299,29 @@ def _process(
 CHILD_PROCESSING_BYTES = 64 * 2**20
 
 
+def _analyses_reading_changes(study: Study, inputs: dict[str, str], raw: frozenset[str]) -> int:
+    """How many analysis notebooks read what changed since the last processing (``inputs``:
+    the input files' sha256s now; ``raw``: the raw data files among them), as far as is known
+    before processing: a changed raw file counts for the notebooks that read its processed
+    file (for every notebook if none reads it by its name: documents.csv becomes segments);
+    any other change (configuration, the package's code), or no record of the last
+    processing, for every notebook."""
+    notebooks = [nb for nb in study.paths.notebooks if nb.stem != REPORT_NOTEBOOK]
+    try:
+        last = json.loads(_processed_record(study).read_text(encoding="utf-8"))["inputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return len(notebooks)
+    changed = {p for p in set(inputs) | set(last) if inputs.get(p) != last.get(p)}
+    if not changed or not changed <= raw:
+        return len(notebooks)
+    stems = {stem for stem, paths in study.data.items()
+             if any(relative(p, study.paths.root) in changed for p in paths)}  # fmt: skip
+    reads = [notebook_reads(nb) for nb in notebooks]
+    if not stems <= {stem for read in reads if read is not None for stem in read}:
+        return len(notebooks)
+    return sum(1 for read in reads if read is None or stems & set(read))
+
+
 def _raw_bytes(study: Study) -> int:
     """The size of the study's raw data files (a missing one counts 0: validation names it)."""
     return sum(path.stat().st_size for paths in study.data.values() for path in paths
@@ -1346,7 +1377,7 @@ def _process_data(
         from evaluation.pipeline.memory import release_memory
 
         release_memory()  # the frames of processing and of the plan: not held for the whole run
-        record = {"key": key, "plan_key": plan_key, "files": done}
+        record = {"key": key, "plan_key": plan_key, "files": done, "inputs": inputs}
         write_text(record_path, json.dumps(record, indent=1) + "\n")
         return done
 
