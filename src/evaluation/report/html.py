@@ -168,6 +168,9 @@ def _html_exporter(language: str = "en"):
     return PageExporter(
         language_code=language,
         template_name="lab",
+        # the notebook is validated once, after all preprocessors, not after each of them
+        # (a third of the conversion of a report)
+        optimistic_validation=True,
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
@@ -189,8 +192,11 @@ def notebook_to_html(
     of ``labels``) becomes the page's ``<html lang>``, ``title`` its ``<title>`` (escaped;
     default: the file's name). nbconvert only converts here; it never executes."""
     import nbformat
+    from nbformat import reader
 
-    nb = drop_analyst_only(nbformat.read(executed, as_version=4))
+    # Read without validating it: the exporter validates it (and papermill did as it wrote it).
+    text = executed.read_text(encoding="utf-8")
+    nb = drop_analyst_only(nbformat.convert(reader.reads(text), 4))
     if title:
         nb.metadata["title"] = title  # the lab template's <title> (it escapes it)
     # fixed cell ids (nbformat draws random ones): the same notebook gives the same page
