@@ -104,9 +104,9 @@ class _Builder:
 
 
 def _labels(scores: pd.DataFrame, group_by: str) -> pd.Series:
-    from evaluation.analyse.quant.effects import _group_labels
+    from evaluation.analyse.rows import group_labels
 
-    return pd.Series(_group_labels(scores, group_by), index=scores.index, dtype="object")
+    return pd.Series(group_labels(scores, group_by), index=scores.index, dtype="object")
 
 
 def _groupings(scores: pd.DataFrame, group_bys: list[str]) -> list[str]:
@@ -147,14 +147,14 @@ class _Rows:
 
     @classmethod
     def of(cls, frame: pd.DataFrame, groupings: list[str]) -> _Rows:
-        from evaluation.analyse.quant.effects import _codes
+        from evaluation.analyse.rows import link_codes
 
         rid, rnames = pd.factorize(frame["round"].astype("string").to_numpy(dtype=object))
         groups = {}
         for g in groupings:
             gid, names = pd.factorize(_labels(frame, g).to_numpy(dtype=object))
             groups[g] = (gid, np.asarray(names, dtype=object).astype(str))
-        code, _ = pd.factorize(_codes(frame))
+        code, _ = pd.factorize(link_codes(frame))
         return cls(rid, {str(r): i for i, r in enumerate(rnames)}, groups, code)
 
     def at(self, rnd: str) -> np.ndarray:
@@ -473,7 +473,7 @@ def _add_bands(
 
 def build_summary_model(study, summaries: pd.DataFrame) -> sdc.Model:
     """The model in summary-statistics mode: T cells from the vendor's unit aggregates."""
-    from evaluation.analyse.quant.effects import unusable_cells
+    from evaluation.analyse.rows import unusable_cells
 
     b = _Builder()
     # Cells without mean or SD are in no published group (the analyses leave them out), so

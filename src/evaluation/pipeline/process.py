@@ -136,7 +136,7 @@ def _check_band_counts(raw: pd.DataFrame, study: Study, files: str) -> list[list
     add up to ``n``. Once any row of a measure has counts, every row of it that the analyses
     use (``n >= 1`` with a mean and SD) must have them: the bands of a group add up to its
     respondents (docs/data-contract.md)."""
-    from evaluation.analyse.quant.effects import unusable_cells
+    from evaluation.analyse.rows import unusable_cells
 
     problems: list[list] = []
     banded = summary_bands(study)
@@ -205,7 +205,7 @@ def _check_band_counts(raw: pd.DataFrame, study: Study, files: str) -> list[list
 def _log_unusable_summaries(raw: pd.DataFrame, shown: int = 5) -> None:
     """Say which cells have respondents but no mean or SD (suppressed by the vendor): every
     analysis leaves them out, so their groups' n exclude them (docs/methods.md, section 11)."""
-    from evaluation.analyse.quant.effects import unusable_cells
+    from evaluation.analyse.rows import unusable_cells
 
     bad = raw[unusable_cells(raw)]
     for _, r in bad.head(shown).iterrows():

@@ -94,11 +94,11 @@ def band_shares(
     organisation's band against the whole study's) the study's disclosure plan protects the
     cells (:mod:`evaluation.disclosure.plan`, ``B`` cells).
     """
-    from evaluation.analyse.quant.effects import _group_labels
+    from evaluation.analyse.rows import group_labels
 
     rows = []
     for group_by in group_bys:
-        labels = pd.Series(_group_labels(scores, group_by), index=scores.index, dtype="object")
+        labels = pd.Series(group_labels(scores, group_by), index=scores.index, dtype="object")
         names = sorted({str(g) for g in labels.dropna()})
         for group in names:
             in_group = labels.eq(group)
@@ -154,7 +154,7 @@ def band_rows_from_summaries(
     A row with counts becomes ``sum(counts)`` rows that keep its identifying columns (every
     column but ``measure, n, mean, sd`` and the band counts) and carry their band in
     ``<measure>_band``. Cells the analyses leave out (respondents but no mean or SD,
-    :func:`evaluation.analyse.quant.effects.unusable_cells`) and rows without counts give no
+    :func:`evaluation.analyse.rows.unusable_cells`) and rows without counts give no
     rows, so the bands of a group add up to the respondents of its usable cells.
 
     Examples
@@ -165,7 +165,7 @@ def band_rows_from_summaries(
     >>> band_rows_from_summaries(cells, measure="qwl", bands=["low", "high"])["qwl_band"].tolist()
     ['low', 'high', 'high']
     """
-    from evaluation.analyse.quant.effects import unusable_cells
+    from evaluation.analyse.rows import unusable_cells
 
     columns = [f"{prefix}{b}" for b in bands]
     column = f"{measure}_band"

@@ -41,6 +41,9 @@ from scipy.special import gammaln, nctdtr, ndtr, ndtri, stdtr
 from statsmodels.stats.multitest import multipletests
 
 from evaluation.analyse.groupings import PREPOST_IDENTIFYING
+from evaluation.analyse.rows import group_labels as _group_labels
+from evaluation.analyse.rows import link_codes as _codes
+from evaluation.analyse.rows import unusable_cells
 from evaluation.analyse.suppression import suppress
 
 log = logging.getLogger(__name__)
@@ -997,32 +1000,6 @@ def _holm(p: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- the pre-post table
 
 
-def _group_labels(frame: pd.DataFrame, group_by: str) -> np.ndarray:
-    """The group label of each row for ``group_by`` as an object array (None: no group)."""
-    if group_by == "all":
-        return np.full(len(frame), "all", dtype=object)
-    if group_by == "unit":
-        org = frame["organisation"].astype("string")
-        unit = frame["unit"].astype("string")
-        labels = (org + " / " + unit).astype("string")
-    else:
-        col = frame[group_by]
-        if pd.api.types.is_float_dtype(col):
-            nonnull = col.dropna()
-            if len(nonnull) and (nonnull == np.round(nonnull)).all():
-                col = col.astype("Int64")
-        labels = col.astype("string")
-    return labels.to_numpy(dtype=object, na_value=None)
-
-
-def _codes(frame: pd.DataFrame) -> np.ndarray:
-    """Respondent link codes as an object array; empty or blank codes are None."""
-    if "respondent" not in frame:
-        return np.full(len(frame), None, dtype=object)
-    codes = frame["respondent"].astype("string").str.strip()
-    return codes.mask(codes == "").to_numpy(dtype=object, na_value=None)
-
-
 def _code_ids(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Link codes (:func:`_codes`) as integers, -1 for none, and each integer's rank in the
     codes' text order: the comparisons then hash integers, not strings."""
@@ -1369,17 +1346,6 @@ def combine_cells(n: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> tuple[floa
         return big_n, m, math.nan
     ss = float(np.sum((n - 1) * sd**2) + np.sum(n * (mean - m) ** 2))
     return big_n, m, math.sqrt(ss / (big_n - 1))
-
-
-def unusable_cells(summaries: pd.DataFrame) -> pd.Series:
-    """Cells of ``summaries`` that cannot be combined: respondents (``n >= 1``) but no mean,
-    or ``n >= 2`` but no SD (e.g. suppressed by the vendor). They are left out of every
-    analysis, so a group's ``n`` excludes them (a cell with ``n = 1`` and no SD counts with SD
-    0, see :func:`combine_cells`)."""
-    n = pd.to_numeric(summaries["n"], errors="coerce").fillna(0)
-    mean = pd.to_numeric(summaries["mean"], errors="coerce")
-    sd = pd.to_numeric(summaries["sd"], errors="coerce")
-    return ((n >= 1) & mean.isna()) | ((n >= 2) & sd.isna())
 
 
 def prepost_summary_table(
