@@ -310,34 +310,6 @@ def test_only_a_changed_table_is_exported_again_and_the_files_equal_a_fresh_expo
         assert (ours / name).read_bytes() == (theirs / name).read_bytes(), name
 
 
-def test_latex_written_ahead_in_shares_is_the_latex_of_one_export(tmp_path, monkeypatch):
-    """A run without reports has its idle workers write the tables' LaTeX, a share each
-    (`latex_shares`, `write_latex_ahead`); `export_latex` then reads their files back and puts
-    the documents together: byte for byte what one export from scratch writes."""
-    from evaluation.io.files import sha256_file
-    from evaluation.report import exports
-
-    labels, context = load_labels("fi"), ExportContext(rounds=ROUNDS, language="fi")
-    tables = {"primary": PRIMARY, "prepost": BIG, "other": FRAME, "more": FRAME.head(1)}
-    one, split = _study_tables(tmp_path / "a", tables), _study_tables(tmp_path / "b", tables)
-    exports.export_latex(one, labels, context)
-
-    shares = exports.latex_shares(split, 2)
-    assert sorted(sum(shares, [])) == sorted(tables) and len(shares) == 2
-    assert shares[0][0] == "prepost"  # the largest table first, alone against the rest
-    assert exports.latex_shares(split, 2, skip=["prepost", "other"]) == [["primary"], ["more"]]
-    for share in shares:
-        exports.write_latex_ahead(split, labels, context, share)
-    digests = {p.stem: sha256_file(p) for p in split.tables.glob("*.csv")}
-    monkeypatch.setattr(exports, "to_latex", lambda *a, **k: pytest.fail("made again"))
-    exports.export_latex(split, labels, context, unchanged=digests)
-    ours, theirs = split.reports / "exports", one.reports / "exports"
-    files = sorted(p.relative_to(theirs) for p in theirs.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file())
-    for name in files:
-        assert (ours / name).read_bytes() == (theirs / name).read_bytes(), name
-
-
 def test_a_kept_table_file_that_no_longer_matches_its_table_is_made_again(tmp_path):
     labels = load_labels("en")
     paths = _study_tables(tmp_path, {"prepost": BIG})

@@ -1142,8 +1142,7 @@ def _run(
             # biggest tables' sheets go to the workers first, before the reports.
             ahead = [] if exports.current else sheets.futures
             ahead += exports.ahead(pool, skip=sheets.tables) if pool is not None else []
-            exporting = _in_background(_export, exports, ahead,
-                                       pool if report_nb is None else None, workers)  # fmt: skip
+            exporting = _in_background(_export, exports, ahead, pool if report_nb is None else None)
             if report_nb is not None:
                 if todo2:
                     log.info("writing %d report(s), %d at a time", len(todo2), workers)
@@ -1542,13 +1541,10 @@ class _EarlySheets:
             return write_sheet_ahead(self.study.paths, self.labels, table, reuse=self.use_cache)
 
 
-def _export(
-    exports: _Exports, ahead: list[Future], pool: Executor | None = None, workers: int = 1
-) -> None:
+def _export(exports: _Exports, ahead: list[Future], pool: Executor | None = None) -> None:
     """The exports (:class:`_Exports`), unless they are current; the sheets written ``ahead``
-    are copied into the workbook. With ``pool`` (its ``workers`` idle: a run without reports),
-    the tables' LaTeX is written by the workers, a share each, while this process writes the
-    workbook; it then puts the LaTeX documents together from their files."""
+    are copied into the workbook. With ``pool`` (idle workers: a run without reports), the
+    LaTeX is written in a worker while this process writes the workbook."""
     if exports.current:
         return
     # imported only now: pandas and openpyxl are not needed for a run with nothing to do
@@ -1556,8 +1552,6 @@ def _export(
         ExportContext,
         export_latex,
         export_workbook,
-        latex_shares,
-        write_latex_ahead,
     )
 
     study, labels, tables, last = exports.study, exports.labels, exports.tables, exports.last
@@ -1569,15 +1563,12 @@ def _export(
         if isinstance(digest, str) and tables.get(name) == digest
     }
     args = (study.paths, labels, context)
-    shares = [] if pool is None else latex_shares(study.paths, workers, skip=unchanged)
-    latex = [pool.submit(write_latex_ahead, *args, share) for share in shares] if pool else []
+    latex = None if pool is None else pool.submit(export_latex, *args, unchanged=unchanged)
+    written = export_latex(*args, unchanged=unchanged) if latex is None else []
     fresh = frozenset(key for future in ahead if (key := future.result()) is not None)
-    written = export_workbook(study.paths, labels, context, reuse=exports.use_cache, fresh=fresh)
-    for future in latex:
-        future.result()
-    # the tables' LaTeX written ahead is read back (their CSVs as the run hashed them)
-    ready = {name.removesuffix(".csv"): digest for name, digest in tables.items()} if latex else {}
-    written += export_latex(*args, unchanged={**unchanged, **ready})
+    written += export_workbook(study.paths, labels, context, reuse=exports.use_cache, fresh=fresh)
+    if latex is not None:
+        written += latex.result()
     log.info(
         "exports: %d file(s) in %s (%d table(s) unchanged, kept)",
         len(written),

@@ -784,7 +784,16 @@ def export_latex(
         target = supplement_dir / f"{path.stem}.tex"
         tex = _kept_tex(target, path, unchanged.get(path.stem))
         if tex is None:
-            tex = _supplement_tex(target, frame, labels, context)
+            tex = to_latex(
+                frame,
+                labels,
+                caption=caption(path.stem, labels),
+                label=path.stem,
+                note=table_note(path.stem, frame, labels, context),
+                rounds=context.rounds,
+                language=context.language,
+            )
+            write_text(target, PREAMBLE + tex)
         chunks.append(tex)
         written.append(target)
     if primary is not None:
@@ -795,50 +804,6 @@ def export_latex(
     _remove_stale(supplement_dir, {p.name for p in written if p.parent == supplement_dir})
     _remove_stale(latex_dir, {p.name for p in written if p.parent == latex_dir})
     return written
-
-
-def _supplement_tex(
-    target: Path, frame: pd.DataFrame, labels: Mapping[str, str], context: ExportContext
-) -> str:
-    """Write ``supplement/<table>.tex`` (``target``) of the table ``frame``; its LaTeX."""
-    name = target.stem
-    tex = to_latex(
-        frame,
-        labels,
-        caption=caption(name, labels),
-        label=name,
-        note=table_note(name, frame, labels, context),
-        rounds=context.rounds,
-        language=context.language,
-    )
-    write_text(target, PREAMBLE + tex)
-    return tex
-
-
-def write_latex_ahead(
-    paths: StudyPaths, labels: Mapping[str, str], context: ExportContext, tables: Iterable[str]
-) -> None:
-    """The supplement files of ``tables`` (names without ``.csv``), written ahead of
-    :func:`export_latex` (by several workers at once), which then reads them back when it is
-    given their CSVs' sha256s as ``unchanged``."""
-    supplement_dir = paths.reports / "exports" / "latex" / SUPPLEMENT
-    for name in tables:
-        frame = _read(paths.tables / f"{name}.csv")
-        _supplement_tex(supplement_dir / f"{name}.tex", frame, labels, context)
-
-
-def latex_shares(paths: StudyPaths, count: int, skip: Iterable[str] = ()) -> list[list[str]]:
-    """The tables of record but ``skip`` in ``count`` shares of about equal size (their CSVs'
-    bytes, the largest first into the smallest share), for :func:`write_latex_ahead`."""
-    shares: list[list[str]] = [[] for _ in range(count)]
-    sizes = [0] * count
-    skipped = set(skip)
-    sources = [path for path in _sources(paths) if path.stem not in skipped]
-    for path in sorted(sources, key=lambda p: (-p.stat().st_size, p.name)):
-        smallest = sizes.index(min(sizes))
-        shares[smallest].append(path.stem)
-        sizes[smallest] += path.stat().st_size
-    return [share for share in shares if share]
 
 
 def export_workbook(
