@@ -154,6 +154,25 @@ def test_a_plot_that_draws_nothing_shows_nothing(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="figures are held with flock (POSIX)")
+def test_a_file_system_without_locks_draws_the_figure_all_the_same(tmp_path, monkeypatch):
+    """Where ``flock`` fails (a network file system without locks), a figure is not held: it
+    is drawn and cached as without the lock."""
+    import fcntl
+
+    reports, _ = _in_a_run(tmp_path, monkeypatch)
+
+    def no_locks(*_args):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    drawn: list[dict] = []
+    target = reports / "figures" / "indicators"
+    assert show_plot(_counted(drawn), ARGUMENTS, target, png=False, language="fi")
+    assert len(drawn) == 1
+    assert len(list((reports / ".cache" / "figures").glob("*.svg"))) == 1
+
+
+@pytest.mark.skipif(os.name != "posix", reason="figures are held with flock (POSIX)")
 def test_a_figure_being_drawn_elsewhere_is_waited_for_and_copied(tmp_path, monkeypatch):
     """Two reports ask for the same figure at once: the second waits while the first draws it
     (here the test holds the figure, as another worker would), then copies it: drawn once."""

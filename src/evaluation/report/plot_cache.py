@@ -116,7 +116,8 @@ def drawing(folder: Path, key: str) -> Iterator[None]:
     worker that asks for the same figure meanwhile waits, then copies it, instead of drawing it
     too at the same time (after a change, the first reports in a language all draw the same
     indicator figure). The lock is the operating system's (``flock``), released with the
-    process; on a system without it, figures are not held."""
+    process; on a system or file system without it, figures are not held (at worst drawn twice,
+    the same figure)."""
     try:
         import fcntl
     except ImportError:  # Windows
@@ -124,7 +125,8 @@ def drawing(folder: Path, key: str) -> Iterator[None]:
         return
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f".{key}.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # e.g. ENOLCK on a network file system
+            fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
 
