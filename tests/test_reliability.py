@@ -435,3 +435,55 @@ def test_a_replicate_refitted_by_fisher_scoring_is_the_ml_fit():
     without = _omega_of_cov(heywood, np.full(4, 0.5), _BOOT_TOL)
     assert with_scoring[0] == without[0]
     np.testing.assert_array_equal(with_scoring[1], without[1])
+
+
+def test_replicates_refitted_together_are_those_refitted_one_at_a_time():
+    """The bootstrap refits a chunk of replicates together (one set of array operations per
+    Fisher-scoring step, :func:`_one_factor_scoring_stack`): each gets the omega of its own
+    refit (:func:`_omega_of_cov` with scoring), also when its scoring gives way to L-BFGS-B
+    (a solution on a bound) or it has no omega (an item without variance, a singular matrix);
+    and the stacked covariance matrices are those of one replicate at a time."""
+    from evaluation.analyse.quant.reliability import (
+        _BOOT_TOL,
+        _counts_cov,
+        _counts_covs,
+        _omega_of_cov,
+        _omegas_of_covs,
+        _one_factor_ml,
+        _one_factor_scoring,
+        _one_factor_scoring_stack,
+    )
+
+    rng = np.random.default_rng(29)
+    for k, n in ((4, 30), (6, 200), (10, 60)):
+        lam = rng.uniform(0.3, 0.9, k)
+        x = np.round(rng.normal(size=(n, 1)) * lam + rng.normal(size=(n, k)) * 0.7)
+        _, start = _one_factor_ml(np.corrcoef(x, rowvar=False))
+        patterns, counts = np.unique(x - x.mean(axis=0), axis=0, return_counts=True)
+        draws = rng.multinomial(n, counts / n, size=60).astype(float)
+        covs = _counts_covs(patterns, draws)
+        one_by_one = np.stack([_counts_cov(patterns, d) for d in draws])
+        np.testing.assert_allclose(covs, one_by_one, rtol=1e-12, atol=1e-14)
+        covs[0, 0, :] = covs[0, :, 0] = 0.0  # an item without variance: no omega
+        covs[1, :, 1] = covs[1, :, 0]  # two identical items: singular
+        covs[1, 1, :] = covs[1, 0, :]
+        expected = np.array([_omega_of_cov(c, start, _BOOT_TOL, scoring=True)[0] for c in covs])
+        assert np.isnan(expected[:2]).all() and np.isfinite(expected[2:]).all()
+        np.testing.assert_allclose(_omegas_of_covs(covs, start), expected, rtol=0, atol=1e-12)
+    heywood = np.array(
+        [[1.0, 0.9, 0.5, 0.45], [0.9, 1.0, 0.3, 0.3], [0.5, 0.3, 1.0, 0.2], [0.45, 0.3, 0.2, 1.0]]
+    )
+    fine = np.corrcoef(rng.normal(size=(200, 1)) + rng.normal(size=(200, 4)), rowvar=False)
+    start = np.full(4, 0.5)
+    lam, psi, converged = _one_factor_scoring_stack(np.stack([heywood, fine]), start, 1e-6)
+    assert converged.tolist() == [False, True]
+    assert _one_factor_scoring(heywood, start, 1e-6) is None
+    alone = _one_factor_scoring(fine, start, 1e-6)
+    np.testing.assert_allclose(lam[1], alone[0], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(psi[1], alone[1], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(
+        _omegas_of_covs(np.stack([heywood, fine]), start),
+        [_omega_of_cov(c, start, _BOOT_TOL, scoring=True)[0] for c in (heywood, fine)],
+        rtol=0,
+        atol=1e-12,
+    )

@@ -366,6 +366,85 @@ def _one_factor_scoring(
     return None
 
 
+def _discrepancies(corr: np.ndarray, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_discrepancy` of a stack of correlation matrices (``B x k x k``) at a stack of
+    uniquenesses (``B x k``): the discrepancies (``B``) and loadings (``B x k``)."""
+    s = 1 / np.sqrt(psi)
+    theta, vec = np.linalg.eigh(corr * s[:, :, None] * s[:, None, :])
+    rest = theta[:, :-1]
+    f = np.sum(rest - np.log(rest) - 1, axis=1)
+    lam = np.sqrt(psi) * vec[:, :, -1] * np.sqrt(np.maximum(theta[:, -1:] - 1, 0.0))
+    return f, lam
+
+
+def _one_factor_scoring_stack(
+    corr: np.ndarray, start: np.ndarray, gtol: float, max_steps: int = 50
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_one_factor_scoring` of a stack of correlation matrices (``B x k x k``), all from
+    ``start``, in one set of array operations per step: each matrix takes the steps, halvings
+    and tests it would take alone. Returns the loadings and uniquenesses (``B x k``) and
+    whether each converged (where not, :func:`_one_factor_scoring` gives None)."""
+    count, k = corr.shape[:2]
+    diag = np.diagonal(corr, axis1=1, axis2=2)
+    psi = np.broadcast_to(np.clip(start, _PSI_MIN, 1.0), (count, k)).copy()
+    f, lam = _discrepancies(corr, psi)
+    done = np.zeros(count, dtype=bool)
+    active = np.arange(count)  # neither converged nor given up
+    eye = np.eye(k)
+    for _ in range(max_steps):
+        if not len(active):
+            break
+        p, lm, d = psi[active], lam[active], diag[active]
+        grad = (lm**2 + p - d) / p**2
+        finite = np.isfinite(grad).all(axis=1)
+        converged = finite & (np.abs(np.where(finite[:, None], grad, 0)).max(axis=1) <= gtol)
+        done[active[converged]] = True
+        go = finite & ~converged
+        active, p, lm, grad = active[go], p[go], lm[go], grad[go]
+        if not len(active):
+            break
+        u = lm / p
+        inv = (
+            eye / p[:, None, :]
+            - u[:, :, None] * u[:, None, :] / (1 + np.sum(lm * u, axis=1))[:, None, None]
+        )
+        try:
+            step = np.linalg.solve(inv * inv, grad[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # one is singular: each alone, as _one_factor_scoring
+            step = np.full_like(grad, np.nan)
+            for i in range(len(active)):
+                with contextlib.suppress(np.linalg.LinAlgError):
+                    step[i] = np.linalg.solve(inv[i] * inv[i], grad[i])
+        slope = 1e-4 * np.sum(grad * step, axis=1)
+        t = np.ones(len(active))
+        searching = np.isfinite(step).all(axis=1)  # a singular system: given up
+        keep = np.zeros(len(active), dtype=bool)
+        while searching.any():
+            rows = np.flatnonzero(searching)
+            new = p[rows] - t[rows, None] * step[rows]
+            inside = ~((new <= _PSI_MIN).any(axis=1) | (new >= 1.0).any(axis=1))
+            searching[rows[~inside]] = False  # a Heywood case: given up
+            rows, new = rows[inside], new[inside]
+            if not len(rows):
+                break
+            f_new, lam_new = _discrepancies(corr[active[rows]], new)
+            better = f_new <= f[active[rows]] - t[rows] * slope[rows]
+            won = rows[better]
+            psi[active[won]], f[active[won]], lam[active[won]] = (
+                new[better],
+                f_new[better],
+                lam_new[better],
+            )
+            keep[won] = True
+            searching[won] = False
+            lost = rows[~better]
+            t[lost] /= 2
+            searching[lost[t[lost] < 1e-6]] = False
+        active = active[keep]
+    lam = np.where(lam.sum(axis=1, keepdims=True) < 0, -lam, lam)
+    return lam, psi, done
+
+
 def mcdonald_omega(
     items: pd.DataFrame, *, ci: float = 0.95, n_boot: int = 0, seed: int | None = None
 ) -> pd.DataFrame:
@@ -513,6 +592,53 @@ def _counts_cov(patterns: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return cross * (n / (n - 1))
 
 
+# How many values (replicates x answer patterns, and patterns x k^2 cross products) a chunk
+# of bootstrap replicates holds at once: about 32 MB.
+_BOOT_CELLS = 4_000_000
+
+
+def _counts_covs(patterns: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """:func:`_counts_cov` of each row of ``counts`` (``B x P``): a ``B x k x k`` stack."""
+    k = patterns.shape[1]
+    if len(patterns) * k * k > _BOOT_CELLS:  # too many patterns to hold their products
+        return np.stack([_counts_cov(patterns, c) for c in counts])
+    n = counts.sum(axis=1)
+    mean = counts @ patterns / n[:, None]
+    products = (patterns[:, :, None] * patterns[:, None, :]).reshape(len(patterns), k * k)
+    cross = (counts @ products).reshape(-1, k, k) / n[:, None, None]
+    cross -= mean[:, :, None] * mean[:, None, :]
+    return cross * (n / (n - 1))[:, None, None]
+
+
+def _omegas_of_covs(cov: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """``_omega_of_cov(c, start, _BOOT_TOL, scoring=True)[0]`` of each covariance matrix of a
+    ``B x k x k`` stack: Fisher scoring of all of them together
+    (:func:`_one_factor_scoring_stack`), L-BFGS-B for those it leaves."""
+    count, k = cov.shape[:2]
+    out = np.full(count, np.nan)
+    if k == 3:  # the closed form: cheap one at a time
+        for b in range(count):
+            out[b] = _omega_of_cov(cov[b], start, _BOOT_TOL, scoring=True)[0]
+        return out
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    ok = (var > 0).all(axis=1)
+    sd = np.sqrt(np.where(ok[:, None], var, 1.0))
+    corr = cov / (sd[:, :, None] * sd[:, None, :])
+    ok[ok] = np.linalg.eigvalsh(corr[ok]).min(axis=1) > 1e-10
+    rows = np.flatnonzero(ok)
+    if not len(rows):
+        return out
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lam, psi, scored = _one_factor_scoring_stack(corr[rows], start, _BOOT_TOL[1])
+        for i in np.flatnonzero(~scored):  # a bound reached, or no convergence
+            lam[i], psi[i] = _one_factor_ml(corr[rows[i]], start, tol=_BOOT_TOL)
+    lam, psi = sd[rows] * lam, var[rows] * psi
+    common = lam.sum(axis=1) ** 2
+    out[rows] = common / (common + psi.sum(axis=1))
+    return out
+
+
 # A replicate's fit stops at ftol 1e-10 and gtol 1e-6: its omega then differs from the strict
 # fit's by about 1e-8 (measured on the demo's instruments), far below the bootstrap's own
 # Monte Carlo error, in a quarter less time. The estimate itself keeps the strict tolerances.
@@ -539,10 +665,13 @@ def _omega_bootstrap(
     reps = np.empty(n_boot)
     # The fits are on k x k matrices: BLAS threads only contend (measured: 0.28 s per refit
     # with OpenBLAS threads on a loaded 2-core machine, 6.5 ms with one thread).
+    # Replicates are drawn and refitted a chunk at a time (one set of array operations per
+    # scoring step for the whole chunk); the draws are those of one replicate at a time.
+    chunk = max(1, min(n_boot, _BOOT_CELLS // len(patterns)))
     with _one_blas_thread():
-        for b in range(n_boot):
-            cov = _counts_cov(patterns, rng.multinomial(n, share).astype(float))
-            reps[b] = _omega_of_cov(cov, psi, _BOOT_TOL, scoring=True)[0]
+        for first in range(0, n_boot, chunk):
+            draws = rng.multinomial(n, share, size=min(chunk, n_boot - first)).astype(float)
+            reps[first : first + len(draws)] = _omegas_of_covs(_counts_covs(patterns, draws), psi)
     reps = reps[np.isfinite(reps)]
     if len(reps) < n_boot / 2:
         return math.nan, math.nan
