@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -108,7 +109,7 @@ class _Audit:
         cells = model.cells
         self.hidden = hidden
         rel = model.relations
-        self.cell_pos, self.rel_pos, n_rels = model.terms
+        self.cell_pos, self.rel_pos, self.n_rels = model.terms
         self.coef = rel["coef"].to_numpy(dtype=float)
         self.kind_s = rel["kind"].eq("ns").to_numpy()
         self.n = cells["n"].to_numpy(dtype=float)
@@ -121,7 +122,7 @@ class _Audit:
         h = hidden[self.cell_pos]
         graph = sparse.coo_matrix(
             (np.ones(h.sum()), (self.cell_pos[h], n_cells + self.rel_pos[h])),
-            shape=(n_cells + n_rels, n_cells + n_rels),
+            shape=(n_cells + self.n_rels, n_cells + self.n_rels),
         )
         _, labels = connected_components(graph, directed=False)
         self.component = labels[:n_cells]
@@ -144,7 +145,12 @@ class _Audit:
         column[members] = np.arange(k)
         s_column = np.full(len(self.n), -1)
         s_column[s_members] = np.arange(k, width)
-        terms = np.isin(self.rel_pos, np.unique(self.rel_pos[np.isin(self.cell_pos, members)]))
+        # the terms of every relation with a member
+        is_member = np.zeros(len(self.n), dtype=bool)
+        is_member[members] = True
+        touched = np.zeros(self.n_rels, dtype=bool)
+        touched[self.rel_pos[is_member[self.cell_pos]]] = True
+        terms = touched[self.rel_pos]
         # Counts are whole numbers: exact equalities. Sums are floating-point totals added up
         # in different orders, so each of their relations holds to within a rounding band.
         # every relation holds for counts; only those of kind "ns" for sums
@@ -602,6 +608,8 @@ def secondary_suppression(
     n = cells["n"].to_numpy(dtype=float)
     cost = cells["cost"].to_numpy(dtype=float)
     order = np.argsort(np.argsort(cells.index.to_numpy(dtype=str)))  # ties by cell id
+    # How many of each relation's terms are hidden, kept as cells are hidden (_hide)
+    in_rel = np.bincount(rel_pos[hidden[cell_pos]], minlength=model.terms[2]).tolist()
     todo = np.flatnonzero(primary)
     stalled, last_exposed, widen = 0, len(todo) + 1, False
     for step in range(max_rounds):
@@ -609,11 +617,7 @@ def secondary_suppression(
             break
         log.debug("secondary suppression: round %d, %d cell(s) to audit", step, len(todo))
         # A hidden cell alone among published cells in a relation is pinned: no LP needed.
-        lonely = {
-            c
-            for c in todo.tolist()
-            if any(sum(hidden[x] for x in by_rel[r]) == 1 for r in by_cell.get(c, ()))
-        }
+        lonely = {c for c in todo.tolist() if any(in_rel[r] == 1 for r in by_cell.get(c, ()))}
         attack = _Audit(model, hidden, min_n)
         rest = np.array([c for c in todo.tolist() if c not in lonely], dtype=int)
         step_moves: dict[int, dict[int, float]] = {}
@@ -644,9 +648,7 @@ def secondary_suppression(
         added = False
         touched: set[int] = set()  # components changed this round: audit them again first
         for c in exposed:
-            if c in lonely and not any(
-                sum(hidden[x] for x in by_rel[r]) == 1 for r in by_cell.get(c, ())
-            ):
+            if c in lonely and not any(in_rel[r] == 1 for r in by_cell.get(c, ())):
                 continue  # an earlier pick of this round already gave it company
             # In a component already changed this round, only a relation that still pins a
             # hidden cell is broken: that pick is needed whatever the audit says next, while
@@ -655,11 +657,11 @@ def secondary_suppression(
             crowded = attack.component[c] in touched and len(exposed) > 50
             touched.add(attack.component[c])
             picks = _candidate(
-                c, hidden, by_cell, by_rel, n, cost, order, fallback=not crowded, widen=widen
-            )
+                c, hidden, in_rel, by_cell, by_rel, n, cost, order, fallback=not crowded,
+                widen=widen,
+            )  # fmt: skip
             for pick in picks:
-                hidden[pick] = True
-                _spread(hidden, together, pick)
+                _hide(hidden, in_rel, by_cell, together.get(pick, [pick]))
                 added = True
         if not added:
             log.warning(
@@ -694,8 +696,17 @@ def _spread(hidden: np.ndarray, together: dict[int, np.ndarray], cell: int | Non
             hidden[members] = True
 
 
+def _hide(hidden: np.ndarray, in_rel: list[int], by_cell: dict, cells: Iterable[int]) -> None:
+    """Hide ``cells`` (a pick and its row partners), counting them in their relations."""
+    for x in cells:
+        if not hidden[x]:
+            hidden[x] = True
+            for r in by_cell.get(int(x), ()):
+                in_rel[r] += 1
+
+
 def _candidate(
-    c, hidden, by_cell, by_rel, n, cost, order, *, fallback: bool = True, widen: bool = False
+    c, hidden, in_rel, by_cell, by_rel, n, cost, order, *, fallback=True, widen=False
 ) -> list[int]:
     """Published, non-empty cells to hide for exposed cell ``c``. Walking out from ``c``
     through the relations of hidden cells, the nearest relation that pins a hidden cell (it is
@@ -716,7 +727,7 @@ def _candidate(
     for pinning_only in modes:
         for rels in layers:
             if pinning_only:
-                rels = [r for r in rels if sum(hidden[x] for x in by_rel[r]) == 1]
+                rels = [r for r in rels if in_rel[r] == 1]
             pool = np.array(sorted({x for r in rels for x in by_rel[r]}), dtype=int)
             if len(pool):
                 pool = pool[~hidden[pool] & (n[pool] > 0)]
