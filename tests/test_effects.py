@@ -810,3 +810,22 @@ def test_matched_pairs_rank_biserial_coverage_by_simulation(mu, m):
         row = _wilcoxon(b, b + rng.normal(mu, 1, m), 0.95)
         hits += row["es_ci_low"] <= true_r <= row["es_ci_high"]
     assert 0.92 <= hits / runs <= 0.975
+
+
+def test_exact_mann_whitney_is_scipys_and_rs():
+    """The exact two-sided Mann-Whitney p (samples without ties, both under 50) from the
+    null distribution of U counted as exact integers, kept per pair of sizes: scipy's
+    ``method="exact"`` to 1e-12 (scipy sums floating-point probabilities) and U the same, for
+    random sizes 1-49; R's ``wilcox.test(c(1, 2, 3), c(4, 5, 6))``: W = 0, p = 0.1 (2 of the
+    20 orderings are as extreme)."""
+    from evaluation.analyse.quant.effects import _mann_whitney_exact
+
+    assert _mann_whitney_exact(np.array([1.0, 2, 3]), np.array([4.0, 5, 6])) == (0.0, 0.1)
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        n1, n2 = rng.integers(1, 50, 2)
+        x, y = rng.normal(size=n1) + rng.normal(), rng.normal(size=n2)
+        res = stats.mannwhitneyu(x, y, alternative="two-sided", method="exact")
+        u, p = _mann_whitney_exact(x, y)
+        assert u == res.statistic
+        assert p == pytest.approx(res.pvalue, rel=1e-12, abs=0)

@@ -28,6 +28,7 @@ are *not* d_z: they divide the mean difference by the root-mean-square of the tw
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -446,13 +447,7 @@ def _mann_whitney(baseline: np.ndarray, other: np.ndarray, ci: float) -> dict:
         small = n_b < _EXACT_BELOW and n_r < _EXACT_BELOW
         ties = small and len(np.unique(np.concatenate([other, baseline]))) < n_b + n_r
         if small and not ties:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = stats.mannwhitneyu(
-                    other, baseline, alternative="two-sided", method="exact", use_continuity=True
-                )
-            u = float(res.statistic)  # U of ``other`` (scipy's U1, of its first sample)
-            p = float(res.pvalue)
+            u, p = _mann_whitney_exact(other, baseline)
         else:
             u, p = _mann_whitney_asymptotic(other, baseline)
         nn = n_b * n_r
@@ -476,6 +471,37 @@ def _mann_whitney(baseline: np.ndarray, other: np.ndarray, ci: float) -> dict:
         lo,
         hi,
     )
+
+
+def _mann_whitney_exact(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``U`` of ``x`` and the two-sided exact p of ``scipy.stats.mannwhitneyu(x, y,
+    method="exact")`` for samples without ties: ``p = min(1, 2 P(U >= max(U_x, U_y)))`` under
+    the null distribution of ``U`` (:func:`_mwu_upper_tails`, kept per pair of sample sizes;
+    scipy builds it again whenever the sizes change, which they do from row to row)."""
+    x, y = np.sort(x), np.sort(y)
+    u1 = int(np.searchsorted(y, x, side="left").sum())  # pairs with x > y (no ties)
+    n1, n2 = len(x), len(y)
+    tails, total = _mwu_upper_tails(min(n1, n2), max(n1, n2))
+    return float(u1), min(1.0, 2 * tails[max(u1, n1 * n2 - u1)] / total)
+
+
+@functools.lru_cache(maxsize=1024)
+def _mwu_upper_tails(n1: int, n2: int) -> tuple[list[int], int]:
+    """For ``u = 0 .. n1 n2``, how many of the ``C(n1 + n2, n1)`` equally likely orderings of
+    two samples without ties give ``U >= u`` (Mann & Whitney 1947), and that total: exact
+    integers, the coefficients of the Gaussian binomial coefficient ``prod_{i=1..n1} (1 -
+    q^(n2 + i)) / (1 - q^i)``, the generating function of ``U``."""
+    size = n1 * n2 + 1
+    c = np.zeros(size, dtype=object)
+    c[0] = 1
+    for i in range(1, n1 + 1):
+        step = n2 + i  # times (1 - q^step), as a power series cut at q^size
+        if step < size:
+            c[step:] = c[step:] - c[:-step]
+        for r in range(i):  # divided by (1 - q^i): running sums along each residue class
+            c[r::i] = np.cumsum(c[r::i])
+    tails = np.cumsum(c[::-1])[::-1].tolist()
+    return tails, math.comb(n1 + n2, n1)
 
 
 def _mann_whitney_asymptotic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -521,7 +547,8 @@ def independent_rows(
     2. ``mann_whitney_u`` / ``rank_biserial``: ``statistic`` = U of the round group,
        ``U_r = R_r - n_r (n_r + 1) / 2`` with mid-ranks for ties, i.e. the number of
        (round, baseline) pairs where the round value is higher, ties counting 1/2. Two-sided p
-       follows R's ``wilcox.test`` defaults: scipy ``method="exact"`` when there are no ties and
+       follows R's ``wilcox.test`` defaults: exact (as scipy ``method="exact"``,
+       :func:`_mann_whitney_exact`) when there are no ties and
        both samples have fewer than 50 values, otherwise the normal approximation with tie and
        continuity correction (``method="asymptotic", use_continuity=True``). The rank-biserial
        correlation ``r = 2 U_r / (n_b n_r) - 1`` is the proportion of favourable minus
@@ -1492,15 +1519,14 @@ def _adjust_families(frame: pd.DataFrame, correction: Correction) -> pd.Series:
         if "correction" in live
         else pd.Series(dtype=object)
     )
-    adj = pd.Series(np.nan, index=tests.index, dtype="float64")
-    for name, rows in tests.groupby("family", sort=False).indices.items():
+    p = tests["p"].to_numpy(dtype=float)
+    adj = np.full(len(tests), np.nan)
+    for name, rows in tests.groupby("family", sort=False).indices.items():  # positions
         method = methods.get(name)
-        picked = tests.index[rows]
-        adj.loc[picked] = adjust_p(
-            tests.loc[picked, "p"].to_numpy(dtype=float),
-            method=correction if method is None or pd.isna(method) else method,
+        adj[rows] = adjust_p(
+            p[rows], method=correction if method is None or pd.isna(method) else method
         )
-    found = live[keys].merge(tests[keys].assign(_adj=adj.to_numpy()), on=keys, how="left")
+    found = live[keys].merge(tests[keys].assign(_adj=adj), on=keys, how="left")
     adjusted.loc[live.index] = found["_adj"].to_numpy()
     return adjusted
 
