@@ -829,3 +829,19 @@ def test_exact_mann_whitney_is_scipys_and_rs():
         u, p = _mann_whitney_exact(x, y)
         assert u == res.statistic
         assert p == pytest.approx(res.pvalue, rel=1e-12, abs=0)
+
+
+def test_exact_signed_rank_is_scipys_and_rs():
+    """The exact two-sided signed-rank p (no ties, no zeros, n under 50) from the null
+    distribution of W+ counted as exact integers: scipy's ``method="exact"`` bit for bit for
+    random n 1-49; R's ``wilcox.test(c(1, 2, 3, 4, 5))``: V = 15, p = 0.0625 (2 of 32 sign
+    patterns as extreme)."""
+    from evaluation.analyse.quant.effects import _signed_rank_asymptotic, _signed_rank_exact_p
+
+    assert _signed_rank_exact_p(15, 5) == 0.0625 == _signed_rank_exact_p(0, 5)
+    rng = np.random.default_rng(12)
+    for _ in range(200):
+        n = int(rng.integers(1, 50))
+        d = rng.normal(size=n) + 0.5 * rng.normal()
+        res = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method="exact")
+        assert _signed_rank_exact_p(int(_signed_rank_asymptotic(d)[0]), n) == res.pvalue

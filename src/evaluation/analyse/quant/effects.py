@@ -37,7 +37,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 from scipy.special import gammaln, nctdtr, ndtr, ndtri, stdtr
 from statsmodels.stats.multitest import multipletests
 
@@ -680,6 +680,27 @@ def _signed_rank_asymptotic(nz: np.ndarray) -> tuple[float, float, bool]:
     return w_plus, float(2 * ndtr(-abs(z))), tie_term > 0
 
 
+def _signed_rank_exact_p(w_plus: int, n: int) -> float:
+    """The two-sided exact p of the signed-rank test of ``n`` differences without ties or
+    zeros, as ``scipy.stats.wilcoxon(method="exact")``: ``min(1, 2 min(P(W+ <= w), P(W+ >=
+    w)))``, from the null distribution of ``W+`` (symmetric about ``T / 2``, ``T = n (n + 1) /
+    2``; :func:`_signed_rank_upper_tails`)."""
+    total = n * (n + 1) // 2
+    return min(1.0, 2 * _signed_rank_upper_tails(n)[max(w_plus, total - w_plus)] / 2**n)
+
+
+@functools.lru_cache(maxsize=64)
+def _signed_rank_upper_tails(n: int) -> list[int]:
+    """For ``w = 0 .. n (n + 1) / 2``, how many of the ``2^n`` equally likely sign patterns give
+    ``W+ >= w`` (Wilcoxon 1945): exact integers, the coefficients of ``prod_{i=1..n} (1 +
+    q^i)``, the generating function of ``W+``."""
+    c = np.zeros(n * (n + 1) // 2 + 1, dtype=object)
+    c[0] = 1
+    for i in range(1, n + 1):
+        c[i:] = c[i:] + c[:-i]
+    return np.cumsum(c[::-1])[::-1].tolist()
+
+
 def _wilcoxon(b: np.ndarray, o: np.ndarray, ci: float) -> dict:
     n = len(b)
     mean_b = float(b.mean()) if n else math.nan
@@ -694,12 +715,7 @@ def _wilcoxon(b: np.ndarray, o: np.ndarray, ci: float) -> dict:
         w_minus = total - w_plus
         r = (w_plus - w_minus) / total
         if not ties and nd == n and nd < _EXACT_BELOW:  # no ties, no zeros: the exact test
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = stats.wilcoxon(
-                    d, zero_method="wilcox", alternative="two-sided", method="exact"
-                )
-            p = float(res.pvalue)
+            p = _signed_rank_exact_p(int(w_plus), nd)
         # Non-null SE: jackknife of W+ / T, on Fisher's z scale (se_z = 2 se_theta / (1 - r^2)).
         se_theta = _signed_rank_jackknife_se(nz)
         if abs(r) < 1 and se_theta > 0:
