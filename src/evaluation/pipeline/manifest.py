@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import platform
@@ -26,6 +27,12 @@ KEY_PACKAGES = (
 
 
 def package_versions() -> dict[str, str]:
+    """The installed versions of :data:`KEY_PACKAGES` (a copy of this process's one lookup)."""
+    return dict(_package_versions())
+
+
+@functools.cache
+def _package_versions() -> dict[str, str]:
     out = {}
     for name in KEY_PACKAGES:
         try:
@@ -87,13 +94,15 @@ def write_manifest(
     seconds: float,
     inputs: dict[str, str],
     run_id: str | None = None,
+    code: dict | None = None,
 ) -> Path:
-    """Write reports/manifest.json; ``inputs`` are the input sha256s the run already computed."""
+    """Write reports/manifest.json; ``inputs`` are the input sha256s the run already computed,
+    ``code`` the :func:`~evaluation.version.code_version` it already asked for."""
     manifest = {
         "study": study.name,
         "run_id": run_id,
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-        "code": code_version(),
+        "code": code if code is not None else code_version(),
         "python": platform.python_version(),
         "packages": package_versions(),
         "config": public_config(study.raw),  # redaction.names as a count and sha256 only

@@ -1171,6 +1171,7 @@ def _run(
         seconds=time.perf_counter() - t0,
         inputs=config,
         run_id=rid,
+        code=code,
     )
     if state.failures:
         raise NotebookError(
@@ -1618,13 +1619,13 @@ def index_sections(
     sections: list[IndexSection] = []
     several = len(languages) > 1
     for lang in languages:
-        lang_labels = load_labels(lang, study.paths)
         other = "" if lang == languages[0] else lang
         jobs = [
             job for job in report_jobs if job.parameters["language"] == lang and job.html.is_file()
         ]
         if not jobs:
             continue
+        lang_labels = load_labels(lang, study.paths) if other else labels
         heading = lang_labels.get("rep_by_audience", "Reports")
         if several:
             heading = f"{heading} ({lang_labels.get('index_in_language', lang)})"
