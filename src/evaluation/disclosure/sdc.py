@@ -685,12 +685,8 @@ def _together(cells: pd.DataFrame) -> dict[int, np.ndarray]:
     return out
 
 
-def _spread(hidden: np.ndarray, together: dict[int, np.ndarray], cell: int | None = None) -> None:
-    """Hide the row partners of hidden cells (of ``cell`` only, when given)."""
-    if cell is not None:
-        if cell in together:
-            hidden[together[cell]] = True
-        return
+def _spread(hidden: np.ndarray, together: dict[int, np.ndarray]) -> None:
+    """Hide the row partners of hidden cells."""
     for c, members in together.items():
         if hidden[c]:
             hidden[members] = True
