@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -133,13 +134,35 @@ def _console() -> Console:
     return _err
 
 
+class _ConsoleOnUse:
+    """The console for messages where standard error is no terminal: rich is imported when
+    something is printed, not before (its import is a tenth of a run with nothing to do)."""
+
+    is_terminal = False
+    is_dumb_terminal = True
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(_console(), name)
+
+
+def _plain_stderr() -> bool:
+    """Standard error is no terminal, as rich judges it (``TTY_COMPATIBLE``, ``FORCE_COLOR``,
+    then ``isatty``); False where rich may see a terminal."""
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR"):
+        return False
+    try:
+        return not sys.stderr.isatty()
+    except ValueError:  # a closed stream
+        return True
+
+
 def _logging(verbose: bool) -> Console:
     """Log to standard error: through rich on a terminal (where the live display of
     :mod:`evaluation.pipeline.progress` shows under the lines), as plain single lines with the time
     elsewhere, so a CI log or file never has a message broken over two lines."""
     global _err
     _err = None
-    console = _console()
+    console = _ConsoleOnUse() if _plain_stderr() else _console()
     if console.is_terminal:
         from rich.logging import RichHandler
 
@@ -181,17 +204,16 @@ def _problems_table(error: DataError, show_all: bool) -> None:
 
 
 def _guard(func, *args, show_all: bool = False, **kwargs):
-    err = _console()
     try:
         return func(*args, **kwargs)
     except DataError as exc:
         if exc.problems is not None and not exc.problems.empty:
             _problems_table(exc, show_all)
         else:
-            err.print(f"[bold red]Error:[/] {exc}")
+            _console().print(f"[bold red]Error:[/] {exc}")
         raise typer.Exit(exc.exit_code) from None
     except EvaluationError as exc:
-        err.print(f"[bold red]Error:[/] {exc}")
+        _console().print(f"[bold red]Error:[/] {exc}")
         raise typer.Exit(exc.exit_code) from None
 
 
